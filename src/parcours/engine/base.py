@@ -1,0 +1,110 @@
+"""The engine interface: the one seam between parcours and a database.
+
+Query builders everywhere else are pure functions that return sqlglot expressions written in
+DuckDB's dialect. An `Engine` renders them in its own dialect, runs them, and answers in Arrow.
+An engine adds only a few hooks (`_run`, `_fetch`, `_register`...); rendering, error wrapping
+and the transaction helper live here once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+SOURCE_DIALECT = "duckdb"
+"""The dialect every builder writes in; engines translate from it."""
+
+Query = exp.Expression | str
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between engines, in one object rather than `if engine == ...` branches."""
+
+    name: str
+    sqlglot_dialect: str
+    supports_json_functions: bool = True
+
+
+def render(query: Query, dialect: Dialect) -> str:
+    """SQL text for `query` in `dialect`; plain strings are taken to be DuckDB SQL."""
+    expression = sqlglot.parse_one(query, dialect=SOURCE_DIALECT) if isinstance(query, str) else query
+    return expression.sql(dialect=dialect.sqlglot_dialect)
+
+
+class Engine(ABC):
+    """Runs query expressions and returns Arrow tables."""
+
+    dialect: Dialect
+
+    def query(self, query: Query, params: list[Any] | None = None) -> pa.Table:
+        """Run a query and return its whole result as an Arrow table."""
+        return self._fetch(self._sql(query), params or [])
+
+    def scalar(self, query: Query, params: list[Any] | None = None) -> Any:
+        """Run a query that returns one value."""
+        table = self.query(query, params)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    def execute(self, statement: Query, params: list[Any] | None = None) -> None:
+        """Run a statement for its effect (DDL, INSERT, DELETE...)."""
+        self._run(self._sql(statement), params or [])
+
+    def execute_script(self, script: str) -> None:
+        """Run engine-native SQL as is: migrations and other DDL written for this engine."""
+        self._run(script, [])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        self._run("BEGIN TRANSACTION", [])
+        try:
+            yield
+        except BaseException:
+            self._run("ROLLBACK", [])
+            raise
+        self._run("COMMIT", [])
+
+    @contextmanager
+    def registered(self, name: str, table: pa.Table | pa.RecordBatch) -> Iterator[str]:
+        """Expose an Arrow table to queries under `name` for the duration of the block."""
+        self._register(name, table)
+        try:
+            yield name
+        finally:
+            self._unregister(name)
+
+    def _sql(self, query: Query) -> str:
+        # Plain strings are trusted DuckDB SQL from our own builders; the source engine runs
+        # them unparsed, which keeps DuckDB-only syntax intact and saves a parse per batch.
+        if isinstance(query, str) and self.dialect.sqlglot_dialect == SOURCE_DIALECT:
+            return query
+        return render(query, self.dialect)
+
+    @abstractmethod
+    def _run(self, sql: str, params: list[Any]) -> None: ...
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: list[Any]) -> pa.Table: ...
+
+    @abstractmethod
+    def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None: ...
+
+    @abstractmethod
+    def _unregister(self, name: str) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,94 @@
+"""The embedded engine: one DuckDB file, the default. The only module that imports duckdb."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from parcours.engine.base import Dialect, Engine
+from parcours.errors import StoreError, StoreLockedError
+
+DUCKDB = Dialect(name="duckdb", sqlglot_dialect="duckdb")
+
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+class DuckDBEngine(Engine):
+    """DuckDB on a file (or in memory with `path=None`), with timestamps shown in UTC."""
+
+    dialect = DUCKDB
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = path
+        config: dict[str, Any] = {"TimeZone": "UTC"}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if path is not None and read_only and not path.exists():
+            raise StoreError(
+                f"There is no store at {path}",
+                "run `parcours demo` or `parcours import` first, or point --store "
+                "(PARCOURS_STORE) at an existing store",
+            )
+        try:
+            self._con = duckdb.connect(
+                str(path) if path else ":memory:", read_only=read_only, config=config
+            )
+        except duckdb.IOException as error:
+            raise _open_error(path, error) from error
+
+    def _run(self, sql: str, params: list[Any]) -> None:
+        self._guard(lambda: self._con.execute(sql, params or None))
+
+    def _fetch(self, sql: str, params: list[Any]) -> pa.Table:
+        if params:
+            return self._guard(lambda: self._con.execute(sql, params).to_arrow_table())
+        return self._guard(lambda: self._con.sql(sql).to_arrow_table())
+
+    def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None:
+        self._con.register(name, table)
+
+    def _unregister(self, name: str) -> None:
+        self._con.unregister(name)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _guard(self, call: Any) -> Any:
+        try:
+            return call()
+        except duckdb.IOException as error:
+            raise StoreError(
+                f"The store could not be read or written: {error}",
+                "check the disk has free space and the store file is writable",
+                where=str(self.path),
+            ) from error
+
+
+def _open_error(path: Path | None, error: duckdb.IOException) -> StoreError:
+    text = str(error)
+    if "lock" in text.lower():
+        holder = _LOCK_HOLDER.search(text)
+        who = f"process {holder.group(1)}" if holder else "another process"
+        return StoreLockedError(
+            f"The store {path} is in use by {who} (probably `parcours serve` or another import)",
+            "wait for that process to finish or stop it, then run the command again",
+            where=str(path),
+        )
+    return StoreError(
+        f"The store {path} could not be opened: {text}",
+        "check the path exists, is a DuckDB file written by parcours, and is readable",
+        where=str(path),
+    )

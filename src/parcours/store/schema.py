@@ -1,0 +1,123 @@
+"""The canonical event: one row for every interaction on every channel.
+
+Every analysis in parcours is a query over this table, so what the journey analyses need is a
+column of its own, not buried in JSON: who (anonymous id, user id and the other identifiers),
+when (occurred_at, UTC), where (channel), why (intent), how it ended (outcome), who served
+(agent, team), how much (amount, currency), how long (wait and duration), what was said (text).
+Everything else the source sent stays in `properties`, `context` and `raw`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHANNELS = ("web", "app", "store", "call", "chat", "video", "email", "sms", "social", "other")
+"""Where an interaction happened. `other` is explicit: an unknown value is refused, not guessed."""
+
+EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+"""The Segment spec's message types; every adapter maps onto them."""
+
+IDENTIFIER_TYPES = (
+    "email",
+    "phone",
+    "loyalty_id",
+    "crm_id",
+    "device_id",
+    "social_handle",
+    "customer_number",
+)
+"""Identifier types known out of the box, besides `anonymous_id` and `user_id` (own columns).
+
+A mapping may declare others (a custom type is any lower-case word); emails are stored
+lower-cased and trimmed, phones in E.164 (`+33612345678`), social handles lower-cased with no
+leading `@`.
+"""
+
+OUTCOMES = (
+    "resolved",
+    "unresolved",
+    "abandoned",
+    "converted",
+    "transferred",
+    "escalated",
+    "pending",
+)
+"""The documented outcomes; other values are kept as given (lower-cased), not refused."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    nullable: bool = True
+
+
+IDENTIFIER = "STRUCT(type VARCHAR, value VARCHAR)"
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("event_id", "VARCHAR", "Unique within its source: the sender's id, or a content hash.", False),
+    Column("source", "VARCHAR", "The source that sent or exported the event.", False),
+    Column("type", "VARCHAR", "track, identify, page, screen, group or alias.", False),
+    Column("name", "VARCHAR", "What happened, e.g. 'Order Completed', 'Call', 'Chat'."),
+    Column("channel", "VARCHAR", "web, app, store, call, chat, video, email, sms, social, other.", False),
+    Column("occurred_at", "TIMESTAMPTZ", "When it happened, UTC.", False),
+    Column("received_at", "TIMESTAMPTZ", "When parcours stored it, UTC.", False),
+    Column("sent_at", "TIMESTAMPTZ", "When the sender sent it, when known (live API)."),
+    Column("anonymous_id", "VARCHAR", "Cookie, receipt or visitor id before the person is known."),
+    Column("user_id", "VARCHAR", "The company's own id for a known person."),
+    Column("identifiers", f"{IDENTIFIER}[]", "Other identifiers seen, normalised: (type, value)."),
+    Column("session_id", "VARCHAR", "The sender's own visit/session id, when it has one."),
+    Column("intent", "VARCHAR", "Why the customer made contact: order_status, delivery..."),
+    Column("outcome", "VARCHAR", "How it ended: resolved, unresolved, abandoned, converted..."),
+    Column("agent", "VARCHAR", "The agent (person or bot) who handled the contact."),
+    Column("team", "VARCHAR", "The agent's team or queue."),
+    Column("amount", "DECIMAL(18,4)", "Money involved (a purchase, a refund), in `currency`."),
+    Column("currency", "VARCHAR", "ISO 4217 code, upper-case."),
+    Column("wait_seconds", "DOUBLE", "Time the customer waited before being served, seconds."),
+    Column("duration_seconds", "DOUBLE", "Length of the interaction (talk time...), seconds."),
+    Column("text", "VARCHAR", "Free text: a chat message, a social post, a call note."),
+    Column("properties", "JSON", "Every other field of the record."),
+    Column("context", "JSON", "Sender context (page, device, library...), as sent."),
+    Column("raw", "JSON", "The original record, as received, for lineage and replay."),
+    Column("import_id", "VARCHAR", "The import run (or API request batch) that stored it."),
+)
+
+QUARANTINE_COLUMNS: tuple[Column, ...] = (
+    Column("quarantine_id", "VARCHAR", "Stable id: source plus a hash of the raw record.", False),
+    Column("source", "VARCHAR", "The source the record came from.", False),
+    Column("origin", "VARCHAR", "Where it came from: file path and record number, or the API route."),
+    Column("mapping", "VARCHAR", "The mapping used when it was refused (for replay)."),
+    Column("record_number", "BIGINT", "1-based position in the file (data records, header excluded)."),
+    Column("raw", "VARCHAR", "The record as received, byte for byte where possible.", False),
+    Column("reason_code", "VARCHAR", "The first problem, as a code: bad_timestamp, unknown_channel...", False),
+    Column("reason", "VARCHAR", "Every problem found, in words a user understands.", False),
+    Column("quarantined_at", "TIMESTAMPTZ", "When it was refused, UTC.", False),
+    Column("status", "VARCHAR", "open, or replayed once stored after a fix.", False),
+    Column("replayed_at", "TIMESTAMPTZ", "When a replay stored it."),
+    Column("import_id", "VARCHAR", "The import run that refused it."),
+)
+
+IMPORT_COLUMNS: tuple[Column, ...] = (
+    Column("import_id", "VARCHAR", "Id of the run.", False),
+    Column("source", "VARCHAR", "Source name given to the import.", False),
+    Column("path", "VARCHAR", "The file imported (or 'replay').", False),
+    Column("mapping", "VARCHAR", "The mapping used."),
+    Column("started_at", "TIMESTAMPTZ", "Start, UTC.", False),
+    Column("finished_at", "TIMESTAMPTZ", "End, UTC; empty while running or if it was killed."),
+    Column("status", "VARCHAR", "running, completed, failed.", False),
+    Column("records", "BIGINT", "Records read so far."),
+    Column("accepted", "BIGINT", "New events stored."),
+    Column("duplicates", "BIGINT", "Records already stored (same source and event id)."),
+    Column("quarantined", "BIGINT", "Records refused and kept in quarantine."),
+)
+
+EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
+
+
+def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
+    """DuckDB DDL for one of the tables above."""
+    body = ",\n  ".join(
+        f"{c.name} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in columns
+    )
+    return f"CREATE TABLE {table} (\n  {body}\n)"
