@@ -108,8 +108,10 @@ class Mapping(BaseModel):
     duration_seconds: Spec = None
     text: Spec = None
     context: Spec = None
-    properties: Literal["*"] | list[str] = Field(
-        default="*", description="'*' keeps every unmapped field; or a list of fields."
+    properties: Literal["*"] | list[str] | FieldSpec = Field(
+        default="*",
+        description="'*' keeps every unmapped field; or a list of fields; or {field: x}, a JSON "
+        "object field taken as the properties.",
     )
 
     @field_validator(

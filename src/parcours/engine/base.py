@@ -57,6 +57,10 @@ class Engine(ABC):
         """Run a statement for its effect (DDL, INSERT, DELETE...)."""
         self._run(self._sql(statement), params or [])
 
+    def write(self, statement: Query, params: list[Any] | None = None) -> int:
+        """Run an INSERT, UPDATE or DELETE and return how many rows it changed."""
+        return self._write(self._sql(statement), params or [])
+
     def execute_script(self, script: str) -> None:
         """Run engine-native SQL as is: migrations and other DDL written for this engine."""
         self._run(script, [])
@@ -90,6 +94,9 @@ class Engine(ABC):
 
     @abstractmethod
     def _run(self, sql: str, params: list[Any]) -> None: ...
+
+    @abstractmethod
+    def _write(self, sql: str, params: list[Any]) -> int: ...
 
     @abstractmethod
     def _fetch(self, sql: str, params: list[Any]) -> pa.Table: ...

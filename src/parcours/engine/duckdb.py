@@ -31,7 +31,7 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.path = path
-        config: dict[str, Any] = {"TimeZone": "UTC"}
+        config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
         if memory_limit:
@@ -48,14 +48,18 @@ class DuckDBEngine(Engine):
             )
         except duckdb.IOException as error:
             raise _open_error(path, error) from error
+        # Timestamps are UTC instants; showing them in UTC keeps every output comparable.
+        self._con.execute("SET TimeZone = 'UTC'")
 
     def _run(self, sql: str, params: list[Any]) -> None:
         self._guard(lambda: self._con.execute(sql, params or None))
 
+    def _write(self, sql: str, params: list[Any]) -> int:
+        row = self._guard(lambda: self._con.execute(sql, params or None).fetchone())
+        return int(row[0]) if row else 0
+
     def _fetch(self, sql: str, params: list[Any]) -> pa.Table:
-        if params:
-            return self._guard(lambda: self._con.execute(sql, params).to_arrow_table())
-        return self._guard(lambda: self._con.sql(sql).to_arrow_table())
+        return self._guard(lambda: self._con.sql(sql, params=params or None).to_arrow_table())
 
     def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None:
         self._con.register(name, table)

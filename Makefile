@@ -1,0 +1,32 @@
+# One command for each routine task. Each installs what it needs in .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## build the demo world, import it, say what was found
+	$(BIN)/parcours demo
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+bench: $(STAMP)  ## side-by-side benchmarks (not tests): make bench ROWS=1000000
+	$(BIN)/python bench/import.py --rows $(or $(ROWS),1000000)
+
+clean:
+	rm -rf $(VENV) parcours-demo .pytest_cache .mypy_cache .ruff_cache

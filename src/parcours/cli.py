@@ -1,0 +1,289 @@
+"""The `parcours` command line: thin commands over the same service functions as the Python API.
+
+Exit status: 0 done; 3 done, but some records were quarantined (see `parcours quarantine list`);
+2 a usage or input error (the message says how to fix it); 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from parcours import __version__
+from parcours.cli_output import (
+    OutputFormat,
+    by_month,
+    console,
+    errors,
+    print_json,
+    print_rows,
+    progress_bar,
+)
+from parcours.client import Parcours, connect
+from parcours.collect.ledger import ImportSummary
+from parcours.collect.mapping import load_mapping, shipped_mappings
+from parcours.errors import ParcoursError
+
+EXIT_QUARANTINED = 3
+
+app = typer.Typer(
+    name="parcours",
+    help="Omnichannel customer journeys: collect every interaction, see the whole journey.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+quarantine_app = typer.Typer(help="Records refused at import: see why, replay after a fix.")
+mappings_app = typer.Typer(help="Ready-made import mappings for the exports companies have.")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(mappings_app, name="mappings")
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", "-s", help="The store file (default: PARCOURS_STORE or ./parcours.duckdb)."),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
+]
+
+
+def _open(store: Path | None, *, read_only: bool = False) -> Parcours:
+    return connect(store, read_only=read_only)
+
+
+def _open_existing(store: Path | None) -> Parcours:
+    """Read commands open an existing store read-only, so several can run side by side."""
+    return connect(store, read_only=True)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file; .gz accepted.")],
+    source: Annotated[str, typer.Option("--source", help="Name of the source, e.g. call_centre.")],
+    mapping: Annotated[
+        str, typer.Option("--mapping", "-m", help="Mapping file (YAML/TOML) or a shipped mapping name.")
+    ],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Import a file: good records become events, bad ones go to quarantine with their reason."""
+    with _open(store) as p, progress_bar(f"Importing {path.name}", in_bytes=True) as update:
+        summary = p.import_file(path, source=source, mapping=mapping, progress=update)
+    _print_import(summary, fmt)
+    if summary.quarantined_total:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _print_import(summary: ImportSummary, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        print_json(summary.to_dict())
+        return
+    console.print(
+        f"[bold]{summary.path}[/bold] → source [bold]{summary.source}[/bold]: "
+        f"{summary.records:,} records in {summary.seconds:.1f}s\n"
+        f"  [green]{summary.accepted:,} stored[/green], "
+        f"{summary.duplicates + summary.already_quarantined:,} already there (not stored again), "
+        f"[{'yellow' if summary.quarantined_total else 'green'}]"
+        f"{summary.quarantined_total:,} quarantined[/]"
+    )
+    for code, count in sorted(summary.quarantined.items(), key=lambda kv: -kv[1]):
+        console.print(f"    {count:,} × {code}")
+    if summary.quarantined_total:
+        console.print(
+            "  See why: [bold]parcours quarantine list --source "
+            f"{summary.source}[/bold]; after fixing the mapping: "
+            f"[bold]parcours quarantine replay --source {summary.source}[/bold]"
+        )
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include replayed records.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many records.")] = 50,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Quarantined records with their reason, newest first."""
+    with _open_existing(store) as p:
+        rows = p.quarantine.list(
+            source=source, reason=reason, status=None if all_ else "open", limit=limit
+        ).to_pylist()
+    if fmt is OutputFormat.table:
+        # People read the reason; a 12-character id prefix is enough for `quarantine show`.
+        rows = [
+            {"id": r["quarantine_id"][:12], "source": r["source"], "reason": r["reason"], "origin": r["origin"]}
+            for r in rows
+        ]
+    print_rows(rows, fmt, title="Quarantine (open records; --all for replayed ones)")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    quarantine_id: Annotated[str, typer.Argument(help="Id (or a unique prefix) from `quarantine list`.")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """One quarantined record in full, with its raw content."""
+    with _open_existing(store) as p:
+        record = p.quarantine.show(quarantine_id)
+    if fmt is OutputFormat.table:
+        for key, value in record.items():
+            console.print(f"[bold]{key:>15}[/bold]  {value}", highlight=False, markup=False)
+    else:
+        print_rows([record], fmt)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", "-m", help="Use this mapping instead of the recorded one.")
+    ] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Run open quarantined records through their (fixed) mapping again."""
+    with _open(store) as p:
+        summary = p.quarantine.replay(source=source, reason=reason, mapping=mapping)
+    if fmt is OutputFormat.json:
+        print_json(summary.to_dict())
+    else:
+        still = sum(summary.still_quarantined.values())
+        console.print(
+            f"Replayed {summary.considered:,} records: [green]{summary.stored:,} stored[/green], "
+            f"{summary.duplicates:,} already there, "
+            f"[{'yellow' if still else 'green'}]{still:,} still quarantined[/]"
+        )
+        for code, count in summary.still_quarantined.items():
+            console.print(f"    {count:,} × {code}")
+    if summary.still_quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+@app.command()
+def stats(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """What the store holds: events by channel, type, source and day; identifiers; quarantine."""
+    with _open_existing(store) as p:
+        figures = p.stats()
+    if fmt is OutputFormat.json:
+        print_json(figures)
+        return
+    totals = figures["totals"]
+    console.print(
+        f"[bold]{figures['store']}[/bold]: {totals['events']:,} events from "
+        f"{totals['sources']} sources, {totals['first_occurred_at']} → "
+        f"{totals['last_occurred_at']}; {totals['quarantined']:,} records in quarantine"
+    )
+    for key, title in (
+        ("by_channel", "Events by channel"),
+        ("by_type", "Events by type"),
+        ("by_source", "Events by source"),
+        ("identifiers", "Identifiers by type"),
+        ("quarantine", "Quarantine by reason (open)"),
+    ):
+        print_rows(figures[key], fmt, title=title)
+    print_rows(by_month(figures["by_day"]), fmt, title="Events by month (daily figures: --format json)")
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("events"),
+    file_format: Annotated[
+        str, typer.Option("--format", "-f", help="parquet, csv or jsonl.")
+    ] = "parquet",
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Write the canonical events to a Parquet, CSV or JSON-lines file."""
+    if file_format not in ("parquet", "csv", "jsonl"):
+        raise ParcoursError(f"Unknown export format {file_format!r}", "use parquet, csv or jsonl")
+    if not output.suffix:
+        output = output.with_suffix("." + file_format)
+    with _open_existing(store) as p:
+        count = p.export(output, fmt=file_format, source=source)  # type: ignore[arg-type]
+    console.print(f"Wrote {count:,} events to [bold]{output}[/bold]")
+
+
+@mappings_app.command("list")
+def mappings_list(fmt: FormatOption = OutputFormat.table) -> None:
+    """The shipped mappings, usable by name with `parcours import --mapping NAME`."""
+    rows = []
+    for name in shipped_mappings():
+        mapping, _ = load_mapping(name)
+        rows.append({"name": name, "format": mapping.format, "description": mapping.description})
+    print_rows(rows, fmt, title="Shipped mappings")
+
+
+@mappings_app.command("show")
+def mappings_show(name: Annotated[str, typer.Argument(help="A shipped mapping name.")]) -> None:
+    """Print a shipped mapping, to copy and adapt."""
+    from parcours.collect.mapping import SHIPPED
+
+    if name not in shipped_mappings():
+        raise ParcoursError(f"No shipped mapping {name!r}", f"use one of {', '.join(shipped_mappings())}")
+    sys.stdout.write((SHIPPED / f"{name}.yaml").read_text())
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="How many customers the world has.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 7,
+    out: Annotated[Path, typer.Option(help="Where exports and truth are written.")] = Path("parcours-demo"),
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Build the demo world: channel exports, imported through the real import path, with truth."""
+    from parcours.demo.run import print_demo_report, run_demo
+
+    store_path = store or out / "parcours.duckdb"
+    report = run_demo(store_path, out, customers=customers, seed=seed)
+    if fmt is OutputFormat.json:
+        print_json(report.to_dict())
+    else:
+        print_demo_report(report)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        console.print(f"parcours {__version__}")
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: user errors are one clear message, never a traceback."""
+    try:
+        return app(args=argv, standalone_mode=False)
+    except ParcoursError as error:
+        errors.print(f"[bold red]Error:[/bold red] {error.message}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("Interrupted. Whatever was committed stays; run the same command again to finish.")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        if os.environ.get("PARCOURS_DEBUG"):
+            raise
+        errors.print(
+            f"[bold red]Unexpected error:[/bold red] {type(error).__name__}: {error}\n"
+            "This is a bug in parcours. Run again with PARCOURS_DEBUG=1 for the traceback, and "
+            "report it with that output."
+        )
+        sys.exit(1)

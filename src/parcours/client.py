@@ -1,0 +1,89 @@
+"""The Python API: `parcours.connect()` returns a `Parcours`, a façade over the capabilities.
+
+Each attribute is a small component (`p.quarantine`), each method a thin call to a service
+function; the CLI and the HTTP API call the same functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from parcours.collect import quarantine as quarantine_service
+from parcours.collect.importer import Progress, import_file
+from parcours.collect.ledger import ImportSummary
+from parcours.collect.quarantine import ReplaySummary
+from parcours.config import Settings, load_settings
+from parcours.store.export import ExportFormat, export_events
+from parcours.store.stats import store_stats
+from parcours.store.store import Store
+
+
+class Quarantine:
+    """Records refused at import, with their reason; see `parcours.collect.quarantine`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def list(self, **filters: Any) -> pa.Table:
+        return quarantine_service.list_quarantine(self._store, **filters)
+
+    def show(self, quarantine_id: str) -> dict[str, Any]:
+        return quarantine_service.show_quarantined(self._store, quarantine_id)
+
+    def replay(self, **options: Any) -> ReplaySummary:
+        return quarantine_service.replay(self._store, **options)
+
+
+class Parcours:
+    """One store and everything that can be done with it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.quarantine = Quarantine(store)
+
+    @property
+    def settings(self) -> Settings:
+        return self.store.settings
+
+    def import_file(
+        self,
+        path: str | Path,
+        *,
+        source: str,
+        mapping: str | Path,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping."""
+        return import_file(self.store, Path(path), source=source, mapping=mapping, progress=progress)
+
+    def stats(self) -> dict[str, Any]:
+        return store_stats(self.store)
+
+    def export(
+        self, path: str | Path, *, fmt: ExportFormat = "parquet", source: str | None = None
+    ) -> int:
+        return export_events(self.store, Path(path), fmt=fmt, source=source)
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a read query of your own (DuckDB SQL) over the store's tables."""
+        return self.store.engine.query(query)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Parcours:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    store: str | Path | None = None, *, read_only: bool = False, **settings: Any
+) -> Parcours:
+    """Open (creating if needed) a store; settings as in `parcours.config.Settings`."""
+    resolved = load_settings(store=Path(store) if store else None, **settings)
+    return Parcours(Store.open(resolved, read_only=read_only))

@@ -1,0 +1,102 @@
+"""File import: stream a file through its mapping into the store, batch by batch.
+
+Memory is bounded by the batch size whatever the file size; each batch commits on its own, so a
+killed import keeps what it committed and a re-run adds only the rest (see `store.writer`).
+The import ledger (`imports`) records every run, including those that never finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from parcours.collect import ledger
+from parcours.collect.ledger import ImportSummary, new_import_id
+from parcours.collect.mapping import load_mapping
+from parcours.collect.readers import Batch, detect_format, open_reader, unparseable_table
+from parcours.collect.transform import build_transform
+from parcours.sql import lit
+from parcours.store.store import Store
+from parcours.store.writer import BatchResult, quarantine_id, stage, write_staged
+
+Progress = Callable[[int, int], None]
+"""Called as `progress(done, total)` in the reader's units after each batch."""
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    source: str,
+    mapping: str | Path,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import one CSV, JSON-lines or Parquet file (plain or gzip) with a mapping."""
+    spec, _ = load_mapping(mapping)
+    # Quarantine remembers the mapping for replay: an absolute path works from any directory.
+    mapping_ref = str(Path(mapping).resolve()) if Path(mapping).is_file() else str(mapping)
+    reader = open_reader(
+        path,
+        detect_format(path, spec.format),
+        spec.csv,
+        store.settings.import_batch_rows,
+    )
+    summary = ImportSummary(new_import_id(), source, str(path), mapping_ref)
+    started = time.perf_counter()
+    ledger.start(store, summary)
+    transform = build_transform(
+        spec,
+        reader.shape,
+        relation="_parcours_input",
+        source=source,
+        import_id=summary.import_id,
+        max_record_bytes=store.settings.max_record_bytes,
+        future_tolerance_hours=store.settings.future_tolerance_hours,
+    )
+    try:
+        for batch in reader.batches():
+            _import_batch(store, batch, transform, summary, path)
+            if progress:
+                progress(batch.position, reader.total)
+    except BaseException:
+        ledger.update(store, summary, status="failed")
+        raise
+    summary.seconds = round(time.perf_counter() - started, 3)
+    ledger.update(store, summary, status="completed")
+    return summary
+
+
+def _import_batch(
+    store: Store, batch: Batch, transform: str, summary: ImportSummary, path: Path
+) -> None:
+    engine = store.engine
+    summary.records += batch.table.num_rows + len(batch.unparseable)
+    if batch.table.num_rows:
+        with engine.registered("_parcours_input", batch.table):
+            stage(engine, transform)
+    with engine.transaction():
+        if batch.table.num_rows:
+            summary.absorb(write_staged(engine, summary.source, str(path), summary.mapping, summary.import_id))
+        if batch.unparseable:
+            summary.absorb(_quarantine_unparseable(store, batch, summary, path))
+        ledger.update(store, summary, status="running")
+
+
+def _quarantine_unparseable(
+    store: Store, batch: Batch, summary: ImportSummary, path: Path
+) -> BatchResult:
+    """Lines the reader could not parse go to quarantine as they are, with the reader's reason."""
+    qid = quarantine_id(lit(summary.source), "u.raw")
+    with store.engine.registered("_parcours_unparseable", unparseable_table(batch.unparseable)):
+        added = store.engine.write(
+            f"INSERT INTO quarantine SELECT {qid}, {lit(summary.source)}, "
+            f"{lit(str(path))} || ', record ' || u.record_number, {lit(summary.mapping)}, "
+            f"u.record_number, u.raw, 'unparseable', u.reason, now(), 'open', NULL, "
+            f"{lit(summary.import_id)} FROM _parcours_unparseable u "
+            f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.quarantine_id = {qid})"
+        )
+    return BatchResult(
+        quarantined={"unparseable": added} if added else {},
+        already_quarantined=len(batch.unparseable) - added,
+    )

@@ -1,0 +1,335 @@
+"""The import transform: a pure builder from a mapping to one SQL query.
+
+The query reads a relation of source records and returns, for every record, the canonical event
+columns plus `_record_no`, `_raw`, `_reason_code` and `_reason`. A record with no reason is an
+event; a record with a reason goes to quarantine with it. All of it runs vectorised in the engine.
+
+Two input shapes exist:
+
+* `columns`: one column per source field (CSV, Parquet), plus `_record_no`; `_raw` is made here
+  as a JSON object of the record, which is also what quarantine keeps for replay.
+* `json`: `_record_no` and `_raw`, one JSON object per record (JSON lines, and every replay).
+
+Records without an id field get a deterministic event id: the MD5 of `_raw`, the record's JSON
+text. The same record imported twice therefore has the same id, in any run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from parcours.collect import normalise as n
+from parcours.collect.mapping import FieldSpec, Mapping
+from parcours.sql import ident, lit
+from parcours.store.schema import CHANNELS, EVENT_COLUMNS, EVENT_TYPES
+
+InputKind = Literal["columns", "json"]
+
+NUMBER_FIELDS = ("amount", "wait_seconds", "duration_seconds")
+TEXT_FIELDS = ("anonymous_id", "user_id", "session_id", "agent", "team", "text", "name")
+
+
+@dataclass(frozen=True)
+class InputShape:
+    """What the relation handed to the transform looks like."""
+
+    kind: InputKind
+    columns: tuple[str, ...] = ()
+    """Source columns (kind `columns`), in file order."""
+    text_columns: frozenset[str] = frozenset()
+    """Columns already of text type; others are cast (Parquet numbers, timestamps...)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    condition: str
+    message: str
+
+
+def build_transform(
+    mapping: Mapping,
+    shape: InputShape,
+    *,
+    relation: str,
+    source: str,
+    import_id: str,
+    max_record_bytes: int,
+    future_tolerance_hours: float,
+) -> str:
+    """The SQL that turns the records in `relation` into events and quarantine candidates."""
+    fields = _FieldReader(shape)
+    raw_expr = "_raw" if shape.kind == "json" else _record_json(shape.columns)
+    json_ok = "(TRY_CAST(_raw AS JSON) IS NOT NULL AND json_type(TRY_CAST(_raw AS JSON)) = 'OBJECT')"
+
+    texts = {name: _text(fields, spec) for name, spec in mapping.fields().items()}
+    texts.pop("context", None)
+    ids = {kind: _text(fields, spec) for kind, spec in mapping.identifiers.items()}
+
+    derived = {
+        **{"f_" + name: expr for name, expr in texts.items()},
+        **{"i_" + kind: expr for kind, expr in ids.items()},
+        "_context": _json_field(fields, mapping.context),
+        "_properties": _properties(mapping, shape, fields),
+    }
+    if shape.kind == "json":
+        # Reading fields of a line that is not JSON would fail the whole batch: guard them.
+        derived = {alias: f"CASE WHEN {json_ok} THEN {expr} END" for alias, expr in derived.items()}
+        derived["_parsed"] = json_ok
+    else:
+        derived["_parsed"] = "true"
+    stage_a = ["_record_no", f"{raw_expr} AS _raw"]
+    stage_a += [f"{expr} AS {ident(alias)}" for alias, expr in derived.items()]
+
+    typed = _typed_columns(mapping, texts)
+    checks = _checks(mapping, texts, ids, max_record_bytes, future_tolerance_hours)
+    reason_code = "CASE " + " ".join(f"WHEN {c.condition} THEN {lit(c.code)}" for c in checks) + " END"
+    reason = "nullif(concat_ws('; ', " + ", ".join(
+        f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks
+    ) + "), '')"
+
+    identifiers = ", ".join(
+        f"{{'type': {lit(kind)}, 'value': {n.identifier(kind, ident('i_' + kind), spec)}}}"
+        for kind, spec in mapping.identifiers.items()
+    )
+    identifiers_expr = (
+        f"list_filter([{identifiers}], lambda x: x.value IS NOT NULL)" if identifiers else "[]"
+    )
+    event_id = f"coalesce({ident('f_event_id')}, md5(_raw))" if "event_id" in texts else "md5(_raw)"
+    outputs = {
+        "event_id": event_id,
+        "source": lit(source),
+        "received_at": "now()",
+        "identifiers": identifiers_expr,
+        "context": "_context",
+        "properties": "_properties",
+        "raw": "CAST(_raw AS JSON)",
+        "import_id": lit(import_id),
+        **typed,
+    }
+    final = [
+        f"CASE WHEN _reason_code IS NULL THEN {outputs.get(c.name, 'NULL')} END AS {c.name}"
+        if c.name in ("raw", "context", "properties")
+        else f"{outputs.get(c.name, 'NULL')} AS {c.name}"
+        for c in EVENT_COLUMNS
+    ]
+    return (
+        f"WITH _a AS (SELECT {', '.join(stage_a)} FROM {relation}),\n"
+        f"_b AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _a)\n"
+        f"SELECT {', '.join(final)}, _record_no, _raw, _reason_code, _reason FROM _b"
+    )
+
+
+class _FieldReader:
+    """SQL text of a source field, whatever the input shape."""
+
+    def __init__(self, shape: InputShape) -> None:
+        self.shape = shape
+
+    def text(self, field: str) -> str:
+        if self.shape.kind == "json":
+            return f"json_extract_string(_raw, {lit(_json_path(field))})"
+        if field in self.shape.text_columns:
+            return ident(field)
+        return f"CAST({ident(field)} AS VARCHAR)"
+
+    def json(self, field: str) -> str:
+        if self.shape.kind == "json":
+            return f"json_extract(_raw, {lit(_json_path(field))})"
+        return f"TRY_CAST({ident(field)} AS JSON)"
+
+
+def _json_path(field: str) -> str:
+    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in field.split("."))
+
+
+def _record_json(columns: tuple[str, ...]) -> str:
+    pairs = ", ".join(f"{lit(c)}, {ident(c)}" for c in columns)
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def _text(fields: _FieldReader, spec: FieldSpec) -> str:
+    """The field's value as trimmed text, after its default and value map."""
+    value = lit(spec.value) if spec.value is not None else "NULL"
+    if spec.field is not None:
+        value = f"nullif(trim({fields.text(spec.field)}), '')"
+    if spec.default is not None:
+        value = f"coalesce({value}, {lit(spec.default)})"
+    if spec.map:
+        cases = " ".join(
+            f"WHEN {lit(k.strip().lower())} THEN {lit(v)}" for k, v in spec.map.items()
+        )
+        value = f"(CASE lower(trim({value})) {cases} ELSE {value} END)"
+    return value
+
+
+def _json_field(fields: _FieldReader, spec: FieldSpec | None) -> str:
+    if spec is None or spec.field is None:
+        return "NULL::JSON"
+    return fields.json(spec.field)
+
+
+def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> str:
+    chosen = mapping.properties
+    if isinstance(chosen, FieldSpec):
+        return _json_field(fields, chosen)
+    if chosen == "*":
+        used = mapping.used_source_fields()
+        if shape.kind == "json":
+            top = sorted({f for f in used if "." not in f})
+            patch = "{" + ", ".join(f'"{k}": null' for k in top) + "}"
+            return f"json_merge_patch(_raw, {lit(patch)})"
+        chosen = [c for c in shape.columns if c not in used]
+    if not chosen:
+        return "'{}'::JSON"
+    pairs = ", ".join(f"{lit(f)}, {fields.text(f)}" for f in chosen)
+    return f"json_object({pairs})"
+
+
+def _typed_columns(mapping: Mapping, texts: dict[str, str]) -> dict[str, str]:
+    specs = mapping.fields()
+
+    def f(name: str) -> str:
+        return ident("f_" + name)
+
+    typed: dict[str, str] = {
+        "type": f"lower({f('type')})",
+        "channel": f"lower({f('channel')})",
+        "occurred_at": n.timestamp(f("occurred_at"), specs["occurred_at"]),
+    }
+    for name in TEXT_FIELDS:
+        if name in texts:
+            typed[name] = f(name)
+    for name in ("intent", "outcome"):
+        if name in texts:
+            typed[name] = n.code(f(name))
+    if "currency" in texts:
+        typed["currency"] = f"upper({f('currency')})"
+    if "sent_at" in texts:
+        typed["sent_at"] = n.timestamp(f("sent_at"), specs["sent_at"])
+    if "amount" in texts:
+        typed["amount"] = f"CAST({n.number(f('amount'), specs['amount'])} AS DECIMAL(18,4))"
+    for name in ("wait_seconds", "duration_seconds"):
+        if name in texts:
+            typed[name] = n.duration_seconds(f(name), specs[name])
+    return typed
+
+
+def _checks(
+    mapping: Mapping,
+    texts: dict[str, str],
+    ids: dict[str, str],
+    max_record_bytes: int,
+    future_tolerance_hours: float,
+) -> list[Check]:
+    """Every reason a record may be refused, in the order they are reported."""
+    specs = mapping.fields()
+    typed = _typed_columns(mapping, texts)
+
+    def f(name: str) -> str:
+        return ident("f_" + name)
+
+    def where(spec: FieldSpec) -> str:
+        return f"field \"{spec.field}\"" if spec.field else "the mapping's constant"
+
+    def quoted(expr: str) -> str:
+        return f"'''' || {expr} || ''''"
+
+    ts_spec = specs["occurred_at"]
+    ts_format = ts_spec.format or "iso"
+    checks = [
+        Check("unparseable", "NOT _parsed", lit("the record is not a JSON object")),
+        Check(
+            "oversize",
+            f"strlen(_raw) > {max_record_bytes}",
+            f"'the record is ' || strlen(_raw) || ' bytes, more than the "
+            f"{max_record_bytes} allowed (setting max_record_bytes)'",
+        ),
+        Check(
+            "missing_timestamp",
+            f"{f('occurred_at')} IS NULL",
+            lit(f"no timestamp: {where(ts_spec)} is empty"),
+        ),
+        Check(
+            "bad_timestamp",
+            f"{f('occurred_at')} IS NOT NULL AND {typed['occurred_at']} IS NULL",
+            f"'timestamp ' || {quoted(f('occurred_at'))} || "
+            + lit(f" in {where(ts_spec)} does not match the format {ts_format} of the mapping"),
+        ),
+        Check(
+            "bad_timestamp",
+            f"{typed['occurred_at']} < TIMESTAMPTZ '1970-01-01' OR {typed['occurred_at']} > "
+            f"now() + INTERVAL {future_tolerance_hours * 3600:.0f} SECOND",
+            f"'timestamp ' || {quoted(f('occurred_at'))} || "
+            + lit(
+                f" in {where(ts_spec)} is before 1970 or more than "
+                f"{future_tolerance_hours:g} hours in the future (setting future_tolerance_hours)"
+            ),
+        ),
+        Check(
+            "unknown_channel",
+            f"{typed['channel']} IS NULL OR {typed['channel']} NOT IN ({', '.join(lit(c) for c in CHANNELS)})",
+            f"'channel ' || coalesce({quoted(f('channel'))}, '(empty)') || "
+            + lit(
+                f" in {where(specs['channel'])} is not one of {', '.join(CHANNELS)}: "
+                "add it to the mapping's channel map"
+            ),
+        ),
+        Check(
+            "unknown_type",
+            f"{typed['type']} IS NULL OR {typed['type']} NOT IN ({', '.join(lit(t) for t in EVENT_TYPES)})",
+            f"'event type ' || coalesce({quoted(f('type'))}, '(empty)') || "
+            + lit(f" is not one of {', '.join(EVENT_TYPES)}"),
+        ),
+    ]
+    who = [f(name) for name in ("anonymous_id", "user_id") if name in texts]
+    who += [ident("i_" + kind) for kind in ids]
+    checks.append(
+        Check(
+            "missing_identity",
+            " AND ".join(f"{w} IS NULL" for w in who),
+            lit(
+                "nobody to attribute it to: every identifying field ("
+                + ", ".join(_who_fields(mapping))
+                + ") is empty"
+            ),
+        )
+    )
+    for kind, spec in mapping.identifiers.items():
+        raw = ident("i_" + kind)
+        checks.append(
+            Check(
+                "bad_identifier",
+                f"{raw} IS NOT NULL AND {n.identifier(kind, raw, spec)} IS NULL",
+                f"{lit(kind + ' ')} || {quoted(raw)} || "
+                + lit(f" in {where(spec)} is not a valid {kind.replace('_', ' ')}"),
+            )
+        )
+    for name in (*NUMBER_FIELDS, "sent_at"):
+        if name in texts:
+            checks.append(
+                Check(
+                    "wrong_type",
+                    f"{f(name)} IS NOT NULL AND {typed[name]} IS NULL",
+                    f"{lit(name + ' ')} || {quoted(f(name))} || "
+                    + lit(f" in {where(specs[name])} is not a {'timestamp' if name == 'sent_at' else 'number'}"),
+                )
+            )
+    name_spec = specs.get("name")
+    checks.append(
+        Check(
+            "missing_name",
+            f"{typed['type']} = 'track' AND " + (f"{f('name')} IS NULL" if name_spec else "true"),
+            lit(
+                "a track event needs a name: "
+                + (f"{where(name_spec)} is empty" if name_spec else "the mapping declares no `event`")
+            ),
+        )
+    )
+    return checks
+
+
+def _who_fields(mapping: Mapping) -> list[str]:
+    specs = {**{k: v for k, v in mapping.fields().items() if k in ("anonymous_id", "user_id")}, **mapping.identifiers}
+    return [f"{k} from \"{s.field}\"" if s.field else k for k, s in specs.items()]

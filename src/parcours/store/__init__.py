@@ -1,0 +1,1 @@
+"""The store: the canonical tables, their migrations, and writing/reading events."""
