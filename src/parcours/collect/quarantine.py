@@ -125,8 +125,8 @@ def _replay_group(
         f"SELECT record_number AS _record_no, raw AS _raw FROM quarantine{where}{REPLAYABLE}",
         params,
     )
-    ledger = ImportSummary(summary.import_id, source, "replay", mapping, records=records.num_rows)
-    ledger.start(store, ledger)
+    run = ImportSummary(summary.import_id, source, "replay", mapping, records=records.num_rows)
+    ledger.start(store, run)
     transform = build_transform(
         spec,
         InputShape("json"),
@@ -156,11 +156,11 @@ def _replay_group(
                 f"SELECT _reason_code, count(*) AS n FROM {STAGED} "
                 "WHERE _reason_code IS NOT NULL GROUP BY ALL"
             ).to_pylist()
-            ledger.accepted, ledger.duplicates = stored, int(good) - stored
-            ledger.quarantined = {r["_reason_code"]: r["n"] for r in still}
-            ledger.update(store, ledger, status="completed")
+            run.accepted, run.duplicates = stored, int(good) - stored
+            run.quarantined = {r["_reason_code"]: r["n"] for r in still}
+            ledger.update(store, run, status="completed")
     summary.considered += records.num_rows
     summary.stored += stored
     summary.duplicates += int(good) - stored
-    for code, count in ledger.quarantined.items():
+    for code, count in run.quarantined.items():
         summary.still_quarantined[code] = summary.still_quarantined.get(code, 0) + count
