@@ -1,0 +1,191 @@
+"""Where the simulation writes: the channel exports, the truth files and their tallies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parcours.demo.clock import iso_utc
+from parcours.demo.people import Customer
+from parcours.demo.writers import APP_SCHEMA, CsvRows, JsonLines, ParquetColumns, Sink
+
+EXPORT_FILES = {
+    # source: (file name, shipped mapping)
+    "web": ("web_events.jsonl.gz", "web"),
+    "app": ("app_events.parquet", "app"),
+    "pos": ("store_receipts.csv", "pos"),
+    "call_centre": ("call_centre.csv", "call_centre"),
+    "chat": ("chat_transcripts.jsonl", "chat"),
+    "crm": ("crm_customers.csv", "crm"),
+    "email": ("email_activity.csv", "email"),
+    "social": ("social_posts.jsonl", "social"),
+}
+
+POS_HEADER = ("receipt_id", "store_id", "sold_at", "loyalty_card", "total", "currency", "items",
+              "payment")
+CALL_HEADER = ("call_id", "started_at", "caller_number", "queue", "wait_seconds", "talk_time",
+               "agent_id", "team", "reason_code", "outcome_code", "notes")
+CRM_HEADER = ("customer_number", "first_name", "last_name", "email", "phone", "street",
+              "postcode", "city", "birth_date", "loyalty_card", "web_user_id", "social_handle",
+              "updated_at")
+EMAIL_HEADER = ("email", "campaign", "activity", "timestamp")
+
+CHANNELS = ("web", "app", "store", "call", "chat", "video", "email", "social", "other")
+IDENTIFIER_TYPES = ("anonymous_id", "user_id", "email", "phone", "loyalty_id", "crm_id",
+                    "device_id", "social_handle")
+
+
+class Exports:
+    """The eight channel exports, with good-record counts per channel and planted bad ones."""
+
+    def __init__(self, directory: Path) -> None:
+        def path(source: str) -> Path:
+            return directory / EXPORT_FILES[source][0]
+
+        self.web = JsonLines(path("web"), compress=True)
+        self.app = ParquetColumns(path("app"), APP_SCHEMA)
+        self.pos = CsvRows(path("pos"), POS_HEADER, delimiter=";")
+        self.call_centre = CsvRows(path("call_centre"), CALL_HEADER)
+        self.chat = JsonLines(path("chat"))
+        self.crm = CsvRows(path("crm"), CRM_HEADER)
+        self.email = CsvRows(path("email"), EMAIL_HEADER)
+        self.social = JsonLines(path("social"))
+        self.channels = dict.fromkeys(CHANNELS, 0)
+        self.planted: dict[str, dict[str, int]] = {source: {} for source in EXPORT_FILES}
+
+    def sinks(self) -> dict[str, Sink]:
+        return {
+            "web": self.web, "app": self.app, "pos": self.pos, "call_centre": self.call_centre,
+            "chat": self.chat, "crm": self.crm, "email": self.email, "social": self.social,
+        }
+
+    def plant(self, source: str, reason_code: str) -> None:
+        """Record that the record just written to `source` is deliberately bad."""
+        counts = self.planted[source]
+        counts[reason_code] = counts.get(reason_code, 0) + 1
+
+    def close(self) -> None:
+        for sink in self.sinks().values():
+            sink.close()
+
+
+@dataclass
+class Counters:
+    """Sequences for ids that must be unique across the whole world."""
+
+    receipts: int = 0
+    calls: int = 0
+    orders: int = 0
+    cases: int = 0
+    posts: int = 0
+    crm_rows: int = 0
+
+    def next(self, name: str) -> int:
+        value: int = getattr(self, name) + 1
+        setattr(self, name, value)
+        return value
+
+
+@dataclass
+class Contact:
+    """One contact attempt of a case, as the truth records it."""
+
+    source: str
+    event_id: str
+    case_id: str
+    intent: str
+    channel: str
+    attempt: int
+    previous_channel: str
+    outcome: str
+    occurred_at: int
+
+
+class Truth:
+    """The ground truth files, written as the world is generated."""
+
+    def __init__(self, directory: Path) -> None:
+        self.customers = CsvRows(
+            directory / "customers.csv",
+            ("customer_id", "journey_type", "inactive", "first_name", "last_name", "birth_date",
+             "postcode", "city", "last_activity_at"),
+        )
+        self.identifiers = CsvRows(directory / "identifiers.csv", ("customer_id", "type", "value"))
+        self.contacts = CsvRows(
+            directory / "contacts.csv",
+            ("source", "event_id", "customer_id", "case_id", "intent", "channel", "attempt",
+             "is_repeat", "previous_channel", "outcome", "occurred_at"),
+        )
+        self.conversions = CsvRows(
+            directory / "conversions.csv",
+            ("source", "event_id", "customer_id", "channel", "visit_number", "occurred_at",
+             "amount"),
+        )
+        self.visits = CsvRows(
+            directory / "visits.csv",
+            ("customer_id", "visit_number", "channel", "session_id", "started_at", "ended_at",
+             "events", "converted"),
+        )
+        self.posts = CsvRows(
+            directory / "social_posts.csv",
+            ("post_id", "customer_id", "sentiment", "case_id", "intent", "occurred_at"),
+        )
+        self.visits_by_number: dict[int, int] = {}
+        self.conversions_by_visit_number: dict[int, int] = {}
+        self.identifiers_by_type = dict.fromkeys(IDENTIFIER_TYPES, 0)
+        self.repeat_contacts = 0
+        self.cases = 0
+
+    def customer(self, c: Customer, *, inactive: bool, last_activity: int) -> None:
+        self.customers.write(
+            (c.customer_id, c.journey_type, "true" if inactive else "false", c.first_name,
+             c.last_name, c.birth_date, c.town.postcode, c.town.city, iso_utc(last_activity))
+        )
+        for kind in IDENTIFIER_TYPES:
+            values = c.seen.get(kind, {})
+            # Values are unique per customer by construction (see people.py), so the sum of
+            # per-customer counts is the number of distinct values.
+            self.identifiers_by_type[kind] += len(values)
+            for value in values:
+                self.identifiers.write((c.customer_id, kind, value))
+
+    def visit(self, c: Customer, number: int, channel: str, session_id: str, started: int,
+              ended: int, events: int, converted: bool) -> None:
+        self.visits_by_number[number] = self.visits_by_number.get(number, 0) + 1
+        self.visits.write((c.customer_id, number, channel, session_id, iso_utc(started),
+                           iso_utc(ended), events, "true" if converted else "false"))
+
+    def conversion(self, c: Customer, source: str, event_id: str, channel: str, visit_number: int,
+                   occurred_at: int, amount: float) -> None:
+        counts = self.conversions_by_visit_number
+        counts[visit_number] = counts.get(visit_number, 0) + 1
+        self.conversions.write((source, event_id, c.customer_id, channel, visit_number,
+                                iso_utc(occurred_at), f"{amount:.2f}"))
+
+    def contact(self, c: Customer, contact: Contact) -> None:
+        self.repeat_contacts += contact.attempt > 1
+        self.cases += contact.attempt == 1
+        self.contacts.write(
+            (contact.source, contact.event_id, c.customer_id, contact.case_id, contact.intent,
+             contact.channel, contact.attempt, "true" if contact.attempt > 1 else "false",
+             contact.previous_channel, contact.outcome, iso_utc(contact.occurred_at))
+        )
+
+    def post(self, c: Customer, post_id: str, sentiment: str, case_id: str, intent: str,
+             occurred_at: int) -> None:
+        self.posts.write((post_id, c.customer_id, sentiment, case_id, intent,
+                          iso_utc(occurred_at)))
+
+    def close(self) -> None:
+        for sink in (self.customers, self.identifiers, self.contacts, self.conversions,
+                     self.visits, self.posts):
+            sink.close()
+
+
+@dataclass
+class Run:
+    """Everything a customer's simulation writes to, shared across customers."""
+
+    exports: Exports
+    truth: Truth
+    counters: Counters = field(default_factory=Counters)

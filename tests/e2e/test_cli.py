@@ -1,0 +1,101 @@
+"""The command line as a user runs it: a real process, real files, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+import parcours
+
+CALLS = (
+    "call_id,started_at,caller_number,queue,wait_seconds,talk_time,agent_id,team,reason_code,outcome_code,notes\n"
+    "C1,2026-03-02 10:15:00,06 12 34 56 78,main,35,00:04:12,A01,Tier1,DLV,RES,ok\n"
+    "C2,2026-03-02 11:15:00,+33 6 12 34 56 78,main,35,00:04:12,A01,Tier1,ORD,UNR,\n"
+    "C3,2026-02-31 25:61:00,0033612345678,main,35,00:04:12,A01,Tier1,ORD,UNR,\n"
+)
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "parcours", *args],
+        cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_import_json_summary_and_exit_status(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(CALLS)
+    done = run("import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path)
+    assert done.returncode == 3, "some records were quarantined: exit status 3"
+    summary = json.loads(done.stdout)
+    assert (summary["accepted"], summary["quarantined"]) == (2, {"bad_timestamp": 1})
+    assert (tmp_path / "parcours.duckdb").exists(), "the default store is ./parcours.duckdb"
+
+    again = run("import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path)
+    assert again.returncode == 0
+    assert json.loads(again.stdout)["accepted"] == 0
+
+
+def test_quarantine_list_show_and_replay(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(CALLS)
+    run("import", "calls.csv", "--source", "cc", "-m", "call_centre", cwd=tmp_path)
+    listed = json.loads(run("quarantine", "list", "-f", "json", cwd=tmp_path).stdout)
+    assert [r["reason_code"] for r in listed] == ["bad_timestamp"]
+    shown = run("quarantine", "show", listed[0]["quarantine_id"][:10], cwd=tmp_path)
+    assert shown.returncode == 0 and "25:61:00" in shown.stdout
+    replayed = run("quarantine", "replay", "-f", "json", cwd=tmp_path)
+    assert replayed.returncode == 3, "the date is still impossible, so it stays quarantined"
+    assert json.loads(replayed.stdout)["still_quarantined"] == {"bad_timestamp": 1}
+
+
+def test_stats_and_export_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(CALLS)
+    run("import", "calls.csv", "--source", "cc", "-m", "call_centre", cwd=tmp_path)
+    stats = json.loads(run("stats", "-f", "json", cwd=tmp_path).stdout)
+    assert stats["totals"]["events"] == 2
+    assert stats["by_channel"] == [{"channel": "call", "events": 2}]
+    assert stats["identifiers"] == [{"type": "phone", "distinct_values": 1, "occurrences": 2}]
+    assert stats["quarantine"] == [{"source": "cc", "reason_code": "bad_timestamp", "records": 1}]
+    assert run("stats", cwd=tmp_path).returncode == 0
+
+    for fmt in ("parquet", "csv", "jsonl"):
+        done = run("export", "-f", fmt, "-o", f"out/events.{fmt}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "out/events.parquet").num_rows == 2
+    assert len((tmp_path / "out/events.csv").read_text().splitlines()) == 3
+    first = json.loads((tmp_path / "out/events.jsonl").read_text().splitlines()[0])
+    assert first["event_id"] == "C1" and first["identifiers"][0]["value"] == "+33612345678"
+
+
+def test_errors_are_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
+    missing = run("import", "nope.csv", "--source", "x", "-m", "call_centre", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "No file at nope.csv" in missing.stderr and "Traceback" not in missing.stderr
+
+    (tmp_path / "bad.yaml").write_text("name: x\nchannel: {value: fax}\noccurred_at: t\nuser_id: u\n")
+    (tmp_path / "calls.csv").write_text(CALLS)
+    bad_mapping = run("import", "calls.csv", "--source", "x", "-m", "bad.yaml", cwd=tmp_path)
+    assert bad_mapping.returncode == 2
+    assert "'fax' is not one of web" in bad_mapping.stderr and "Traceback" not in bad_mapping.stderr
+
+    no_store = run("stats", "--store", "absent.duckdb", cwd=tmp_path)
+    assert no_store.returncode == 2 and "There is no store" in no_store.stderr
+
+
+def test_a_store_held_by_another_process_gets_a_clear_message(tmp_path: Path) -> None:
+    store = tmp_path / "held.duckdb"
+    with parcours.connect(store):
+        done = run("stats", "--store", str(store), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"is in use by process {os.getpid()}" in done.stderr
+    assert "Traceback" not in done.stderr and "IO Error" not in done.stderr
+
+
+def test_mappings_are_listed_and_shown(tmp_path: Path) -> None:
+    listed = json.loads(run("mappings", "list", "-f", "json", cwd=tmp_path).stdout)
+    assert "call_centre" in {m["name"] for m in listed}
+    assert "caller_number" in run("mappings", "show", "call_centre", cwd=tmp_path).stdout
