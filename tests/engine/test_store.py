@@ -1,0 +1,46 @@
+"""The store's schema is versioned: an existing store opens, a newer one is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import parcours
+from parcours.engine.duckdb import DuckDBEngine
+from parcours.errors import SchemaVersionError
+from parcours.store.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
+from parcours.store.schema import EVENT_COLUMN_NAMES
+
+
+def test_new_store_has_every_table_at_the_latest_version(tmp_path: Path) -> None:
+    with parcours.connect(tmp_path / "s.duckdb") as p:
+        tables = set(p.sql("SELECT table_name FROM information_schema.tables").column(0).to_pylist())
+        columns = p.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' "
+            "ORDER BY ordinal_position"
+        ).column(0).to_pylist()
+    assert {"events", "quarantine", "imports", "schema_migrations"} <= tables
+    assert tuple(columns) == EVENT_COLUMN_NAMES
+
+
+def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with parcours.connect(path) as p:
+        p.sql("INSERT INTO imports (import_id, source, path, started_at, status) VALUES ('i', 's', 'p', now(), 'completed')")
+    engine = DuckDBEngine(path)
+    assert migrate(engine) == [] and current_version(engine) == LATEST_VERSION
+    assert engine.scalar("SELECT count(*) FROM imports") == 1
+    engine.close()
+
+
+def test_a_store_from_a_newer_parcours_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with parcours.connect(path) as p:
+        p.sql(f"INSERT INTO schema_migrations VALUES ({LATEST_VERSION + 1}, 'future', now())")
+    with pytest.raises(SchemaVersionError, match="upgrade parcours"):
+        parcours.connect(path)
+
+
+def test_migrations_are_numbered_in_order() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
