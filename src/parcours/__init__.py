@@ -1,8 +1,8 @@
 """parcours: omnichannel customer journeys — collect, resolve, analyse, act.
 
-    >>> import parcours
-    >>> p = parcours.connect("parcours.duckdb")
-    >>> p.import_file("calls.csv", source="call_centre", mapping="call_centre")
+>>> import parcours
+>>> p = parcours.connect("parcours.duckdb")
+>>> p.import_file("calls.csv", source="call_centre", mapping="call_centre")
 """
 
 from parcours.client import Parcours, connect

@@ -44,7 +44,9 @@ app.add_typer(mappings_app, name="mappings")
 
 StoreOption = Annotated[
     Path | None,
-    typer.Option("--store", "-s", help="The store file (default: PARCOURS_STORE or ./parcours.duckdb)."),
+    typer.Option(
+        "--store", "-s", help="The store file (default: PARCOURS_STORE or ./parcours.duckdb)."
+    ),
 ]
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
@@ -65,7 +67,8 @@ def import_command(
     path: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file; .gz accepted.")],
     source: Annotated[str, typer.Option("--source", help="Name of the source, e.g. call_centre.")],
     mapping: Annotated[
-        str, typer.Option("--mapping", "-m", help="Mapping file (YAML/TOML) or a shipped mapping name.")
+        str,
+        typer.Option("--mapping", "-m", help="Mapping file (YAML/TOML) or a shipped mapping name."),
     ],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -117,7 +120,12 @@ def quarantine_list(
     if fmt is OutputFormat.table:
         # People read the reason; a 12-character id prefix is enough for `quarantine show`.
         rows = [
-            {"id": r["quarantine_id"][:12], "source": r["source"], "reason": r["reason"], "origin": r["origin"]}
+            {
+                "id": r["quarantine_id"][:12],
+                "source": r["source"],
+                "reason": r["reason"],
+                "origin": r["origin"],
+            }
             for r in rows
         ]
     print_rows(rows, fmt, title="Quarantine (open records; --all for replayed ones)")
@@ -125,7 +133,9 @@ def quarantine_list(
 
 @quarantine_app.command("show")
 def quarantine_show(
-    quarantine_id: Annotated[str, typer.Argument(help="Id (or a unique prefix) from `quarantine list`.")],
+    quarantine_id: Annotated[
+        str, typer.Argument(help="Id (or a unique prefix) from `quarantine list`.")
+    ],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -144,7 +154,8 @@ def quarantine_replay(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
     mapping: Annotated[
-        str | None, typer.Option("--mapping", "-m", help="Use this mapping instead of the recorded one.")
+        str | None,
+        typer.Option("--mapping", "-m", help="Use this mapping instead of the recorded one."),
     ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -189,7 +200,9 @@ def stats(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> 
         ("quarantine", "Quarantine by reason (open)"),
     ):
         print_rows(figures[key], fmt, title=title)
-    print_rows(by_month(figures["by_day"]), fmt, title="Events by month (daily figures: --format json)")
+    print_rows(
+        by_month(figures["by_day"]), fmt, title="Events by month (daily figures: --format json)"
+    )
 
 
 @app.command()
@@ -227,7 +240,9 @@ def mappings_show(name: Annotated[str, typer.Argument(help="A shipped mapping na
     from parcours.collect.mapping import SHIPPED
 
     if name not in shipped_mappings():
-        raise ParcoursError(f"No shipped mapping {name!r}", f"use one of {', '.join(shipped_mappings())}")
+        raise ParcoursError(
+            f"No shipped mapping {name!r}", f"use one of {', '.join(shipped_mappings())}"
+        )
     sys.stdout.write((SHIPPED / f"{name}.yaml").read_text())
 
 
@@ -235,7 +250,9 @@ def mappings_show(name: Annotated[str, typer.Argument(help="A shipped mapping na
 def demo(
     customers: Annotated[int, typer.Option(help="How many customers the world has.")] = 5000,
     seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 7,
-    out: Annotated[Path, typer.Option(help="Where exports and truth are written.")] = Path("parcours-demo"),
+    out: Annotated[Path, typer.Option(help="Where exports and truth are written.")] = Path(
+        "parcours-demo"
+    ),
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -267,7 +284,9 @@ def main(argv: list[str] | None = None) -> Any:
         errors.print(f"[bold red]Error:[/bold red] {error.message}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        errors.print("Interrupted. Whatever was committed stays; run the same command again to finish.")
+        errors.print(
+            "Interrupted. Whatever was committed stays; run the same command again to finish."
+        )
         sys.exit(130)
     except typer.Exit as done:
         sys.exit(done.exit_code)

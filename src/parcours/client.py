@@ -57,7 +57,9 @@ class Parcours:
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping."""
-        return import_file(self.store, Path(path), source=source, mapping=mapping, progress=progress)
+        return import_file(
+            self.store, Path(path), source=source, mapping=mapping, progress=progress
+        )
 
     def stats(self) -> dict[str, Any]:
         return store_stats(self.store)

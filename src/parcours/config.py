@@ -54,9 +54,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 "correct the TOML syntax, or remove the file to use the defaults",
                 where=str(path),
             ) from error
-    env_set = {
-        name for name in Settings.model_fields if f"PARCOURS_{name.upper()}" in os.environ
-    }
+    env_set = {name for name in Settings.model_fields if f"PARCOURS_{name.upper()}" in os.environ}
     values = {k: v for k, v in from_file.items() if k not in env_set}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:

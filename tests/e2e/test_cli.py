@@ -23,19 +23,26 @@ CALLS = (
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "parcours", *args],
-        cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
 
 
 def test_import_json_summary_and_exit_status(tmp_path: Path) -> None:
     (tmp_path / "calls.csv").write_text(CALLS)
-    done = run("import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path)
+    done = run(
+        "import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path
+    )
     assert done.returncode == 3, "some records were quarantined: exit status 3"
     summary = json.loads(done.stdout)
     assert (summary["accepted"], summary["quarantined"]) == (2, {"bad_timestamp": 1})
     assert (tmp_path / "parcours.duckdb").exists(), "the default store is ./parcours.duckdb"
 
-    again = run("import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path)
+    again = run(
+        "import", "calls.csv", "--source", "cc", "-m", "call_centre", "-f", "json", cwd=tmp_path
+    )
     assert again.returncode == 0
     assert json.loads(again.stdout)["accepted"] == 0
 
@@ -76,7 +83,9 @@ def test_errors_are_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "No file at nope.csv" in missing.stderr and "Traceback" not in missing.stderr
 
-    (tmp_path / "bad.yaml").write_text("name: x\nchannel: {value: fax}\noccurred_at: t\nuser_id: u\n")
+    (tmp_path / "bad.yaml").write_text(
+        "name: x\nchannel: {value: fax}\noccurred_at: t\nuser_id: u\n"
+    )
     (tmp_path / "calls.csv").write_text(CALLS)
     bad_mapping = run("import", "calls.csv", "--source", "x", "-m", "bad.yaml", cwd=tmp_path)
     assert bad_mapping.returncode == 2

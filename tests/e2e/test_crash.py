@@ -15,7 +15,10 @@ ROWS = 300_000
 
 
 def _write_calls(path: Path) -> None:
-    header = "call_id,started_at,caller_number,queue,wait_seconds,talk_time,agent_id,team,reason_code,outcome_code,notes\n"
+    header = (
+        "call_id,started_at,caller_number,queue,wait_seconds,talk_time,"
+        "agent_id,team,reason_code,outcome_code,notes\n"
+    )
     with path.open("w") as out:
         out.write(header)
         for i in range(ROWS):
@@ -27,8 +30,19 @@ def _write_calls(path: Path) -> None:
 
 def _import(store: Path, data: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PARCOURS_IMPORT_BATCH_ROWS": "10000"}
-    command = [sys.executable, "-m", "parcours", "import", str(data), "--source", "calls",
-               "--mapping", "call_centre", "--store", str(store)]
+    command = [
+        sys.executable,
+        "-m",
+        "parcours",
+        "import",
+        str(data),
+        "--source",
+        "calls",
+        "--mapping",
+        "call_centre",
+        "--store",
+        str(store),
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -60,7 +74,9 @@ def test_import_killed_mid_way_then_rerun_stores_every_row_once(tmp_path: Path) 
         if 0 < stored < ROWS:
             break
     else:
-        raise AssertionError("could not kill the import mid-way; the check below would prove nothing")
+        raise AssertionError(
+            "could not kill the import mid-way; the check below would prove nothing"
+        )
     assert statuses == ["running"], "the killed run never finished, and the ledger says so"
 
     rerun = _import(store, data)

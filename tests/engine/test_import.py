@@ -30,7 +30,7 @@ wait_seconds: wait
 
 HEADER = "id,medium,at,mail,tel,reason,outcome,amount,wait,note"
 GOOD = [
-    "g1,phone,15/01/2026 10:00,Jane@Example.com,06 12 34 56 78,DLV,Resolved,\"12,50\",30,first",
+    'g1,phone,15/01/2026 10:00,Jane@Example.com,06 12 34 56 78,DLV,Resolved,"12,50",30,first',
     "g2,livechat,15/07/2026 10:00,jane@example.com,,Billing issue,unresolved,,,second",
 ]
 BAD = {
@@ -54,7 +54,9 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     return data, mapping
 
 
-def test_bad_records_are_quarantined_with_their_reason(p: parcours.Parcours, tmp_path: Path) -> None:
+def test_bad_records_are_quarantined_with_their_reason(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
     data, mapping = _files(tmp_path)
     summary = p.import_file(data, source="crm", mapping=mapping)
 
@@ -118,7 +120,9 @@ def test_replay_after_fixing_the_mapping_stores_the_fixed_records(
     stored = p.sql("SELECT channel FROM events WHERE event_id = 'b5'").to_pylist()
     assert stored == [{"channel": "call"}]
     assert p.quarantine.list(reason="unknown_channel").num_rows == 0
-    assert p.quarantine.list(status="replayed").column("reason_code").to_pylist() == ["unknown_channel"]
+    assert p.quarantine.list(status="replayed").column("reason_code").to_pylist() == [
+        "unknown_channel"
+    ]
     # Replaying again stores nothing twice; a re-import with the fixed mapping adds nothing.
     assert p.quarantine.replay(source="crm").stored == 0
     assert p.import_file(data, source="crm", mapping=mapping).accepted == 0
@@ -146,10 +150,21 @@ def test_rows_without_id_get_a_content_hash_and_duplicates_in_a_file_store_once(
 
 def test_jsonl_gzip_with_a_broken_line(p: parcours.Parcours, tmp_path: Path) -> None:
     lines = [
-        {"messageId": "m1", "type": "track", "event": "Order Completed", "anonymousId": "c1",
-         "timestamp": "2026-03-01T10:00:00Z", "properties": {"revenue": 45.9, "currency": "eur"},
-         "context": {"sessionId": "s1", "traits": {"email": "A@B.fr"}}},
-        {"messageId": "m2", "type": "page", "anonymousId": "c1", "timestamp": "2026-03-01T10:01:00Z"},
+        {
+            "messageId": "m1",
+            "type": "track",
+            "event": "Order Completed",
+            "anonymousId": "c1",
+            "timestamp": "2026-03-01T10:00:00Z",
+            "properties": {"revenue": 45.9, "currency": "eur"},
+            "context": {"sessionId": "s1", "traits": {"email": "A@B.fr"}},
+        },
+        {
+            "messageId": "m2",
+            "type": "page",
+            "anonymousId": "c1",
+            "timestamp": "2026-03-01T10:01:00Z",
+        },
     ]
     path = tmp_path / "web.jsonl.gz"
     with gzip.open(path, "wt") as out:
@@ -179,7 +194,9 @@ def test_parquet_with_typed_columns(p: parcours.Parcours, tmp_path: Path) -> Non
     path = tmp_path / "app.parquet"
     pq.write_table(table, path, compression="gzip")
     assert p.import_file(path, source="app", mapping="app").accepted == 2
-    rows = p.sql("SELECT type, user_id, amount, occurred_at FROM events ORDER BY event_id").to_pylist()
+    rows = p.sql(
+        "SELECT type, user_id, amount, occurred_at FROM events ORDER BY event_id"
+    ).to_pylist()
     assert [r["type"] for r in rows] == ["screen", "track"]
     assert rows[1]["user_id"] == "42" and float(rows[1]["amount"]) == 99.5
     assert rows[0]["occurred_at"].isoformat() == "2026-01-01T10:00:00+00:00"

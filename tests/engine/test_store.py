@@ -15,11 +15,17 @@ from parcours.store.schema import EVENT_COLUMN_NAMES
 
 def test_new_store_has_every_table_at_the_latest_version(tmp_path: Path) -> None:
     with parcours.connect(tmp_path / "s.duckdb") as p:
-        tables = set(p.sql("SELECT table_name FROM information_schema.tables").column(0).to_pylist())
-        columns = p.sql(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' "
-            "ORDER BY ordinal_position"
-        ).column(0).to_pylist()
+        tables = set(
+            p.sql("SELECT table_name FROM information_schema.tables").column(0).to_pylist()
+        )
+        columns = (
+            p.sql(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' "
+                "ORDER BY ordinal_position"
+            )
+            .column(0)
+            .to_pylist()
+        )
     assert {"events", "quarantine", "imports", "schema_migrations"} <= tables
     assert tuple(columns) == EVENT_COLUMN_NAMES
 
@@ -27,7 +33,10 @@ def test_new_store_has_every_table_at_the_latest_version(tmp_path: Path) -> None
 def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with parcours.connect(path) as p:
-        p.sql("INSERT INTO imports (import_id, source, path, started_at, status) VALUES ('i', 's', 'p', now(), 'completed')")
+        p.sql(
+            "INSERT INTO imports (import_id, source, path, started_at, status) "
+            "VALUES ('i', 's', 'p', now(), 'completed')"
+        )
     engine = DuckDBEngine(path)
     assert migrate(engine) == [] and current_version(engine) == LATEST_VERSION
     assert engine.scalar("SELECT count(*) FROM imports") == 1

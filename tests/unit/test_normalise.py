@@ -41,12 +41,14 @@ def test_phone_matches_libphonenumber_e164(
     expected = phonenumbers.format_number(
         phonenumbers.parse(raw, region), phonenumbers.PhoneNumberFormat.E164
     )
-    assert _one(memory_engine, normalise.phone(lit(raw), code)) == expected
+    phone = normalise.identifier("phone", lit(raw), FieldSpec(field="x", country=code))
+    assert _one(memory_engine, phone) == expected
 
 
 @pytest.mark.parametrize("raw", ["abc", "12", "+0612", ""])
 def test_phone_that_cannot_be_e164_is_null(memory_engine: DuckDBEngine, raw: str) -> None:
-    assert _one(memory_engine, normalise.phone(lit(raw), "33")) is None
+    phone = normalise.identifier("phone", lit(raw), FieldSpec(field="x", country="33"))
+    assert _one(memory_engine, phone) is None
 
 
 @pytest.mark.parametrize(
@@ -70,14 +72,46 @@ UTC = dt.UTC
     ("raw", "spec", "expected"),
     [
         # Paris is UTC+1 in winter, UTC+2 in summer (zoneinfo is the reference).
-        ("2026-01-15 10:00:00", FieldSpec(field="x", timezone="Europe/Paris"), dt.datetime(2026, 1, 15, 9, tzinfo=UTC)),
-        ("2026-07-15T10:00:00", FieldSpec(field="x", timezone="Europe/Paris"), dt.datetime(2026, 7, 15, 8, tzinfo=UTC)),
-        ("2026-07-15T10:00:00Z", FieldSpec(field="x", timezone="Europe/Paris"), dt.datetime(2026, 7, 15, 10, tzinfo=UTC)),
-        ("2026-07-15T10:00:00+02:00", FieldSpec(field="x"), dt.datetime(2026, 7, 15, 8, tzinfo=UTC)),
-        ("15/07/2026 10:00", FieldSpec(field="x", format="%d/%m/%Y %H:%M", timezone="Europe/Paris"), dt.datetime(2026, 7, 15, 8, tzinfo=UTC)),
-        ("1784109600", FieldSpec(field="x", format="epoch_s"), dt.datetime(2026, 7, 15, 10, tzinfo=UTC)),
-        ("1784109600000", FieldSpec(field="x", format="epoch_ms"), dt.datetime(2026, 7, 15, 10, tzinfo=UTC)),
-        ("Wed Jul 15 10:00:00 +0000 2026", FieldSpec(field="x", format="%a %b %d %H:%M:%S %z %Y"), dt.datetime(2026, 7, 15, 10, tzinfo=UTC)),
+        (
+            "2026-01-15 10:00:00",
+            FieldSpec(field="x", timezone="Europe/Paris"),
+            dt.datetime(2026, 1, 15, 9, tzinfo=UTC),
+        ),
+        (
+            "2026-07-15T10:00:00",
+            FieldSpec(field="x", timezone="Europe/Paris"),
+            dt.datetime(2026, 7, 15, 8, tzinfo=UTC),
+        ),
+        (
+            "2026-07-15T10:00:00Z",
+            FieldSpec(field="x", timezone="Europe/Paris"),
+            dt.datetime(2026, 7, 15, 10, tzinfo=UTC),
+        ),
+        (
+            "2026-07-15T10:00:00+02:00",
+            FieldSpec(field="x"),
+            dt.datetime(2026, 7, 15, 8, tzinfo=UTC),
+        ),
+        (
+            "15/07/2026 10:00",
+            FieldSpec(field="x", format="%d/%m/%Y %H:%M", timezone="Europe/Paris"),
+            dt.datetime(2026, 7, 15, 8, tzinfo=UTC),
+        ),
+        (
+            "1784109600",
+            FieldSpec(field="x", format="epoch_s"),
+            dt.datetime(2026, 7, 15, 10, tzinfo=UTC),
+        ),
+        (
+            "1784109600000",
+            FieldSpec(field="x", format="epoch_ms"),
+            dt.datetime(2026, 7, 15, 10, tzinfo=UTC),
+        ),
+        (
+            "Wed Jul 15 10:00:00 +0000 2026",
+            FieldSpec(field="x", format="%a %b %d %H:%M:%S %z %Y"),
+            dt.datetime(2026, 7, 15, 10, tzinfo=UTC),
+        ),
         ("31/02/2026 10:00", FieldSpec(field="x", format="%d/%m/%Y %H:%M"), None),
         ("yesterday", FieldSpec(field="x"), None),
     ],
@@ -101,4 +135,6 @@ def test_timestamps_are_utc_instants(
 def test_durations_and_numbers(
     memory_engine: DuckDBEngine, raw: str, spec: FieldSpec, expected: float
 ) -> None:
-    assert _one(memory_engine, normalise.duration_seconds(lit(raw), spec)) == pytest.approx(expected)
+    assert _one(memory_engine, normalise.duration_seconds(lit(raw), spec)) == pytest.approx(
+        expected
+    )

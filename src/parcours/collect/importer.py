@@ -14,7 +14,13 @@ from pathlib import Path
 from parcours.collect import ledger
 from parcours.collect.ledger import ImportSummary, new_import_id
 from parcours.collect.mapping import load_mapping
-from parcours.collect.readers import Batch, detect_format, open_reader, unparseable_table
+from parcours.collect.readers import (
+    Batch,
+    detect_format,
+    open_reader,
+    prefetched,
+    unparseable_table,
+)
 from parcours.collect.transform import build_transform
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -55,7 +61,7 @@ def import_file(
         future_tolerance_hours=store.settings.future_tolerance_hours,
     )
     try:
-        for batch in reader.batches():
+        for batch in prefetched(reader.batches()):
             _import_batch(store, batch, transform, summary, path)
             if progress:
                 progress(batch.position, reader.total)
@@ -77,7 +83,9 @@ def _import_batch(
             stage(engine, transform)
     with engine.transaction():
         if batch.table.num_rows:
-            summary.absorb(write_staged(engine, summary.source, str(path), summary.mapping, summary.import_id))
+            summary.absorb(
+                write_staged(engine, summary.source, str(path), summary.mapping, summary.import_id)
+            )
         if batch.unparseable:
             summary.absorb(_quarantine_unparseable(store, batch, summary, path))
         ledger.update(store, summary, status="running")

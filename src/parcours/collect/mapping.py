@@ -115,9 +115,25 @@ class Mapping(BaseModel):
     )
 
     @field_validator(
-        "event_id", "type", "name_", "channel", "occurred_at", "sent_at", "anonymous_id",
-        "user_id", "session_id", "intent", "outcome", "agent", "team", "amount", "currency",
-        "wait_seconds", "duration_seconds", "text", "context",
+        "event_id",
+        "type",
+        "name_",
+        "channel",
+        "occurred_at",
+        "sent_at",
+        "anonymous_id",
+        "user_id",
+        "session_id",
+        "intent",
+        "outcome",
+        "agent",
+        "team",
+        "amount",
+        "currency",
+        "wait_seconds",
+        "duration_seconds",
+        "text",
+        "context",
         mode="before",
     )
     @classmethod
@@ -166,9 +182,24 @@ class Mapping(BaseModel):
     def fields(self) -> dict[str, FieldSpec]:
         """The declared scalar fields by canonical name (identifiers excluded)."""
         names = [
-            "event_id", "type", "channel", "occurred_at", "sent_at", "anonymous_id", "user_id",
-            "session_id", "intent", "outcome", "agent", "team", "amount", "currency",
-            "wait_seconds", "duration_seconds", "text", "context",
+            "event_id",
+            "type",
+            "channel",
+            "occurred_at",
+            "sent_at",
+            "anonymous_id",
+            "user_id",
+            "session_id",
+            "intent",
+            "outcome",
+            "agent",
+            "team",
+            "amount",
+            "currency",
+            "wait_seconds",
+            "duration_seconds",
+            "text",
+            "context",
         ]
         declared = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if self.name_ is not None:
@@ -185,7 +216,9 @@ SHIPPED = resources.files("parcours.collect") / "mappings"
 
 def shipped_mappings() -> list[str]:
     """Names of the ready-made mappings shipped with parcours."""
-    return sorted(p.name.removesuffix(".yaml") for p in SHIPPED.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in SHIPPED.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_mapping(reference: str | Path) -> tuple[Mapping, str]:
@@ -209,12 +242,15 @@ def load_mapping(reference: str | Path) -> tuple[Mapping, str]:
             f"The mapping cannot be parsed: {error}", "correct its syntax", where=where
         ) from error
     if not isinstance(data, dict):
-        raise MappingError("The mapping is empty or not a table of fields", "see docs/mappings.md", where=where)
+        raise MappingError(
+            "The mapping is empty or not a table of fields", "see docs/mappings.md", where=where
+        )
     try:
         return Mapping.model_validate(data), where
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg'].removeprefix('Value error, ')}"
+            f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in error.errors()
         )
         raise MappingError(

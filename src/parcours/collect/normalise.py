@@ -17,14 +17,18 @@ def email(raw: str) -> str:
     return f"CASE WHEN regexp_full_match({value}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+') THEN {value} END"
 
 
-def phone(raw: str, country: str | None) -> str:
-    """E.164 (`+33612345678`), or NULL when it cannot be made one.
+def phone_digits(raw: str) -> str:
+    """The characters of a phone number that matter: digits and `+`."""
+    return f"regexp_replace({raw}, '[^0-9+]', '', 'g')"
+
+
+def phone(digits: str, country: str | None) -> str:
+    """E.164 (`+33612345678`) from `phone_digits(...)`, or NULL when it cannot be made one.
 
     `+` and `00` prefixes are international. A national number (leading trunk `0`, as in France,
     the UK or Germany, or none, as in North America) takes the mapping's `country` calling code.
     Countries that keep the leading 0 after the code (Italy) need their numbers sent with `+`.
     """
-    digits = f"regexp_replace({raw}, '[^0-9+]', '', 'g')"
     cc = lit(country) if country else "NULL"
     candidate = (
         f"CASE WHEN {digits} LIKE '+%' THEN '+' || replace({digits}, '+', '') "
@@ -32,7 +36,7 @@ def phone(raw: str, country: str | None) -> str:
         f"WHEN {digits} LIKE '0%' THEN '+' || {cc} || substr({digits}, 2) "
         f"ELSE '+' || {cc} || {digits} END"
     )
-    return f"CASE WHEN regexp_full_match({candidate}, '\\+[1-9][0-9]{{7,14}}') THEN {candidate} END"
+    return f"nullif(regexp_extract({candidate}, '^\\+[1-9][0-9]{{7,14}}$'), '')"
 
 
 def social_handle(raw: str) -> str:
@@ -45,7 +49,7 @@ def identifier(kind: str, raw: str, spec: FieldSpec) -> str:
     if kind == "email":
         return email(raw)
     if kind == "phone":
-        return phone(raw, spec.country)
+        return phone(phone_digits(raw), spec.country)
     if kind == "social_handle":
         return social_handle(raw)
     return f"trim({raw})"
@@ -84,7 +88,8 @@ def number(raw: str, spec: FieldSpec) -> str:
 def duration_seconds(raw: str, spec: FieldSpec) -> str:
     """Seconds, from the spec's unit (`hms` reads `HH:MM:SS` or `MM:SS`)."""
     if spec.unit == "hms":
-        return f"epoch(TRY_CAST(CASE WHEN {raw} LIKE '%:%:%' THEN {raw} ELSE '00:' || {raw} END AS INTERVAL))"
+        hms = f"CASE WHEN {raw} LIKE '%:%:%' THEN {raw} ELSE '00:' || {raw} END"
+        return f"epoch(TRY_CAST({hms} AS INTERVAL))"
     factor = {"minutes": " * 60", "milliseconds": " / 1000.0"}.get(spec.unit or "seconds", "")
     return f"({number(raw, spec)}{factor})"
 

@@ -28,9 +28,7 @@ REPLAYABLE = " AND reason_code <> 'unparseable'"
 LIST_COLUMNS = "quarantine_id, source, reason_code, reason, origin, quarantined_at, status"
 
 
-def _filters(
-    source: str | None, reason: str | None, status: str | None
-) -> tuple[str, list[Any]]:
+def _filters(source: str | None, reason: str | None, status: str | None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     for column, value in (("source", source), ("reason_code", reason), ("status", status)):
         if value is not None:
@@ -52,7 +50,8 @@ def list_quarantine(
     where, params = _filters(source, reason, status)
     return store.engine.query(
         f"SELECT {LIST_COLUMNS} FROM quarantine{where} "
-        f"ORDER BY quarantined_at DESC, source, record_number LIMIT {int(limit)} OFFSET {int(offset)}",
+        "ORDER BY quarantined_at DESC, source, record_number "
+        f"LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
 
@@ -122,7 +121,8 @@ def _replay_group(
     engine = store.engine
     where, params = _filters(source, reason, "open")
     records = engine.query(
-        f"SELECT record_number AS _record_no, raw AS _raw FROM quarantine{where}{REPLAYABLE}",
+        "SELECT row_number() OVER () AS _record_no, raw AS _raw "
+        f"FROM quarantine{where}{REPLAYABLE}",
         params,
     )
     run = ImportSummary(summary.import_id, source, "replay", mapping, records=records.num_rows)
@@ -143,7 +143,8 @@ def _replay_group(
             stored = insert_events(engine, source)
             engine.execute(
                 f"UPDATE quarantine SET status = 'replayed', replayed_at = now() "
-                f"FROM {STAGED} s WHERE s._reason_code IS NULL AND quarantine.source = {lit(source)} "
+                f"FROM {STAGED} s WHERE s._reason_code IS NULL "
+                f"AND quarantine.source = {lit(source)} "
                 f"AND quarantine.status = 'open' AND quarantine.raw = s._raw"
             )
             engine.execute(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from queue import Full, Queue
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,14 +54,20 @@ def detect_format(path: Path, declared: FileFormat | None) -> FileFormat:
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     last = suffixes[-1] if suffixes else ""
     by_suffix: dict[str, FileFormat] = {
-        ".csv": "csv", ".tsv": "csv", ".txt": "csv",
-        ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-        ".parquet": "parquet", ".pq": "parquet",
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".txt": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".parquet": "parquet",
+        ".pq": "parquet",
     }
     if last not in by_suffix:
         raise InputFileError(
             f"Cannot tell the format of {path.name}",
-            "name the file .csv, .jsonl or .parquet (optionally .gz), or set `format:` in the mapping",
+            "name the file .csv, .jsonl or .parquet (optionally .gz), "
+            "or set `format:` in the mapping",
             where=str(path),
         )
     return by_suffix[last]
@@ -113,9 +122,14 @@ class CsvReader(Reader):
     def _header(self) -> list[str]:
         opener = gzip.open if _is_gzip(self.path) else open
         with opener(self.path, "rt", encoding="utf-8", errors="replace", newline="") as text:
-            first = next(csv.reader(text, delimiter=self.options.delimiter, quotechar=self.options.quote), None)
+            first = next(
+                csv.reader(text, delimiter=self.options.delimiter, quotechar=self.options.quote),
+                None,
+            )
         if not first:
-            raise InputFileError(f"{self.path.name} is empty", "export the file again", where=str(self.path))
+            raise InputFileError(
+                f"{self.path.name} is empty", "export the file again", where=str(self.path)
+            )
         if not self.options.header:
             return [f"column_{i + 1}" for i in range(len(first))]
         names = [name.strip().lstrip("\ufeff") for name in first]
@@ -214,7 +228,7 @@ class JsonLinesReader(Reader):
 
     def batches(self) -> Iterator[Batch]:
         with self.path.open("rb") as raw:
-            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if _is_gzip(self.path) else raw
+            stream: BufferedIOBase = gzip.GzipFile(fileobj=raw) if _is_gzip(self.path) else raw
             first = 1
             while True:
                 lines = stream.readlines(self.batch_rows * 256)
@@ -239,7 +253,11 @@ def _json_lines(lines: list[bytes], first: int) -> tuple[pa.Table, list[Unparsea
                 decoded.append(line.decode("utf-8").rstrip("\r\n"))
             except UnicodeDecodeError:
                 decoded.append(None)
-                bad.append(Unparseable(number, line.decode("utf-8", "replace"), f"line {number} is not valid UTF-8"))
+                bad.append(
+                    Unparseable(
+                        number, line.decode("utf-8", "replace"), f"line {number} is not valid UTF-8"
+                    )
+                )
         text = pa.array(decoded, pa.string())
     table = pa.table({"_record_no": numbers, "_raw": text})
     keep = pc.and_(pc.is_valid(text), pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0))
@@ -259,7 +277,9 @@ class ParquetReader(Reader):
             ) from error
         schema = self.file.schema_arrow
         self.total = self.file.metadata.num_rows
-        texts = frozenset(f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        texts = frozenset(
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        )
         self.shape = InputShape("columns", tuple(schema.names), texts)
 
     def batches(self) -> Iterator[Batch]:
@@ -281,3 +301,37 @@ def unparseable_table(rows: list[Unparseable]) -> pa.Table:
     )
 
 
+def prefetched(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
+    """Read the next batch in a thread while the engine stores this one.
+
+    Parsing (Arrow) and storing (the engine) both release the GIL, so they overlap; the queue
+    holds at most `depth` batches ahead, which keeps memory bounded.
+    """
+    queue: Queue[Batch | BaseException | None] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(batch, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(None)
+        except BaseException as error:  # handed to the consumer, raised there
+            queue.put(error)
+
+    worker = threading.Thread(target=produce, name="parcours-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)

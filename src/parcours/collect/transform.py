@@ -58,85 +58,120 @@ def build_transform(
     max_record_bytes: int,
     future_tolerance_hours: float,
 ) -> str:
-    """The SQL that turns the records in `relation` into events and quarantine candidates."""
-    fields = _FieldReader(shape)
-    raw_expr = "_raw" if shape.kind == "json" else _record_json(shape.columns)
-    json_ok = "(TRY_CAST(_raw AS JSON) IS NOT NULL AND json_type(TRY_CAST(_raw AS JSON)) = 'OBJECT')"
+    """The SQL that turns the records in `relation` into events and quarantine candidates.
 
+    Four stages, each computing every expensive expression once: `_src` parses JSON once per
+    record; `_a` reads each field as trimmed text after its default and map; `_b` types and
+    normalises; `_c` finds the reasons to refuse. The final projection is the event row.
+    """
+    fields = _FieldReader(shape, mapping)
     texts = {name: _text(fields, spec) for name, spec in mapping.fields().items()}
     texts.pop("context", None)
     ids = {kind: _text(fields, spec) for kind, spec in mapping.identifiers.items()}
 
-    derived = {
+    stage_a = {
         **{"f_" + name: expr for name, expr in texts.items()},
         **{"i_" + kind: expr for kind, expr in ids.items()},
+        **{"d_" + kind: n.phone_digits(expr) for kind, expr in ids.items() if kind == "phone"},
         "_context": _json_field(fields, mapping.context),
         "_properties": _properties(mapping, shape, fields),
     }
-    if shape.kind == "json":
-        # Reading fields of a line that is not JSON would fail the whole batch: guard them.
-        derived = {alias: f"CASE WHEN {json_ok} THEN {expr} END" for alias, expr in derived.items()}
-        derived["_parsed"] = json_ok
-    else:
-        derived["_parsed"] = "true"
-    stage_a = ["_record_no", f"{raw_expr} AS _raw"]
-    stage_a += [f"{expr} AS {ident(alias)}" for alias, expr in derived.items()]
+    stage_b = {
+        **{"t_" + name: expr for name, expr in _typed_columns(mapping, texts).items()},
+        **{"n_" + kind: _normalised(kind, spec) for kind, spec in mapping.identifiers.items()},
+    }
+    checks = _checks(mapping, texts, max_record_bytes, future_tolerance_hours)
+    reason_code = (
+        "CASE " + " ".join(f"WHEN {c.condition} THEN {lit(c.code)}" for c in checks) + " END"
+    )
+    reason = (
+        "nullif(concat_ws('; ', "
+        + ", ".join(f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks)
+        + "), '')"
+    )
 
-    typed = _typed_columns(mapping, texts)
-    checks = _checks(mapping, texts, ids, max_record_bytes, future_tolerance_hours)
-    reason_code = "CASE " + " ".join(f"WHEN {c.condition} THEN {lit(c.code)}" for c in checks) + " END"
-    reason = "nullif(concat_ws('; ', " + ", ".join(
-        f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks
-    ) + "), '')"
+    outputs = _outputs(mapping, texts, source, import_id)
+    outputs["raw"] = "_j" if shape.kind == "json" else "_raw"  # already JSON: no re-parse
+    final = [f"{outputs.get(c.name, 'NULL')} AS {c.name}" for c in EVENT_COLUMNS]
+    return (
+        f"WITH _src AS ({fields.source_select(relation)}),\n"
+        f"_a AS (SELECT _record_no, _raw, {'_j, ' if shape.kind == 'json' else ''}_parsed, "
+        f"{_aliased(stage_a)} FROM _src),\n"
+        f"_b AS (SELECT *, {_aliased(stage_b)} FROM _a),\n"
+        f"_c AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _b)\n"
+        f"SELECT {', '.join(final)}, _record_no, CAST(_raw AS VARCHAR) AS _raw, "
+        f"_reason_code, _reason FROM _c"
+    )
 
+
+def _aliased(columns: dict[str, str]) -> str:
+    return ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in columns.items())
+
+
+def _normalised(kind: str, spec: FieldSpec) -> str:
+    if kind == "phone":
+        return n.phone(ident("d_" + kind), spec.country)
+    return n.identifier(kind, ident("i_" + kind), spec)
+
+
+def _outputs(
+    mapping: Mapping, texts: dict[str, str], source: str, import_id: str
+) -> dict[str, str]:
+    """Event column → expression over the last stage (columns not listed are NULL)."""
     identifiers = ", ".join(
-        f"{{'type': {lit(kind)}, 'value': {n.identifier(kind, ident('i_' + kind), spec)}}}"
-        for kind, spec in mapping.identifiers.items()
+        f"{{'type': {lit(kind)}, 'value': {ident('n_' + kind)}}}" for kind in mapping.identifiers
     )
-    identifiers_expr = (
-        f"list_filter([{identifiers}], lambda x: x.value IS NOT NULL)" if identifiers else "[]"
-    )
-    event_id = f"coalesce({ident('f_event_id')}, md5(_raw))" if "event_id" in texts else "md5(_raw)"
-    outputs = {
-        "event_id": event_id,
+    typed = {name: ident("t_" + name) for name in _typed_columns(mapping, texts)}
+    return {
+        **typed,
+        "event_id": f"coalesce({ident('f_event_id')}, md5(CAST(_raw AS VARCHAR)))"
+        if "event_id" in texts
+        else "md5(CAST(_raw AS VARCHAR))",
         "source": lit(source),
         "received_at": "now()",
-        "identifiers": identifiers_expr,
+        "identifiers": f"list_filter([{identifiers}], lambda x: x.value IS NOT NULL)"
+        if identifiers
+        else "[]",
         "context": "_context",
         "properties": "_properties",
-        "raw": "CAST(_raw AS JSON)",
         "import_id": lit(import_id),
-        **typed,
     }
-    final = [
-        f"CASE WHEN _reason_code IS NULL THEN {outputs.get(c.name, 'NULL')} END AS {c.name}"
-        if c.name in ("raw", "context", "properties")
-        else f"{outputs.get(c.name, 'NULL')} AS {c.name}"
-        for c in EVENT_COLUMNS
-    ]
-    return (
-        f"WITH _a AS (SELECT {', '.join(stage_a)} FROM {relation}),\n"
-        f"_b AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _a)\n"
-        f"SELECT {', '.join(final)}, _record_no, _raw, _reason_code, _reason FROM _b"
-    )
 
 
 class _FieldReader:
-    """SQL text of a source field, whatever the input shape."""
+    """SQL text of a source field, whatever the input shape.
 
-    def __init__(self, shape: InputShape) -> None:
+    JSON records are parsed once (`_j`) and every field the mapping reads is extracted in one
+    call (`_v`, a list), rather than one parse per field.
+    """
+
+    def __init__(self, shape: InputShape, mapping: Mapping) -> None:
         self.shape = shape
+        self.paths = sorted(mapping.used_source_fields())
+
+    def source_select(self, relation: str) -> str:
+        if self.shape.kind == "json":
+            paths = ", ".join(lit(_json_path(p)) for p in self.paths) or "'$.none'"
+            return (
+                "SELECT _record_no, _raw, _j, "
+                "coalesce(json_type(_j) = 'OBJECT', false) AS _parsed, "
+                f"json_extract_string(_j, [{paths}]) AS _v "
+                f"FROM (SELECT _record_no, TRY_CAST(_raw AS JSON) AS _j, _raw FROM {relation})"
+            )
+        return (
+            f"SELECT *, true AS _parsed, {_record_json(self.shape.columns)} AS _raw FROM {relation}"
+        )
 
     def text(self, field: str) -> str:
         if self.shape.kind == "json":
-            return f"json_extract_string(_raw, {lit(_json_path(field))})"
+            return f"_v[{self.paths.index(field) + 1}]"
         if field in self.shape.text_columns:
             return ident(field)
         return f"CAST({ident(field)} AS VARCHAR)"
 
     def json(self, field: str) -> str:
         if self.shape.kind == "json":
-            return f"json_extract(_raw, {lit(_json_path(field))})"
+            return f"json_extract(_j, {lit(_json_path(field))})"
         return f"TRY_CAST({ident(field)} AS JSON)"
 
 
@@ -146,7 +181,7 @@ def _json_path(field: str) -> str:
 
 def _record_json(columns: tuple[str, ...]) -> str:
     pairs = ", ".join(f"{lit(c)}, {ident(c)}" for c in columns)
-    return f"CAST(json_object({pairs}) AS VARCHAR)"
+    return f"json_object({pairs})"
 
 
 def _text(fields: _FieldReader, spec: FieldSpec) -> str:
@@ -179,7 +214,7 @@ def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> st
         if shape.kind == "json":
             top = sorted({f for f in used if "." not in f})
             patch = "{" + ", ".join(f'"{k}": null' for k in top) + "}"
-            return f"json_merge_patch(_raw, {lit(patch)})"
+            return f"json_merge_patch(_j, {lit(patch)})"
         chosen = [c for c in shape.columns if c not in used]
     if not chosen:
         return "'{}'::JSON"
@@ -219,19 +254,18 @@ def _typed_columns(mapping: Mapping, texts: dict[str, str]) -> dict[str, str]:
 def _checks(
     mapping: Mapping,
     texts: dict[str, str],
-    ids: dict[str, str],
     max_record_bytes: int,
     future_tolerance_hours: float,
 ) -> list[Check]:
     """Every reason a record may be refused, in the order they are reported."""
     specs = mapping.fields()
-    typed = _typed_columns(mapping, texts)
+    typed = {name: ident("t_" + name) for name in _typed_columns(mapping, texts)}
 
     def f(name: str) -> str:
         return ident("f_" + name)
 
     def where(spec: FieldSpec) -> str:
-        return f"field \"{spec.field}\"" if spec.field else "the mapping's constant"
+        return f'field "{spec.field}"' if spec.field else "the mapping's constant"
 
     def quoted(expr: str) -> str:
         return f"'''' || {expr} || ''''"
@@ -242,8 +276,8 @@ def _checks(
         Check("unparseable", "NOT _parsed", lit("the record is not a JSON object")),
         Check(
             "oversize",
-            f"strlen(_raw) > {max_record_bytes}",
-            f"'the record is ' || strlen(_raw) || ' bytes, more than the "
+            f"strlen(CAST(_raw AS VARCHAR)) > {max_record_bytes}",
+            f"'the record is ' || strlen(CAST(_raw AS VARCHAR)) || ' bytes, more than the "
             f"{max_record_bytes} allowed (setting max_record_bytes)'",
         ),
         Check(
@@ -269,7 +303,7 @@ def _checks(
         ),
         Check(
             "unknown_channel",
-            f"{typed['channel']} IS NULL OR {typed['channel']} NOT IN ({', '.join(lit(c) for c in CHANNELS)})",
+            f"{typed['channel']} IS NULL OR {typed['channel']} NOT IN ({_in_list(CHANNELS)})",
             f"'channel ' || coalesce({quoted(f('channel'))}, '(empty)') || "
             + lit(
                 f" in {where(specs['channel'])} is not one of {', '.join(CHANNELS)}: "
@@ -278,13 +312,13 @@ def _checks(
         ),
         Check(
             "unknown_type",
-            f"{typed['type']} IS NULL OR {typed['type']} NOT IN ({', '.join(lit(t) for t in EVENT_TYPES)})",
+            f"{typed['type']} IS NULL OR {typed['type']} NOT IN ({_in_list(EVENT_TYPES)})",
             f"'event type ' || coalesce({quoted(f('type'))}, '(empty)') || "
             + lit(f" is not one of {', '.join(EVENT_TYPES)}"),
         ),
     ]
     who = [f(name) for name in ("anonymous_id", "user_id") if name in texts]
-    who += [ident("i_" + kind) for kind in ids]
+    who += [ident("i_" + kind) for kind in mapping.identifiers]
     checks.append(
         Check(
             "missing_identity",
@@ -301,7 +335,7 @@ def _checks(
         checks.append(
             Check(
                 "bad_identifier",
-                f"{raw} IS NOT NULL AND {n.identifier(kind, raw, spec)} IS NULL",
+                f"{raw} IS NOT NULL AND {ident('n_' + kind)} IS NULL",
                 f"{lit(kind + ' ')} || {quoted(raw)} || "
                 + lit(f" in {where(spec)} is not a valid {kind.replace('_', ' ')}"),
             )
@@ -313,7 +347,10 @@ def _checks(
                     "wrong_type",
                     f"{f(name)} IS NOT NULL AND {typed[name]} IS NULL",
                     f"{lit(name + ' ')} || {quoted(f(name))} || "
-                    + lit(f" in {where(specs[name])} is not a {'timestamp' if name == 'sent_at' else 'number'}"),
+                    + lit(
+                        f" in {where(specs[name])} is not a "
+                        + ("timestamp" if name == "sent_at" else "number")
+                    ),
                 )
             )
     name_spec = specs.get("name")
@@ -323,13 +360,24 @@ def _checks(
             f"{typed['type']} = 'track' AND " + (f"{f('name')} IS NULL" if name_spec else "true"),
             lit(
                 "a track event needs a name: "
-                + (f"{where(name_spec)} is empty" if name_spec else "the mapping declares no `event`")
+                + (
+                    f"{where(name_spec)} is empty"
+                    if name_spec
+                    else "the mapping declares no `event`"
+                )
             ),
         )
     )
     return checks
 
 
+def _in_list(values: tuple[str, ...]) -> str:
+    return ", ".join(lit(v) for v in values)
+
+
 def _who_fields(mapping: Mapping) -> list[str]:
-    specs = {**{k: v for k, v in mapping.fields().items() if k in ("anonymous_id", "user_id")}, **mapping.identifiers}
-    return [f"{k} from \"{s.field}\"" if s.field else k for k, s in specs.items()]
+    specs = {
+        **{k: v for k, v in mapping.fields().items() if k in ("anonymous_id", "user_id")},
+        **mapping.identifiers,
+    }
+    return [f'{k} from "{s.field}"' if s.field else k for k, s in specs.items()]

@@ -35,7 +35,9 @@ class Dialect:
 
 def render(query: Query, dialect: Dialect) -> str:
     """SQL text for `query` in `dialect`; plain strings are taken to be DuckDB SQL."""
-    expression = sqlglot.parse_one(query, dialect=SOURCE_DIALECT) if isinstance(query, str) else query
+    expression = (
+        sqlglot.parse_one(query, dialect=SOURCE_DIALECT) if isinstance(query, str) else query
+    )
     return expression.sql(dialect=dialect.sqlglot_dialect)
 
 

@@ -25,7 +25,8 @@ _COPY_OPTIONS: dict[str, str] = {
 def export_query(source: str | None = None) -> str:
     """The events to export, oldest first; nested columns as JSON text for CSV readers."""
     where = f" WHERE source = {lit(source)}" if source else ""
-    return f"SELECT {', '.join(EVENT_COLUMN_NAMES)} FROM events{where} ORDER BY occurred_at, source, event_id"
+    columns = ", ".join(EVENT_COLUMN_NAMES)
+    return f"SELECT {columns} FROM events{where} ORDER BY occurred_at, source, event_id"
 
 
 def export_events(

@@ -56,11 +56,21 @@ class Column:
 IDENTIFIER = "STRUCT(type VARCHAR, value VARCHAR)"
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    Column("event_id", "VARCHAR", "Unique within its source: the sender's id, or a content hash.", False),
+    Column(
+        "event_id",
+        "VARCHAR",
+        "Unique within its source: the sender's id, or a content hash.",
+        False,
+    ),
     Column("source", "VARCHAR", "The source that sent or exported the event.", False),
     Column("type", "VARCHAR", "track, identify, page, screen, group or alias.", False),
     Column("name", "VARCHAR", "What happened, e.g. 'Order Completed', 'Call', 'Chat'."),
-    Column("channel", "VARCHAR", "web, app, store, call, chat, video, email, sms, social, other.", False),
+    Column(
+        "channel",
+        "VARCHAR",
+        "web, app, store, call, chat, video, email, sms, social, other.",
+        False,
+    ),
     Column("occurred_at", "TIMESTAMPTZ", "When it happened, UTC.", False),
     Column("received_at", "TIMESTAMPTZ", "When parcours stored it, UTC.", False),
     Column("sent_at", "TIMESTAMPTZ", "When the sender sent it, when known (live API)."),
@@ -86,11 +96,20 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 QUARANTINE_COLUMNS: tuple[Column, ...] = (
     Column("quarantine_id", "VARCHAR", "Stable id: source plus a hash of the raw record.", False),
     Column("source", "VARCHAR", "The source the record came from.", False),
-    Column("origin", "VARCHAR", "Where it came from: file path and record number, or the API route."),
+    Column(
+        "origin", "VARCHAR", "Where it came from: file path and record number, or the API route."
+    ),
     Column("mapping", "VARCHAR", "The mapping used when it was refused (for replay)."),
-    Column("record_number", "BIGINT", "1-based position in the file (data records, header excluded)."),
+    Column(
+        "record_number", "BIGINT", "1-based position in the file (data records, header excluded)."
+    ),
     Column("raw", "VARCHAR", "The record as received, byte for byte where possible.", False),
-    Column("reason_code", "VARCHAR", "The first problem, as a code: bad_timestamp, unknown_channel...", False),
+    Column(
+        "reason_code",
+        "VARCHAR",
+        "The first problem, as a code: bad_timestamp, unknown_channel...",
+        False,
+    ),
     Column("reason", "VARCHAR", "Every problem found, in words a user understands.", False),
     Column("quarantined_at", "TIMESTAMPTZ", "When it was refused, UTC.", False),
     Column("status", "VARCHAR", "open, or replayed once stored after a fix.", False),
@@ -117,7 +136,5 @@ EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
 def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
     """DuckDB DDL for one of the tables above."""
-    body = ",\n  ".join(
-        f"{c.name} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in columns
-    )
+    body = ",\n  ".join(f"{c.name} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in columns)
     return f"CREATE TABLE {table} (\n  {body}\n)"

@@ -27,7 +27,10 @@ def totals_query() -> str:
 
 def by_column_query(column: str) -> str:
     """Events counted by a column of `events` (a name from the schema, never user input)."""
-    return f"SELECT {column}, count(*) AS events FROM events GROUP BY ALL ORDER BY events DESC, {column}"
+    return (
+        f"SELECT {column}, count(*) AS events FROM events "
+        f"GROUP BY ALL ORDER BY events DESC, {column}"
+    )
 
 
 def by_day_query() -> str:

@@ -25,7 +25,8 @@ class Store:
                 raise StoreError(
                     f"The store {settings.store} has schema version {version}, this parcours "
                     f"reads version {LATEST_VERSION}",
-                    "run a command that writes (such as `parcours import`) once with this version to migrate it",
+                    "run a command that writes (such as `parcours import`) once with this "
+                    "version to migrate it",
                     where=str(settings.store),
                 )
         else:
