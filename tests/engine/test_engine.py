@@ -1,0 +1,57 @@
+"""The engine seam: Arrow out, transactions, registered Arrow inputs, and builders that render
+for another dialect (the Spark engine will run the same builders)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from parcours.engine import Dialect, render
+from parcours.engine.duckdb import DuckDBEngine
+from parcours.store import stats
+
+SPARK = Dialect(name="spark", sqlglot_dialect="spark")
+
+
+def test_queries_answer_in_arrow(memory_engine: DuckDBEngine) -> None:
+    table = memory_engine.query("SELECT 1 AS one, 'a' AS letter")
+    assert isinstance(table, pa.Table) and table.to_pylist() == [{"one": 1, "letter": "a"}]
+
+
+def test_sqlglot_expressions_run_too(memory_engine: DuckDBEngine) -> None:
+    expression = sqlglot.select("x").from_("t")
+    memory_engine.execute_script("CREATE TABLE t AS SELECT range AS x FROM range(3)")
+    assert memory_engine.query(expression).column("x").to_pylist() == [0, 1, 2]
+
+
+def test_a_failed_transaction_leaves_nothing(memory_engine: DuckDBEngine) -> None:
+    memory_engine.execute_script("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(RuntimeError), memory_engine.transaction():
+        memory_engine.execute("INSERT INTO t VALUES (1)")
+        raise RuntimeError("crash before commit")
+    assert memory_engine.scalar("SELECT count(*) FROM t") == 0
+
+
+def test_registered_arrow_tables_are_queryable_only_inside_the_block(
+    memory_engine: DuckDBEngine,
+) -> None:
+    with memory_engine.registered("batch", pa.table({"x": [1, 2]})) as name:
+        assert memory_engine.scalar(f"SELECT sum(x) FROM {name}") == 3
+    with pytest.raises(Exception, match="batch"):
+        memory_engine.query("SELECT * FROM batch")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        stats.totals_query(),
+        stats.by_column_query("channel"),
+        stats.by_day_query(),
+        stats.identifiers_query(),
+        stats.quarantine_query(),
+    ],
+)
+def test_store_builders_render_for_spark(query: str) -> None:
+    sql = render(query, SPARK)
+    assert sql and sqlglot.parse_one(sql, dialect="spark")
