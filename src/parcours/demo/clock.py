@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -114,9 +115,19 @@ def _local(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms + paris_offset(ms))
 
 
+@cache
+def _utc_date(days_since_epoch: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=days_since_epoch)).isoformat()
+
+
 def iso_utc(ms: int) -> str:
     """`2026-03-01T12:34:56.789Z`: web exports and the truth files."""
-    return f"{_utc(ms):%Y-%m-%dT%H:%M:%S}.{ms % SECOND:03d}Z"
+    # Arithmetic rather than strftime: this runs for every web event and truth row.
+    days, rest = divmod(ms, DAY)
+    seconds, millis = divmod(rest, SECOND)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_utc_date(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
 
 
 def iso_paris(ms: int) -> str:

@@ -21,18 +21,57 @@ EXPORT_FILES = {
     "social": ("social_posts.jsonl", "social"),
 }
 
-POS_HEADER = ("receipt_id", "store_id", "sold_at", "loyalty_card", "total", "currency", "items",
-              "payment")
-CALL_HEADER = ("call_id", "started_at", "caller_number", "queue", "wait_seconds", "talk_time",
-               "agent_id", "team", "reason_code", "outcome_code", "notes")
-CRM_HEADER = ("customer_number", "first_name", "last_name", "email", "phone", "street",
-              "postcode", "city", "birth_date", "loyalty_card", "web_user_id", "social_handle",
-              "updated_at")
+POS_HEADER = (
+    "receipt_id",
+    "store_id",
+    "sold_at",
+    "loyalty_card",
+    "total",
+    "currency",
+    "items",
+    "payment",
+)
+CALL_HEADER = (
+    "call_id",
+    "started_at",
+    "caller_number",
+    "queue",
+    "wait_seconds",
+    "talk_time",
+    "agent_id",
+    "team",
+    "reason_code",
+    "outcome_code",
+    "notes",
+)
+CRM_HEADER = (
+    "customer_number",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "birth_date",
+    "loyalty_card",
+    "web_user_id",
+    "social_handle",
+    "updated_at",
+)
 EMAIL_HEADER = ("email", "campaign", "activity", "timestamp")
 
 CHANNELS = ("web", "app", "store", "call", "chat", "video", "email", "social", "other")
-IDENTIFIER_TYPES = ("anonymous_id", "user_id", "email", "phone", "loyalty_id", "crm_id",
-                    "device_id", "social_handle")
+IDENTIFIER_TYPES = (
+    "anonymous_id",
+    "user_id",
+    "email",
+    "phone",
+    "loyalty_id",
+    "crm_id",
+    "device_id",
+    "social_handle",
+)
 
 
 class Exports:
@@ -55,8 +94,14 @@ class Exports:
 
     def sinks(self) -> dict[str, Sink]:
         return {
-            "web": self.web, "app": self.app, "pos": self.pos, "call_centre": self.call_centre,
-            "chat": self.chat, "crm": self.crm, "email": self.email, "social": self.social,
+            "web": self.web,
+            "app": self.app,
+            "pos": self.pos,
+            "call_centre": self.call_centre,
+            "chat": self.chat,
+            "crm": self.crm,
+            "email": self.email,
+            "social": self.social,
         }
 
     def plant(self, source: str, reason_code: str) -> None:
@@ -75,6 +120,7 @@ class Counters:
 
     receipts: int = 0
     calls: int = 0
+    chats: int = 0
     orders: int = 0
     cases: int = 0
     posts: int = 0
@@ -107,24 +153,59 @@ class Truth:
     def __init__(self, directory: Path) -> None:
         self.customers = CsvRows(
             directory / "customers.csv",
-            ("customer_id", "journey_type", "inactive", "first_name", "last_name", "birth_date",
-             "postcode", "city", "last_activity_at"),
+            (
+                "customer_id",
+                "journey_type",
+                "inactive",
+                "first_name",
+                "last_name",
+                "birth_date",
+                "postcode",
+                "city",
+                "last_activity_at",
+            ),
         )
         self.identifiers = CsvRows(directory / "identifiers.csv", ("customer_id", "type", "value"))
         self.contacts = CsvRows(
             directory / "contacts.csv",
-            ("source", "event_id", "customer_id", "case_id", "intent", "channel", "attempt",
-             "is_repeat", "previous_channel", "outcome", "occurred_at"),
+            (
+                "source",
+                "event_id",
+                "customer_id",
+                "case_id",
+                "intent",
+                "channel",
+                "attempt",
+                "is_repeat",
+                "previous_channel",
+                "outcome",
+                "occurred_at",
+            ),
         )
         self.conversions = CsvRows(
             directory / "conversions.csv",
-            ("source", "event_id", "customer_id", "channel", "visit_number", "occurred_at",
-             "amount"),
+            (
+                "source",
+                "event_id",
+                "customer_id",
+                "channel",
+                "visit_number",
+                "occurred_at",
+                "amount",
+            ),
         )
         self.visits = CsvRows(
             directory / "visits.csv",
-            ("customer_id", "visit_number", "channel", "session_id", "started_at", "ended_at",
-             "events", "converted"),
+            (
+                "customer_id",
+                "visit_number",
+                "channel",
+                "session_id",
+                "started_at",
+                "ended_at",
+                "events",
+                "converted",
+            ),
         )
         self.posts = CsvRows(
             directory / "social_posts.csv",
@@ -138,8 +219,17 @@ class Truth:
 
     def customer(self, c: Customer, *, inactive: bool, last_activity: int) -> None:
         self.customers.write(
-            (c.customer_id, c.journey_type, "true" if inactive else "false", c.first_name,
-             c.last_name, c.birth_date, c.town.postcode, c.town.city, iso_utc(last_activity))
+            (
+                c.customer_id,
+                c.journey_type,
+                "true" if inactive else "false",
+                c.first_name,
+                c.last_name,
+                c.birth_date,
+                c.town.postcode,
+                c.town.city,
+                iso_utc(last_activity),
+            )
         )
         for kind in IDENTIFIER_TYPES:
             values = c.seen.get(kind, {})
@@ -149,36 +239,88 @@ class Truth:
             for value in values:
                 self.identifiers.write((c.customer_id, kind, value))
 
-    def visit(self, c: Customer, number: int, channel: str, session_id: str, started: int,
-              ended: int, events: int, converted: bool) -> None:
+    def visit(
+        self,
+        c: Customer,
+        number: int,
+        channel: str,
+        session_id: str,
+        started: int,
+        ended: int,
+        events: int,
+        converted: bool,
+    ) -> None:
         self.visits_by_number[number] = self.visits_by_number.get(number, 0) + 1
-        self.visits.write((c.customer_id, number, channel, session_id, iso_utc(started),
-                           iso_utc(ended), events, "true" if converted else "false"))
+        self.visits.write(
+            (
+                c.customer_id,
+                number,
+                channel,
+                session_id,
+                iso_utc(started),
+                iso_utc(ended),
+                events,
+                "true" if converted else "false",
+            )
+        )
 
-    def conversion(self, c: Customer, source: str, event_id: str, channel: str, visit_number: int,
-                   occurred_at: int, amount: float) -> None:
+    def conversion(
+        self,
+        c: Customer,
+        source: str,
+        event_id: str,
+        channel: str,
+        visit_number: int,
+        occurred_at: int,
+        amount: float,
+    ) -> None:
         counts = self.conversions_by_visit_number
         counts[visit_number] = counts.get(visit_number, 0) + 1
-        self.conversions.write((source, event_id, c.customer_id, channel, visit_number,
-                                iso_utc(occurred_at), f"{amount:.2f}"))
+        self.conversions.write(
+            (
+                source,
+                event_id,
+                c.customer_id,
+                channel,
+                visit_number,
+                iso_utc(occurred_at),
+                f"{amount:.2f}",
+            )
+        )
 
     def contact(self, c: Customer, contact: Contact) -> None:
         self.repeat_contacts += contact.attempt > 1
         self.cases += contact.attempt == 1
         self.contacts.write(
-            (contact.source, contact.event_id, c.customer_id, contact.case_id, contact.intent,
-             contact.channel, contact.attempt, "true" if contact.attempt > 1 else "false",
-             contact.previous_channel, contact.outcome, iso_utc(contact.occurred_at))
+            (
+                contact.source,
+                contact.event_id,
+                c.customer_id,
+                contact.case_id,
+                contact.intent,
+                contact.channel,
+                contact.attempt,
+                "true" if contact.attempt > 1 else "false",
+                contact.previous_channel,
+                contact.outcome,
+                iso_utc(contact.occurred_at),
+            )
         )
 
-    def post(self, c: Customer, post_id: str, sentiment: str, case_id: str, intent: str,
-             occurred_at: int) -> None:
-        self.posts.write((post_id, c.customer_id, sentiment, case_id, intent,
-                          iso_utc(occurred_at)))
+    def post(
+        self, c: Customer, post_id: str, sentiment: str, case_id: str, intent: str, occurred_at: int
+    ) -> None:
+        self.posts.write((post_id, c.customer_id, sentiment, case_id, intent, iso_utc(occurred_at)))
 
     def close(self) -> None:
-        for sink in (self.customers, self.identifiers, self.contacts, self.conversions,
-                     self.visits, self.posts):
+        for sink in (
+            self.customers,
+            self.identifiers,
+            self.contacts,
+            self.conversions,
+            self.visits,
+            self.posts,
+        ):
             sink.close()
 
 

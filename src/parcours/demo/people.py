@@ -48,10 +48,24 @@ PROFILES = {
 
 # French mobile numbers phonenumbers accepts as valid: 06 0x-2x, 4x-8x and 07 3x-9x, each
 # followed by seven free digits.
-_MOBILE_LEADS = ("60", "61", "62", "64", "65", "66", "67", "68",
-                 "73", "74", "75", "76", "77", "78", "79")
+_MOBILE_LEADS = (
+    "60",
+    "61",
+    "62",
+    "64",
+    "65",
+    "66",
+    "67",
+    "68",
+    "73",
+    "74",
+    "75",
+    "76",
+    "77",
+    "78",
+    "79",
+)
 _MOBILE_SPACE = len(_MOBILE_LEADS) * 10**7
-_MULTIPLIER = 1_000_003  # a prime: coprime with every modulus below, so a*i+b is a permutation
 
 
 @dataclass(frozen=True)
@@ -94,20 +108,35 @@ class Customer:
         self.seen.setdefault(kind, {})[value] = None
 
 
+# Distinct prime multipliers per identifier kind: each a*i+b (mod m) is a permutation of
+# 0..m-1 (the primes divide none of the moduli), and two kinds of the same customer share no
+# visible digits, so ids cannot be linked by their numbers.
+_MULTIPLIERS = {
+    "phone": 2_147_483_647,
+    "crm": 998_244_353,
+    "loyalty": 4_294_967_291,
+    "account": 3_221_225_473,
+    "email": 104_729,
+    "handle": 7_919,
+}
+
+
 @dataclass(frozen=True)
 class IdentityKeys:
     """Seed-dependent offsets of the permutations that number identifiers."""
 
-    offset: int
+    offsets: dict[str, int]
     suffix_modulus: int
 
     @classmethod
     def draw(cls, rng: random.Random, customers: int) -> IdentityKeys:
+        offsets = {kind: rng.getrandbits(48) for kind in _MULTIPLIERS}
         # Suffixes of emails and handles have one digit more than the customer count needs.
-        return cls(rng.getrandbits(48), 10 ** (len(str(customers)) + 1))
+        return cls(offsets, 10 ** (len(str(customers)) + 1))
 
-    def number(self, index: int, modulus: int, salt: int = 0) -> int:
-        return (_MULTIPLIER * index + self.offset + salt) % modulus
+    def number(self, kind: str, index: int, modulus: int) -> int:
+        """A number in [0, modulus) unique to customer `index` among those of this kind."""
+        return (_MULTIPLIERS[kind] * index + self.offsets[kind]) % modulus
 
 
 def ascii_word(text: str) -> str:
@@ -117,7 +146,11 @@ def ascii_word(text: str) -> str:
 
 
 def _uuid(rng: random.Random) -> str:
-    text = f"{rng.getrandbits(128) | (4 << 76):032x}"  # version nibble 4, like uuid4
+    bits = rng.getrandbits(128)
+    # Version 4 and the RFC 4122 variant, like uuid.uuid4().
+    bits = (bits & ~(0xF << 76)) | (0x4 << 76)
+    bits = (bits & ~(0x3 << 62)) | (0x2 << 62)
+    text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
@@ -147,7 +180,7 @@ def _handle(rng: random.Random, first: str, last: str, suffix: int) -> str:
 
 
 def _mobile(keys: IdentityKeys, index: int) -> str:
-    number = keys.number(index, _MOBILE_SPACE)
+    number = keys.number("phone", index, _MOBILE_SPACE)
     return _MOBILE_LEADS[number // 10**7] + f"{number % 10**7:07d}"
 
 
@@ -164,6 +197,10 @@ def _devices(rng: random.Random, wanted: bool, journey_type: str) -> list[Device
     return devices
 
 
+def _maybe(rng: random.Random, chance: float, value: str) -> str | None:
+    return value if rng.random() < chance else None
+
+
 def make_customer(rng: random.Random, index: int, keys: IdentityKeys) -> Customer:
     """One customer with a name, an address and the identifiers of their journey type."""
     journey_type = _pick_type(rng)
@@ -171,8 +208,8 @@ def make_customer(rng: random.Random, index: int, keys: IdentityKeys) -> Custome
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     age = int(rng.triangular(18, 86, 38))
     birth = f"{2025 - age}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    suffix = keys.number(index, keys.suffix_modulus, salt=17)
-    handle_suffix = keys.number(index, keys.suffix_modulus, salt=29)
+    suffix = keys.number("email", index, keys.suffix_modulus)
+    handle_suffix = keys.number("handle", index, keys.suffix_modulus)
     return Customer(
         index=index,
         customer_id=f"P{index + 1:07d}",
@@ -184,13 +221,11 @@ def make_customer(rng: random.Random, index: int, keys: IdentityKeys) -> Custome
         town=rng.choice(TOWNS),
         email=_email(rng, first, last, suffix),
         mobile=_mobile(keys, index),
-        crm_id=f"C{keys.number(index, 10**8, 3):08d}" if rng.random() < profile.in_crm else None,
-        loyalty_card=(
-            _ean13(f"2990{keys.number(index, 10**8, 5):08d}")
-            if rng.random() < profile.loyalty
-            else None
+        crm_id=_maybe(rng, profile.in_crm, f"C{keys.number('crm', index, 10**8):08d}"),
+        loyalty_card=_maybe(
+            rng, profile.loyalty, _ean13(f"2990{keys.number('loyalty', index, 10**8):08d}")
         ),
-        user_id=f"U{keys.number(index, 10**8, 7):08d}" if rng.random() < profile.account else None,
+        user_id=_maybe(rng, profile.account, f"U{keys.number('account', index, 10**8):08d}"),
         handle=_handle(rng, first, last, handle_suffix) if rng.random() < profile.handle else None,
         cookies=[_uuid(rng) for _ in range(rng.choices((1, 2, 3), (0.55, 0.3, 0.15))[0])],
         devices=_devices(rng, rng.random() < profile.app, journey_type),

@@ -61,9 +61,7 @@ class DemoReport:
         }
 
 
-def run_demo(
-    store: Path, out_dir: Path, *, customers: int, seed: int
-) -> DemoReport:
+def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoReport:
     """Generate the world into `out_dir`, import it into `store`, check it against the truth."""
     started = time.perf_counter()
     if store.parent == out_dir:
@@ -142,7 +140,11 @@ def print_demo_report(report: DemoReport) -> None:
         OutputFormat.table,
         title="Imported through the shipped mappings",
     )
-    print_rows(report.by_channel, OutputFormat.table, title="Events by channel (stored vs the world's truth)")
+    print_rows(
+        report.by_channel,
+        OutputFormat.table,
+        title="Events by channel (stored vs the world's truth)",
+    )
     verdict = (
         "[green]matches the world's truth[/green]"
         if report.matches_truth

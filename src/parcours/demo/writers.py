@@ -12,14 +12,22 @@ import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 FLUSH_ROWS = 50_000
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 Cell = str | int | float | None
+
+
+class _ByteStream(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Sink:
@@ -49,16 +57,16 @@ class JsonLines(Sink):
 
     def __init__(self, path: Path, *, compress: bool = False) -> None:
         super().__init__(path)
-        self._file: IO[bytes] = path.open("wb")
-        self._out: IO[bytes] = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=self._file, mtime=0, compresslevel=6)
+        self._file = path.open("wb")
+        self._out: _ByteStream = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._file, mtime=0, compresslevel=5)
             if compress
             else self._file
         )
         self._lines: list[str] = []
 
     def write(self, record: dict[str, Any]) -> None:
-        self._lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        self._lines.append(_JSON.encode(record))
         self._added()
 
     def write_raw(self, line: str) -> None:

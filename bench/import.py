@@ -1,0 +1,137 @@
+"""Import speed and memory: parcours next to DuckDB's own readers, on the same files, in one run.
+
+DuckDB's `CREATE TABLE AS SELECT * FROM read_csv/read_json/read_parquet(...)` is the physical
+limit for this engine: it parses and writes, nothing else. parcours also validates, normalises
+(E.164 phones, time zones, value maps), derives content-hash ids, keeps the raw record,
+deduplicates against the store, and quarantines. The goal is at least half of DuckDB's speed,
+with peak memory that does not grow with the file.
+
+Each measurement runs in a fresh process on a fresh store, so peak RSS is its own.
+
+    python bench/import.py --rows 1000000            # about 1M events of demo exports
+    python bench/import.py --rows 10000000 --skip-generate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EVENTS_PER_CUSTOMER_PROBE = 300
+
+DUCKDB_READERS = {
+    "csv": "read_csv({path!r}, delim={delim!r}, header=true)",
+    "jsonl": "read_json({path!r}, format='newline_delimited', ignore_errors=true)",
+    "parquet": "read_parquet({path!r})",
+}
+
+
+def measure(kind: str, path: str, source: str, mapping: str, workdir: Path) -> dict[str, float]:
+    """Run one import in a child process; return seconds, rows and peak RSS (MB)."""
+    code = f"""
+import json, resource, sys, time
+from pathlib import Path
+store = Path({str(workdir / f"{kind}-{source}.duckdb")!r})
+for stale in (store, Path(str(store) + ".wal")):
+    stale.unlink(missing_ok=True)
+started = time.perf_counter()
+if {kind!r} == "parcours":
+    import parcours
+    with parcours.connect(store) as p:
+        summary = p.import_file({path!r}, source={source!r}, mapping={mapping!r})
+    rows = summary.records
+else:
+    import duckdb
+    con = duckdb.connect(str(store))
+    con.execute("CREATE TABLE t AS SELECT * FROM " + sys.argv[1])
+    rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    con.close()
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "rows": rows, "peak_mb": peak}}))
+"""
+    reader = _duckdb_reader(path, mapping)
+    done = subprocess.run(
+        [sys.executable, "-c", code, reader], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _duckdb_reader(path: str, mapping: str) -> str:
+    from parcours.collect.mapping import load_mapping
+    from parcours.collect.readers import detect_format
+
+    spec, _ = load_mapping(mapping)
+    fmt = detect_format(Path(path), spec.format)
+    return DUCKDB_READERS[fmt].format(path=path, delim=spec.csv.delimiter)
+
+
+def generate(out: Path, rows: int, seed: int) -> None:
+    """Write demo exports holding about `rows` records in all."""
+    from parcours.demo.world import generate_world
+
+    probe = generate_world(out / "probe", customers=EVENTS_PER_CUSTOMER_PROBE, seed=seed)
+    per_customer = sum(e.records for e in probe.exports) / EVENTS_PER_CUSTOMER_PROBE
+    customers = max(1, round(rows / per_customer))
+    started = time.perf_counter()
+    world = generate_world(out / "world", customers=customers, seed=seed)
+    total = sum(e.records for e in world.exports)
+    print(
+        f"generated {total:,} records for {customers:,} customers "
+        f"in {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
+    (out / "world" / "exports.json").write_text(
+        json.dumps([[e.source, str(e.path), e.mapping, e.records] for e in world.exports])
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records in all the exports")
+    parser.add_argument("--out", type=Path, default=Path("bench/out/import"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the last exports")
+    parser.add_argument("--sources", nargs="*", help="only these sources (default: all)")
+    args = parser.parse_args()
+
+    out = args.out / f"{args.rows}"
+    if not args.skip_generate:
+        generate(out, args.rows, args.seed)
+    exports = json.loads((out / "world" / "exports.json").read_text())
+    results = []
+    header = f"{'source':<12}{'records':>11}{'duckdb r/s':>13}{'parcours r/s':>14}{'ratio':>7}"
+    print(header + f"{'duckdb MB':>11}{'parcours MB':>13}", flush=True)
+    for source, path, mapping, records in exports:
+        if args.sources and source not in args.sources:
+            continue
+        raw = measure("duckdb", path, source, mapping, out)
+        ours = measure("parcours", path, source, mapping, out)
+        ratio = (records / ours["seconds"]) / (raw["rows"] / raw["seconds"])
+        results.append(
+            {"source": source, "records": records, "duckdb": raw, "parcours": ours, "ratio": ratio}
+        )
+        print(
+            f"{source:<12}{records:>11,}{raw['rows'] / raw['seconds']:>13,.0f}"
+            f"{records / ours['seconds']:>14,.0f}{ratio:>7.2f}"
+            f"{raw['peak_mb']:>11,.0f}{ours['peak_mb']:>13,.0f}",
+            flush=True,
+        )
+    total_raw = sum(r["duckdb"]["seconds"] for r in results)
+    total_ours = sum(r["parcours"]["seconds"] for r in results)
+    records = sum(r["records"] for r in results)
+    print(
+        f"{'all':<12}{records:>11,}{records / total_raw:>13,.0f}{records / total_ours:>14,.0f}"
+        f"{total_raw / total_ours:>7.2f}"
+        f"{max(r['duckdb']['peak_mb'] for r in results):>11,.0f}"
+        f"{max(r['parcours']['peak_mb'] for r in results):>13,.0f}"
+    )
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The demo world: Ampère, a French home-electronics retailer, and a year of its customers.
+
+`generate_world` writes what the company's systems would export between 2026-01-05 and
+2026-10-31 — web tracking (Segment JSON lines, gzip), app analytics (Parquet), store till
+receipts, the call-centre log, chat and video-chat transcripts, the CRM, email activity and
+social posts — each in the format its shipped import mapping reads, plus the ground truth the
+analytics are checked against.
+
+Identity is fragmented the way it is in real life: each export carries only what its channel
+sees (a cookie, a device, a loyalty card when shown, a phone number, a handle...). Each customer
+follows a planted journey type (web_researcher, store_loyal, app_native, support_heavy,
+one_time, inactive): visits, purchases whose probability peaks at the fourth visit, service
+cases with repeated contacts and channel switches, churn after failed cases, social complaints
+and praise, email campaigns.
+
+The truth (out_dir/truth) records:
+
+- customers.csv: each customer's journey type, whether they went inactive, their last activity;
+- identifiers.csv: every identifier of each customer that reaches a stored record, normalised
+  as parcours stores it (receipt ids are anonymous ids, as the pos mapping imports them);
+- contacts.csv: every service contact with its case, intent, attempt, previous channel, outcome;
+- conversions.csv: every purchase with its visit number; visits.csv: every visit;
+- social_posts.csv: every post with its sentiment (neutral help request, negative complaint,
+  positive praise);
+- expected.json: record counts per source and channel, planted bad records, identifier counts,
+  visits and conversions per visit number.
+
+Generation is deterministic for a seed and size, streams to disk, and keeps nothing per customer
+once that customer is written, so it scales to tens of millions of events.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from parcours.demo import accounts, visits
+from parcours.demo.catalog import PRODUCTS
+from parcours.demo.journey import Journey
+from parcours.demo.outputs import EXPORT_FILES, Exports, Run, Truth
+from parcours.demo.people import IdentityKeys, make_customer
+from parcours.demo.planted import bad_record_plan, plant
+
+_PROGRESS_EVERY = 500
+
+
+@dataclass(frozen=True)
+class DemoExport:
+    source: str
+    """Source name used when importing, e.g. "web"."""
+    path: Path
+    mapping: str
+    """Shipped mapping name, e.g. "web"."""
+    records: int
+    """Data records written (lines or rows, header excluded), bad ones included."""
+    planted_bad: dict[str, int]
+    """reason_code -> count of deliberately bad records in this file."""
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    exports: list[DemoExport]
+    truth_dir: Path
+    customers: int
+    seed: int
+
+
+def generate_world(
+    out_dir: Path,
+    *,
+    customers: int = 5000,
+    seed: int = 7,
+    progress: Callable[[int], None] | None = None,
+) -> DemoWorld:
+    """Write exports to out_dir/'exports' and the truth to out_dir/'truth'. `progress(n)` is called
+    with the number of customers just completed (so a caller can drive a progress bar whose
+    total is `customers`)."""
+    if customers < 1:
+        raise ValueError(f"customers must be at least 1, not {customers}")
+    exports_dir, truth_dir = Path(out_dir) / "exports", Path(out_dir) / "truth"
+    exports_dir.mkdir(parents=True, exist_ok=True)
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    master = random.Random(seed)
+    keys = IdentityKeys.draw(master, customers)
+    bad_plan = bad_record_plan(customers)
+    run = Run(Exports(exports_dir), Truth(truth_dir))
+    pending = 0
+    try:
+        for index in range(customers):
+            # One generator per customer, seeded from the master: a customer's world does not
+            # depend on how many random draws the previous customers made.
+            rng = random.Random(master.getrandbits(64))
+            _customer(run, rng, keys, index, bad_plan.get(index, []))
+            pending += 1
+            if progress is not None and pending == _PROGRESS_EVERY:
+                progress(pending)
+                pending = 0
+    finally:
+        run.exports.close()
+        run.truth.close()
+    if progress is not None and pending:
+        progress(pending)
+    _write_expected(truth_dir / "expected.json", run, customers, seed)
+    return DemoWorld(_describe(run.exports), truth_dir, customers, seed)
+
+
+def _customer(
+    run: Run, rng: random.Random, keys: IdentityKeys, index: int, bad: list[tuple[str, str]]
+) -> None:
+    customer = make_customer(rng, index, keys)
+    journey = Journey(run, customer, rng, interest=rng.choice(PRODUCTS))
+    visits.live(journey)
+    accounts.campaigns(journey)
+    accounts.crm_row(journey)
+    for source, reason_code in bad:
+        plant(journey, source, reason_code)
+    run.truth.customer(customer, inactive=journey.inactive, last_activity=journey.last_activity)
+
+
+def _describe(exports: Exports) -> list[DemoExport]:
+    return [
+        DemoExport(
+            source,
+            sink.path,
+            EXPORT_FILES[source][1],
+            sink.records,
+            dict(sorted(exports.planted[source].items())),
+        )
+        for source, sink in exports.sinks().items()
+    ]
+
+
+def _write_expected(path: Path, run: Run, customers: int, seed: int) -> None:
+    exports, truth = run.exports, run.truth
+    planted = {s: dict(sorted(c.items())) for s, c in exports.planted.items() if c}
+    expected = {
+        "seed": seed,
+        "customers": customers,
+        "events_by_source": {
+            source: sink.records - sum(exports.planted[source].values())
+            for source, sink in exports.sinks().items()
+        },
+        "events_by_channel": exports.channels,
+        "planted_bad": planted,
+        "identifiers_by_type": truth.identifiers_by_type,
+        "visits_by_number": {str(k): v for k, v in sorted(truth.visits_by_number.items())},
+        "conversions_by_visit_number": {
+            str(k): v for k, v in sorted(truth.conversions_by_visit_number.items())
+        },
+        "cases": truth.cases,
+        "repeat_contacts": truth.repeat_contacts,
+    }
+    path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,332 @@
+"""The demo world generator: deterministic, in the shipped mappings' formats, true to its truth.
+
+Files are read back here with pyarrow, json and the shipped mapping YAML — not with parcours's
+importer — so a format drift shows up as a failure of the generator, not of the import. Phones
+are checked against libphonenumber, an independent reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import parcours
+from parcours.demo import DemoWorld, generate_world
+
+CUSTOMERS = 300
+FIRST = datetime.fromisoformat("2026-01-05T00:00:00+00:00")
+END = datetime.fromisoformat("2026-10-31T00:00:00+00:00")
+MAPPINGS = Path(parcours.__file__).parent / "collect" / "mappings"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    return generate_world(tmp_path_factory.mktemp("world"), customers=CUSTOMERS, seed=7)
+
+
+def _mapping(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((MAPPINGS / f"{name}.yaml").read_text())
+    return loaded
+
+
+def _source_fields(mapping: dict[str, Any]) -> set[str]:
+    """Every source field the mapping reads (plain names and `{field: ...}` specs)."""
+    specs = [v for k, v in mapping.items() if k not in ("name", "description", "format", "csv")]
+    specs += list(mapping.get("identifiers", {}).values())
+    fields = {s for s in specs if isinstance(s, str)}
+    fields |= {s["field"] for s in specs if isinstance(s, dict) and "field" in s}
+    return fields
+
+
+def _export(world: DemoWorld, source: str) -> Path:
+    return next(e.path for e in world.exports if e.source == source)
+
+
+def _csv(world: DemoWorld, source: str) -> list[dict[str, str]]:
+    delimiter = _mapping(source).get("csv", {}).get("delimiter", ",")
+    path = _export(world, source)
+    with path.open(encoding="utf-8") as handle:
+        header = next(csv.reader(handle, delimiter=delimiter))
+    table = pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
+    )
+    rows: list[dict[str, str]] = table.to_pylist()
+    return rows
+
+
+def _json_lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        yield from (line.rstrip("\n") for line in handle)
+
+
+def _parsed(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of a JSON-lines file, and how many lines were not JSON."""
+    records, broken = [], 0
+    for line in _json_lines(path):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            broken += 1
+    return records, broken
+
+
+def _truth(world: DemoWorld, name: str) -> list[dict[str, str]]:
+    with (world.truth_dir / name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _expected(world: DemoWorld) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((world.truth_dir / "expected.json").read_text())
+    return loaded
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
+    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
+        generate_world(tmp_path / name, customers=120, seed=seed)
+    first, again, other = (_files(tmp_path / n) for n in ("a", "b", "c"))
+    assert first == again
+    assert first.keys() == other.keys()
+    assert all(first[name] != other[name] for name in first if name.startswith("exports/"))
+
+
+def test_progress_reports_every_customer_once(tmp_path: Path) -> None:
+    reported: list[int] = []
+    generate_world(tmp_path, customers=1234, seed=1, progress=reported.append)
+    assert sum(reported) == 1234
+
+
+def test_record_counts_in_expected_match_the_files(world: DemoWorld) -> None:
+    expected = _expected(world)
+    assert expected["customers"] == CUSTOMERS and expected["seed"] == 7
+    counted = {
+        "app": pq.ParquetFile(_export(world, "app")).metadata.num_rows,
+        **{s: len(_csv(world, s)) for s in ("pos", "call_centre", "crm", "email")},
+        **{s: sum(1 for _ in _json_lines(_export(world, s))) for s in ("web", "chat", "social")},
+    }
+    for export in world.exports:
+        planted = sum(export.planted_bad.values())
+        assert export.records == counted[export.source], export.source
+        assert expected["events_by_source"][export.source] == export.records - planted
+    assert sum(expected["events_by_channel"].values()) == sum(expected["events_by_source"].values())
+
+
+def test_every_file_has_the_fields_its_mapping_reads(world: DemoWorld) -> None:
+    for export in world.exports:
+        wanted = _source_fields(_mapping(export.mapping))
+        if export.source == "app":
+            present = set(pq.ParquetFile(export.path).schema_arrow.names)
+        elif export.path.name.endswith((".jsonl", ".jsonl.gz")):
+            records, _ = _parsed(export.path)
+            present = {f for f in wanted if any(_dig(r, f) is not None for r in records)}
+        else:
+            present = set(_csv(world, export.source)[0])
+        assert wanted <= present, (export.source, wanted - present)
+
+
+def _dig(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def test_web_messages_are_segment_messages(world: DemoWorld) -> None:
+    records, broken = _parsed(_export(world, "web"))
+    assert broken == _planted(world, "web", "unparseable")
+    allowed = {"Product Viewed", "Product Added", "Checkout Started", "Order Completed"}
+    for r in records:
+        assert r["type"] in ("page", "track")
+        assert (r["event"] in allowed) if r["type"] == "track" else bool(r["name"])
+        assert r["timestamp"].endswith("Z") and r["anonymousId"] and r["context"]["sessionId"]
+        assert FIRST <= datetime.fromisoformat(r["timestamp"]) < END
+        if r.get("event") == "Order Completed":
+            assert isinstance(r["properties"]["revenue"], float)
+            assert r["properties"]["currency"] == "EUR"
+    assert len({r["messageId"] for r in records}) == len(records)
+
+
+def test_app_parquet_has_the_exported_schema(world: DemoWorld) -> None:
+    table = pq.read_table(_export(world, "app"))
+    assert table.schema.field("ts").type == pa.timestamp("ms", tz="UTC")
+    assert table.schema.field("order_total").type == pa.float64()
+    rows = table.to_pylist()
+    assert {r["event_type"] for r in rows} == {"screen_view", "action"}
+    for r in rows:
+        is_order = r["event_name"] == "Order Completed"
+        assert (r["order_total"] is not None) == is_order == (r["currency"] == "EUR")
+        assert FIRST <= r["ts"] < END
+
+
+def test_csv_exports_use_their_mappings_formats(world: DemoWorld) -> None:
+    for r in _csv(world, "pos"):
+        datetime.strptime(r["sold_at"], "%d/%m/%Y %H:%M")
+        if r["total"] != "n/a":
+            float(r["total"].replace(".", "").replace(",", "."))
+    call = _mapping("call_centre")
+    for r in _csv(world, "call_centre"):
+        if r["started_at"] != "2026-02-31 25:61:00":
+            datetime.strptime(r["started_at"], "%Y-%m-%d %H:%M:%S")
+        assert r["reason_code"] in call["intent"]["map"]
+        assert r["outcome_code"] in call["outcome"]["map"]
+        hours, minutes, seconds = (int(x) for x in r["talk_time"].split(":"))
+        assert minutes < 60 and seconds < 60 and hours < 24
+    for r in _csv(world, "crm"):
+        datetime.fromisoformat(r["updated_at"])
+    rows = _csv(world, "email")
+    assert len({tuple(r.values()) for r in rows}) == len(rows)  # no id: rows must differ
+    assert {r["activity"] for r in rows} <= set(_mapping("email")["event"]["map"])
+    assert all(r["timestamp"].isdigit() for r in rows)
+
+
+def test_chat_and_social_use_their_mappings_formats(world: DemoWorld) -> None:
+    chat = _mapping("chat")
+    records, _ = _parsed(_export(world, "chat"))
+    for r in records:
+        assert r["topic"] in chat["intent"]["map"] and r["status"] in chat["outcome"]["map"]
+        started = datetime.fromisoformat(r["started_at"])
+        assert r["started_at"][-6:] in ("+01:00", "+02:00") and FIRST <= started < END
+    social_format = _mapping("social")["occurred_at"]["format"]
+    posts, broken = _parsed(_export(world, "social"))
+    assert broken == 0
+    for post in posts:
+        assert post["handle"].startswith("@")
+        assert FIRST <= datetime.strptime(post["created_at"], social_format) < END
+
+
+def _identifiers(world: DemoWorld) -> dict[tuple[str, str], str]:
+    return {(r["type"], r["value"]): r["customer_id"] for r in _truth(world, "identifiers.csv")}
+
+
+def test_call_centre_phones_normalise_to_the_callers_truth_phone(world: DemoWorld) -> None:
+    owners = _identifiers(world)
+    caller = {
+        r["event_id"]: r["customer_id"]
+        for r in _truth(world, "contacts.csv")
+        if r["source"] == "call_centre"
+    }
+    calls = [r for r in _csv(world, "call_centre") if r["call_id"] in caller]
+    assert len(calls) == len(caller) > 0
+    forms = set()
+    for r in calls:
+        number = phonenumbers.parse(r["caller_number"], "FR")
+        assert phonenumbers.is_valid_number(number), r["caller_number"]
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert owners[("phone", e164)] == caller[r["call_id"]]
+        forms.add(r["caller_number"][:3])
+    assert len(forms) >= 4  # "06 ", "+33", "003", "06." ...: written in varied ways
+
+
+def test_identifiers_belong_to_one_customer_and_match_their_counts(world: DemoWorld) -> None:
+    rows = _truth(world, "identifiers.csv")
+    assert len({(r["type"], r["value"]) for r in rows}) == len(rows)
+    counts = Counter(r["type"] for r in rows)
+    assert _expected(world)["identifiers_by_type"] == {
+        kind: counts.get(kind, 0) for kind in _expected(world)["identifiers_by_type"]
+    }
+    for r in rows:
+        if r["type"] == "email":
+            assert r["value"] == r["value"].strip().lower()
+        if r["type"] == "social_handle":
+            assert not r["value"].startswith("@") and r["value"] == r["value"].lower()
+
+
+def test_crm_emails_normalise_to_the_web_email(world: DemoWorld) -> None:
+    owners = _identifiers(world)
+    crm = {r["customer_number"]: r for r in _csv(world, "crm")}
+    messy = 0
+    for (kind, value), customer in owners.items():
+        if kind == "crm_id":
+            typed = crm[value]["email"]
+            messy += typed != typed.strip().lower()
+            assert owners[("email", typed.strip().lower())] == customer
+    assert messy > 0
+
+
+def test_visit_four_converts_much_better_than_visit_one(world: DemoWorld) -> None:
+    visits = Counter(int(r["visit_number"]) for r in _truth(world, "visits.csv"))
+    conversions = Counter(int(r["visit_number"]) for r in _truth(world, "conversions.csv"))
+    assert conversions[4] / visits[4] > 2 * conversions[1] / visits[1]
+    expected = _expected(world)
+    assert expected["visits_by_number"] == {str(k): v for k, v in sorted(visits.items())}
+
+
+def test_truth_event_ids_are_records_of_the_exports(world: DemoWorld) -> None:
+    web, _ = _parsed(_export(world, "web"))
+    ids = {
+        "web": {r["messageId"] for r in web},
+        "app": set(pq.read_table(_export(world, "app")).column("event_uuid").to_pylist()),
+        "pos": {r["receipt_id"] for r in _csv(world, "pos")},
+        "call_centre": {r["call_id"] for r in _csv(world, "call_centre")},
+        "chat": {r["chat_id"] for r in _parsed(_export(world, "chat"))[0]},
+        "social": {r["post_id"] for r in _parsed(_export(world, "social"))[0]},
+    }
+    for name in ("contacts.csv", "conversions.csv"):
+        for r in _truth(world, name):
+            assert r["event_id"] in ids[r["source"]], (name, r)
+
+
+def test_repeat_contacts_follow_an_unresolved_attempt_on_the_same_case(world: DemoWorld) -> None:
+    by_case: dict[str, list[dict[str, str]]] = {}
+    for r in _truth(world, "contacts.csv"):
+        by_case.setdefault(r["case_id"], []).append(r)
+    switches = 0
+    for attempts in by_case.values():
+        for before, after in itertools.pairwise(attempts):
+            assert int(after["attempt"]) == int(before["attempt"]) + 1
+            assert before["outcome"] != "resolved" and after["intent"] == before["intent"]
+            assert after["previous_channel"] == before["channel"]
+            gap = datetime.fromisoformat(after["occurred_at"]) - datetime.fromisoformat(
+                before["occurred_at"]
+            )
+            assert 1 <= gap.total_seconds() / 86400 <= 6
+            switches += after["channel"] != before["channel"]
+    assert switches > 0
+
+
+def _planted(world: DemoWorld, source: str, reason: str) -> int:
+    return next(e for e in world.exports if e.source == source).planted_bad.get(reason, 0)
+
+
+def test_planted_bad_records_are_in_the_files_as_reported(world: DemoWorld) -> None:
+    per_kind = max(1, CUSTOMERS // 1000)
+    reported = {e.source: e.planted_bad for e in world.exports if e.planted_bad}
+    assert reported == {
+        "web": {"unparseable": per_kind},
+        "call_centre": {"bad_timestamp": per_kind, "missing_identity": per_kind},
+        "pos": {"wrong_type": per_kind},
+        "chat": {"unknown_channel": per_kind},
+        "crm": {"bad_identifier": per_kind},
+    }
+    assert _expected(world)["planted_bad"] == reported
+    calls = _csv(world, "call_centre")
+    assert sum(r["started_at"] == "2026-02-31 25:61:00" for r in calls) == per_kind
+    assert sum(r["caller_number"] == "" for r in calls) == per_kind
+    assert sum(r["total"] == "n/a" for r in _csv(world, "pos")) == per_kind
+    chats, _ = _parsed(_export(world, "chat"))
+    assert sum(r["medium"] not in _mapping("chat")["channel"]["map"] for r in chats) == per_kind
+    assert sum("@" not in r["email"] for r in _csv(world, "crm")) == per_kind
