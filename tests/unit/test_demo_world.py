@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 import parcours
+from parcours.collect.mapping import load_mapping
 from parcours.demo import DemoWorld, generate_world
 
 CUSTOMERS = 300
@@ -41,15 +42,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
 def _mapping(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((MAPPINGS / f"{name}.yaml").read_text())
     return loaded
-
-
-def _source_fields(mapping: dict[str, Any]) -> set[str]:
-    """Every source field the mapping reads (plain names and `{field: ...}` specs)."""
-    specs = [v for k, v in mapping.items() if k not in ("name", "description", "format", "csv")]
-    specs += list(mapping.get("identifiers", {}).values())
-    fields = {s for s in specs if isinstance(s, str)}
-    fields |= {s["field"] for s in specs if isinstance(s, dict) and "field" in s}
-    return fields
 
 
 def _export(world: DemoWorld, source: str) -> Path:
@@ -137,7 +129,7 @@ def test_record_counts_in_expected_match_the_files(world: DemoWorld) -> None:
 
 def test_every_file_has_the_fields_its_mapping_reads(world: DemoWorld) -> None:
     for export in world.exports:
-        wanted = _source_fields(_mapping(export.mapping))
+        wanted = load_mapping(export.mapping)[0].used_source_fields()
         if export.source == "app":
             present = set(pq.ParquetFile(export.path).schema_arrow.names)
         elif export.path.name.endswith((".jsonl", ".jsonl.gz")):

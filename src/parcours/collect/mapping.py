@@ -30,7 +30,10 @@ class FieldSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    field: str | None = Field(default=None, description="Source field (a dotted path in JSON).")
+    field: str | list[str] | None = Field(
+        default=None,
+        description="Source field (a dotted path in JSON); a list takes the first non-empty.",
+    )
     value: str | None = Field(default=None, description="A constant for every record.")
     map: dict[str, str] | None = Field(
         default=None, description="Value map, matched case-insensitively after trimming."
@@ -52,12 +55,28 @@ class FieldSpec(BaseModel):
         default=None, description="Numbers: the decimal separator (',' also drops '.' grouping)."
     )
 
+    @property
+    def sources(self) -> list[str]:
+        """The source fields read, in order of preference."""
+        if self.field is None:
+            return []
+        return [self.field] if isinstance(self.field, str) else list(self.field)
+
+    def describe(self) -> str:
+        """Where the value comes from, for messages: `field "x"` or `fields "x" or "y"`."""
+        if not self.sources:
+            return "the mapping's constant"
+        quoted = " or ".join(f'"{name}"' for name in self.sources)
+        return f"field{'s' if len(self.sources) > 1 else ''} {quoted}"
+
     @model_validator(mode="after")
     def _one_origin(self) -> FieldSpec:
         if self.field is None and self.value is None and self.default is None:
             raise ValueError("give `field` (a source field) or `value` (a constant)")
         if self.field is not None and self.value is not None:
             raise ValueError("give either `field` or `value`, not both")
+        if isinstance(self.field, list) and not self.field:
+            raise ValueError("`field` lists at least one field")
         if self.country is not None:
             digits = self.country.lstrip("+")
             if not digits.isdigit():
@@ -208,7 +227,7 @@ class Mapping(BaseModel):
 
     def used_source_fields(self) -> set[str]:
         specs = [*self.fields().values(), *self.identifiers.values()]
-        return {s.field for s in specs if s.field is not None}
+        return {name for spec in specs for name in spec.sources}
 
 
 SHIPPED = resources.files("parcours.collect") / "mappings"

@@ -187,8 +187,9 @@ def _record_json(columns: tuple[str, ...]) -> str:
 def _text(fields: _FieldReader, spec: FieldSpec) -> str:
     """The field's value as trimmed text, after its default and value map."""
     value = lit(spec.value) if spec.value is not None else "NULL"
-    if spec.field is not None:
-        value = f"nullif(trim({fields.text(spec.field)}), '')"
+    if spec.sources:
+        present = [f"nullif(trim({fields.text(name)}), '')" for name in spec.sources]
+        value = present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
     if spec.default is not None:
         value = f"coalesce({value}, {lit(spec.default)})"
     if spec.map:
@@ -200,9 +201,9 @@ def _text(fields: _FieldReader, spec: FieldSpec) -> str:
 
 
 def _json_field(fields: _FieldReader, spec: FieldSpec | None) -> str:
-    if spec is None or spec.field is None:
+    if spec is None or not spec.sources:
         return "NULL::JSON"
-    return fields.json(spec.field)
+    return fields.json(spec.sources[0])
 
 
 def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> str:
@@ -265,7 +266,7 @@ def _checks(
         return ident("f_" + name)
 
     def where(spec: FieldSpec) -> str:
-        return f'field "{spec.field}"' if spec.field else "the mapping's constant"
+        return spec.describe()
 
     def quoted(expr: str) -> str:
         return f"'''' || {expr} || ''''"
@@ -380,4 +381,4 @@ def _who_fields(mapping: Mapping) -> list[str]:
         **{k: v for k, v in mapping.fields().items() if k in ("anonymous_id", "user_id")},
         **mapping.identifiers,
     }
-    return [f'{k} from "{s.field}"' if s.field else k for k, s in specs.items()]
+    return [f"{k} from {s.describe()}" if s.sources else k for k, s in specs.items()]

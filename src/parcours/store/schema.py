@@ -24,7 +24,6 @@ IDENTIFIER_TYPES = (
     "crm_id",
     "device_id",
     "social_handle",
-    "customer_number",
 )
 """Identifier types known out of the box, besides `anonymous_id` and `user_id` (own columns).
 
