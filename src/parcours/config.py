@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(
         default=32 * 1024, ge=256, description="Largest accepted record; larger is quarantined."
     )
+    keep_raw: bool = Field(
+        default=True,
+        description="Keep each event's original record in `raw` (lineage). Quarantine always "
+        "keeps it. Off, wide JSON sources import about twice as fast and take half the space.",
+    )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."
     )

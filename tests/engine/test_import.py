@@ -209,3 +209,13 @@ def test_batches_commit_separately_and_count_right(tmp_path: Path) -> None:
         assert (summary.accepted, sum(summary.quarantined.values())) == (2, len(BAD) + 1)
         ledger = p.sql("SELECT status, records, accepted FROM imports").to_pylist()
         assert ledger == [{"status": "completed", "records": summary.records, "accepted": 2}]
+
+
+def test_keep_raw_off_stores_no_raw_but_quarantine_still_does(tmp_path: Path) -> None:
+    data, mapping = _files(tmp_path)
+    with parcours.connect(tmp_path / "s.duckdb", keep_raw=False) as p:
+        p.import_file(data, source="crm", mapping=mapping)
+        raws = p.sql("SELECT raw FROM events").column(0).to_pylist()
+        quarantined = p.sql("SELECT raw FROM quarantine").column(0).to_pylist()
+    assert raws == [None, None]
+    assert all(quarantined)

@@ -59,6 +59,7 @@ def import_file(
         import_id=summary.import_id,
         max_record_bytes=store.settings.max_record_bytes,
         future_tolerance_hours=store.settings.future_tolerance_hours,
+        keep_raw=store.settings.keep_raw,
     )
     try:
         for batch in prefetched(reader.batches()):

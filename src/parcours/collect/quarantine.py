@@ -135,6 +135,7 @@ def _replay_group(
         import_id=summary.import_id,
         max_record_bytes=store.settings.max_record_bytes,
         future_tolerance_hours=store.settings.future_tolerance_hours,
+        keep_raw=store.settings.keep_raw,
     )
     with engine.registered("_parcours_replay", records):
         stage(engine, transform)

@@ -13,7 +13,6 @@ import gzip
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from io import BufferedIOBase
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any, Literal
@@ -220,6 +219,13 @@ def _rebatch(
 
 
 class JsonLinesReader(Reader):
+    """One `_raw` text column, a line each; the transform parses it (once) as JSON.
+
+    Lines are split by Arrow's CSV reader with a delimiter no valid JSON line holds (a raw
+    control character) and no quoting, which is several times faster than Python's line
+    iteration; a line holding that character is unparseable anyway, and is kept as such.
+    """
+
     shape = InputShape("json")
 
     def __init__(self, path: Path, batch_rows: int) -> None:
@@ -227,41 +233,71 @@ class JsonLinesReader(Reader):
         self.total = path.stat().st_size
 
     def batches(self) -> Iterator[Batch]:
-        with self.path.open("rb") as raw:
-            stream: BufferedIOBase = gzip.GzipFile(fileobj=raw) if _is_gzip(self.path) else raw
-            first = 1
-            while True:
-                lines = stream.readlines(self.batch_rows * 256)
-                if not lines:
-                    break
-                table, bad = _json_lines(lines, first)
-                first += len(lines)
-                yield Batch(table, bad, raw.tell())
-
-
-def _json_lines(lines: list[bytes], first: int) -> tuple[pa.Table, list[Unparseable]]:
-    """Lines as a `_raw` column; blank lines are not records; bad UTF-8 is unparseable."""
-    numbers = pa.array(range(first, first + len(lines)), pa.int64())
-    try:
-        text = pc.utf8_rtrim(pa.array(lines, pa.binary()).cast(pa.string()), characters="\r\n")
         bad: list[Unparseable] = []
+
+        def on_invalid(row: Any) -> str:
+            bad.append(
+                Unparseable(row.number, row.text, f"line {row.number} is not one JSON value")
+            )
+            return "skip"
+
+        raw = pa.OSFile(str(self.path))
+        stream = pa.CompressedInputStream(raw, "gzip") if _is_gzip(self.path) else raw
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                column_names=["_raw"], block_size=8 << 20, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=JSON_LINE_DELIMITER,
+                quote_char=False,
+                escape_char=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"_raw": pa.binary()}, strings_can_be_null=False
+            ),
+        )
+        for batch in _rebatch(_reader_batches(reader), self.batch_rows, bad, lambda: raw.tell()):
+            yield _decoded(batch)
+        raw.close()
+
+
+JSON_LINE_DELIMITER = "\x1e"
+"""ASCII record separator: JSON forbids raw control characters, so no valid line holds it."""
+
+
+def _decoded(batch: Batch) -> Batch:
+    """Bytes to text; a line that is not valid UTF-8 becomes unparseable instead of failing."""
+    table = batch.table
+    if "_raw" not in table.column_names:
+        return batch
+    column = table.column("_raw")
+    try:
+        text = column.cast(pa.string())
+        return Batch(table.set_column(1, "_raw", text), batch.unparseable, batch.position)
     except pa.ArrowInvalid:
-        decoded: list[str | None] = []
-        bad = []
-        for number, line in zip(numbers.to_pylist(), lines, strict=True):
-            try:
-                decoded.append(line.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError:
-                decoded.append(None)
-                bad.append(
-                    Unparseable(
-                        number, line.decode("utf-8", "replace"), f"line {number} is not valid UTF-8"
-                    )
+        pass
+    keep, decoded = [], []
+    for number, line in zip(
+        table.column("_record_no").to_pylist(), column.to_pylist(), strict=True
+    ):
+        try:
+            decoded.append(line.decode("utf-8"))
+            keep.append(True)
+        except UnicodeDecodeError:
+            keep.append(False)
+            batch.unparseable.append(
+                Unparseable(
+                    number, line.decode("utf-8", "replace"), f"line {number} is not valid UTF-8"
                 )
-        text = pa.array(decoded, pa.string())
-    table = pa.table({"_record_no": numbers, "_raw": text})
-    keep = pc.and_(pc.is_valid(text), pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0))
-    return table.filter(keep), bad
+            )
+    kept = table.filter(pa.array(keep))
+    return Batch(
+        kept.set_column(1, "_raw", pa.array(decoded, pa.string())),
+        batch.unparseable,
+        batch.position,
+    )
 
 
 class ParquetReader(Reader):

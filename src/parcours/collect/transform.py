@@ -57,6 +57,7 @@ def build_transform(
     import_id: str,
     max_record_bytes: int,
     future_tolerance_hours: float,
+    keep_raw: bool = True,
 ) -> str:
     """The SQL that turns the records in `relation` into events and quarantine candidates.
 
@@ -91,7 +92,8 @@ def build_transform(
     )
 
     outputs = _outputs(mapping, texts, source, import_id)
-    outputs["raw"] = "_j" if shape.kind == "json" else "_raw"  # already JSON: no re-parse
+    if keep_raw:
+        outputs["raw"] = "_j" if shape.kind == "json" else "_raw"  # already JSON: no re-parse
     final = [f"{outputs.get(c.name, 'NULL')} AS {c.name}" for c in EVENT_COLUMNS]
     return (
         f"WITH _src AS ({fields.source_select(relation)}),\n"
