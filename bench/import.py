@@ -30,7 +30,9 @@ DUCKDB_READERS = {
 }
 
 
-def measure(kind: str, path: str, source: str, mapping: str, workdir: Path) -> dict[str, float]:
+def measure(
+    kind: str, path: str, source: str, mapping: str, workdir: Path, *, keep_raw: bool = True
+) -> dict[str, float]:
     """Run one import in a child process; return seconds, rows and peak RSS (MB)."""
     code = f"""
 import json, resource, sys, time
@@ -41,7 +43,7 @@ for stale in (store, Path(str(store) + ".wal")):
 started = time.perf_counter()
 if {kind!r} == "parcours":
     import parcours
-    with parcours.connect(store) as p:
+    with parcours.connect(store, keep_raw={keep_raw!r}) as p:
         summary = p.import_file({path!r}, source={source!r}, mapping={mapping!r})
     rows = summary.records
 else:
@@ -105,28 +107,40 @@ def main() -> None:
     exports = json.loads((out / "world" / "exports.json").read_text())
     results = []
     header = f"{'source':<12}{'records':>11}{'duckdb r/s':>13}{'parcours r/s':>14}{'ratio':>7}"
-    print(header + f"{'duckdb MB':>11}{'parcours MB':>13}", flush=True)
+    header += f"{'no-raw r/s':>12}{'ratio':>7}{'duckdb MB':>11}{'parcours MB':>13}"
+    print(header, flush=True)
     for source, path, mapping, records in exports:
         if args.sources and source not in args.sources:
             continue
         raw = measure("duckdb", path, source, mapping, out)
         ours = measure("parcours", path, source, mapping, out)
-        ratio = (records / ours["seconds"]) / (raw["rows"] / raw["seconds"])
+        lean = measure("parcours", path, source, mapping, out, keep_raw=False)
+        ratio = raw["seconds"] / ours["seconds"]
         results.append(
-            {"source": source, "records": records, "duckdb": raw, "parcours": ours, "ratio": ratio}
+            {
+                "source": source,
+                "records": records,
+                "duckdb": raw,
+                "parcours": ours,
+                "parcours_no_raw": lean,
+                "ratio": ratio,
+            }
         )
         print(
             f"{source:<12}{records:>11,}{raw['rows'] / raw['seconds']:>13,.0f}"
             f"{records / ours['seconds']:>14,.0f}{ratio:>7.2f}"
+            f"{records / lean['seconds']:>12,.0f}{raw['seconds'] / lean['seconds']:>7.2f}"
             f"{raw['peak_mb']:>11,.0f}{ours['peak_mb']:>13,.0f}",
             flush=True,
         )
     total_raw = sum(r["duckdb"]["seconds"] for r in results)
     total_ours = sum(r["parcours"]["seconds"] for r in results)
+    total_lean = sum(r["parcours_no_raw"]["seconds"] for r in results)
     records = sum(r["records"] for r in results)
     print(
         f"{'all':<12}{records:>11,}{records / total_raw:>13,.0f}{records / total_ours:>14,.0f}"
-        f"{total_raw / total_ours:>7.2f}"
+        f"{total_raw / total_ours:>7.2f}{records / total_lean:>12,.0f}"
+        f"{total_raw / total_lean:>7.2f}"
         f"{max(r['duckdb']['peak_mb'] for r in results):>11,.0f}"
         f"{max(r['parcours']['peak_mb'] for r in results):>13,.0f}"
     )
