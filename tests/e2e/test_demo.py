@@ -16,28 +16,20 @@ import parcours
 CUSTOMERS = 400
 
 
+def run_demo(out: Path) -> dict[str, object]:
+    """`parcours demo` as a user runs it; its JSON report."""
+    command = ["demo", "--customers", str(CUSTOMERS), "--out", str(out), "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "parcours", *command], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, object]]]:
     out = tmp_path_factory.mktemp("demo")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parcours",
-            "demo",
-            "--customers",
-            str(CUSTOMERS),
-            "--out",
-            str(out),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    yield out, json.loads(done.stdout)
+    yield out, run_demo(out)
 
 
 def _truth(out: Path, name: str) -> list[dict[str, str]]:
@@ -141,24 +133,7 @@ def test_running_the_demo_again_gives_the_same_store(
     demo: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
     _, report = demo
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parcours",
-            "demo",
-            "--customers",
-            str(CUSTOMERS),
-            "--out",
-            str(tmp_path),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    repeated = json.loads(again.stdout)
+    repeated = run_demo(tmp_path)
     assert (repeated["events"], repeated["by_channel"], repeated["identifiers"]) == (
         report["events"],
         report["by_channel"],

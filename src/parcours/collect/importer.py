@@ -13,7 +13,7 @@ from pathlib import Path
 
 from parcours.collect import ledger
 from parcours.collect.ledger import ImportSummary, new_import_id
-from parcours.collect.mapping import load_mapping
+from parcours.collect.mapping import Mapping, load_mapping
 from parcours.collect.readers import (
     Batch,
     detect_format,
@@ -21,7 +21,7 @@ from parcours.collect.readers import (
     prefetched,
     unparseable_table,
 )
-from parcours.collect.transform import build_transform
+from parcours.collect.transform import InputShape, build_transform
 from parcours.sql import lit
 from parcours.store.store import Store
 from parcours.store.writer import BatchResult, quarantine_id, stage, write_staged
@@ -51,15 +51,13 @@ def import_file(
     summary = ImportSummary(new_import_id(), source, str(path), mapping_ref)
     started = time.perf_counter()
     ledger.start(store, summary)
-    transform = build_transform(
+    transform = store_transform(
+        store,
         spec,
         reader.shape,
         relation="_parcours_input",
         source=source,
         import_id=summary.import_id,
-        max_record_bytes=store.settings.max_record_bytes,
-        future_tolerance_hours=store.settings.future_tolerance_hours,
-        keep_raw=store.settings.keep_raw,
     )
     try:
         for batch in prefetched(reader.batches()):
@@ -72,6 +70,22 @@ def import_file(
     summary.seconds = round(time.perf_counter() - started, 3)
     ledger.update(store, summary, status="completed")
     return summary
+
+
+def store_transform(
+    store: Store, mapping: Mapping, shape: InputShape, *, relation: str, source: str, import_id: str
+) -> str:
+    """The mapping's transform, with the store's limits."""
+    return build_transform(
+        mapping,
+        shape,
+        relation=relation,
+        source=source,
+        import_id=import_id,
+        max_record_bytes=store.settings.max_record_bytes,
+        future_tolerance_hours=store.settings.future_tolerance_hours,
+        keep_raw=store.settings.keep_raw,
+    )
 
 
 def _import_batch(

@@ -87,6 +87,28 @@ class FieldSpec(BaseModel):
 
 Spec = FieldSpec | None
 
+SCALAR_FIELDS = (
+    "event_id",
+    "type",
+    "channel",
+    "occurred_at",
+    "sent_at",
+    "anonymous_id",
+    "user_id",
+    "session_id",
+    "intent",
+    "outcome",
+    "agent",
+    "team",
+    "amount",
+    "currency",
+    "wait_seconds",
+    "duration_seconds",
+    "text",
+    "context",
+)
+"""Canonical fields a mapping may declare, besides `event` (the name) and `identifiers`."""
+
 
 class CsvOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -134,25 +156,8 @@ class Mapping(BaseModel):
     )
 
     @field_validator(
-        "event_id",
-        "type",
+        *SCALAR_FIELDS,
         "name_",
-        "channel",
-        "occurred_at",
-        "sent_at",
-        "anonymous_id",
-        "user_id",
-        "session_id",
-        "intent",
-        "outcome",
-        "agent",
-        "team",
-        "amount",
-        "currency",
-        "wait_seconds",
-        "duration_seconds",
-        "text",
-        "context",
         mode="before",
     )
     @classmethod
@@ -200,26 +205,7 @@ class Mapping(BaseModel):
 
     def fields(self) -> dict[str, FieldSpec]:
         """The declared scalar fields by canonical name (identifiers excluded)."""
-        names = [
-            "event_id",
-            "type",
-            "channel",
-            "occurred_at",
-            "sent_at",
-            "anonymous_id",
-            "user_id",
-            "session_id",
-            "intent",
-            "outcome",
-            "agent",
-            "team",
-            "amount",
-            "currency",
-            "wait_seconds",
-            "duration_seconds",
-            "text",
-            "context",
-        ]
+        names = SCALAR_FIELDS
         declared = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if self.name_ is not None:
             declared["name"] = self.name_

@@ -14,9 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from parcours.collect import ledger
+from parcours.collect.importer import store_transform
 from parcours.collect.ledger import ImportSummary, new_import_id
 from parcours.collect.mapping import load_mapping
-from parcours.collect.transform import InputShape, build_transform
+from parcours.collect.transform import InputShape
 from parcours.errors import NotFoundError
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -127,15 +128,13 @@ def _replay_group(
     )
     run = ImportSummary(summary.import_id, source, "replay", mapping, records=records.num_rows)
     ledger.start(store, run)
-    transform = build_transform(
+    transform = store_transform(
+        store,
         spec,
         InputShape("json"),
         relation="_parcours_replay",
         source=source,
         import_id=summary.import_id,
-        max_record_bytes=store.settings.max_record_bytes,
-        future_tolerance_hours=store.settings.future_tolerance_hours,
-        keep_raw=store.settings.keep_raw,
     )
     with engine.registered("_parcours_replay", records):
         stage(engine, transform)

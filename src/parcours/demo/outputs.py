@@ -8,6 +8,7 @@ from pathlib import Path
 from parcours.demo.clock import iso_utc
 from parcours.demo.people import Customer
 from parcours.demo.writers import APP_SCHEMA, CsvRows, JsonLines, ParquetColumns, Sink
+from parcours.store import schema
 
 EXPORT_FILES = {
     # source: (file name, shipped mapping)
@@ -61,17 +62,8 @@ CRM_HEADER = (
 )
 EMAIL_HEADER = ("email", "campaign", "activity", "timestamp")
 
-CHANNELS = ("web", "app", "store", "call", "chat", "video", "email", "social", "other")
-IDENTIFIER_TYPES = (
-    "anonymous_id",
-    "user_id",
-    "email",
-    "phone",
-    "loyalty_id",
-    "crm_id",
-    "device_id",
-    "social_handle",
-)
+CHANNELS = tuple(c for c in schema.CHANNELS if c != "sms")  # the demo world sends no SMS
+IDENTIFIER_TYPES = ("anonymous_id", "user_id", *schema.IDENTIFIER_TYPES)
 
 
 class Exports:

@@ -28,13 +28,6 @@ class BatchResult:
     quarantined: dict[str, int] = field(default_factory=dict)
     already_quarantined: int = 0
 
-    def add(self, other: BatchResult) -> None:
-        self.accepted += other.accepted
-        self.duplicates += other.duplicates
-        self.already_quarantined += other.already_quarantined
-        for code, count in other.quarantined.items():
-            self.quarantined[code] = self.quarantined.get(code, 0) + count
-
 
 def quarantine_id(source_sql: str, raw_sql: str) -> str:
     """SQL for the stable id of a quarantined record: its source and raw content."""
