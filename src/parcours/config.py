@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     import_batch_rows: int = Field(
         default=200_000, ge=1, description="Rows per import batch (one commit each)."
     )
+    import_memory_limit: str | None = Field(
+        default="1GB",
+        description="Engine memory cap while importing: an import streams, so what the engine "
+        "would otherwise keep is its cache of written data, which grows with the file.",
+    )
     max_record_bytes: int = Field(
         default=32 * 1024, ge=256, description="Largest accepted record; larger is quarantined."
     )

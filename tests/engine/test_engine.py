@@ -55,3 +55,10 @@ def test_registered_arrow_tables_are_queryable_only_inside_the_block(
 def test_store_builders_render_for_spark(query: str) -> None:
     sql = render(query, SPARK)
     assert sql and sqlglot.parse_one(sql, dialect="spark")
+
+
+def test_memory_cap_is_lifted_after_the_block(memory_engine: DuckDBEngine) -> None:
+    before = memory_engine._memory_limit()
+    with memory_engine.memory_capped("256MB"):
+        assert memory_engine._memory_limit() != before
+    assert memory_engine._memory_limit() == before

@@ -8,7 +8,7 @@ The import ledger (`imports`) records every run, including those that never fini
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from parcours.collect import ledger
@@ -16,6 +16,7 @@ from parcours.collect.ledger import ImportSummary, new_import_id
 from parcours.collect.mapping import Mapping, load_mapping
 from parcours.collect.readers import (
     Batch,
+    Reader,
     detect_format,
     open_reader,
     prefetched,
@@ -60,7 +61,7 @@ def import_file(
         import_id=summary.import_id,
     )
     try:
-        for batch in prefetched(reader.batches()):
+        for batch in _batches_capped(store, reader):
             _import_batch(store, batch, transform, summary, path)
             if progress:
                 progress(batch.position, reader.total)
@@ -70,6 +71,12 @@ def import_file(
     summary.seconds = round(time.perf_counter() - started, 3)
     ledger.update(store, summary, status="completed")
     return summary
+
+
+def _batches_capped(store: Store, reader: Reader) -> Iterator[Batch]:
+    """The reader's batches, read ahead, with the engine's memory capped while they last."""
+    with store.engine.memory_capped(store.settings.import_memory_limit):
+        yield from prefetched(reader.batches())
 
 
 def store_transform(

@@ -313,10 +313,13 @@ class ParquetReader(Reader):
             ) from error
         schema = self.file.schema_arrow
         self.total = self.file.metadata.num_rows
+        instants = frozenset(
+            f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is not None
+        )
         texts = frozenset(
             f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
         )
-        self.shape = InputShape("columns", tuple(schema.names), texts)
+        self.shape = InputShape("columns", tuple(schema.names), texts, instants)
 
     def batches(self) -> Iterator[Batch]:
         first = 1

@@ -39,6 +39,8 @@ class InputShape:
     """Source columns (kind `columns`), in file order."""
     text_columns: frozenset[str] = frozenset()
     """Columns already of text type; others are cast (Parquet numbers, timestamps...)."""
+    instant_columns: frozenset[str] = frozenset()
+    """Columns already holding instants (Parquet timestamps with a zone): used as they are."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,15 @@ def build_transform(
         **{"d_" + kind: n.phone_digits(expr) for kind, expr in ids.items() if kind == "phone"},
         "_context": _json_field(fields, mapping.context),
         "_properties": _properties(mapping, shape, fields),
+        # Timestamps that are already instants skip the text round trip.
+        **{
+            "x_" + name: f"CAST({ident(column)} AS TIMESTAMPTZ)"
+            for name, spec in mapping.fields().items()
+            if name in ("occurred_at", "sent_at") and (column := _instant_source(spec, shape))
+        },
     }
     stage_b = {
-        **{"t_" + name: expr for name, expr in _typed_columns(mapping, texts).items()},
+        **{"t_" + name: expr for name, expr in _typed_columns(mapping, texts, shape).items()},
         **{"n_" + kind: _normalised(kind, spec) for kind, spec in mapping.identifiers.items()},
     }
     checks = _checks(mapping, texts, max_record_bytes, future_tolerance_hours)
@@ -104,6 +112,13 @@ def build_transform(
         f"SELECT {', '.join(final)}, _record_no, CAST(_raw AS VARCHAR) AS _raw, "
         f"_reason_code, _reason FROM _c"
     )
+
+
+def _instant_source(spec: FieldSpec, shape: InputShape) -> str | None:
+    """The source column of a timestamp field when it already holds instants, else None."""
+    if len(spec.sources) == 1 and spec.sources[0] in shape.instant_columns and not spec.map:
+        return spec.sources[0]
+    return None
 
 
 def _aliased(columns: dict[str, str]) -> str:
@@ -225,7 +240,10 @@ def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> st
     return f"json_object({pairs})"
 
 
-def _typed_columns(mapping: Mapping, texts: dict[str, str]) -> dict[str, str]:
+def _typed_columns(
+    mapping: Mapping, texts: dict[str, str], shape: InputShape | None = None
+) -> dict[str, str]:
+    """Typed value of each declared field, as SQL over stage `_a`."""
     specs = mapping.fields()
 
     def f(name: str) -> str:
@@ -246,6 +264,9 @@ def _typed_columns(mapping: Mapping, texts: dict[str, str]) -> dict[str, str]:
         typed["currency"] = f"upper({f('currency')})"
     if "sent_at" in texts:
         typed["sent_at"] = n.timestamp(f("sent_at"), specs["sent_at"])
+    for name in ("occurred_at", "sent_at"):
+        if shape and name in specs and _instant_source(specs[name], shape):
+            typed[name] = ident("x_" + name)
     if "amount" in texts:
         typed["amount"] = f"CAST({n.number(f('amount'), specs['amount'])} AS DECIMAL(18,4))"
     for name in ("wait_seconds", "duration_seconds"):

@@ -87,6 +87,19 @@ class Engine(ABC):
         finally:
             self._unregister(name)
 
+    @contextmanager
+    def memory_capped(self, limit: str | None) -> Iterator[None]:
+        """Cap the engine's memory (e.g. '1GB') for the block; None leaves it as it is."""
+        if limit is None:
+            yield
+            return
+        before = self._memory_limit()
+        self._set_memory_limit(limit)
+        try:
+            yield
+        finally:
+            self._set_memory_limit(before)
+
     def _sql(self, query: Query) -> str:
         # Plain strings are trusted DuckDB SQL from our own builders; the source engine runs
         # them unparsed, which keeps DuckDB-only syntax intact and saves a parse per batch.
@@ -108,6 +121,12 @@ class Engine(ABC):
 
     @abstractmethod
     def _unregister(self, name: str) -> None: ...
+
+    @abstractmethod
+    def _memory_limit(self) -> str: ...
+
+    @abstractmethod
+    def _set_memory_limit(self, limit: str) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -67,6 +67,12 @@ class DuckDBEngine(Engine):
     def _unregister(self, name: str) -> None:
         self._con.unregister(name)
 
+    def _memory_limit(self) -> str:
+        return str(self.scalar("SELECT current_setting('memory_limit')"))
+
+    def _set_memory_limit(self, limit: str) -> None:
+        self._run(f"SET memory_limit = '{limit.replace(chr(39), '')}'", [])
+
     def close(self) -> None:
         self._con.close()
 
