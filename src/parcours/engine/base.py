@@ -93,12 +93,11 @@ class Engine(ABC):
         if limit is None:
             yield
             return
-        before = self._memory_limit()
         self._set_memory_limit(limit)
         try:
             yield
         finally:
-            self._set_memory_limit(before)
+            self._set_memory_limit(None)
 
     def _sql(self, query: Query) -> str:
         # Plain strings are trusted DuckDB SQL from our own builders; the source engine runs
@@ -126,7 +125,8 @@ class Engine(ABC):
     def _memory_limit(self) -> str: ...
 
     @abstractmethod
-    def _set_memory_limit(self, limit: str) -> None: ...
+    def _set_memory_limit(self, limit: str | None) -> None:
+        """Set the cap; None restores the one the engine was opened with."""
 
     @abstractmethod
     def close(self) -> None: ...

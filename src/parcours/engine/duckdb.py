@@ -31,6 +31,7 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.path = path
+        self._opened_memory_limit = memory_limit
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
@@ -70,8 +71,12 @@ class DuckDBEngine(Engine):
     def _memory_limit(self) -> str:
         return str(self.scalar("SELECT current_setting('memory_limit')"))
 
-    def _set_memory_limit(self, limit: str) -> None:
-        self._run(f"SET memory_limit = '{limit.replace(chr(39), '')}'", [])
+    def _set_memory_limit(self, limit: str | None) -> None:
+        limit = limit or self._opened_memory_limit
+        if limit is None:
+            self._run("RESET memory_limit", [])
+        else:
+            self._run(f"SET memory_limit = '{limit.replace(chr(39), '')}'", [])
 
     def close(self) -> None:
         self._con.close()
