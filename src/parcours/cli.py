@@ -39,8 +39,10 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Records refused at import: see why, replay after a fix.")
 mappings_app = typer.Typer(help="Ready-made import mappings for the exports companies have.")
+sources_app = typer.Typer(help="Live sources: their write keys and default channels.")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(sources_app, name="sources")
 
 StoreOption = Annotated[
     Path | None,
@@ -244,6 +246,93 @@ def mappings_show(name: Annotated[str, typer.Argument(help="A shipped mapping na
             f"No shipped mapping {name!r}", f"use one of {', '.join(shipped_mappings())}"
         )
     sys.stdout.write((SHIPPED / f"{name}.yaml").read_text())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (PARCOURS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PARCOURS_PORT, default 8765).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Serve the tracking API (Segment, RudderStack and PostHog SDKs talk to it unchanged)."""
+    import uvicorn
+
+    from parcours.api import create_app
+    from parcours.config import load_settings
+
+    settings = load_settings(store=store, host=host, port=port)
+    console.print(
+        f"parcours {__version__} serving [bold]{settings.store}[/bold] on "
+        f"http://{settings.host}:{settings.port} — Segment: /v1/batch, PostHog: /batch/; "
+        "write keys: `parcours sources list` (while stopped)"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _print_sources(sources: list[Any], fmt: OutputFormat) -> None:
+    print_rows([s.to_dict() for s in sources], fmt, title="Sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    name: Annotated[str, typer.Argument(help="A name for the source, e.g. website.")],
+    channel: Annotated[str, typer.Option(help="Default channel of its events, e.g. web, app.")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Add a source and print its write key (configure the SDK with it)."""
+    from parcours.collect.sources import add_source
+
+    with _open(store) as p:
+        _print_sources([add_source(p.store, name, channel)], fmt)
+
+
+@sources_app.command("list")
+def sources_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Every source with its write key, channel and state."""
+    from parcours.collect.sources import list_sources
+
+    with _open(store) as p:
+        _print_sources(list_sources(p.store), fmt)
+
+
+@sources_app.command("disable")
+def sources_disable(
+    name: Annotated[str, typer.Argument()],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Refuse the source's key (401) until enabled again; nothing stored is touched."""
+    from parcours.collect.sources import set_enabled
+
+    with _open(store) as p:
+        _print_sources([set_enabled(p.store, name, False)], fmt)
+
+
+@sources_app.command("enable")
+def sources_enable(
+    name: Annotated[str, typer.Argument()],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Accept the source's key again."""
+    from parcours.collect.sources import set_enabled
+
+    with _open(store) as p:
+        _print_sources([set_enabled(p.store, name, True)], fmt)
+
+
+@sources_app.command("rotate")
+def sources_rotate(
+    name: Annotated[str, typer.Argument()],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Give the source a new write key; the old one stops working at once."""
+    from parcours.collect.sources import rotate_key
+
+    with _open(store) as p:
+        _print_sources([rotate_key(p.store, name)], fmt)
 
 
 @app.command()

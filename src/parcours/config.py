@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         description="Keep each event's original record in `raw` (lineage). Quarantine always "
         "keeps it. Off, wide JSON sources import about twice as fast and take half the space.",
     )
+    host: str = Field(default="127.0.0.1", description="Where `parcours serve` listens.")
+    port: int = Field(default=8765, ge=1, le=65535, description="The port it listens on.")
+    live_dedup_window_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="A live message id seen from the same source within this window is stored "
+        "once (RudderStack keeps 7 days, Segment about 24 hours). File imports dedup forever.",
+    )
+    max_batch_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted by the tracking API (RudderStack's 4 MB).",
+    )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."
     )

@@ -220,7 +220,8 @@ def _text(fields: _FieldReader, spec: FieldSpec) -> str:
 def _json_field(fields: _FieldReader, spec: FieldSpec | None) -> str:
     if spec is None or not spec.sources:
         return "NULL::JSON"
-    return fields.json(spec.sources[0])
+    found = [fields.json(name) for name in spec.sources]
+    return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
 
 
 def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> str:

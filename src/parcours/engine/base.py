@@ -129,6 +129,10 @@ class Engine(ABC):
         """Set the cap; None restores the one the engine was opened with."""
 
     @abstractmethod
+    def fork(self) -> Engine:
+        """Another session on the same store, for use from another thread."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Engine:

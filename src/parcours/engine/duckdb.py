@@ -78,6 +78,13 @@ class DuckDBEngine(Engine):
         else:
             self._run(f"SET memory_limit = '{limit.replace(chr(39), '')}'", [])
 
+    def fork(self) -> DuckDBEngine:
+        twin = object.__new__(DuckDBEngine)
+        twin.path, twin._opened_memory_limit = self.path, self._opened_memory_limit
+        twin._con = self._con.cursor()
+        twin._con.execute("SET TimeZone = 'UTC'")
+        return twin
+
     def close(self) -> None:
         self._con.close()
 

@@ -16,6 +16,7 @@ from parcours.store.schema import (
     EVENT_COLUMNS,
     IMPORT_COLUMNS,
     QUARANTINE_COLUMNS,
+    SOURCE_COLUMNS,
     create_table_sql,
 )
 
@@ -35,8 +36,17 @@ def _v1() -> list[str]:
     ]
 
 
+def _v2() -> list[str]:
+    return [
+        create_table_sql("sources", SOURCE_COLUMNS),
+        "CREATE UNIQUE INDEX sources_name ON sources (name)",
+        "CREATE UNIQUE INDEX sources_write_key ON sources (write_key)",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical events, quarantine and the import ledger", _v1),
+    Migration(2, "sources and write keys for the live tracking API", _v2),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -130,6 +130,15 @@ IMPORT_COLUMNS: tuple[Column, ...] = (
     Column("quarantined", "BIGINT", "Records refused and kept in quarantine."),
 )
 
+SOURCE_COLUMNS: tuple[Column, ...] = (
+    Column("name", "VARCHAR", "The source's name, e.g. website, ios-app.", False),
+    Column("write_key", "VARCHAR", "The key its SDKs send; secret.", False),
+    Column("channel", "VARCHAR", "Default channel of its events.", False),
+    Column("enabled", "BOOLEAN", "A disabled source's key is refused (401).", False),
+    Column("created_at", "TIMESTAMPTZ", "When it was added, UTC.", False),
+    Column("rotated_at", "TIMESTAMPTZ", "When its key last changed, UTC."),
+)
+
 EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
 

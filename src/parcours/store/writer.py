@@ -39,7 +39,7 @@ def stage(engine: Engine, transform_sql: str) -> None:
     engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS {transform_sql}")
 
 
-def insert_events(engine: Engine, source: str) -> int:
+def insert_events(engine: Engine, source: str, window_hours: float | None = None) -> int:
     """Append the staged good records that are new for `source`; return how many.
 
     The store is probed with the batch's ids (the batch is the hash join's build side), so
@@ -48,8 +48,15 @@ def insert_events(engine: Engine, source: str) -> int:
     twice as fast as a window `QUALIFY`.
     """
     columns = ", ".join(EVENT_COLUMN_NAMES)
+    # A window bounds the probe to recent events: the store's zone maps on received_at skip the
+    # rest, so a live commit costs the same on a store of any size (Segment keeps ~24h).
+    recent = (
+        f" AND e.received_at >= now() - INTERVAL {window_hours * 3600:.0f} SECOND"
+        if window_hours
+        else ""
+    )
     stored = (
-        f"SELECT e.event_id FROM events e WHERE e.source = {lit(source)} "
+        f"SELECT e.event_id FROM events e WHERE e.source = {lit(source)}{recent} "
         f"AND e.event_id IN (SELECT event_id FROM {STAGED})"
     )
     return engine.write(
@@ -80,7 +87,13 @@ def insert_quarantine(
 
 
 def write_staged(
-    engine: Engine, source: str, origin: str, mapping: str, import_id: str
+    engine: Engine,
+    source: str,
+    origin: str,
+    mapping: str,
+    import_id: str,
+    *,
+    window_hours: float | None = None,
 ) -> BatchResult:
     """Store the staged batch (call inside a transaction) and count what happened."""
     good, bad = (
@@ -91,7 +104,7 @@ def write_staged(
         .to_pylist()[0]
         .values()
     )
-    accepted = insert_events(engine, source)
+    accepted = insert_events(engine, source, window_hours)
     quarantined = insert_quarantine(engine, source, origin, mapping, import_id)
     return BatchResult(
         accepted=accepted,

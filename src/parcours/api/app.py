@@ -1,0 +1,77 @@
+"""`create_app(settings)`: the ASGI app `parcours serve` runs.
+
+The app owns the store for its lifetime (DuckDB lets one process write a file): it opens it,
+starts the group-commit writer, and closes both on shutdown after committing what is queued.
+Every `ParcoursError` becomes a JSON answer with its status, its message and how to fix it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from parcours import __version__
+from parcours.collect.live.routes import Live, SourceKeys
+from parcours.collect.live.routes import router as live_router
+from parcours.collect.live.writer import GroupCommitWriter, Overloaded
+from parcours.config import Settings, load_settings
+from parcours.errors import ParcoursError
+from parcours.store.store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store.open(settings)
+        writer = GroupCommitWriter(store, run_id=f"live-{uuid.uuid4().hex[:8]}")
+        writer.start()
+        keys = SourceKeys(store.engine.fork())
+        keys.refresh()
+        app.state.live = Live(settings, writer, keys)
+        try:
+            yield
+        finally:
+            writer.stop()
+            keys.engine.close()
+            store.close()
+
+    app = FastAPI(
+        title="parcours",
+        version=__version__,
+        summary="Omnichannel customer journeys: the tracking API and the capabilities' routes.",
+        lifespan=lifespan,
+    )
+    # Browsers send analytics.js traffic cross-origin; PostHog mirrors the origin, `*` is the same.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], max_age=86400
+    )
+    app.include_router(live_router)
+    app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
+
+    @app.get("/health", tags=["server"])
+    async def health() -> dict[str, object]:
+        writer = app.state.live.writer
+        return {
+            "status": "ok",
+            "version": __version__,
+            "commits": writer.stats.commits,
+            "messages": writer.stats.messages,
+            "accepted": writer.stats.accepted,
+            "quarantined": writer.stats.quarantined,
+        }
+
+    return app
+
+
+async def _error(request: Request, error: ParcoursError) -> JSONResponse:
+    headers = (
+        {"Retry-After": "1", "X-RateLimit-Reset": "1"} if isinstance(error, Overloaded) else {}
+    )
+    return JSONResponse(error.to_dict(), status_code=error.http_status, headers=headers)

@@ -1,0 +1,282 @@
+"""The tracking API's HTTP surface: Segment/RudderStack `/v1/...` and PostHog capture routes.
+
+Routes stay short: read the body (bounded, gzip or base64), find the source by its write key,
+turn the body into messages (`segment`, `posthog`), and wait for the group commit. Status codes
+follow what the SDKs expect: 200 only once every message is durably stored or quarantined, 400
+for a malformed request, 401 for a bad key, 413 for too large, 429 with Retry-After when the
+store is behind, 5xx only for transient faults (SDKs retry 5xx and never 4xx).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import time
+import urllib.parse
+import zlib
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from parcours.collect.live import posthog, segment
+from parcours.collect.live.segment import RequestError
+from parcours.collect.live.writer import GroupCommitWriter
+from parcours.collect.sources import Source
+from parcours.config import Settings
+from parcours.engine import Engine
+from parcours.errors import ParcoursError
+
+router = APIRouter()
+
+SEGMENT_OK = {"success": True}
+POSTHOG_OK = {"status": 1}
+
+
+class BadRequest(ParcoursError):
+    http_status = 400
+
+
+class PayloadTooLarge(ParcoursError):
+    http_status = 413
+
+
+class Unauthorized(ParcoursError):
+    http_status = 401
+
+
+@dataclass
+class SourceKeys:
+    """Write key → source, cached; a miss asks the store again (at most once a second)."""
+
+    engine: Engine
+    by_key: dict[str, Source] = field(default_factory=dict)
+    refreshed: float = 0.0
+
+    def find(self, key: str | None) -> Source:
+        if not key:
+            raise Unauthorized(
+                "No write key in the request",
+                "send it as HTTP Basic (the key as user name), or writeKey / api_key in the body",
+            )
+        if key not in self.by_key and time.monotonic() - self.refreshed > 1.0:
+            self.refresh()
+        source = self.by_key.get(key)
+        if source is None or not source.enabled:
+            raise Unauthorized(
+                "Invalid write key" + (" (the source is disabled)" if source else ""),
+                "copy the key from `parcours sources list`, or enable the source",
+            )
+        return source
+
+    def refresh(self) -> None:
+        rows = self.engine.query("SELECT name, write_key, channel, enabled FROM sources")
+        self.by_key = {row["write_key"]: Source(**row) for row in rows.to_pylist()}
+        self.refreshed = time.monotonic()
+
+
+@dataclass
+class Live:
+    """What the routes need, held by the app for its lifetime."""
+
+    settings: Settings
+    writer: GroupCommitWriter
+    keys: SourceKeys
+
+
+def get_live(request: Request) -> Live:
+    live: Live = request.app.state.live
+    return live
+
+
+LiveDep = Annotated[Live, Depends(get_live)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed, refusing more than `limit` bytes either way."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    compression = request.query_params.get("compression", "")
+    if request.headers.get("content-encoding", "").lower() == "gzip" or compression.startswith(
+        "gzip"
+    ):
+        body = _gunzip(body, limit)
+    elif compression == "base64":
+        body = _base64(body)
+    if body.startswith(b"data=") and "form-urlencoded" in request.headers.get("content-type", ""):
+        body = _form_data(body)  # PostHog's `data=<json or base64>` form
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(
+            f"The body is not JSON: {error}", "send the messages as a JSON object (UTF-8)"
+        ) from error
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request is {size:,} bytes, more than the {limit:,} accepted",
+        "send smaller batches (SDKs split them by themselves), or raise max_batch_bytes",
+    )
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise BadRequest(
+            f"The body is not valid gzip: {error}", "send gzip or plain JSON"
+        ) from error
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise _too_large(len(data), limit)
+    return data
+
+
+def _base64(body: bytes) -> bytes:
+    try:
+        return base64.b64decode(body, validate=False)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest("The body is not valid base64", "send plain JSON") from error
+
+
+def _form_data(body: bytes) -> bytes:
+    fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    data = fields.get("data", [""])[0].encode()
+    return data if data.lstrip().startswith((b"{", b"[")) else _base64(data)
+
+
+def _basic_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    # `key:` as Segment documents it; `key` alone as older clients send it.
+    return decoded.split(":", 1)[0] or None
+
+
+def _serialised(messages: list[Any], received: dt.datetime) -> list[str]:
+    return [
+        orjson.dumps(segment.complete(m, received) if isinstance(m, dict) else m).decode()
+        for m in messages
+    ]
+
+
+async def _store(live: Live, source: Source, messages: list[Any]) -> None:
+    received = dt.datetime.now(dt.UTC)
+    if messages:
+        await live.writer.write(source, _serialised(messages, received))
+
+
+# --- Segment / RudderStack -------------------------------------------------------------------
+
+
+@router.post("/v1/batch", tags=["segment"], summary="A batch of Segment messages")
+@router.post("/v1/b", tags=["segment"], include_in_schema=False)
+@router.post("/v1/import", tags=["segment"], summary="Historical messages (same shape as batch)")
+async def segment_batch(request: Request, live: LiveDep) -> dict[str, bool]:
+    body = parse_json(await read_body(request, live.settings.max_batch_bytes))
+    source = live.keys.find(_basic_key(request) or segment.write_key_in_body(body))
+    try:
+        messages = segment.batch_messages(body)
+    except RequestError as error:
+        raise BadRequest(str(error), "see the Segment HTTP API's /v1/batch") from error
+    await _store(live, source, messages)
+    return SEGMENT_OK
+
+
+@router.post("/v1/{kind}", tags=["segment"], summary="One Segment message")
+async def segment_message(kind: str, request: Request, live: LiveDep) -> dict[str, bool]:
+    if kind not in segment.PATH_TYPES:
+        raise BadRequest(
+            f"Unknown message type {kind!r}",
+            "post to /v1/identify, track, page, screen, group, alias or batch",
+        )
+    body = parse_json(await read_body(request, live.settings.max_batch_bytes))
+    source = live.keys.find(_basic_key(request) or segment.write_key_in_body(body))
+    try:
+        message = segment.single_message(body, kind)
+    except RequestError as error:
+        raise BadRequest(str(error), "send one message as a JSON object") from error
+    await _store(live, source, [message])
+    return SEGMENT_OK
+
+
+@router.get("/v1/projects/{write_key}/settings", tags=["segment"])
+async def segment_settings(write_key: str, request: Request, live: LiveDep) -> dict[str, Any]:
+    """The settings document analytics.js and the mobile SDKs load before sending."""
+    live.keys.find(write_key)
+    host = request.headers.get("host", f"{live.settings.host}:{live.settings.port}")
+    return {
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": f"{host}/v1",
+                "protocol": request.url.scheme,
+                "unbundledIntegrations": [],
+                "addBundledMetadata": False,
+            }
+        },
+        "plan": {"track": {"__default": {"enabled": True, "integrations": {}}}},
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    }
+
+
+# --- PostHog ---------------------------------------------------------------------------------
+
+POSTHOG_PATHS = ["/batch", "/capture", "/e", "/i/v0/e", "/track"]
+
+
+async def posthog_capture(request: Request, live: LiveDep) -> JSONResponse:
+    if request.method == "GET":
+        raw = request.query_params.get("data", "")
+        body = parse_json(
+            _base64(raw.encode()) if raw and not raw.startswith("{") else raw.encode()
+        )
+    else:
+        body = parse_json(await read_body(request, live.settings.max_batch_bytes))
+    source = live.keys.find(posthog.api_key(body))
+    try:
+        events = posthog.events_of(body)
+    except RequestError as error:
+        raise BadRequest(str(error), "see PostHog's capture API") from error
+    sent_at = body.get("sent_at") if isinstance(body, dict) else None
+    await _store(live, source, [posthog.to_message(e, sent_at) for e in events])
+    return JSONResponse(POSTHOG_OK)
+
+
+for path in POSTHOG_PATHS:
+    for suffix in ("", "/"):
+        router.add_api_route(
+            path + suffix,
+            posthog_capture,
+            methods=["GET", "POST"],
+            tags=["posthog"],
+            include_in_schema=(suffix == "/"),
+            name=f"posthog{path.replace('/', '_')}{'_slash' if suffix else ''}",
+        )
