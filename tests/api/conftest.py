@@ -1,72 +1,14 @@
-"""A real `parcours serve` on loopback, with one source, for clients to talk to."""
+"""Fixtures for the HTTP API: a real `parcours serve` on loopback, with one source."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+from servers import Server, add_source, free_port, parcours, start_server
 
-
-@dataclass
-class Server:
-    url: str
-    write_key: str
-    store: Path
-    process: subprocess.Popen[bytes]
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the server (SIGTERM commits what is queued; SIGKILL is a crash)."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def parcours(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "parcours", *args, "--store", str(store)],
-        capture_output=True, text=True, check=True,
-    )
-
-
-def add_source(store: Path, name: str = "website", channel: str = "web") -> str:
-    done = parcours("sources", "add", name, "--channel", channel, "-f", "json", store=store)
-    return str(json.loads(done.stdout)[0]["write_key"])
-
-
-def start_server(store: Path, write_key: str, port: int | None = None) -> Server:
-    port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "parcours", "serve", "--port", str(port), "--store", str(store)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"parcours serve exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return Server(url, write_key, store, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("parcours serve did not answer /health within 30s")
+__all__ = ["Server", "add_source", "free_port", "parcours", "start_server"]
 
 
 @pytest.fixture

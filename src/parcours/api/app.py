@@ -21,7 +21,7 @@ from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
 from parcours.config import Settings, load_settings
 from parcours.errors import ParcoursError
-from parcours.store.store import Store
+from parcours.store.store import Store, mark_served, unmark_served
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = SourceKeys(store.engine.fork())
         keys.refresh()
         app.state.live = Live(settings, writer, keys)
+        mark_served(settings.store, f"http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
+            unmark_served(settings.store)
             writer.stop()
             keys.engine.close()
             store.close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from parcours.config import Settings
 from parcours.engine import Engine, open_engine
-from parcours.errors import StoreError
+from parcours.errors import StoreError, StoreLockedError
 from parcours.store.migrations import LATEST_VERSION, current_version, migrate
 
 
@@ -17,7 +21,10 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> Store:
-        engine = open_engine(settings, read_only=read_only)
+        try:
+            engine = open_engine(settings, read_only=read_only)
+        except StoreLockedError as locked:
+            raise _served_elsewhere(settings.store) or locked from locked
         if read_only:
             version = current_version(engine)
             if version != LATEST_VERSION:
@@ -41,3 +48,30 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def serve_marker(store: Path) -> Path:
+    """The file `parcours serve` keeps beside the store it holds: its pid and URL."""
+    return store.with_name(store.name + ".serve.json")
+
+
+def mark_served(store: Path, url: str) -> None:
+    serve_marker(store).write_text(json.dumps({"pid": os.getpid(), "url": url}))
+
+
+def unmark_served(store: Path) -> None:
+    serve_marker(store).unlink(missing_ok=True)
+
+
+def _served_elsewhere(store: Path) -> StoreLockedError | None:
+    try:
+        served = json.loads(serve_marker(store).read_text())
+    except (OSError, ValueError):
+        return None
+    return StoreLockedError(
+        f"The store {store} is held by `parcours serve` (pid {served.get('pid')}) at "
+        f"{served.get('url')}; DuckDB lets one process write a file",
+        "send events to that server, or stop it (Ctrl-C or SIGTERM: it commits what is queued) "
+        "to run this command",
+        where=str(store),
+    )
