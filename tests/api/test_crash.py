@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 import httpx
+from servers import add_source, start_server
 
 import parcours
-from servers import add_source, start_server
 
 
 def _batch(prefix: str, n: int) -> tuple[list[str], dict[str, object]]:

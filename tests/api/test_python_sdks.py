@@ -11,10 +11,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from servers import Server
 
 import parcours
-
-from servers import Server
 
 NOW = dt.datetime.now(dt.UTC)
 
