@@ -57,8 +57,10 @@ def test_store_builders_render_for_spark(query: str) -> None:
     assert sql and sqlglot.parse_one(sql, dialect="spark")
 
 
-def test_memory_cap_is_lifted_after_the_block(memory_engine: DuckDBEngine) -> None:
+def test_bulk_load_settings_are_lifted_after_the_block(memory_engine: DuckDBEngine) -> None:
     before = memory_engine._memory_limit()
-    with memory_engine.memory_capped("256MB"):
+    with memory_engine.bulk_load("256MB"):
         assert memory_engine._memory_limit() != before
+        assert memory_engine.scalar("SELECT current_setting('preserve_insertion_order')") is False
     assert memory_engine._memory_limit() == before
+    assert memory_engine.scalar("SELECT current_setting('preserve_insertion_order')") is True

@@ -74,8 +74,8 @@ def import_file(
 
 
 def _batches_capped(store: Store, reader: Reader) -> Iterator[Batch]:
-    """The reader's batches, read ahead, with the engine's memory capped while they last."""
-    with store.engine.memory_capped(store.settings.import_memory_limit):
+    """The reader's batches, read ahead, with the engine set for bulk loading meanwhile."""
+    with store.engine.bulk_load(store.settings.import_memory_limit):
         yield from prefetched(reader.batches())
 
 

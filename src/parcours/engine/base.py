@@ -88,16 +88,19 @@ class Engine(ABC):
             self._unregister(name)
 
     @contextmanager
-    def memory_capped(self, limit: str | None) -> Iterator[None]:
-        """Cap the engine's memory (e.g. '1GB') for the block; None leaves it as it is."""
-        if limit is None:
-            yield
-            return
-        self._set_memory_limit(limit)
+    def bulk_load(self, memory_limit: str | None) -> Iterator[None]:
+        """Settings for loading many rows, for the block: the memory cap (e.g. '1GB'; None
+        leaves it), and no promise to keep rows in insertion order (no query depends on it,
+        and an engine loads faster without it)."""
+        self._set_bulk(True)
+        if memory_limit is not None:
+            self._set_memory_limit(memory_limit)
         try:
             yield
         finally:
-            self._set_memory_limit(None)
+            self._set_bulk(False)
+            if memory_limit is not None:
+                self._set_memory_limit(None)
 
     def _sql(self, query: Query) -> str:
         # Plain strings are trusted DuckDB SQL from our own builders; the source engine runs
@@ -123,6 +126,9 @@ class Engine(ABC):
 
     @abstractmethod
     def _memory_limit(self) -> str: ...
+
+    @abstractmethod
+    def _set_bulk(self, bulk: bool) -> None: ...
 
     @abstractmethod
     def _set_memory_limit(self, limit: str | None) -> None:

@@ -68,6 +68,10 @@ class DuckDBEngine(Engine):
     def _unregister(self, name: str) -> None:
         self._con.unregister(name)
 
+    def _set_bulk(self, bulk: bool) -> None:
+        # Without insertion order DuckDB writes a batch with every thread.
+        self._run(f"SET preserve_insertion_order = {'false' if bulk else 'true'}", [])
+
     def _memory_limit(self) -> str:
         return str(self.scalar("SELECT current_setting('memory_limit')"))
 
