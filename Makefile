@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## build the demo world, import it, say what was found
 	$(BIN)/parcours demo
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP)  ## run the whole test suite (installs Chromium and the browser SDK for its e2e test)
+	bash tests/e2e/browser/setup.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
