@@ -22,6 +22,11 @@ class Server:
     store: Path
     process: subprocess.Popen[bytes]
 
+    @property
+    def log(self) -> str:
+        """What the server wrote to stderr so far (tracebacks of 5xx answers among it)."""
+        return self.store.with_name(self.store.name + ".serve.log").read_text()
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (SIGTERM commits what is queued; SIGKILL is a crash)."""
         if self.process.poll() is None:
@@ -51,19 +56,19 @@ def add_source(store: Path, name: str = "website", channel: str = "web") -> str:
 
 def start_server(store: Path, write_key: str, port: int | None = None) -> Server:
     port = port or free_port()
+    # The server's output goes to a file: a pipe nobody reads would block it once full.
+    log = store.with_name(store.name + ".serve.log")
     process = subprocess.Popen(
         [sys.executable, "-m", "parcours", "serve", "--port", str(port), "--store", str(store)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("ab"),
         env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"parcours serve exited: {process.stderr.read() if process.stderr else ''}"
-            )
+            raise RuntimeError(f"parcours serve exited: {log.read_text()}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return Server(url, write_key, store, process)

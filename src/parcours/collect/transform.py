@@ -269,7 +269,8 @@ def _typed_columns(
         if shape and name in specs and _instant_source(specs[name], shape):
             typed[name] = ident("x_" + name)
     if "amount" in texts:
-        typed["amount"] = f"CAST({n.number(f('amount'), specs['amount'])} AS DECIMAL(18,4))"
+        # TRY_: NaN, infinities and amounts past 10^14 are refused as wrong_type, not a crash.
+        typed["amount"] = f"TRY_CAST({n.number(f('amount'), specs['amount'])} AS DECIMAL(18,4))"
     for name in ("wait_seconds", "duration_seconds"):
         if name in texts:
             typed[name] = n.duration_seconds(f(name), specs[name])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +84,13 @@ class Engine(ABC):
         self._register(name, table)
         try:
             yield name
-        finally:
-            self._unregister(name)
+        except BaseException:
+            # Inside a failed transaction the engine may refuse even this: the original error
+            # is the one worth seeing (a later register of the same name replaces it anyway).
+            with suppress(Exception):
+                self._unregister(name)
+            raise
+        self._unregister(name)
 
     @contextmanager
     def bulk_load(self, memory_limit: str | None) -> Iterator[None]:

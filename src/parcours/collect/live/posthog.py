@@ -52,7 +52,7 @@ def api_key(body: Any) -> str | None:
     )
     if isinstance(events, list) and events and isinstance(events[0], dict):
         candidates.append(events[0])
-        candidates.append(events[0].get("properties") or {})
+        candidates.append(as_object(events[0].get("properties")))
     for holder in candidates:
         key = holder.get("api_key") or holder.get("token")
         if isinstance(key, str):

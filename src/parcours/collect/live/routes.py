@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import time
 import urllib.parse
 import zlib
@@ -175,10 +176,20 @@ def _basic_key(request: Request) -> str | None:
 
 
 def _serialised(messages: list[Any], received: dt.datetime) -> list[str]:
-    return [
-        orjson.dumps(segment.complete(m, received) if isinstance(m, dict) else m).decode()
-        for m in messages
-    ]
+    return [_dumps(segment.complete(m, received) if isinstance(m, dict) else m) for m in messages]
+
+
+def _dumps(message: Any) -> str:
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:
+        pass  # orjson writes at most 254 levels of nesting; the standard library goes deeper
+    try:
+        return json.dumps(message, ensure_ascii=False)
+    except (RecursionError, ValueError) as error:
+        raise BadRequest(
+            "A message is nested too deeply to store", "keep properties under 500 levels deep"
+        ) from error
 
 
 async def _store(live: Live, source: Source, messages: list[Any]) -> None:

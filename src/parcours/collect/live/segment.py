@@ -81,12 +81,16 @@ def complete(message: dict[str, Any], received_at: dt.datetime) -> dict[str, Any
         return completed
     completed["originalTimestamp"] = original
     sent, happened = _parse(message.get("sentAt")), _parse(original)
-    if happened is None:
+    try:
+        if happened is None:
+            completed["timestamp"] = original
+        elif sent is None:
+            completed["timestamp"] = _iso(happened)
+        else:
+            completed["timestamp"] = _iso(received_at - (sent - happened))
+    except OverflowError:
+        # Years 1 or 9999 overflow in the arithmetic: as sent, the transform refuses it.
         completed["timestamp"] = original
-    elif sent is None:
-        completed["timestamp"] = _iso(happened)
-    else:
-        completed["timestamp"] = _iso(received_at - (sent - happened))
     return completed
 
 

@@ -155,11 +155,14 @@ class GroupCommitWriter:
                     name: self._write_source(requests[0].source, requests)
                     for name, requests in by_source.items()
                 }
-        except (
-            BaseException
-        ) as error:  # every waiting request learns of it, nothing is lost silently
-            for request in group:
-                request.loop.call_soon_threadsafe(_fail, request.done, error)
+        except BaseException as error:
+            if len(group) > 1:
+                # One request's fault must not fail the others: commit them one by one.
+                for request in group:
+                    self._commit([request])
+                return
+            # The request learns of it (a 5xx: its SDK retries); nothing is dropped silently.
+            group[0].loop.call_soon_threadsafe(_fail, group[0].done, error)
             self._release(group)
             return
         self.stats.commits += 1
