@@ -63,9 +63,10 @@ def build_transform(
 ) -> str:
     """The SQL that turns the records in `relation` into events and quarantine candidates.
 
-    Four stages, each computing every expensive expression once: `_src` parses JSON once per
+    Stages, each computing every expensive expression once: `_src` parses JSON once per
     record; `_a` reads each field as trimmed text after its default and map; `_b` types and
-    normalises; `_c` finds the reasons to refuse. The final projection is the event row.
+    normalises; `_k` evaluates each check; `_c` names the reasons to refuse. The final
+    projection is the event row.
     """
     fields = _FieldReader(shape, mapping)
     texts = {name: _text(fields, spec) for name, spec in mapping.fields().items()}
@@ -90,12 +91,14 @@ def build_transform(
         **{"n_" + kind: _normalised(kind, spec) for kind, spec in mapping.identifiers.items()},
     }
     checks = _checks(mapping, texts, max_record_bytes, future_tolerance_hours)
+    # Each condition is evaluated once (`_k`), then read by both the code and the words.
+    failed = {f"_k{i}": f"coalesce({c.condition}, false)" for i, c in enumerate(checks)}
     reason_code = (
-        "CASE " + " ".join(f"WHEN {c.condition} THEN {lit(c.code)}" for c in checks) + " END"
+        "CASE " + " ".join(f"WHEN _k{i} THEN {lit(c.code)}" for i, c in enumerate(checks)) + " END"
     )
     reason = (
         "nullif(concat_ws('; ', "
-        + ", ".join(f"CASE WHEN {c.condition} THEN {c.message} END" for c in checks)
+        + ", ".join(f"CASE WHEN _k{i} THEN {c.message} END" for i, c in enumerate(checks))
         + "), '')"
     )
 
@@ -108,7 +111,8 @@ def build_transform(
         f"_a AS (SELECT _record_no, _raw, {'_j, ' if shape.kind == 'json' else ''}_parsed, "
         f"{_aliased(stage_a)} FROM _src),\n"
         f"_b AS (SELECT *, {_aliased(stage_b)} FROM _a),\n"
-        f"_c AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _b)\n"
+        f"_k AS (SELECT *, {_aliased(failed)} FROM _b),\n"
+        f"_c AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _k)\n"
         f"SELECT {', '.join(final)}, _record_no, CAST(_raw AS VARCHAR) AS _raw, "
         f"_reason_code, _reason FROM _c"
     )
