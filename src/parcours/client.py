@@ -14,6 +14,7 @@ import pyarrow as pa
 from parcours.collect import quarantine as quarantine_service
 from parcours.collect.importer import Progress, import_file
 from parcours.collect.ledger import ImportSummary
+from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.store.export import ExportFormat, export_events
@@ -88,4 +89,8 @@ def connect(
 ) -> Parcours:
     """Open (creating if needed) a store; settings as in `parcours.config.Settings`."""
     resolved = load_settings(store=Path(store) if store else None, **settings)
-    return Parcours(Store.open(resolved, read_only=read_only))
+    opened = Store.open(resolved, read_only=read_only)
+    if not read_only:
+        # Events a server acknowledged but had not loaded when it stopped (a crash).
+        recover_journal(opened)
+    return Parcours(opened)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -59,15 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["server"])
     async def health() -> dict[str, object]:
-        writer = app.state.live.writer
-        return {
-            "status": "ok",
-            "version": __version__,
-            "commits": writer.stats.commits,
-            "messages": writer.stats.messages,
-            "accepted": writer.stats.accepted,
-            "quarantined": writer.stats.quarantined,
-        }
+        stats = app.state.live.writer.stats
+        return {"status": "ok", "version": __version__, **asdict(stats)}
 
     return app
 

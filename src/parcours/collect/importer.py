@@ -50,26 +50,51 @@ def import_file(
         store.settings.import_batch_rows,
     )
     summary = ImportSummary(new_import_id(), source, str(path), mapping_ref)
-    started = time.perf_counter()
     ledger.start(store, summary)
-    transform = store_transform(
-        store,
-        spec,
-        reader.shape,
-        relation="_parcours_input",
-        source=source,
-        import_id=summary.import_id,
-    )
     try:
-        for batch in _batches_capped(store, reader):
-            _import_batch(store, batch, transform, summary, path)
-            if progress:
-                progress(batch.position, reader.total)
+        import_records(
+            store,
+            reader,
+            spec,
+            summary,
+            progress=progress,
+            in_each_commit=lambda: ledger.update(store, summary, status="running"),
+        )
     except BaseException:
         ledger.update(store, summary, status="failed")
         raise
-    summary.seconds = round(time.perf_counter() - started, 3)
     ledger.update(store, summary, status="completed")
+    return summary
+
+
+def import_records(
+    store: Store,
+    reader: Reader,
+    mapping: Mapping,
+    summary: ImportSummary,
+    *,
+    dedup_window_hours: float | None = None,
+    progress: Progress | None = None,
+    in_each_commit: Callable[[], None] | None = None,
+) -> ImportSummary:
+    """Store what `reader` reads through `mapping`, a commit per batch, counting into `summary`.
+
+    `in_each_commit` runs inside each batch's transaction (the ledger's progress, for files).
+    """
+    started = time.perf_counter()
+    transform = store_transform(
+        store,
+        mapping,
+        reader.shape,
+        relation="_parcours_input",
+        source=summary.source,
+        import_id=summary.import_id,
+    )
+    for batch in _batches_capped(store, reader):
+        _import_batch(store, batch, transform, summary, dedup_window_hours, in_each_commit)
+        if progress:
+            progress(batch.position, reader.total)
+    summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
 
@@ -96,9 +121,14 @@ def store_transform(
 
 
 def _import_batch(
-    store: Store, batch: Batch, transform: str, summary: ImportSummary, path: Path
+    store: Store,
+    batch: Batch,
+    transform: str,
+    summary: ImportSummary,
+    dedup_window_hours: float | None,
+    in_each_commit: Callable[[], None] | None,
 ) -> None:
-    engine = store.engine
+    engine, origin = store.engine, summary.path
     summary.records += batch.table.num_rows + len(batch.unparseable)
     if batch.table.num_rows:
         with engine.registered("_parcours_input", batch.table):
@@ -106,22 +136,28 @@ def _import_batch(
     with engine.transaction():
         if batch.table.num_rows:
             summary.absorb(
-                write_staged(engine, summary.source, str(path), summary.mapping, summary.import_id)
+                write_staged(
+                    engine,
+                    summary.source,
+                    origin,
+                    summary.mapping,
+                    summary.import_id,
+                    window_hours=dedup_window_hours,
+                )
             )
         if batch.unparseable:
-            summary.absorb(_quarantine_unparseable(store, batch, summary, path))
-        ledger.update(store, summary, status="running")
+            summary.absorb(_quarantine_unparseable(store, batch, summary))
+        if in_each_commit:
+            in_each_commit()
 
 
-def _quarantine_unparseable(
-    store: Store, batch: Batch, summary: ImportSummary, path: Path
-) -> BatchResult:
+def _quarantine_unparseable(store: Store, batch: Batch, summary: ImportSummary) -> BatchResult:
     """Lines the reader could not parse go to quarantine as they are, with the reader's reason."""
     qid = quarantine_id(lit(summary.source), "u.raw")
     with store.engine.registered("_parcours_unparseable", unparseable_table(batch.unparseable)):
         added = store.engine.write(
             f"INSERT INTO quarantine SELECT {qid}, {lit(summary.source)}, "
-            f"{lit(str(path))} || ', record ' || u.record_number, {lit(summary.mapping)}, "
+            f"{lit(summary.path)} || ', record ' || u.record_number, {lit(summary.mapping)}, "
             f"u.record_number, u.raw, 'unparseable', u.reason, now(), 'open', NULL, "
             f"{lit(summary.import_id)} FROM _parcours_unparseable u "
             f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.quarantine_id = {qid})"

@@ -1,34 +1,35 @@
-"""Group commit: many requests, one durable commit, one writer.
+"""Group commit: many requests, one fsync, one writer; then a loader into the store.
 
 Request handlers hand their messages to `GroupCommitWriter.write` and wait. A single writer
 thread takes everything waiting (up to `max_batch` messages, or what arrived within
-`max_wait_ms`), runs it through the transform source by source, and commits it all in one
-transaction: events new for their source, refused messages to quarantine. Only then are the
-requests answered, so a 200 means durably stored. The queue is bounded: when the store falls
-behind, `write` refuses at once (`Overloaded`, answered 429 with Retry-After) rather than
-buffering without limit.
+`max_wait_ms`), appends it to the journal and fsyncs once; only then are those requests
+answered, so a 200 means durably kept. Every `load_interval_s` the writer closes the journal's
+segments and hands them to the loader thread, which stores them through the import path —
+transform, quarantine with reasons, dedup against `live_dedup_window_hours` of events — in
+batches big enough to run at the import's speed, then deletes them.
+
+The queue and the loader's backlog are bounded: when the store falls behind, `write` refuses
+at once (`Overloaded`, answered 429 with Retry-After) rather than buffering without limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import pyarrow as pa
-
-from parcours.collect.importer import store_transform
+from parcours.collect.ledger import ImportSummary
+from parcours.collect.live.journal import Journal, Segment, journal_dir
 from parcours.collect.live.mapping import live_mapping
+from parcours.collect.readers import JsonLinesReader
 from parcours.collect.sources import Source
-from parcours.collect.transform import InputShape
 from parcours.errors import ParcoursError
 from parcours.store.store import Store
-from parcours.store.writer import BatchResult, stage, write_staged
 
-LIVE_RELATION = "_parcours_live"
+log = logging.getLogger("parcours.live")
 
 
 class Overloaded(ParcoursError):
@@ -47,95 +48,113 @@ class CommitTimeout(ParcoursError):
 class _Request:
     source: Source
     messages: list[str]
-    done: asyncio.Future[BatchResult]
+    done: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
 
 @dataclass
 class WriterStats:
+    """Counts for `/health`: acknowledged (journaled) and loaded (events, quarantine)."""
+
     commits: int = 0
-    messages: int = 0
+    acknowledged: int = 0
     accepted: int = 0
     duplicates: int = 0
     quarantined: int = 0
-    last_commit_ms: float = 0.0
-    by_source: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    segments_loaded: int = 0
+    load_errors: int = 0
+    backlog_bytes: int = 0
 
 
 class GroupCommitWriter:
-    """The one writer of the store while the server runs."""
+    """The one writer of the journal, and through the loader of the store, while serving."""
 
     def __init__(
         self,
         store: Store,
         *,
         max_batch: int = 20_000,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 2.0,
         max_pending: int = 200_000,
+        max_backlog_bytes: int = 512 * 1024 * 1024,
+        load_interval_s: float = 0.25,
         commit_timeout_s: float = 10.0,
         run_id: str = "live",
     ) -> None:
         self.store = store
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
-        self.max_pending, self.commit_timeout = max_pending, commit_timeout_s
+        self.max_pending, self.max_backlog = max_pending, max_backlog_bytes
+        self.load_interval, self.commit_timeout = load_interval_s, commit_timeout_s
         self.run_id = run_id
         self.stats = WriterStats()
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self.journal = Journal(journal_dir(store.settings.store))
+        self._requests: queue.Queue[_Request | None] = queue.Queue()
+        self._segments: queue.Queue[Segment | None] = queue.Queue()
         self._pending = 0
-        self._pending_lock = threading.Lock()
-        self._transforms: dict[tuple[str, str], str] = {}
-        self._thread = threading.Thread(target=self._run, name="parcours-writer", daemon=True)
+        self._lock = threading.Lock()
+        self._writer = threading.Thread(target=self._write_loop, name="parcours-writer")
+        self._loader = threading.Thread(target=self._load_loop, name="parcours-loader")
 
     def start(self) -> None:
-        self._thread.start()
+        for segment in self.journal.recover():  # what a previous run acknowledged
+            self._queue_segment(segment)
+        self._writer.start()
+        self._loader.start()
 
     def stop(self) -> None:
-        """Commit what is queued, then stop."""
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        """Journal what is queued, load everything, then stop."""
+        self._requests.put(None)
+        self._writer.join()
+        self._segments.put(None)
+        self._loader.join()
 
-    async def write(self, source: Source, messages: list[str]) -> BatchResult:
-        """Store `messages` (JSON text) from `source`; return once durably committed."""
-        with self._pending_lock:
-            if self._pending + len(messages) > self.max_pending:
+    async def write(self, source: Source, messages: list[str]) -> None:
+        """Keep `messages` (JSON text) from `source`; return once durably journaled."""
+        with self._lock:
+            behind = self.stats.backlog_bytes > self.max_backlog
+            if behind or self._pending + len(messages) > self.max_pending:
                 raise Overloaded(
-                    f"{self._pending:,} events are waiting to be stored",
+                    "The store is behind: "
+                    f"{self._pending:,} events waiting, {self.stats.backlog_bytes:,} bytes to load",
                     "retry after the delay in Retry-After; SDKs do this by themselves",
                 )
             self._pending += len(messages)
         loop = asyncio.get_running_loop()
         request = _Request(source, messages, loop.create_future(), loop)
-        self._queue.put(request)
+        self._requests.put(request)
         try:
-            return await asyncio.wait_for(asyncio.shield(request.done), self.commit_timeout)
+            await asyncio.wait_for(asyncio.shield(request.done), self.commit_timeout)
         except TimeoutError as error:
             raise CommitTimeout(
-                f"The store did not commit within {self.commit_timeout:g}s",
-                "retry: an event that was stored after all is not stored twice",
+                f"The journal did not sync within {self.commit_timeout:g}s",
+                "retry: an event that was kept after all is not stored twice",
             ) from error
 
-    def _run(self) -> None:
+    # --- the writer thread: journal and fsync ----------------------------------------------
+
+    def _write_loop(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._requests.get(timeout=self.load_interval)
+            except queue.Empty:
+                self._rotate(older_than=self.load_interval)
+                continue
             if first is None:
-                return
+                break
             group, stopping = self._gather(first)
             self._commit(group)
+            self._rotate(older_than=self.load_interval)
             if stopping:
-                return
+                break
+        self._rotate(older_than=0)
 
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
         """Everything that arrives within the wait, up to `max_batch` messages."""
         group, size = [first], len(first.messages)
         deadline = time.monotonic() + self.max_wait
         while size < self.max_batch:
-            timeout = deadline - time.monotonic()
             try:
-                item = (
-                    self._queue.get(timeout=max(timeout, 0))
-                    if timeout > 0
-                    else self._queue.get_nowait()
-                )
+                item = self._requests.get(timeout=max(deadline - time.monotonic(), 0.0001))
             except queue.Empty:
                 break
             if item is None:
@@ -145,85 +164,84 @@ class GroupCommitWriter:
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
-        started = time.perf_counter()
-        by_source: dict[str, list[_Request]] = defaultdict(list)
-        for request in group:
-            by_source[request.source.name].append(request)
         try:
-            with self.store.engine.transaction():
-                results = {
-                    name: self._write_source(requests[0].source, requests)
-                    for name, requests in by_source.items()
-                }
-        except BaseException as error:
-            if len(group) > 1:
-                # One request's fault must not fail the others: commit them one by one.
-                for request in group:
-                    self._commit([request])
-                return
-            # The request learns of it (a 5xx: its SDK retries); nothing is dropped silently.
-            group[0].loop.call_soon_threadsafe(_fail, group[0].done, error)
-            self._release(group)
-            return
-        self.stats.commits += 1
-        self.stats.last_commit_ms = (time.perf_counter() - started) * 1000
-        for name, result in results.items():
-            self._count(name, result)
-        for request in group:
-            request.loop.call_soon_threadsafe(_succeed, request.done, results[request.source.name])
-        self._release(group)
-
-    def _write_source(self, source: Source, requests: list[_Request]) -> BatchResult:
-        messages = [m for request in requests for m in request.messages]
-        table = pa.table(
-            {
-                "_record_no": pa.array(range(1, len(messages) + 1), pa.int64()),
-                "_raw": pa.array(messages, pa.string()),
-            }
-        )
-        engine = self.store.engine
-        with engine.registered(LIVE_RELATION, table):
-            stage(engine, self._transform(source))
-        return write_staged(
-            engine,
-            source.name,
-            "api",
-            "tracking",
-            self.run_id,
-            window_hours=self.store.settings.live_dedup_window_hours,
-        )
-
-    def _transform(self, source: Source) -> str:
-        key = (source.name, source.channel)
-        if key not in self._transforms:
-            self._transforms[key] = store_transform(
-                self.store,
-                live_mapping(source.channel),
-                InputShape("json"),
-                relation=LIVE_RELATION,
-                source=source.name,
-                import_id=self.run_id,
-            )
-        return self._transforms[key]
-
-    def _count(self, name: str, result: BatchResult) -> None:
-        self.stats.accepted += result.accepted
-        self.stats.duplicates += result.duplicates + result.already_quarantined
-        self.stats.quarantined += sum(result.quarantined.values())
-        self.stats.by_source[name] += result.accepted
-
-    def _release(self, group: list[_Request]) -> None:
+            for request in group:
+                self.journal.append(request.source.name, request.source.channel, request.messages)
+            self.journal.sync()
+        except BaseException as error:  # a disk fault: every waiting request learns of it
+            for request in group:
+                request.loop.call_soon_threadsafe(_settle, request.done, error)
+        else:
+            self.stats.commits += 1
+            for request in group:
+                request.loop.call_soon_threadsafe(_settle, request.done, None)
         count = sum(len(r.messages) for r in group)
-        self.stats.messages += count
-        with self._pending_lock:
+        with self._lock:
             self._pending -= count
+            self.stats.acknowledged += count
+
+    def _rotate(self, older_than: float) -> None:
+        for segment in self.journal.rotate(older_than):
+            self._queue_segment(segment)
+
+    def _queue_segment(self, segment: Segment) -> None:
+        with self._lock:
+            self.stats.backlog_bytes += segment.size
+        self._segments.put(segment)
+
+    # --- the loader thread: journal segments into the store --------------------------------
+
+    def _load_loop(self) -> None:
+        while (segment := self._segments.get()) is not None:
+            self._load(segment)
+
+    def _load(self, segment: Segment) -> None:
+        size = segment.size
+        try:
+            summary = load_segment(self.store, segment, self.run_id)
+        except Exception:
+            # Kept on disk: loaded again at the next start. The acknowledgement stands.
+            log.exception("could not load %s; it stays in the journal", segment.path)
+            self.stats.load_errors += 1
+        else:
+            segment.path.unlink()
+            self.stats.segments_loaded += 1
+            self.stats.accepted += summary.accepted
+            self.stats.duplicates += summary.duplicates + summary.already_quarantined
+            self.stats.quarantined += summary.quarantined_total
+        with self._lock:
+            self.stats.backlog_bytes -= size
 
 
-def _succeed(future: asyncio.Future[BatchResult], result: BatchResult) -> None:
-    if not future.done():
-        future.set_result(result)
+def load_segment(store: Store, segment: Segment, run_id: str) -> ImportSummary:
+    """Store one journal segment through the import path (exactly once, with quarantine)."""
+    from parcours.collect.importer import import_records
+
+    summary = ImportSummary(run_id, segment.source, str(segment.path), "tracking")
+    reader = JsonLinesReader(segment.path, store.settings.import_batch_rows)
+    return import_records(
+        store,
+        reader,
+        live_mapping(segment.channel),
+        summary,
+        dedup_window_hours=store.settings.live_dedup_window_hours,
+    )
 
 
-def _fail(future: asyncio.Future[BatchResult], error: BaseException) -> None:
-    if not future.done():
+def recover_journal(store: Store) -> int:
+    """Load what a server acknowledged but did not load before it stopped; return events."""
+    journal = Journal(journal_dir(store.settings.store))
+    stored = 0
+    for segment in journal.recover():
+        stored += load_segment(store, segment, "recovered").accepted
+        segment.path.unlink()
+    return stored
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
         future.set_exception(error)
