@@ -28,6 +28,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import shutil
 import os
 import random
 import signal
@@ -456,7 +457,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print_summary(results)
     if not args.keep:
         for produced in [*workdir.glob("*.duckdb*"), *workdir.glob("*.jsonl")]:
-            produced.unlink()
+            if produced.is_dir():
+                shutil.rmtree(produced)  # an empty journal left by the server
+            else:
+                produced.unlink()
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results: {workdir / 'results.json'}")
     return results
