@@ -219,3 +219,40 @@ def test_keep_raw_off_stores_no_raw_but_quarantine_still_does(tmp_path: Path) ->
         quarantined = p.sql("SELECT raw FROM quarantine").column(0).to_pylist()
     assert raws == [None, None]
     assert all(quarantined)
+
+
+def test_segment_clock_skew_is_corrected_by_the_tracking_mapping(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """Segment's rule: timestamp = receivedAt - (sentAt - timestamp). A client whose clock is
+    an hour fast sends 11:00 for an event at 10:00 (server time)."""
+    lines = [
+        {
+            "messageId": "late-clock",
+            "type": "track",
+            "event": "E",
+            "userId": "u",
+            "timestamp": "2026-03-01T11:00:00Z",
+            "sentAt": "2026-03-01T11:05:00Z",
+            "receivedAt": "2026-03-01T10:05:00.000Z",
+        },
+        {
+            "messageId": "no-sent-at",
+            "type": "track",
+            "event": "E",
+            "userId": "u",
+            "timestamp": "2026-03-01T11:00:00Z",
+            "receivedAt": "2026-03-01T10:05:00.000Z",
+        },
+    ]
+    path = tmp_path / "tracking.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    p.import_file(path, source="web", mapping="tracking")
+    rows = {
+        r["event_id"]: r["occurred_at"].isoformat()
+        for r in p.sql("SELECT * FROM events").to_pylist()
+    }
+    assert rows == {
+        "late-clock": "2026-03-01T10:00:00+00:00",
+        "no-sent-at": "2026-03-01T11:00:00+00:00",
+    }

@@ -25,6 +25,16 @@ TimestampFormat = str
 `%d/%m/%Y %H:%M`."""
 
 
+class SkewSpec(BaseModel):
+    """Segment's clock-skew correction: occurred = received − (sent − timestamp), when the
+    record carries when its client sent it and when the server received it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sent: str
+    received: str
+
+
 class FieldSpec(BaseModel):
     """Where one canonical field comes from, and how its value is read."""
 
@@ -53,6 +63,9 @@ class FieldSpec(BaseModel):
     )
     decimal: Literal[".", ","] | None = Field(
         default=None, description="Numbers: the decimal separator (',' also drops '.' grouping)."
+    )
+    skew: SkewSpec | None = Field(
+        default=None, description="Timestamps: correct the client's clock (Segment's rule)."
     )
 
     @property
@@ -213,7 +226,10 @@ class Mapping(BaseModel):
 
     def used_source_fields(self) -> set[str]:
         specs = [*self.fields().values(), *self.identifiers.values()]
-        return {name for spec in specs for name in spec.sources}
+        skews = [s.skew for s in specs if s.skew is not None]
+        return {name for spec in specs for name in spec.sources} | {
+            name for skew in skews for name in (skew.sent, skew.received)
+        }
 
 
 SHIPPED = resources.files("parcours.collect") / "mappings"

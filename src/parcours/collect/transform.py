@@ -79,6 +79,7 @@ def build_transform(
         **{"d_" + kind: n.phone_digits(expr) for kind, expr in ids.items() if kind == "phone"},
         "_context": _json_field(fields, mapping.context),
         "_properties": _properties(mapping, shape, fields),
+        **_skew_fields(fields, mapping.fields()["occurred_at"]),
         # Timestamps that are already instants skip the text round trip.
         **{
             "x_" + name: f"CAST({ident(column)} AS TIMESTAMPTZ)"
@@ -116,6 +117,26 @@ def build_transform(
         f"SELECT {', '.join(final)}, _record_no, CAST(_raw AS VARCHAR) AS _raw, "
         f"_reason_code, _reason FROM _c"
     )
+
+
+def _skew_fields(fields: _FieldReader, spec: FieldSpec) -> dict[str, str]:
+    if spec.skew is None:
+        return {}
+    return {
+        "skew_sent": _text(fields, FieldSpec(field=spec.skew.sent)),
+        "skew_received": _text(fields, FieldSpec(field=spec.skew.received)),
+    }
+
+
+def _corrected(occurred: str, spec: FieldSpec) -> str:
+    """`occurred` moved by the client's clock error: received − (sent − occurred)."""
+    if spec.skew is None:
+        return occurred
+    iso = FieldSpec(field="_", format="iso")
+    sent = n.timestamp(ident("skew_sent"), iso)
+    received = n.timestamp(ident("skew_received"), iso)
+    # try(): a year-1 timestamp against a year-9999 sentAt overflows; then it stands as sent.
+    return f"coalesce(try({received} - ({sent} - {occurred})), {occurred})"
 
 
 def _instant_source(spec: FieldSpec, shape: InputShape) -> str | None:
@@ -257,7 +278,9 @@ def _typed_columns(
     typed: dict[str, str] = {
         "type": f"lower({f('type')})",
         "channel": f"lower({f('channel')})",
-        "occurred_at": n.timestamp(f("occurred_at"), specs["occurred_at"]),
+        "occurred_at": _corrected(
+            n.timestamp(f("occurred_at"), specs["occurred_at"]), specs["occurred_at"]
+        ),
     }
     for name in TEXT_FIELDS:
         if name in texts:

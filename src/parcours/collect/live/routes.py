@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import time
 import urllib.parse
@@ -88,7 +87,7 @@ class Live:
     keys: SourceKeys
 
 
-def get_live(request: Request) -> Live:
+async def get_live(request: Request) -> Live:  # async: no thread-pool hop per request
     live: Live = request.app.state.live
     return live
 
@@ -175,7 +174,7 @@ def _basic_key(request: Request) -> str | None:
     return decoded.split(":", 1)[0] or None
 
 
-def _serialised(messages: list[Any], received: dt.datetime) -> list[str]:
+def _serialised(messages: list[Any], received: str) -> list[str]:
     return [_dumps(segment.complete(m, received) if isinstance(m, dict) else m) for m in messages]
 
 
@@ -193,7 +192,7 @@ def _dumps(message: Any) -> str:
 
 
 async def _store(live: Live, source: Source, messages: list[Any]) -> None:
-    received = dt.datetime.now(dt.UTC)
+    received = segment.iso_now()
     if messages:
         await live.writer.write(source, _serialised(messages, received))
 

@@ -1,8 +1,7 @@
 """The Segment / RudderStack tracking spec: requests to messages, timestamps corrected.
 
 Pure functions, no I/O. Each message leaves here as a JSON object in Segment's own shape,
-completed the way Segment's servers complete it: `receivedAt` set on arrival, `timestamp`
-corrected for the client's clock skew, `originalTimestamp` kept as the client said.
+with `receivedAt` set on arrival (the `tracking` mapping corrects the client's clock with it).
 """
 
 from __future__ import annotations
@@ -64,45 +63,20 @@ def write_key_in_body(body: Any) -> str | None:
     return None
 
 
-def complete(message: dict[str, Any], received_at: dt.datetime) -> dict[str, Any]:
-    """Set `receivedAt` and the skew-corrected `timestamp` (Segment's rule):
+def complete(message: dict[str, Any], received: str) -> dict[str, Any]:
+    """Set `receivedAt` (ISO, UTC) and, when the client sent no time, `timestamp`.
 
-    timestamp = receivedAt - (sentAt - originalTimestamp)
-
-    where originalTimestamp is the client's `timestamp`. Without `sentAt` the client's timestamp
-    stands; without any, the message happened when it arrived. A timestamp that does not parse
-    is left as sent, so the transform quarantines it with its reason.
+    The clock-skew correction (`timestamp = receivedAt − (sentAt − timestamp)`, Segment's rule)
+    is the `tracking` mapping's, done vectorised when the journal is loaded, not per request.
+    The message is completed in place: it is the request's own, parsed for this purpose.
     """
-    received = _iso(received_at)
-    original = message.get("originalTimestamp") or message.get("timestamp")
-    completed = {**message, "receivedAt": received}
-    if original is None:
-        completed["timestamp"] = received
-        return completed
-    completed["originalTimestamp"] = original
-    sent, happened = _parse(message.get("sentAt")), _parse(original)
-    try:
-        if happened is None:
-            completed["timestamp"] = original
-        elif sent is None:
-            completed["timestamp"] = _iso(happened)
-        else:
-            completed["timestamp"] = _iso(received_at - (sent - happened))
-    except OverflowError:
-        # Years 1 or 9999 overflow in the arithmetic: as sent, the transform refuses it.
-        completed["timestamp"] = original
-    return completed
+    message["receivedAt"] = received
+    if not message.get("timestamp"):
+        message["timestamp"] = message.get("originalTimestamp") or received
+    return message
 
 
-def _parse(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_now() -> str:
+    """Now, as Segment writes times: ISO 8601, UTC, milliseconds, `Z`."""
+    moment = dt.datetime.now(dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
