@@ -1,4 +1,4 @@
-"""The Segment / RudderStack tracking spec: requests to messages, timestamps corrected.
+"""The Segment / RudderStack tracking spec: requests to messages.
 
 Pure functions, no I/O. Each message leaves here as a JSON object in Segment's own shape,
 with `receivedAt` set on arrival (the `tracking` mapping corrects the client's clock with it).
