@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parcours.errors import ConfigError
+from parcours.identity.rules import IdentityRules
 
 
 class Settings(BaseSettings):
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024,
         ge=1024,
         description="Largest request body accepted by the tracking API (RudderStack's 4 MB).",
+    )
+    identity: IdentityRules = Field(
+        default_factory=IdentityRules, description="Identity resolution rules ([parcours.identity])."
     )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."

@@ -14,6 +14,9 @@ from parcours.engine import Engine
 from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
     EVENT_COLUMNS,
+    IDENTITY_LINK_COLUMNS,
+    IDENTITY_MAP_COLUMNS,
+    IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
     QUARANTINE_COLUMNS,
     SOURCE_COLUMNS,
@@ -44,9 +47,18 @@ def _v2() -> list[str]:
     ]
 
 
+def _v3() -> list[str]:
+    return [
+        create_table_sql("identity_map", IDENTITY_MAP_COLUMNS),
+        create_table_sql("identity_links", IDENTITY_LINK_COLUMNS),
+        create_table_sql("identity_runs", IDENTITY_RUN_COLUMNS),
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical events, quarantine and the import ledger", _v1),
     Migration(2, "sources and write keys for the live tracking API", _v2),
+    Migration(3, "identity: the identifier to customer map, its links and runs", _v3),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -146,6 +146,40 @@ SOURCE_COLUMNS: tuple[Column, ...] = (
     Column("rotated_at", "TIMESTAMPTZ", "When its key last changed, UTC."),
 )
 
+IDENTITY_MAP_COLUMNS: tuple[Column, ...] = (
+    Column("type", "VARCHAR", "Identifier type: user_id, email, phone, anonymous_id...", False),
+    Column("value", "VARCHAR", "The identifier, normalised as on events.", False),
+    Column("customer_id", "VARCHAR", "The customer it belongs to.", False),
+    Column("first_seen", "TIMESTAMPTZ", "First event carrying it."),
+    Column("last_seen", "TIMESTAMPTZ", "Last event carrying it."),
+    Column("events", "BIGINT", "Events carrying it."),
+)
+
+IDENTITY_LINK_COLUMNS: tuple[Column, ...] = (
+    Column("customer_id", "VARCHAR", "The customer of the link's left identifier.", False),
+    Column("left_type", "VARCHAR", "The more trusted identifier of the pair...", False),
+    Column("left_value", "VARCHAR", "...and its value.", False),
+    Column("right_type", "VARCHAR", "The other identifier...", False),
+    Column("right_value", "VARCHAR", "...and its value.", False),
+    Column("decision", "VARCHAR", "linked, or the rule that refused it (limit:user_id, "
+           "shared_device).", False),
+    Column("events", "BIGINT", "Events that showed the two together."),
+    Column("first_seen", "TIMESTAMPTZ", "When they were first seen together."),
+    Column("source", "VARCHAR", "The first event's source (the evidence)..."),
+    Column("event_id", "VARCHAR", "...and its id."),
+    Column("run_id", "VARCHAR", "The resolve that decided it."),
+)
+
+IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "Id of the resolve.", False),
+    Column("resolved_at", "TIMESTAMPTZ", "When, UTC.", False),
+    Column("identifiers", "BIGINT", "Identifiers considered."),
+    Column("links", "BIGINT", "Links accepted."),
+    Column("customers", "BIGINT", "Customers resolved."),
+    Column("refused", "BIGINT", "Links refused by a rule."),
+    Column("rules", "JSON", "The rules in force."),
+)
+
 EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
 

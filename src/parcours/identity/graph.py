@@ -1,0 +1,100 @@
+"""The identity graph as pure SQL: identifiers are nodes, co-occurrence on an event is an edge.
+
+Events are never rewritten: these builders read `events` and produce the nodes and edges that
+`resolve` unites. Each event links every identifier on it to its most trusted one (a star,
+k − 1 edges for k identifiers, rather than all k² pairs), which keeps the same components.
+"""
+
+from __future__ import annotations
+
+from parcours.identity.rules import IdentityRules
+from parcours.sql import lit
+
+
+def _rank(rules: IdentityRules) -> str:
+    cases = " ".join(f"WHEN {lit(kind)} THEN {i}" for i, kind in enumerate(rules.priority))
+    return f"CASE type {cases} ELSE {len(rules.priority)} END"
+
+
+def _blocked(rules: IdentityRules) -> str:
+    if not rules.blocked:
+        return "false"
+    pattern = "|".join(f"(?:{p})" for p in rules.blocked)
+    return f"regexp_full_match(lower(value), {lit(pattern)})"
+
+
+def occurrences_query(rules: IdentityRules) -> str:
+    """Every (event, identifier) pair with the identifier's rank; blocked values left out."""
+    return f"""
+        SELECT source, event_id, occurred_at, type, value, {_rank(rules)} AS rank FROM (
+            SELECT source, event_id, occurred_at, 'anonymous_id' AS type, anonymous_id AS value
+            FROM events WHERE anonymous_id IS NOT NULL
+            UNION ALL
+            SELECT source, event_id, occurred_at, 'user_id', user_id
+            FROM events WHERE user_id IS NOT NULL
+            UNION ALL
+            SELECT source, event_id, occurred_at, i.type, i.value
+            FROM (SELECT source, event_id, occurred_at, unnest(identifiers) AS i FROM events)
+        ) WHERE value <> '' AND NOT {_blocked(rules)}
+    """
+
+
+def blocked_query(rules: IdentityRules) -> str:
+    """The blocked values that occur, with how often: what the rules kept from linking."""
+    return f"""
+        SELECT type, value, count(*) AS events FROM (
+            SELECT 'anonymous_id' AS type, anonymous_id AS value FROM events
+            UNION ALL SELECT 'user_id', user_id FROM events
+            UNION ALL SELECT i.type, i.value FROM (SELECT unnest(identifiers) AS i FROM events)
+        ) WHERE value IS NOT NULL AND (value = '' OR {_blocked(rules)}) GROUP BY ALL
+    """
+
+
+def nodes_query(occurrences: str) -> str:
+    """Distinct identifiers numbered 0.. by trust (rank), then type and value: stable ids."""
+    return f"""
+        SELECT type, value, rank,
+               (row_number() OVER (ORDER BY rank, type, value) - 1)::BIGINT AS node,
+               min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
+               count(*) AS events
+        FROM ({occurrences}) GROUP BY type, value, rank
+    """
+
+
+def edges_query(occurrences: str, nodes: str) -> str:
+    """Star edges from each event's most trusted identifier to its others, with evidence:
+    the first event (source, id, time) that showed them together and how many did. `position`
+    is the order they are united in: the most trusted identifiers' links first."""
+    return f"""
+        WITH o AS (
+            SELECT o.source, o.event_id, o.occurred_at, n.node, n.rank,
+                   row_number() OVER (PARTITION BY o.source, o.event_id ORDER BY n.node) AS pos
+            FROM ({occurrences}) o JOIN ({nodes}) n USING (type, value)
+        )
+        SELECT *, (row_number() OVER (ORDER BY left_node, first_seen, right_node) - 1)::BIGINT
+                  AS position
+        FROM (
+            SELECT a.node AS left_node, b.node AS right_node, count(*) AS events,
+                   min(b.occurred_at) AS first_seen,
+                   arg_min(b.source, b.occurred_at) AS source,
+                   arg_min(b.event_id, b.occurred_at) AS event_id
+            FROM o a JOIN o b ON a.source = b.source AND a.event_id = b.event_id
+            WHERE a.pos = 1 AND b.pos > 1 AND a.node <> b.node
+            GROUP BY a.node, b.node
+        )
+    """
+
+
+def shared_query(occurrences: str, nodes: str, rules: IdentityRules) -> str:
+    """Nodes of a shared type seen on events with two or more different user ids."""
+    if not rules.shared_types:
+        return "SELECT NULL::BIGINT AS node WHERE false"
+    kinds = ", ".join(lit(k) for k in rules.shared_types)
+    return f"""
+        SELECT n.node FROM ({occurrences}) x
+        JOIN ({occurrences}) u ON u.source = x.source AND u.event_id = x.event_id
+                              AND u.type = 'user_id'
+        JOIN ({nodes}) n ON n.type = x.type AND n.value = x.value
+        WHERE x.type IN ({kinds})
+        GROUP BY n.node HAVING count(DISTINCT u.value) >= 2
+    """

@@ -1,0 +1,153 @@
+"""Resolve: the identity graph's components, under the rules, become customers.
+
+Edges are united most trusted first (the star edges of user ids before those of cookies), with
+a union–find that keeps the rules: a union that would give a customer more values of a type
+than its limit (two user ids, a sixth email) is refused and recorded, and a shared device links
+nobody. Events are never rewritten: the result is the identifier → customer map that queries
+join, written with one audit row per link (which identifiers, which evidence, since when) and
+one per refusal (which rule). A full resolve recomputes everything from the events, so a rule
+change re-resolves history.
+
+A customer's id is derived from its most trusted identifier, so it stays the same from one
+resolve to the next as long as that identifier stays with it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from parcours.identity import graph
+from parcours.identity.rules import IdentityRules
+from parcours.sql import lit
+from parcours.store.store import Store
+
+NODES, EDGES = "_identity_nodes", "_identity_edges"
+
+
+@dataclass
+class Resolution:
+    """What a resolve found. `to_dict()` is the stable JSON of `--format json`."""
+
+    run_id: str
+    identifiers: int = 0
+    links: int = 0
+    customers: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    shared_devices: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Union:
+    """Union–find over node numbers, keeping per-customer counts of each identifier type."""
+
+    kinds: list[str]
+    rules: IdentityRules
+    parent: list[int] = field(init=False)
+    counts: dict[int, Counter[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parent = list(range(len(self.kinds)))
+        self.counts = {node: Counter({kind: 1}) for node, kind in enumerate(self.kinds)}
+
+    def find(self, node: int) -> int:
+        root = node
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node] != root:  # path compression
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def unite(self, left: int, right: int) -> str | None:
+        """Join the two customers; return why not if a rule refuses it."""
+        a, b = self.find(left), self.find(right)
+        if a == b:
+            return None
+        merged = self.counts[a] + self.counts[b]
+        for kind, count in merged.items():
+            if count > self.rules.limit(kind):
+                return f"limit:{kind}"
+        # The more trusted root (lower node number) stays the root.
+        keep, gone = (a, b) if a < b else (b, a)
+        self.parent[gone] = keep
+        self.counts[keep] = merged
+        del self.counts[gone]
+        return None
+
+
+def resolve_full(store: Store) -> Resolution:
+    """Recompute every customer from the identifiers on the events, under the current rules."""
+    started = time.perf_counter()
+    rules: IdentityRules = store.settings.identity
+    engine = store.engine
+    result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    occurrences = graph.occurrences_query(rules)
+    engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}")
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE {EDGES} AS {graph.edges_query(occurrences, NODES)}"
+    )
+    kinds = engine.query(f"SELECT type FROM {NODES} ORDER BY node").column(0).to_pylist()
+    edges = engine.query(f"SELECT left_node, right_node FROM {EDGES} ORDER BY position")
+    shared = set(engine.query(graph.shared_query(occurrences, NODES, rules)).column(0).to_pylist())
+
+    union = _Union(kinds, rules)
+    decisions: list[str | None] = []
+    for left, right in zip(
+        edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True
+    ):
+        if left in shared or right in shared:
+            decisions.append("shared_device")
+        else:
+            decisions.append(union.unite(left, right))
+    roots = [union.find(node) for node in range(len(kinds))]
+
+    with engine.transaction():
+        _write(store, result.run_id, roots, decisions)
+    result.identifiers, result.links = len(kinds), decisions.count(None)
+    result.customers = len(set(roots))
+    result.shared_devices = len(shared)
+    result.refused = dict(Counter(d for d in decisions if d is not None))
+    result.seconds = round(time.perf_counter() - started, 3)
+    engine.execute(
+        "INSERT INTO identity_runs VALUES (?, now(), ?, ?, ?, ?, ?)",
+        [result.run_id, result.identifiers, result.links, result.customers,
+         sum(result.refused.values()), store.settings.identity.model_dump_json()],
+    )
+    return result
+
+
+def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | None]) -> None:
+    engine = store.engine
+    assignment = pa.table({"node": pa.array(range(len(roots)), pa.int64()),
+                           "root": pa.array(roots, pa.int64())})
+    outcome = pa.table({"position": pa.array(range(len(decisions)), pa.int64()),
+                        "refused": pa.array(decisions, pa.string())})
+    customer = "'c_' || left(md5(r.type || ':' || r.value), 16)"
+    with engine.registered("_identity_roots", assignment), engine.registered(
+        "_identity_outcome", outcome
+    ):
+        engine.execute_script("DELETE FROM identity_map")
+        engine.execute_script(
+            f"INSERT INTO identity_map SELECT n.type, n.value, {customer}, n.first_seen, "
+            f"n.last_seen, n.events FROM {NODES} n JOIN _identity_roots a ON a.node = n.node "
+            f"JOIN {NODES} r ON r.node = a.root"
+        )
+        engine.execute_script("DELETE FROM identity_links")
+        engine.execute_script(
+            f"INSERT INTO identity_links SELECT {customer.replace('r.', 'c.')}, l.type, l.value, "
+            f"rt.type, rt.value, coalesce(o.refused, 'linked'), e.events, e.first_seen, "
+            f"e.source, e.event_id, {lit(run_id)} "
+            f"FROM {EDGES} e JOIN _identity_outcome o USING (position) "
+            f"JOIN {NODES} l ON l.node = e.left_node JOIN {NODES} rt ON rt.node = e.right_node "
+            f"JOIN _identity_roots a ON a.node = e.left_node JOIN {NODES} c ON c.node = a.root"
+        )
+
