@@ -15,7 +15,9 @@ import typer
 
 from parcours import __version__
 from parcours.cli_output import (
+    FormatOption,
     OutputFormat,
+    StoreOption,
     by_month,
     console,
     errors,
@@ -27,6 +29,7 @@ from parcours.client import Parcours, connect
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
+from parcours.identity.cli import customers_app, identity_app
 
 EXIT_QUARANTINED = 3
 
@@ -43,16 +46,8 @@ sources_app = typer.Typer(help="Live sources: their write keys and default chann
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(sources_app, name="sources")
-
-StoreOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--store", "-s", help="The store file (default: PARCOURS_STORE or ./parcours.duckdb)."
-    ),
-]
-FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
-]
+app.add_typer(identity_app, name="identity")
+app.add_typer(customers_app, name="customers")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> Parcours:

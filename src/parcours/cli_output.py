@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import pyarrow as pa
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -36,6 +38,17 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", "-s", help="The store file (default: PARCOURS_STORE or ./parcours.duckdb)."
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
+]
 
 
 def _plain(value: Any) -> Any:

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         description="Largest request body accepted by the tracking API (RudderStack's 4 MB).",
     )
     identity: IdentityRules = Field(
-        default_factory=IdentityRules, description="Identity resolution rules ([parcours.identity])."
+        default_factory=IdentityRules,
+        description="Identity resolution rules ([parcours.identity]).",
     )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."

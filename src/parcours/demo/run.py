@@ -16,6 +16,9 @@ from parcours.cli_output import OutputFormat, console, print_rows, progress_bar
 from parcours.client import connect
 from parcours.collect.ledger import ImportSummary
 from parcours.demo.world import DemoWorld, generate_world
+from parcours.identity.accuracy import pairwise_scores
+from parcours.identity.resolve import resolve_full
+from parcours.sql import lit
 
 
 @dataclass
@@ -46,6 +49,8 @@ class DemoReport:
     sources: list[SourceCheck] = field(default_factory=list)
     by_channel: list[dict[str, Any]] = field(default_factory=list)
     identifiers: list[dict[str, Any]] = field(default_factory=list)
+    identity: dict[str, Any] = field(default_factory=dict)
+    """Customers resolved, and pairwise precision/recall against the truth's identifiers."""
 
     @property
     def matches_truth(self) -> bool:
@@ -79,6 +84,7 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
         world = generate_world(out_dir, customers=customers, seed=seed, progress=advance)
     summaries = _import_world(store, world)
     report = _check(store, world, summaries)
+    report.identity = _resolve(store, world)
     report.seconds = round(time.perf_counter() - started, 1)
     return report
 
@@ -123,6 +129,19 @@ def _check(store: Path, world: DemoWorld, summaries: dict[str, ImportSummary]) -
     return report
 
 
+def _resolve(store: Path, world: DemoWorld) -> dict[str, Any]:
+    """Resolve identities, then score the customers against the world's truth."""
+    truth = world.truth_dir / "identifiers.csv"
+    with connect(store) as p:
+        resolution = resolve_full(p.store)
+        scores = pairwise_scores(
+            p.store.engine,
+            f"SELECT type, value, customer_id AS true_id FROM read_csv({lit(str(truth))}, "
+            "all_varchar = true)",
+        )
+    return {**resolution.to_dict(), **scores.to_dict()}
+
+
 def print_demo_report(report: DemoReport) -> None:
     """The demo's ending: what it built, whether it matches the truth, where to look next."""
     print_rows(
@@ -150,6 +169,15 @@ def print_demo_report(report: DemoReport) -> None:
         if report.matches_truth
         else "[red]does NOT match the world's truth[/red]"
     )
+    identity = report.identity
+    extra = identity["customers"] - report.customers
+    console.print(
+        f"\nIdentity: {identity['identifiers']:,} identifiers resolved into "
+        f"[bold]{identity['customers']:,} customers[/bold] ({extra:+,} "
+        f"against the {report.customers:,} real ones); pairwise precision "
+        f"{identity['precision']:.3f}, recall {identity['recall']:.3f} — deterministic links "
+        "only (receipts without a loyalty card stay anonymous)."
+    )
     console.print(
         f"\n[bold]{report.events:,} events[/bold] from {report.customers:,} customers in "
         f"{report.seconds:.1f}s; the store {verdict}: every good record stored once, every "
@@ -157,5 +185,6 @@ def print_demo_report(report: DemoReport) -> None:
         f"  Store:   {report.store}\n"
         f"  Exports: {report.out_dir}/exports   Truth: {report.out_dir}/truth\n"
         f"  Next:    parcours stats --store {report.store}\n"
-        f"           parcours quarantine list --store {report.store}"
+        f"           parcours quarantine list --store {report.store}\n"
+        f"           parcours customers show --email <an email> --store {report.store}"
     )

@@ -53,6 +53,10 @@ def pairwise_scores(engine: Engine, truth: str) -> PairwiseScores:
     recall = row["both_"] / row["true_pairs"] if row["true_pairs"] else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return PairwiseScores(
-        row["identifiers"], row["true_customers"], row["resolved_customers"],
-        round(float(precision), 4), round(float(recall), 4), round(float(f1), 4),
+        row["identifiers"],
+        row["true_customers"],
+        row["resolved_customers"],
+        round(float(precision), 4),
+        round(float(recall), 4),
+        round(float(f1), 4),
     )

@@ -11,7 +11,8 @@ from parcours.identity.rules import IdentityRules
 from parcours.sql import lit
 
 
-def _rank(rules: IdentityRules) -> str:
+def rank_sql(rules: IdentityRules) -> str:
+    """SQL for an identifier's rank (0 is the most trusted type), over a column `type`."""
     cases = " ".join(f"WHEN {lit(kind)} THEN {i}" for i, kind in enumerate(rules.priority))
     return f"CASE type {cases} ELSE {len(rules.priority)} END"
 
@@ -26,7 +27,7 @@ def _blocked(rules: IdentityRules) -> str:
 def occurrences_query(rules: IdentityRules) -> str:
     """Every (event, identifier) pair with the identifier's rank; blocked values left out."""
     return f"""
-        SELECT source, event_id, occurred_at, type, value, {_rank(rules)} AS rank FROM (
+        SELECT source, event_id, occurred_at, type, value, {rank_sql(rules)} AS rank FROM (
             SELECT source, event_id, occurred_at, 'anonymous_id' AS type, anonymous_id AS value
             FROM events WHERE anonymous_id IS NOT NULL
             UNION ALL

@@ -91,7 +91,9 @@ def resolve_full(store: Store) -> Resolution:
     engine = store.engine
     result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     occurrences = graph.occurrences_query(rules)
-    engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}")
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}"
+    )
     engine.execute_script(
         f"CREATE OR REPLACE TEMP TABLE {EDGES} AS {graph.edges_query(occurrences, NODES)}"
     )
@@ -101,9 +103,7 @@ def resolve_full(store: Store) -> Resolution:
 
     union = _Union(kinds, rules)
     decisions: list[str | None] = []
-    for left, right in zip(
-        edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True
-    ):
+    for left, right in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True):
         if left in shared or right in shared:
             decisions.append("shared_device")
         else:
@@ -119,21 +119,33 @@ def resolve_full(store: Store) -> Resolution:
     result.seconds = round(time.perf_counter() - started, 3)
     engine.execute(
         "INSERT INTO identity_runs VALUES (?, now(), ?, ?, ?, ?, ?)",
-        [result.run_id, result.identifiers, result.links, result.customers,
-         sum(result.refused.values()), store.settings.identity.model_dump_json()],
+        [
+            result.run_id,
+            result.identifiers,
+            result.links,
+            result.customers,
+            sum(result.refused.values()),
+            store.settings.identity.model_dump_json(),
+        ],
     )
     return result
 
 
 def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | None]) -> None:
     engine = store.engine
-    assignment = pa.table({"node": pa.array(range(len(roots)), pa.int64()),
-                           "root": pa.array(roots, pa.int64())})
-    outcome = pa.table({"position": pa.array(range(len(decisions)), pa.int64()),
-                        "refused": pa.array(decisions, pa.string())})
+    assignment = pa.table(
+        {"node": pa.array(range(len(roots)), pa.int64()), "root": pa.array(roots, pa.int64())}
+    )
+    outcome = pa.table(
+        {
+            "position": pa.array(range(len(decisions)), pa.int64()),
+            "refused": pa.array(decisions, pa.string()),
+        }
+    )
     customer = "'c_' || left(md5(r.type || ':' || r.value), 16)"
-    with engine.registered("_identity_roots", assignment), engine.registered(
-        "_identity_outcome", outcome
+    with (
+        engine.registered("_identity_roots", assignment),
+        engine.registered("_identity_outcome", outcome),
     ):
         engine.execute_script("DELETE FROM identity_map")
         engine.execute_script(
@@ -150,4 +162,3 @@ def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | No
             f"JOIN {NODES} l ON l.node = e.left_node JOIN {NODES} rt ON rt.node = e.right_node "
             f"JOIN _identity_roots a ON a.node = e.left_node JOIN {NODES} c ON c.node = a.root"
         )
-

@@ -161,8 +161,12 @@ IDENTITY_LINK_COLUMNS: tuple[Column, ...] = (
     Column("left_value", "VARCHAR", "...and its value.", False),
     Column("right_type", "VARCHAR", "The other identifier...", False),
     Column("right_value", "VARCHAR", "...and its value.", False),
-    Column("decision", "VARCHAR", "linked, or the rule that refused it (limit:user_id, "
-           "shared_device).", False),
+    Column(
+        "decision",
+        "VARCHAR",
+        "linked, or the rule that refused it (limit:user_id, shared_device).",
+        False,
+    ),
     Column("events", "BIGINT", "Events that showed the two together."),
     Column("first_seen", "TIMESTAMPTZ", "When they were first seen together."),
     Column("source", "VARCHAR", "The first event's source (the evidence)..."),

@@ -1,0 +1,124 @@
+"""`parcours identity ...` and `parcours customers ...`: thin commands over `identity`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from parcours.cli_output import (
+    FormatOption,
+    OutputFormat,
+    StoreOption,
+    console,
+    print_json,
+    print_rows,
+)
+from parcours.client import connect
+from parcours.errors import ParcoursError
+
+identity_app = typer.Typer(help="One customer from many identifiers: resolve, explain.")
+customers_app = typer.Typer(help="Customers, found by any of their identifiers.")
+
+
+@identity_app.command("resolve")
+def identity_resolve(
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Resolve identifiers into customers under the rules of [parcours.identity].
+
+    Every resolve is full: it recomputes from all events, so a rule change re-resolves history.
+    """
+    from parcours.identity.resolve import resolve_full
+
+    with connect(store) as p:
+        result = resolve_full(p.store)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"{result.identifiers:,} identifiers → [bold]{result.customers:,} customers[/bold] through "
+        f"{result.links:,} links in {result.seconds:.1f}s; refused by the rules: "
+        f"{sum(result.refused.values()):,} {result.refused or ''}; shared devices: "
+        f"{result.shared_devices:,}"
+    )
+
+
+def _identifier(
+    email: str | None, phone: str | None, user_id: str | None, kind: str | None, value: str | None
+) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("user_id", user_id)) if v]
+    if kind and value:
+        given.append((kind, value))
+    if len(given) != 1:
+        raise ParcoursError(
+            "Name exactly one identifier", "use --email, --phone, --user-id, or --type and --value"
+        )
+    return given[0]
+
+
+@identity_app.command("explain")
+def identity_explain(
+    email: Annotated[str | None, typer.Option(help="An email.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
+    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
+    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
+    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Why an identifier belongs to its customer: the chain of links, with their evidence."""
+    from parcours.identity.customers import explain
+
+    with connect(store, read_only=True) as p:
+        why = explain(p.store, *_identifier(email, phone, user_id, kind, value))
+    if fmt is OutputFormat.json:
+        print_json(why)
+        return
+    console.print(
+        f"[bold]{why['identifier']['type']} {why['identifier']['value']}[/bold] belongs to "
+        f"customer [bold]{why['customer_id']}[/bold]"
+    )
+    for step in why["path"]:
+        evidence = step["evidence"]
+        console.print(
+            f"  {step['from']['type']} {step['from']['value']} → {step['to']['type']} "
+            f"{step['to']['value']}   seen together on {evidence['events']} event(s), first "
+            f"{evidence['source']}/{evidence['event_id']} at {evidence['first_seen']}",
+            highlight=False,
+        )
+    for refused in why["refused"]:
+        console.print(
+            f"  refused ({refused['decision']}): {refused['left_type']} {refused['left_value']}"
+            f" – {refused['right_type']} {refused['right_value']}",
+            highlight=False,
+        )
+
+
+@customers_app.command("show")
+def customers_show(
+    email: Annotated[str | None, typer.Option(help="An email.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
+    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
+    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
+    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The customer behind an identifier: all its identifiers and its events by channel."""
+    from parcours.identity.customers import customer_of, show_customer
+
+    with connect(store, read_only=True) as p:
+        view = show_customer(
+            p.store, customer_of(p.store, *_identifier(email, phone, user_id, kind, value))
+        )
+    if fmt is OutputFormat.json:
+        print_json(view.to_dict())
+        return
+    console.print(
+        f"Customer [bold]{view.customer_id}[/bold]: {view.events:,} events, "
+        f"{view.first_seen} → {view.last_seen}"
+    )
+    print_rows(view.identifiers, fmt, title="Identifiers")
+    print_rows(view.by_channel, fmt, title="By channel")

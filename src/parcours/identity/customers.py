@@ -1,0 +1,150 @@
+"""The customer behind any identifier, and why: lookup, profile summary, explain.
+
+Reads the identifier → customer map that `resolve` writes and the events; writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from parcours.errors import NotFoundError
+from parcours.identity import graph
+from parcours.store.store import Store
+
+
+@dataclass
+class CustomerView:
+    """A customer at a glance. `to_dict()` is the stable JSON of `customers show`."""
+
+    customer_id: str
+    identifiers: list[dict[str, Any]]
+    first_seen: Any = None
+    last_seen: Any = None
+    events: int = 0
+    by_channel: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def customer_of(store: Store, kind: str, value: str) -> str:
+    """The customer an identifier belongs to (emails and handles as stored: normalised)."""
+    if kind == "email":
+        value = value.strip().lower()
+    elif kind == "social_handle":
+        value = value.strip().lstrip("@").lower()
+    rows = store.engine.query(
+        "SELECT customer_id FROM identity_map WHERE type = ? AND value = ?", [kind, value]
+    ).to_pylist()
+    if not rows:
+        raise NotFoundError(
+            f"No customer has the {kind} {value!r}",
+            "check the value (phones in E.164, like +33612345678), or run "
+            "`parcours identity resolve` after importing",
+        )
+    return str(rows[0]["customer_id"])
+
+
+def show_customer(store: Store, customer_id: str) -> CustomerView:
+    engine = store.engine
+    identifiers = engine.query(
+        "SELECT type, value, first_seen, last_seen, events FROM identity_map "
+        "WHERE customer_id = ? ORDER BY first_seen, type, value",
+        [customer_id],
+    ).to_pylist()
+    if not identifiers:
+        raise NotFoundError(f"No customer {customer_id!r}", "look one up by an identifier")
+    events = _events_of(store, customer_id)
+    summary = engine.query(
+        "SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last "
+        f"FROM ({events})",
+        [customer_id],
+    ).to_pylist()[0]
+    by_channel = engine.query(
+        f"SELECT channel, count(*) AS events, count(amount) AS purchases, "
+        f"coalesce(sum(amount), 0)::DOUBLE AS amount, "
+        f"count(*) FILTER (WHERE intent IS NOT NULL) AS contacts "
+        f"FROM ({events}) GROUP BY ALL ORDER BY events DESC",
+        [customer_id],
+    ).to_pylist()
+    return CustomerView(
+        customer_id, identifiers, summary["first"], summary["last"], summary["n"], by_channel
+    )
+
+
+def _events_of(store: Store, customer_id: str) -> str:
+    """Events carrying any of the customer's identifiers (one `?` parameter: the customer)."""
+    occurrences = graph.occurrences_query(store.settings.identity)
+    return (
+        "SELECT * FROM events WHERE (source, event_id) IN ("
+        f"SELECT o.source, o.event_id FROM ({occurrences}) o "
+        "JOIN identity_map m USING (type, value) WHERE m.customer_id = ?)"
+    )
+
+
+def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
+    """Why an identifier belongs to its customer: the path of links from the customer's most
+    trusted identifier to it, each with its evidence; and the links the rules refused."""
+    customer = customer_of(store, kind, value)
+    links = store.engine.query(
+        "SELECT * FROM identity_links WHERE customer_id = ? AND decision = 'linked'", [customer]
+    ).to_pylist()
+    # The anchor is the customer's most trusted identifier, the one its id is derived from.
+    anchor = store.engine.query(
+        f"SELECT type, value FROM identity_map WHERE customer_id = ? "
+        f"ORDER BY {graph.rank_sql(store.settings.identity)}, type, value LIMIT 1",
+        [customer],
+    ).to_pylist()[0]
+    refused = store.engine.query(
+        "SELECT left_type, left_value, right_type, right_value, decision, source, event_id "
+        "FROM identity_links WHERE decision <> 'linked' AND ((left_type = ? AND left_value = ?) "
+        "OR (right_type = ? AND right_value = ?))",
+        [kind, value, kind, value],
+    ).to_pylist()
+    path = _path(links, (anchor["type"], anchor["value"]), (kind, value))
+    return {
+        "customer_id": customer,
+        "identifier": {"type": kind, "value": value},
+        "path": path,
+        "refused": refused,
+    }
+
+
+def _path(
+    links: list[dict[str, Any]], start: tuple[str, str], goal: tuple[str, str]
+) -> list[dict[str, Any]]:
+    """Breadth-first: the shortest chain of links from `start` to `goal`."""
+    neighbours: dict[tuple[str, str], list[tuple[tuple[str, str], dict[str, Any]]]] = {}
+    for link in links:
+        left = (link["left_type"], link["left_value"])
+        right = (link["right_type"], link["right_value"])
+        neighbours.setdefault(left, []).append((right, link))
+        neighbours.setdefault(right, []).append((left, link))
+    came: dict[tuple[str, str], tuple[tuple[str, str], dict[str, Any]] | None] = {start: None}
+    queue = deque([start])
+    while queue and goal not in came:
+        node = queue.popleft()
+        for nxt, link in neighbours.get(node, []):
+            if nxt not in came:
+                came[nxt] = (node, link)
+                queue.append(nxt)
+    steps: list[dict[str, Any]] = []
+    node = goal
+    while came.get(node):
+        previous, link = came[node]  # type: ignore[misc]
+        steps.append(
+            {
+                "from": {"type": previous[0], "value": previous[1]},
+                "to": {"type": node[0], "value": node[1]},
+                "evidence": {
+                    "source": link["source"],
+                    "event_id": link["event_id"],
+                    "events": link["events"],
+                    "first_seen": link["first_seen"],
+                },
+            }
+        )
+        node = previous
+    return list(reversed(steps))

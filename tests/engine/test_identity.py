@@ -1,0 +1,156 @@
+"""Identity resolution on hand-made events: links, the rules that refuse them, explain, lookup.
+
+Expected customers are written by hand from the events below (the test says why each is what it
+is); the demo's truth is checked in tests/e2e/test_demo.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import parcours
+from parcours.identity.customers import customer_of, explain, show_customer
+from parcours.identity.resolve import resolve_full
+
+MAPPING = """
+name: t
+event: {value: Seen}
+channel: {field: channel}
+occurred_at: {field: at}
+anonymous_id: cookie
+user_id: user
+identifiers:
+  email: email
+  device_id: device
+"""
+
+
+def _store(p: parcours.Parcours, tmp_path: Path, rows: list[str]) -> None:
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    data = tmp_path / "events.csv"
+    data.write_text("at,channel,cookie,user,email,device\n" + "\n".join(rows) + "\n")
+    p.import_file(data, source="s", mapping=tmp_path / "m.yaml")
+
+
+def _customers(p: parcours.Parcours) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    for row in p.sql("SELECT type, value, customer_id FROM identity_map").to_pylist():
+        groups.setdefault(row["customer_id"], set()).add(f"{row['type']}:{row['value']}")
+    return groups
+
+
+def test_identifiers_seen_together_are_one_customer(p: parcours.Parcours, tmp_path: Path) -> None:
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck1,,,",  # an anonymous visit
+            "2026-01-02 10:00:00,web,ck1,u1,,",  # login: the cookie is u1's
+            "2026-01-03 10:00:00,email,,,jane@x.com,",  # an email open, alone
+            "2026-01-04 10:00:00,app,,u1,jane@x.com,d1",  # the app knows u1, her email and device
+            "2026-01-05 10:00:00,web,ck2,,,",  # someone else, never identified
+        ],
+    )
+    result = resolve_full(p.store)
+    assert sorted(map(sorted, _customers(p).values())) == [
+        ["anonymous_id:ck1", "device_id:d1", "email:jane@x.com", "user_id:u1"],
+        ["anonymous_id:ck2"],
+    ]
+    assert (result.customers, result.refused) == (2, {})
+    # The id comes from the most trusted identifier (user_id): a second resolve keeps it.
+    first = customer_of(p.store, "email", "Jane@X.com")
+    resolve_full(p.store)
+    assert customer_of(p.store, "user_id", "u1") == first
+    view = show_customer(p.store, first)
+    assert view.events == 4 and {c["channel"] for c in view.by_channel} == {"web", "email", "app"}
+
+
+def test_a_shared_device_never_merges_two_people(p: parcours.Parcours, tmp_path: Path) -> None:
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,family-pc,alice,,",
+            "2026-01-02 10:00:00,web,family-pc,bob,,",
+            "2026-01-03 10:00:00,web,family-pc,,,",
+        ],
+    )
+    result = resolve_full(p.store)
+    groups = sorted(map(sorted, _customers(p).values()))
+    assert groups == [["anonymous_id:family-pc"], ["user_id:alice"], ["user_id:bob"]]
+    assert result.shared_devices == 1 and result.refused == {"shared_device": 2}
+
+
+def test_a_merge_past_a_limit_is_refused_and_recorded(p: parcours.Parcours, tmp_path: Path) -> None:
+    # Two user ids share an email (a couple's address): one user id per customer refuses it.
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,app,,u1,home@x.com,",
+            "2026-01-02 10:00:00,app,,u2,home@x.com,",
+        ],
+    )
+    result = resolve_full(p.store)
+    assert result.refused == {"limit:user_id": 1}
+    assert customer_of(p.store, "user_id", "u1") != customer_of(p.store, "user_id", "u2")
+    why = explain(p.store, "user_id", "u2")
+    assert [r["decision"] for r in why["refused"]] == ["limit:user_id"]
+
+
+def test_blocked_values_link_nothing(p: parcours.Parcours, tmp_path: Path) -> None:
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,store,,u1,test@test.com,",
+            "2026-01-02 10:00:00,store,,u2,test@test.com,",
+            "2026-01-03 10:00:00,store,,u3,,00000",
+            "2026-01-04 10:00:00,store,,u4,,00000",
+        ],
+    )
+    resolve_full(p.store)
+    groups = sorted(map(sorted, _customers(p).values()))
+    assert groups == [["user_id:u1"], ["user_id:u2"], ["user_id:u3"], ["user_id:u4"]]
+
+
+def test_explain_shows_the_chain_of_links_with_evidence(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-02 10:00:00,web,ck1,u1,,",
+            "2026-01-04 10:00:00,chat,ck1,,jane@x.com,",
+        ],
+    )
+    resolve_full(p.store)
+    why = explain(p.store, "email", "jane@x.com")
+    chain = [(s["from"]["type"], s["to"]["type"]) for s in why["path"]]
+    assert chain == [("user_id", "anonymous_id"), ("anonymous_id", "email")]
+    assert all(s["evidence"]["source"] == "s" and s["evidence"]["events"] == 1 for s in why["path"])
+
+
+def test_cli_resolve_show_and_explain(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = tmp_path / "s.duckdb"
+    with parcours.connect(store) as p:
+        _store(p, tmp_path, ["2026-01-02 10:00:00,web,ck1,u1,jane@x.com,"])
+
+    def run(*args: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-m", "parcours", *args, "--store", str(store), "-f", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    assert run("identity", "resolve")["customers"] == 1
+    shown = run("customers", "show", "--email", "JANE@x.com")
+    assert {i["type"] for i in shown["identifiers"]} == {"anonymous_id", "user_id", "email"}  # type: ignore[union-attr]
+    assert run("identity", "explain", "--type", "anonymous_id", "--value", "ck1")["path"]
