@@ -74,6 +74,12 @@ class SchemaVersionError(StoreError):
     http_status = 500
 
 
+class BadRequest(ParcoursError):
+    """An HTTP request that cannot be served as sent."""
+
+    http_status = 400
+
+
 class NotFoundError(ParcoursError):
     """Something asked for by id does not exist."""
 

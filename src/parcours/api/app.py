@@ -22,6 +22,7 @@ from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
 from parcours.config import Settings, load_settings
 from parcours.errors import ParcoursError
+from parcours.identity.routes import router as customers_router
 from parcours.store.store import Store, mark_served, unmark_served
 
 
@@ -36,12 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = SourceKeys(store.engine.fork())
         keys.refresh()
         app.state.live = Live(settings, writer, keys)
+        app.state.reader = Store(store.engine.fork(), settings)
         mark_served(settings.store, f"http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
             unmark_served(settings.store)
             writer.stop()
+            app.state.reader.close()
             keys.engine.close()
             store.close()
 
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], max_age=86400
     )
     app.include_router(live_router)
+    app.include_router(customers_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.get("/health", tags=["server"])

@@ -148,3 +148,37 @@ def _path(
         )
         node = previous
     return list(reversed(steps))
+
+
+TIMELINE_COLUMNS = (
+    "occurred_at, source, event_id, channel, type, name, intent, outcome, agent, "
+    "amount, currency, text"
+)
+
+
+def timeline(
+    store: Store, customer_id: str, *, limit: int = 100, after: str | None = None
+) -> dict[str, Any]:
+    """The customer's events, oldest first, `limit` at a time; never cut to recent days.
+
+    `after` is the previous page's `next` cursor: the last event's time, source and id.
+    """
+    show_customer(store, customer_id)  # a clear 404 for an unknown customer
+    events = _events_of(store, customer_id)
+    params: list[Any] = [customer_id]
+    where = ""
+    if after:
+        at, source, event_id = after.split("|", 2)
+        where = "WHERE (occurred_at, source, event_id) > (?::TIMESTAMPTZ, ?, ?)"
+        params += [at, source, event_id]
+    rows = store.engine.query(
+        f"SELECT {TIMELINE_COLUMNS} FROM ({events}) {where} "
+        f"ORDER BY occurred_at, source, event_id LIMIT {int(limit) + 1}",
+        params,
+    ).to_pylist()
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if page else None
+    cursor = (
+        f"{last['occurred_at'].isoformat()}|{last['source']}|{last['event_id']}" if last else None
+    )
+    return {"customer_id": customer_id, "events": page, "next": cursor if more else None}

@@ -28,16 +28,12 @@ from parcours.collect.live.writer import GroupCommitWriter
 from parcours.collect.sources import Source
 from parcours.config import Settings
 from parcours.engine import Engine
-from parcours.errors import ParcoursError
+from parcours.errors import BadRequest, ParcoursError
 
 router = APIRouter()
 
 SEGMENT_OK = {"success": True}
 POSTHOG_OK = {"status": 1}
-
-
-class BadRequest(ParcoursError):
-    http_status = 400
 
 
 class PayloadTooLarge(ParcoursError):

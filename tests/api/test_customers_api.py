@@ -1,0 +1,63 @@
+"""Customers over HTTP: lookup by any identifier, the profile, the timeline paged to the end."""
+
+from __future__ import annotations
+
+import httpx
+from servers import Server, start_server
+
+import parcours
+from parcours.identity.resolve import resolve_full
+
+
+def test_lookup_profile_and_whole_timeline(server: Server) -> None:
+    auth = (server.write_key, "")
+    batch = [
+        {
+            "type": "identify",
+            "userId": "u1",
+            "anonymousId": "ck1",
+            "messageId": "i1",
+            "traits": {"email": "Jane@Example.com"},
+            "timestamp": "2026-01-01T10:00:00Z",
+        },
+        *[
+            {
+                "type": "track",
+                "event": "Viewed",
+                "anonymousId": "ck1",
+                "messageId": f"t{i}",
+                "timestamp": f"2026-01-{2 + i:02d}T10:00:00Z",
+            }
+            for i in range(25)
+        ],
+    ]
+    assert httpx.post(f"{server.url}/v1/batch", json={"batch": batch}, auth=auth).status_code == 200
+    server.stop()  # resolve runs on the store (a background resolve is the next step)
+    with parcours.connect(server.store) as p:
+        assert resolve_full(p.store).customers == 1
+    served = start_server(server.store, server.write_key)
+    try:
+        found = httpx.get(f"{served.url}/v1/customers/lookup", params={"email": "jane@example.com"})
+        assert found.status_code == 200, found.text
+        profile = found.json()
+        assert profile["events"] == 26
+        assert {i["type"] for i in profile["identifiers"]} == {"user_id", "anonymous_id", "email"}
+        # The whole history, 10 at a time: never truncated to recent days.
+        seen, after = [], None
+        while True:
+            page = httpx.get(
+                f"{served.url}/v1/customers/{profile['customer_id']}/timeline",
+                params={"limit": 10, **({"after": after} if after else {})},
+            ).json()
+            seen += [e["event_id"] for e in page["events"]]
+            if not (after := page["next"]):
+                break
+        assert seen == ["i1", *(f"t{i}" for i in range(25))]
+        missing = httpx.get(f"{served.url}/v1/customers/lookup", params={"email": "no@x.com"})
+        assert missing.status_code == 404 and "No customer" in missing.json()["message"]
+        both = httpx.get(
+            f"{served.url}/v1/customers/lookup", params={"email": "a@b.c", "phone": "1"}
+        )
+        assert both.status_code == 400
+    finally:
+        served.stop()
