@@ -89,7 +89,8 @@ def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
     trusted identifier to it, each with its evidence; and the links the rules refused."""
     customer = customer_of(store, kind, value)
     links = store.engine.query(
-        "SELECT * FROM identity_links WHERE customer_id = ? AND decision = 'linked'", [customer]
+        "SELECT * FROM identity_links WHERE customer_id = ? AND decision IN ('linked', 'matched')",
+        [customer],
     ).to_pylist()
     # The anchor is the customer's most trusted identifier, the one its id is derived from.
     anchor = store.engine.query(
@@ -99,7 +100,8 @@ def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
     ).to_pylist()[0]
     refused = store.engine.query(
         "SELECT left_type, left_value, right_type, right_value, decision, source, event_id "
-        "FROM identity_links WHERE decision <> 'linked' AND ((left_type = ? AND left_value = ?) "
+        "FROM identity_links WHERE decision NOT IN ('linked', 'matched') "
+        "AND ((left_type = ? AND left_value = ?) "
         "OR (right_type = ? AND right_value = ?))",
         [kind, value, kind, value],
     ).to_pylist()
@@ -139,10 +141,13 @@ def _path(
                 "from": {"type": previous[0], "value": previous[1]},
                 "to": {"type": node[0], "value": node[1]},
                 "evidence": {
+                    "kind": link["decision"],
                     "source": link["source"],
                     "event_id": link["event_id"],
                     "events": link["events"],
                     "first_seen": link["first_seen"],
+                    "match_weight": link["match_weight"],
+                    "fields": link["evidence"],
                 },
             }
         )

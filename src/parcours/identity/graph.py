@@ -62,27 +62,43 @@ def nodes_query(occurrences: str) -> str:
     """
 
 
-def edges_query(occurrences: str, nodes: str) -> str:
-    """Star edges from each event's most trusted identifier to its others, with evidence:
-    the first event (source, id, time) that showed them together and how many did. `position`
-    is the order they are united in: the most trusted identifiers' links first."""
+def edges_query(occurrences: str, nodes: str, match_threshold: float) -> str:
+    """The edges to unite, in the order they are united (`position`).
+
+    First the deterministic ones: star edges from each event's most trusted identifier to its
+    others, with evidence (the first event that showed them together, and how many did), the
+    most trusted identifiers' first. Then the probabilistic matches at or above the threshold,
+    strongest first: deterministic links always win over probabilistic ones.
+    """
     return f"""
         WITH o AS (
             SELECT o.source, o.event_id, o.occurred_at, n.node, n.rank,
                    row_number() OVER (PARTITION BY o.source, o.event_id ORDER BY n.node) AS pos
             FROM ({occurrences}) o JOIN ({nodes}) n USING (type, value)
-        )
-        SELECT *, (row_number() OVER (ORDER BY left_node, first_seen, right_node) - 1)::BIGINT
-                  AS position
-        FROM (
-            SELECT a.node AS left_node, b.node AS right_node, count(*) AS events,
+        ),
+        seen AS (
+            SELECT 0 AS kind, a.node AS left_node, b.node AS right_node, count(*) AS events,
                    min(b.occurred_at) AS first_seen,
                    arg_min(b.source, b.occurred_at) AS source,
-                   arg_min(b.event_id, b.occurred_at) AS event_id
+                   arg_min(b.event_id, b.occurred_at) AS event_id,
+                   NULL::DOUBLE AS match_weight, NULL::JSON AS evidence
             FROM o a JOIN o b ON a.source = b.source AND a.event_id = b.event_id
             WHERE a.pos = 1 AND b.pos > 1 AND a.node <> b.node
             GROUP BY a.node, b.node
+        ),
+        matched AS (
+            SELECT 1 AS kind, l.node AS left_node, r.node AS right_node, NULL::BIGINT AS events,
+                   NULL::TIMESTAMPTZ AS first_seen, 'identity_matches' AS source,
+                   m.run_id AS event_id, m.match_weight, m.evidence
+            FROM identity_matches m
+            JOIN ({nodes}) l ON l.type = m.left_type AND l.value = m.left_value
+            JOIN ({nodes}) r ON r.type = m.right_type AND r.value = m.right_value
+            WHERE m.probability >= {float(match_threshold)!r} AND l.node <> r.node
         )
+        SELECT *, (row_number() OVER (
+                      ORDER BY kind, left_node, first_seen, -match_weight, right_node) - 1
+                  )::BIGINT AS position
+        FROM (SELECT * FROM seen UNION ALL SELECT * FROM matched)
     """
 
 

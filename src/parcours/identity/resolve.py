@@ -95,7 +95,8 @@ def resolve_full(store: Store) -> Resolution:
         f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}"
     )
     engine.execute_script(
-        f"CREATE OR REPLACE TEMP TABLE {EDGES} AS {graph.edges_query(occurrences, NODES)}"
+        f"CREATE OR REPLACE TEMP TABLE {EDGES} AS "
+        f"{graph.edges_query(occurrences, NODES, rules.match_threshold)}"
     )
     kinds = engine.query(f"SELECT type FROM {NODES} ORDER BY node").column(0).to_pylist()
     edges = engine.query(f"SELECT left_node, right_node FROM {EDGES} ORDER BY position")
@@ -156,8 +157,10 @@ def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | No
         engine.execute_script("DELETE FROM identity_links")
         engine.execute_script(
             f"INSERT INTO identity_links SELECT {customer.replace('r.', 'c.')}, l.type, l.value, "
-            f"rt.type, rt.value, coalesce(o.refused, 'linked'), e.events, e.first_seen, "
-            f"e.source, e.event_id, {lit(run_id)} "
+            f"rt.type, rt.value, "
+            f"coalesce(o.refused, CASE e.kind WHEN 0 THEN 'linked' ELSE 'matched' END), "
+            f"e.events, e.first_seen, e.source, e.event_id, e.match_weight, e.evidence, "
+            f"{lit(run_id)} "
             f"FROM {EDGES} e JOIN _identity_outcome o USING (position) "
             f"JOIN {NODES} l ON l.node = e.left_node JOIN {NODES} rt ON rt.node = e.right_node "
             f"JOIN _identity_roots a ON a.node = e.left_node JOIN {NODES} c ON c.node = a.root"

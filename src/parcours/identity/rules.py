@@ -50,6 +50,13 @@ class IdentityRules(BaseModel):
         default=DEFAULT_BLOCKED,
         description="Values (whole-value regular expressions, any case) that never link.",
     )
+    match_threshold: float = Field(
+        default=0.99,
+        gt=0,
+        le=1,
+        description="Probabilistic matches (identity_matches) at or above this probability "
+        "link records; deterministic links are always united first.",
+    )
     shared_types: list[str] = Field(
         default=["device_id", "anonymous_id"],
         description="A value of these types seen with two or more user ids is a shared device: "

@@ -16,6 +16,7 @@ from parcours.store.schema import (
     EVENT_COLUMNS,
     IDENTITY_LINK_COLUMNS,
     IDENTITY_MAP_COLUMNS,
+    IDENTITY_MATCH_COLUMNS,
     IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -52,6 +53,7 @@ def _v3() -> list[str]:
         create_table_sql("identity_map", IDENTITY_MAP_COLUMNS),
         create_table_sql("identity_links", IDENTITY_LINK_COLUMNS),
         create_table_sql("identity_runs", IDENTITY_RUN_COLUMNS),
+        create_table_sql("identity_matches", IDENTITY_MATCH_COLUMNS),
     ]
 
 

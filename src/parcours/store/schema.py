@@ -164,14 +164,28 @@ IDENTITY_LINK_COLUMNS: tuple[Column, ...] = (
     Column(
         "decision",
         "VARCHAR",
-        "linked, or the rule that refused it (limit:user_id, shared_device).",
+        "linked (seen together), matched (probabilistic), or the rule that refused it "
+        "(limit:user_id, shared_device).",
         False,
     ),
     Column("events", "BIGINT", "Events that showed the two together."),
     Column("first_seen", "TIMESTAMPTZ", "When they were first seen together."),
     Column("source", "VARCHAR", "The first event's source (the evidence)..."),
-    Column("event_id", "VARCHAR", "...and its id."),
+    Column("event_id", "VARCHAR", "...and its id (for a match: the matching run)."),
+    Column("match_weight", "DOUBLE", "A match's Fellegi-Sunter weight."),
+    Column("evidence", "JSON", "A match's fields compared."),
     Column("run_id", "VARCHAR", "The resolve that decided it."),
+)
+
+IDENTITY_MATCH_COLUMNS: tuple[Column, ...] = (
+    Column("left_type", "VARCHAR", "A record's identifier type (its most trusted one)...", False),
+    Column("left_value", "VARCHAR", "...and value.", False),
+    Column("right_type", "VARCHAR", "The matched record's identifier type...", False),
+    Column("right_value", "VARCHAR", "...and value.", False),
+    Column("match_weight", "DOUBLE", "Fellegi-Sunter match weight (log2 Bayes factor).", False),
+    Column("probability", "DOUBLE", "Match probability, 0 to 1.", False),
+    Column("evidence", "JSON", "The fields compared and each one's comparison level."),
+    Column("run_id", "VARCHAR", "The matching run that found it."),
 )
 
 IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
