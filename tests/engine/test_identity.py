@@ -154,3 +154,43 @@ def test_cli_resolve_show_and_explain(tmp_path: Path) -> None:
     shown = run("customers", "show", "--email", "JANE@x.com")
     assert {i["type"] for i in shown["identifiers"]} == {"anonymous_id", "user_id", "email"}  # type: ignore[union-attr]
     assert run("identity", "explain", "--type", "anonymous_id", "--value", "ck1")["path"]
+
+
+def test_split_and_forced_merge_survive_a_full_resolve(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    from parcours.identity.overrides import force_merge, split
+
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck1,u1,,",  # u1 logged in on ck1...
+            "2026-01-02 10:00:00,web,ck1,,,",
+            "2026-01-03 10:00:00,app,,u1,,d9",  # ...and on d9
+            "2026-01-04 10:00:00,app,,u2,,",
+        ],
+    )
+    resolve_full(p.store)
+    assert customer_of(p.store, "anonymous_id", "ck1") == customer_of(p.store, "user_id", "u1")
+
+    # The cookie was a library computer: split it from u1.
+    split(p.store, ("user_id", "u1"), ("anonymous_id", "ck1"), "library computer")
+    assert customer_of(p.store, "anonymous_id", "ck1") != customer_of(p.store, "user_id", "u1")
+    assert customer_of(p.store, "device_id", "d9") == customer_of(p.store, "user_id", "u1")
+
+    # u1 and u2 are one person with two accounts: forced, past the one-user-id limit.
+    force_merge(p.store, ("user_id", "u1"), ("user_id", "u2"), "same person, two accounts")
+    assert customer_of(p.store, "user_id", "u2") == customer_of(p.store, "user_id", "u1")
+
+    # Both decisions hold after another full resolve, and the audit says why.
+    resolve_full(p.store)
+    assert customer_of(p.store, "anonymous_id", "ck1") != customer_of(p.store, "user_id", "u1")
+    assert customer_of(p.store, "user_id", "u2") == customer_of(p.store, "user_id", "u1")
+    decisions = p.sql("SELECT decision FROM identity_links").column(0).to_pylist()
+    assert "forced" in decisions and "split" in decisions
+    lineage = p.sql(
+        "SELECT kind, reason, customer_before FROM identity_overrides ORDER BY created_at"
+    )
+    assert lineage.column("kind").to_pylist() == ["split", "merge"]
+    assert all(lineage.column("customer_before").to_pylist())

@@ -16,8 +16,9 @@ from parcours.cli_output import (
 )
 from parcours.client import connect
 from parcours.errors import ParcoursError
+from parcours.identity.resolve import Resolution
 
-identity_app = typer.Typer(help="One customer from many identifiers: resolve, explain.")
+identity_app = typer.Typer(help="One customer from many identifiers: resolve, explain, merge, split.")
 customers_app = typer.Typer(help="Customers, found by any of their identifiers.")
 
 
@@ -26,7 +27,7 @@ def identity_resolve(
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Resolve identifiers into customers under the rules of [parcours.identity].
+    """Resolve identifiers into customers under the identity rules (settings: identity).
 
     Every resolve is full: it recomputes from all events, so a rule change re-resolves history.
     """
@@ -34,15 +35,7 @@ def identity_resolve(
 
     with connect(store) as p:
         result = resolve_full(p.store)
-    if fmt is OutputFormat.json:
-        print_json(result.to_dict())
-        return
-    console.print(
-        f"{result.identifiers:,} identifiers → [bold]{result.customers:,} customers[/bold] through "
-        f"{result.links:,} links in {result.seconds:.1f}s; refused by the rules: "
-        f"{sum(result.refused.values()):,} {result.refused or ''}; shared devices: "
-        f"{result.shared_devices:,}"
-    )
+    _print_resolution(result, fmt)
 
 
 def _identifier(
@@ -122,3 +115,54 @@ def customers_show(
     )
     print_rows(view.identifiers, fmt, title="Identifiers")
     print_rows(view.by_channel, fmt, title="By channel")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    kind, _, value = text.partition(":")
+    if not kind or not value:
+        raise ParcoursError(f"{text!r} is not TYPE:VALUE", "write e.g. email:jane@example.com")
+    return kind, value
+
+
+@identity_app.command("merge")
+def identity_merge(
+    left: Annotated[str, typer.Argument(help="TYPE:VALUE, e.g. user_id:u1")],
+    right: Annotated[str, typer.Argument(help="TYPE:VALUE, e.g. user_id:u2")],
+    reason: Annotated[str, typer.Option(help="Why, kept with the decision.")] = "",
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Force two identifiers into one customer, whatever the limits; survives every resolve."""
+    from parcours.identity.overrides import force_merge
+
+    with connect(store) as p:
+        result = force_merge(p.store, _pair(left), _pair(right), reason)
+    _print_resolution(result, fmt)
+
+
+@identity_app.command("split")
+def identity_split(
+    left: Annotated[str, typer.Argument(help="TYPE:VALUE that stays")],
+    right: Annotated[str, typer.Argument(help="TYPE:VALUE to separate from it")],
+    reason: Annotated[str, typer.Option(help="Why, kept with the decision.")] = "",
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Unmerge: never let these two identifiers be one customer again; survives every resolve."""
+    from parcours.identity.overrides import split
+
+    with connect(store) as p:
+        result = split(p.store, _pair(left), _pair(right), reason)
+    _print_resolution(result, fmt)
+
+
+def _print_resolution(result: Resolution, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"{result.identifiers:,} identifiers → [bold]{result.customers:,} customers[/bold] through "
+        f"{result.links:,} links in {result.seconds:.1f}s; refused by the rules: "
+        f"{sum(result.refused.values()):,} {result.refused or ''}; shared devices: "
+        f"{result.shared_devices:,}"
+    )

@@ -68,7 +68,8 @@ def edges_query(occurrences: str, nodes: str, match_threshold: float) -> str:
     First the deterministic ones: star edges from each event's most trusted identifier to its
     others, with evidence (the first event that showed them together, and how many did), the
     most trusted identifiers' first. Then the probabilistic matches at or above the threshold,
-    strongest first: deterministic links always win over probabilistic ones.
+    strongest first: deterministic links always win over probabilistic ones. Before all of
+    them, the merges a user forced (`kind` -1), which no rule refuses.
     """
     return f"""
         WITH o AS (
@@ -94,11 +95,20 @@ def edges_query(occurrences: str, nodes: str, match_threshold: float) -> str:
             JOIN ({nodes}) l ON l.type = m.left_type AND l.value = m.left_value
             JOIN ({nodes}) r ON r.type = m.right_type AND r.value = m.right_value
             WHERE m.probability >= {float(match_threshold)!r} AND l.node <> r.node
+        ),
+        forced AS (
+            SELECT -1 AS kind, l.node AS left_node, r.node AS right_node, NULL::BIGINT AS events,
+                   f.created_at AS first_seen, 'identity_overrides' AS source,
+                   f.override_id AS event_id, NULL::DOUBLE AS match_weight, NULL::JSON AS evidence
+            FROM identity_overrides f
+            JOIN ({nodes}) l ON l.type = f.left_type AND l.value = f.left_value
+            JOIN ({nodes}) r ON r.type = f.right_type AND r.value = f.right_value
+            WHERE f.kind = 'merge' AND l.node <> r.node
         )
         SELECT *, (row_number() OVER (
                       ORDER BY kind, left_node, first_seen, -match_weight, right_node) - 1
                   )::BIGINT AS position
-        FROM (SELECT * FROM seen UNION ALL SELECT * FROM matched)
+        FROM (SELECT * FROM forced UNION ALL SELECT * FROM seen UNION ALL SELECT * FROM matched)
     """
 
 
@@ -114,4 +124,14 @@ def shared_query(occurrences: str, nodes: str, rules: IdentityRules) -> str:
         JOIN ({nodes}) n ON n.type = x.type AND n.value = x.value
         WHERE x.type IN ({kinds})
         GROUP BY n.node HAVING count(DISTINCT u.value) >= 2
+    """
+
+
+def splits_query(nodes: str) -> str:
+    """Pairs of nodes a user split: never in one customer."""
+    return f"""
+        SELECT l.node AS left_node, r.node AS right_node FROM identity_overrides f
+        JOIN ({nodes}) l ON l.type = f.left_type AND l.value = f.left_value
+        JOIN ({nodes}) r ON r.type = f.right_type AND r.value = f.right_value
+        WHERE f.kind = 'split'
     """

@@ -52,6 +52,8 @@ class _Union:
 
     kinds: list[str]
     rules: IdentityRules
+    apart: list[tuple[int, int]] = field(default_factory=list)
+    """Pairs a user split: no union may bring them together."""
     parent: list[int] = field(init=False)
     counts: dict[int, Counter[str]] = field(init=False)
 
@@ -67,14 +69,19 @@ class _Union:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def unite(self, left: int, right: int) -> str | None:
-        """Join the two customers; return why not if a rule refuses it."""
+    def unite(self, left: int, right: int, *, forced: bool = False) -> str | None:
+        """Join the two customers; return why not if a rule or a split refuses it.
+
+        A forced merge (a user's decision) passes the limits, but not a split."""
         a, b = self.find(left), self.find(right)
         if a == b:
             return None
+        for x, y in self.apart:
+            if {self.find(x), self.find(y)} == {a, b}:
+                return "split"
         merged = self.counts[a] + self.counts[b]
         for kind, count in merged.items():
-            if count > self.rules.limit(kind):
+            if not forced and count > self.rules.limit(kind):
                 return f"limit:{kind}"
         # The more trusted root (lower node number) stays the root.
         keep, gone = (a, b) if a < b else (b, a)
@@ -99,16 +106,17 @@ def resolve_full(store: Store) -> Resolution:
         f"{graph.edges_query(occurrences, NODES, rules.match_threshold)}"
     )
     kinds = engine.query(f"SELECT type FROM {NODES} ORDER BY node").column(0).to_pylist()
-    edges = engine.query(f"SELECT left_node, right_node FROM {EDGES} ORDER BY position")
+    edges = engine.query(f"SELECT kind, left_node, right_node FROM {EDGES} ORDER BY position")
     shared = set(engine.query(graph.shared_query(occurrences, NODES, rules)).column(0).to_pylist())
+    splits = engine.query(graph.splits_query(NODES)).to_pylist()
 
-    union = _Union(kinds, rules)
+    union = _Union(kinds, rules, [(s["left_node"], s["right_node"]) for s in splits])
     decisions: list[str | None] = []
-    for left, right in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True):
-        if left in shared or right in shared:
+    for kind, left, right in zip(*(edges.column(i).to_pylist() for i in range(3)), strict=True):
+        if kind >= 0 and (left in shared or right in shared):
             decisions.append("shared_device")
         else:
-            decisions.append(union.unite(left, right))
+            decisions.append(union.unite(left, right, forced=kind < 0))
     roots = [union.find(node) for node in range(len(kinds))]
 
     with engine.transaction():
@@ -158,7 +166,8 @@ def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | No
         engine.execute_script(
             f"INSERT INTO identity_links SELECT {customer.replace('r.', 'c.')}, l.type, l.value, "
             f"rt.type, rt.value, "
-            f"coalesce(o.refused, CASE e.kind WHEN 0 THEN 'linked' ELSE 'matched' END), "
+            f"coalesce(o.refused, CASE e.kind WHEN 0 THEN 'linked' WHEN 1 THEN 'matched' "
+            f"ELSE 'forced' END), "
             f"e.events, e.first_seen, e.source, e.event_id, e.match_weight, e.evidence, "
             f"{lit(run_id)} "
             f"FROM {EDGES} e JOIN _identity_outcome o USING (position) "

@@ -17,6 +17,7 @@ from parcours.store.schema import (
     IDENTITY_LINK_COLUMNS,
     IDENTITY_MAP_COLUMNS,
     IDENTITY_MATCH_COLUMNS,
+    IDENTITY_OVERRIDE_COLUMNS,
     IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -54,6 +55,7 @@ def _v3() -> list[str]:
         create_table_sql("identity_links", IDENTITY_LINK_COLUMNS),
         create_table_sql("identity_runs", IDENTITY_RUN_COLUMNS),
         create_table_sql("identity_matches", IDENTITY_MATCH_COLUMNS),
+        create_table_sql("identity_overrides", IDENTITY_OVERRIDE_COLUMNS),
     ]
 
 

@@ -188,6 +188,24 @@ IDENTITY_MATCH_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "The matching run that found it."),
 )
 
+IDENTITY_OVERRIDE_COLUMNS: tuple[Column, ...] = (
+    Column("override_id", "VARCHAR", "Id of the decision.", False),
+    Column(
+        "kind",
+        "VARCHAR",
+        "merge (these two are one customer, whatever the rules) or split "
+        "(these two are never one customer).",
+        False,
+    ),
+    Column("left_type", "VARCHAR", "One identifier's type...", False),
+    Column("left_value", "VARCHAR", "...and value.", False),
+    Column("right_type", "VARCHAR", "The other identifier's type...", False),
+    Column("right_value", "VARCHAR", "...and value.", False),
+    Column("reason", "VARCHAR", "Why, in the user's words."),
+    Column("created_at", "TIMESTAMPTZ", "When, UTC.", False),
+    Column("customer_before", "VARCHAR", "Lineage: the customer the left identifier had then."),
+)
+
 IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Id of the resolve.", False),
     Column("resolved_at", "TIMESTAMPTZ", "When, UTC.", False),
