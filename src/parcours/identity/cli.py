@@ -18,7 +18,9 @@ from parcours.client import connect
 from parcours.errors import ParcoursError
 from parcours.identity.resolve import Resolution
 
-identity_app = typer.Typer(help="One customer from many identifiers: resolve, explain, merge, split.")
+identity_app = typer.Typer(
+    help="One customer from many identifiers: resolve, explain, merge, split."
+)
 customers_app = typer.Typer(help="Customers, found by any of their identifiers.")
 
 
