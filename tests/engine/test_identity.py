@@ -194,3 +194,38 @@ def test_split_and_forced_merge_survive_a_full_resolve(
     )
     assert lineage.column("kind").to_pylist() == ["split", "merge"]
     assert all(lineage.column("customer_before").to_pylist())
+
+
+def test_erasure_removes_the_person_everywhere_and_logs_no_personal_data(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    from parcours.identity.privacy import access, erase
+
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck-jane,u-jane,jane@x.com,",
+            "2026-01-02 10:00:00,chat,ck-jane,,,",
+            "2026-01-03 10:00:00,web,ck-bob,u-bob,bob@y.com,",
+            "2026-01-04 10:00:00,fax,ck-jane,,,",  # refused (unknown channel): quarantine holds it
+        ],
+    )
+    resolve_full(p.store)
+    held = access(p.store, "email", "jane@x.com")
+    assert len(held["events"]) == 2 and len(held["quarantine"]) == 1
+
+    entry = erase(p.store, "email", "jane@x.com", reason="GDPR art. 17, ticket 42")
+    assert entry["counts"]["events"] == 2 and entry["counts"]["quarantine"] == 1
+    everything = json.dumps(
+        [
+            p.sql(f"SELECT * FROM {t}").to_pylist()
+            for t in ("events", "quarantine", "identity_map", "identity_links", "privacy_log")
+        ],
+        default=str,
+    )
+    for trace in ("jane@x.com", "u-jane", "ck-jane"):
+        assert trace not in everything, f"{trace} is still in the store"
+    assert "bob@y.com" in everything, "nobody else was touched"
+    log = p.sql("SELECT kind, reason FROM privacy_log ORDER BY carried_out_at").to_pylist()
+    assert [r["kind"] for r in log] == ["access", "erasure"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +23,9 @@ from parcours.identity.resolve import Resolution
 identity_app = typer.Typer(
     help="One customer from many identifiers: resolve, explain, merge, split."
 )
-customers_app = typer.Typer(help="Customers, found by any of their identifiers.")
+customers_app = typer.Typer(
+    help="Customers, found by any of their identifiers; access and erasure requests."
+)
 
 
 @identity_app.command("resolve")
@@ -168,3 +172,53 @@ def _print_resolution(result: Resolution, fmt: OutputFormat) -> None:
         f"{sum(result.refused.values()):,} {result.refused or ''}; shared devices: "
         f"{result.shared_devices:,}"
     )
+
+
+@customers_app.command("export")
+def customers_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write.")],
+    email: Annotated[str | None, typer.Option(help="An email.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
+    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
+    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
+    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Right of access: everything held about the person, as one JSON file."""
+    from parcours.identity.privacy import access
+
+    with connect(store) as p:
+        held = access(p.store, *_identifier(email, phone, user_id, kind, value))
+    output.write_text(json.dumps(held, default=str, indent=2, ensure_ascii=False))
+    console.print(
+        f"Wrote {len(held['events']):,} events, {len(held['quarantine']):,} quarantined records "
+        f"and the identity of customer {held['customer']['customer_id']} to [bold]{output}[/bold]"
+    )
+
+
+@customers_app.command("erase")
+def customers_erase(
+    reason: Annotated[str, typer.Option(help="Legal ground or ticket; kept in the privacy log.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    email: Annotated[str | None, typer.Option(help="An email.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
+    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
+    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
+    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Right to erasure: remove the person everywhere; the log keeps counts, no personal data."""
+    from parcours.identity.privacy import erase
+
+    if not yes:
+        raise ParcoursError(
+            "Erasure removes the person's events, identity and quarantined records for good",
+            "add --yes to confirm",
+        )
+    with connect(store) as p:
+        entry = erase(p.store, *_identifier(email, phone, user_id, kind, value), reason=reason)
+    if fmt is OutputFormat.json:
+        print_json(entry)
+    else:
+        console.print(f"Erased (request {entry['request_id']}): {entry['counts']}")

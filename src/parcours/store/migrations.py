@@ -20,6 +20,7 @@ from parcours.store.schema import (
     IDENTITY_OVERRIDE_COLUMNS,
     IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
+    PRIVACY_LOG_COLUMNS,
     QUARANTINE_COLUMNS,
     SOURCE_COLUMNS,
     create_table_sql,
@@ -56,6 +57,7 @@ def _v3() -> list[str]:
         create_table_sql("identity_runs", IDENTITY_RUN_COLUMNS),
         create_table_sql("identity_matches", IDENTITY_MATCH_COLUMNS),
         create_table_sql("identity_overrides", IDENTITY_OVERRIDE_COLUMNS),
+        create_table_sql("privacy_log", PRIVACY_LOG_COLUMNS),
     ]
 
 

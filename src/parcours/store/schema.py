@@ -206,6 +206,14 @@ IDENTITY_OVERRIDE_COLUMNS: tuple[Column, ...] = (
     Column("customer_before", "VARCHAR", "Lineage: the customer the left identifier had then."),
 )
 
+PRIVACY_LOG_COLUMNS: tuple[Column, ...] = (
+    Column("request_id", "VARCHAR", "Id of the request (give it to the person).", False),
+    Column("kind", "VARCHAR", "erasure or access.", False),
+    Column("carried_out_at", "TIMESTAMPTZ", "When it was carried out, UTC.", False),
+    Column("counts", "JSON", "What was found or removed, table by table: counts only."),
+    Column("reason", "VARCHAR", "The legal ground or ticket, as the operator wrote it."),
+)
+
 IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Id of the resolve.", False),
     Column("resolved_at", "TIMESTAMPTZ", "When, UTC.", False),
