@@ -24,6 +24,10 @@ class CustomerView:
     last_seen: Any = None
     events: int = 0
     by_channel: list[dict[str, Any]] = field(default_factory=list)
+    traits: list[dict[str, Any]] = field(default_factory=list)
+    """Each trait's surviving value, its source and rule (see `identity.profile`)."""
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    """The standing consent per channel and purpose."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,8 +73,17 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
         f"FROM ({events}) GROUP BY ALL ORDER BY events DESC",
         [customer_id],
     ).to_pylist()
+    from parcours.identity.profile import consents, traits
+
     return CustomerView(
-        customer_id, identifiers, summary["first"], summary["last"], summary["n"], by_channel
+        customer_id,
+        identifiers,
+        summary["first"],
+        summary["last"],
+        summary["n"],
+        by_channel,
+        traits(store, customer_id),
+        consents(store, customer_id),
     )
 
 

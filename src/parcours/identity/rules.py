@@ -8,6 +8,8 @@ device, and the junk values every CRM export holds.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PRIORITY = [
@@ -49,6 +51,16 @@ class IdentityRules(BaseModel):
     blocked: list[str] = Field(
         default=DEFAULT_BLOCKED,
         description="Values (whole-value regular expressions, any case) that never link.",
+    )
+    survivorship: dict[str, Literal["most_recent", "most_frequent", "most_trusted"]] = Field(
+        default={},
+        description="How each trait's value is chosen among its sources, per trait; "
+        "`default_survivorship` for the others.",
+    )
+    default_survivorship: Literal["most_recent", "most_frequent", "most_trusted"] = "most_recent"
+    trusted_sources: list[str] = Field(
+        default=["crm"],
+        description="Sources most trusted first, for `most_trusted` (then most recent).",
     )
     match_threshold: float = Field(
         default=0.99,
