@@ -28,9 +28,9 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import shutil
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl

@@ -43,7 +43,9 @@ for stale in (store, Path(str(store) + ".wal")):
 started = time.perf_counter()
 if {kind!r} == "parcours":
     import parcours
-    with parcours.connect(store, keep_raw={keep_raw!r}) as p:
+    # The import alone: identity resolution after it is measured by bench/identity.py.
+    no_resolve = {{"resolve_on_arrival": False}}
+    with parcours.connect(store, keep_raw={keep_raw!r}, identity=no_resolve) as p:
         summary = p.import_file({path!r}, source={source!r}, mapping={mapping!r})
     rows = summary.records
 else:

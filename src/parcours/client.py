@@ -17,6 +17,7 @@ from parcours.collect.ledger import ImportSummary
 from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
+from parcours.identity.resolve import resolve_new
 from parcours.store.export import ExportFormat, export_events
 from parcours.store.stats import store_stats
 from parcours.store.store import Store
@@ -57,10 +58,18 @@ class Parcours:
         mapping: str | Path,
         progress: Progress | None = None,
     ) -> ImportSummary:
-        """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping."""
-        return import_file(
+        """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping; then
+        update the customers its events touch (unless `identity.resolve_on_arrival` is off)."""
+        summary = import_file(
             self.store, Path(path), source=source, mapping=mapping, progress=progress
         )
+        if summary.accepted and self.settings.identity.resolve_on_arrival:
+            resolve_new(
+                self.store,
+                "SELECT source, event_id FROM events WHERE import_id = ?",
+                [summary.import_id],
+            )
+        return summary
 
     def stats(self) -> dict[str, Any]:
         return store_stats(self.store)

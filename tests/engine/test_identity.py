@@ -229,3 +229,36 @@ def test_erasure_removes_the_person_everywhere_and_logs_no_personal_data(
     assert "bob@y.com" in everything, "nobody else was touched"
     log = p.sql("SELECT kind, reason FROM privacy_log ORDER BY carried_out_at").to_pylist()
     assert [r["kind"] for r in log] == ["access", "erasure"]
+
+
+def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    from parcours.identity.resolve import resolve_new
+
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck1,,,",
+            "2026-01-02 10:00:00,web,ck2,u2,,",
+            "2026-01-03 10:00:00,web,ck3,u3,,",
+        ],
+    )
+    resolve_full(p.store)
+    untouched = customer_of(p.store, "user_id", "u3")
+    # New events: ck1 logs in as u2 (a merge), and a brand-new visitor.
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "at,channel,cookie,user,email,device\n"
+        "2026-02-01 10:00:00,web,ck1,u2,,\n2026-02-02 10:00:00,web,ck9,,,\n"
+    )
+    summary = p.import_file(more, source="s", mapping=tmp_path / "m.yaml")
+    resolve_new(
+        p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
+    )
+    incremental = _customers(p)
+    assert customer_of(p.store, "anonymous_id", "ck1") == customer_of(p.store, "user_id", "u2")
+    assert customer_of(p.store, "user_id", "u3") == untouched
+    resolve_full(p.store)
+    assert _customers(p) == incremental, "the same customers a full resolve finds"

@@ -7,6 +7,7 @@ Every `ParcoursError` becomes a JSON answer with its status, its message and how
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
 from parcours.config import Settings, load_settings
 from parcours.errors import ParcoursError
+from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
 from parcours.store.store import Store, mark_served, unmark_served
 
@@ -32,7 +34,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings)
-        writer = GroupCommitWriter(store, run_id=f"live-{uuid.uuid4().hex[:8]}")
+
+        def update_customers(since: dt.datetime) -> None:
+            resolve_new(
+                store, "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
+            )
+
+        writer = GroupCommitWriter(
+            store,
+            run_id=f"live-{uuid.uuid4().hex[:8]}",
+            on_loaded=update_customers if settings.identity.resolve_on_arrival else None,
+        )
         writer.start()
         keys = SourceKeys(store.engine.fork())
         keys.refresh()

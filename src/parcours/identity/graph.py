@@ -40,6 +40,27 @@ def occurrences_query(rules: IdentityRules) -> str:
     """
 
 
+def scoped_occurrences_query(occurrences: str, scope: str) -> str:
+    """`occurrences` of the events that carry at least one identifier of `scope` (type, value)."""
+    return f"""
+        SELECT * FROM ({occurrences}) WHERE (source, event_id) IN (
+            SELECT source, event_id FROM ({occurrences}) WHERE (type, value) IN (
+                SELECT type, value FROM {scope}))
+    """
+
+
+def grow_scope_query(occurrences: str, scope: str) -> str:
+    """The scope's closure step: its identifiers, those on the events that carry one, and
+    every identifier of the customers they belong to."""
+    return f"""
+        SELECT type, value FROM {scope}
+        UNION SELECT type, value FROM ({scoped_occurrences_query(occurrences, scope)})
+        UNION SELECT m.type, m.value FROM identity_map m WHERE m.customer_id IN (
+            SELECT customer_id FROM identity_map WHERE (type, value) IN (
+                SELECT type, value FROM {scope}))
+    """
+
+
 def blocked_query(rules: IdentityRules) -> str:
     """The blocked values that occur, with how often: what the rules kept from linking."""
     return f"""

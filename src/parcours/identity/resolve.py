@@ -91,13 +91,54 @@ class _Union:
         return None
 
 
+SCOPE = "_identity_scope"
+MAX_SCOPE_ROUNDS = 20
+
+
 def resolve_full(store: Store) -> Resolution:
     """Recompute every customer from the identifiers on the events, under the current rules."""
+    return _resolve(store, scoped=False)
+
+
+def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) -> Resolution:
+    """Bring the customers up to date with new events (`new_events`: SQL selecting their
+    `source, event_id`), re-resolving only the part of the graph they touch.
+
+    The part is closed before it is resolved: the new events' identifiers, the customers they
+    already belong to, and everything linked to those, until nothing more joins. Resolving a
+    closed part gives what a full resolve would give there; other customers are not touched.
+    """
+    engine = store.engine
+    occurrences = graph.occurrences_query(store.settings.identity)
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT type, value FROM "
+        f"({occurrences}) WHERE (source, event_id) IN ({new_events})",
+        params,
+    )
+    size = engine.scalar(f"SELECT count(*) FROM {SCOPE}")
+    for _ in range(MAX_SCOPE_ROUNDS):
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE {SCOPE}_next AS "
+            f"{graph.grow_scope_query(occurrences, SCOPE)}"
+        )
+        engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT * FROM {SCOPE}_next")
+        grown = engine.scalar(f"SELECT count(*) FROM {SCOPE}")
+        if grown == size:
+            break
+        size = grown
+    else:
+        return resolve_full(store)  # a part this entangled is the whole graph, near enough
+    return _resolve(store, scoped=True)
+
+
+def _resolve(store: Store, *, scoped: bool) -> Resolution:
     started = time.perf_counter()
     rules: IdentityRules = store.settings.identity
     engine = store.engine
     result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     occurrences = graph.occurrences_query(rules)
+    if scoped:
+        occurrences = graph.scoped_occurrences_query(occurrences, SCOPE)
     engine.execute_script(
         f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}"
     )
@@ -120,7 +161,7 @@ def resolve_full(store: Store) -> Resolution:
     roots = [union.find(node) for node in range(len(kinds))]
 
     with engine.transaction():
-        _write(store, result.run_id, roots, decisions)
+        _write(store, result.run_id, roots, decisions, scoped=scoped)
     result.identifiers, result.links = len(kinds), decisions.count(None)
     result.customers = len(set(roots))
     result.shared_devices = len(shared)
@@ -140,7 +181,9 @@ def resolve_full(store: Store) -> Resolution:
     return result
 
 
-def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | None]) -> None:
+def _write(
+    store: Store, run_id: str, roots: list[int], decisions: list[str | None], *, scoped: bool
+) -> None:
     engine = store.engine
     assignment = pa.table(
         {"node": pa.array(range(len(roots)), pa.int64()), "root": pa.array(roots, pa.int64())}
@@ -156,13 +199,23 @@ def _write(store: Store, run_id: str, roots: list[int], decisions: list[str | No
         engine.registered("_identity_roots", assignment),
         engine.registered("_identity_outcome", outcome),
     ):
-        engine.execute_script("DELETE FROM identity_map")
+        engine.execute_script(
+            f"DELETE FROM identity_map WHERE (type, value) IN (SELECT type, value FROM {NODES})"
+            if scoped
+            else "DELETE FROM identity_map"
+        )
         engine.execute_script(
             f"INSERT INTO identity_map SELECT n.type, n.value, {customer}, n.first_seen, "
             f"n.last_seen, n.events FROM {NODES} n JOIN _identity_roots a ON a.node = n.node "
             f"JOIN {NODES} r ON r.node = a.root"
         )
-        engine.execute_script("DELETE FROM identity_links")
+        engine.execute_script(
+            "DELETE FROM identity_links WHERE (left_type, left_value) IN "
+            f"(SELECT type, value FROM {NODES}) OR (right_type, right_value) IN "
+            f"(SELECT type, value FROM {NODES})"
+            if scoped
+            else "DELETE FROM identity_links"
+        )
         engine.execute_script(
             f"INSERT INTO identity_links SELECT {customer.replace('r.', 'c.')}, l.type, l.value, "
             f"rt.type, rt.value, "

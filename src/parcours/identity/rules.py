@@ -52,6 +52,11 @@ class IdentityRules(BaseModel):
         default=DEFAULT_BLOCKED,
         description="Values (whole-value regular expressions, any case) that never link.",
     )
+    resolve_on_arrival: bool = Field(
+        default=True,
+        description="Update the customers an import or the live API touches as events arrive "
+        "(`parcours identity resolve` recomputes everything).",
+    )
     survivorship: dict[str, Literal["most_recent", "most_frequent", "most_trusted"]] = Field(
         default={},
         description="How each trait's value is chosen among its sources, per trait; "

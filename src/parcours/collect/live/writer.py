@@ -15,10 +15,12 @@ at once (`Overloaded`, answered 429 with Retry-After) rather than buffering with
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parcours.collect.ledger import ImportSummary
@@ -80,12 +82,20 @@ class GroupCommitWriter:
         load_interval_s: float = 0.25,
         commit_timeout_s: float = 10.0,
         run_id: str = "live",
+        on_loaded: Callable[[dt.datetime], None] | None = None,
+        on_loaded_every_s: float = 1.0,
     ) -> None:
+        """`on_loaded(since)` runs in the loader after segments are stored, at most every
+        `on_loaded_every_s`, with the time the earliest of them started loading (events stored
+        since then are new): how the identity station keeps up with live events."""
         self.store = store
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.max_pending, self.max_backlog = max_pending, max_backlog_bytes
         self.load_interval, self.commit_timeout = load_interval_s, commit_timeout_s
         self.run_id = run_id
+        self.on_loaded, self.on_loaded_every = on_loaded, on_loaded_every_s
+        self._unannounced_since: dt.datetime | None = None
+        self._announced_at = 0.0
         self.stats = WriterStats()
         self.journal = Journal(journal_dir(store.settings.store))
         self._requests: queue.Queue[_Request | None] = queue.Queue()
@@ -193,7 +203,23 @@ class GroupCommitWriter:
 
     def _load_loop(self) -> None:
         while (segment := self._segments.get()) is not None:
+            self._unannounced_since = self._unannounced_since or dt.datetime.now(dt.UTC)
             self._load(segment)
+            due = time.monotonic() - self._announced_at >= self.on_loaded_every
+            if due or self._segments.empty():
+                self._announce()
+        self._announce()
+
+    def _announce(self) -> None:
+        since, self._unannounced_since = self._unannounced_since, None
+        if self.on_loaded is None or since is None:
+            return
+        self._announced_at = time.monotonic()
+        try:
+            # A second of slack: the store's clock stamps received_at inside the load.
+            self.on_loaded(since - dt.timedelta(seconds=1))
+        except Exception:
+            log.exception("updating after a load failed; `parcours identity resolve` catches up")
 
     def _load(self, segment: Segment) -> None:
         size = segment.size

@@ -1,0 +1,772 @@
+"""Identity: stitching about 2M identifier links next to scipy, and profile lookup by email.
+
+One run, one synthetic store, both measurements on the same data:
+
+* **stitching**: `resolve_full` end to end (graph SQL, union–find under the rules, writing the
+  identifier → customer map and the audit of links), its phases timed call by call, next to
+  the peer on the same links: DuckDB numbers the identifiers and maps each link's two ends to
+  those numbers, then `scipy.sparse.csgraph.connected_components` (no rules). The synthetic
+  customers break no rule (one user id each, no shared device, no blocked value), so both must
+  find the same partition, and the generator's own truth; the run checks it.
+  Goal (issue 5): at most 1.5x the peer (measured there: id mapping + scipy 1.9 s at 2M links).
+* **lookup**: `GET /v1/customers/lookup?email=` against a real `parcours serve` on loopback,
+  from another process: one connection in a closed loop, then an open loop at a fixed rate
+  (each request leaves on schedule, its latency counted from then); and the same lookups in
+  process (`customer_of`, then `show_customer`), each SQL statement timed.
+  Goal: p95 under 20 ms (Segment's profile API: p95 under 200 ms at 100 req/s).
+
+The workload: `--customers` people, each with an email, one or two cookies, a user id for 40%
+and a device for 25%, seen together on identify, login and app events, plus anonymous page
+views and one anonymous-only visitor for every five people: about 2.1 links, 3.3 identifiers
+and 2.9 events per person. The events go through `import_file` with a Parquet mapping written
+next to them. Everything stays on loopback and stops by itself.
+
+Needs scipy (the peer), a benchmark-only dependency: `pip install -e '.[bench]'`.
+
+    python bench/identity.py --customers 100000
+    python bench/identity.py                         # 1M customers, about 2.1M links
+    python bench/identity.py --skip-generate --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import json
+import os
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+import parcours
+from parcours.engine import Engine
+from parcours.identity.customers import customer_of, show_customer
+from parcours.identity.resolve import resolve_full
+from parcours.identity.rules import IdentityRules
+from parcours.store.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import start_server  # noqa: E402  (the same `parcours serve` the API tests run)
+
+GOAL_RATIO = 1.5
+ISSUE_PEER_S = 1.9
+GOAL_P95_MS = 20.0
+SEGMENT_P95_MS, SEGMENT_RATE = 200.0, 100.0
+PHASE_TIMEOUT_S = 90.0
+"""A lookup phase still running then is cut short: a slow server must not hang the run."""
+
+SHARE_USER, SHARE_SECOND_COOKIE, SHARE_DEVICE = 0.40, 0.45, 0.25
+SHARE_PAGE_VIEW, VISITORS_PER_CUSTOMER = 0.5, 0.2
+YEAR_START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+MAPPING = """\
+name: bench-identity
+description: Synthetic events of bench/identity.py (one identifier per column).
+format: parquet
+event_id: message_id
+type: type
+event: event
+channel: {value: web}
+occurred_at: occurred_at
+anonymous_id: anonymous_id
+user_id: user_id
+identifiers:
+  email: email
+  device_id: device_id
+properties: []
+"""
+
+
+def need_scipy() -> None:
+    try:
+        import numpy  # noqa: F401
+        import scipy.sparse.csgraph  # noqa: F401
+    except ImportError:
+        sys.exit(
+            "bench/identity.py compares parcours with scipy's connected_components, and scipy "
+            "is not installed in this environment.\nInstall the benchmark extra: "
+            "pip install -e '.[bench]'   (or: pip install scipy)"
+        )
+
+
+# --- the workload ----------------------------------------------------------------------------
+
+
+def _values(prefix: str, numbers: Any, suffix: str = "") -> pa.Array:
+    """`prefix<number>suffix` for each number; a negative number is a missing value."""
+    import numpy as np
+
+    numbers = np.asarray(numbers, dtype=np.int64)
+    text = pc.cast(pa.array(numbers, mask=numbers < 0), pa.string())
+    return pc.binary_join_element_wise(prefix, text, suffix, "")
+
+
+def write_workload(workdir: Path, customers: int, seed: int, lookups: int) -> dict[str, Any]:
+    """Write events.parquet and mapping.yaml; return the truth and the emails to look up.
+
+    Each identifier value is drawn from a permutation, so its order says nothing about whose it
+    is, and events are written in time order, each person's scattered over the year.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = customers
+    person = np.arange(n)
+    has_user = rng.random(n) < SHARE_USER
+    second_cookie = rng.random(n) < SHARE_SECOND_COOKIE
+    has_device = rng.random(n) < SHARE_DEVICE
+    page_view = rng.random(n) < SHARE_PAGE_VIEW
+    visitors = int(n * VISITORS_PER_CUSTOMER)
+
+    # Cookie numbers: each person's first is its number, the second ones follow, then visitors'.
+    seconds = person[second_cookie]
+    cookie_2 = n + np.arange(len(seconds))
+    visitor_cookie = n + len(seconds) + np.arange(visitors)
+    devices = person[has_device]
+    none = np.full(n, -1)
+    user = np.where(has_user, person, -1)
+
+    # One block per kind of event: (cookie, user, email, device, type, event name).
+    blocks = [
+        # Sign-up: identify with the email (and the user id when there is one) on cookie 1.
+        (person, user, person, none, "identify", "Signed Up"),
+        # The second cookie: a login (user id) or a newsletter click (email).
+        (
+            cookie_2,
+            np.where(has_user[seconds], seconds, -1),
+            np.where(has_user[seconds], -1, seconds),
+            np.full(len(seconds), -1),
+            "track",
+            "Signed In",
+        ),
+        # The app on a device: by user id, or by email for those without.
+        (
+            np.full(len(devices), -1),
+            np.where(has_user[devices], devices, -1),
+            np.where(has_user[devices], -1, devices),
+            np.arange(len(devices)),
+            "track",
+            "App Opened",
+        ),
+        # Anonymous browsing on cookie 1: an occurrence, no link.
+        (person[page_view], *([np.full(page_view.sum(), -1)] * 3), "page", "Product Viewed"),
+        # Visitors never identified: a cookie alone, a customer of their own.
+        (visitor_cookie, *([np.full(visitors, -1)] * 3), "page", "Product Viewed"),
+    ]
+    cookie, user_col, email, device = (np.concatenate([b[i] for b in blocks]) for i in range(4))
+    kinds = np.concatenate([np.full(len(b[0]), b[4]) for b in blocks])
+    names = np.concatenate([np.full(len(b[0]), b[5]) for b in blocks])
+    events = len(cookie)
+
+    def shuffled(count: int) -> Any:
+        return rng.permutation(count)
+
+    cookie_ids, user_ids = shuffled(n + len(seconds) + visitors), shuffled(n)
+    email_ids, device_ids = shuffled(n), shuffled(len(devices))
+    year_us = 365 * 86_400 * 1_000_000
+    occurred = int(YEAR_START.timestamp() * 1e6) + rng.integers(0, year_us, events)
+    order = np.argsort(occurred, kind="stable")
+
+    def mapped(ids: Any, column: Any) -> Any:
+        return np.where(column >= 0, ids[np.maximum(column, 0)], -1)[order]
+
+    table = pa.table(
+        {
+            "message_id": _values("m", np.arange(events)),
+            "type": pa.array(kinds[order]),
+            "event": pa.array(names[order]),
+            "occurred_at": pa.array(occurred[order], pa.timestamp("us", tz="UTC")),
+            "anonymous_id": _values("ck-", mapped(cookie_ids, cookie)),
+            "user_id": _values("u", mapped(user_ids, user_col)),
+            "email": _values("p", mapped(email_ids, email), "@example.com"),
+            "device_id": _values("dev-", mapped(device_ids, device)),
+        }
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, workdir / "events.parquet", row_group_size=250_000)
+    (workdir / "mapping.yaml").write_text(MAPPING)
+    # Links: the sign-up's star (user → email and user → cookie, or email → cookie), one for a
+    # second cookie, one for a device. Identifiers: email, cookies, user ids, devices, visitors.
+    links = int(n + has_user.sum() + len(seconds) + len(devices))
+    identifiers = int(n + len(seconds) + has_user.sum() + len(devices) + visitors)
+    sample = rng.choice(n, size=min(lookups, n), replace=False)
+    truth = {
+        "customers": n,
+        "visitors": visitors,
+        "components": n + visitors,
+        "identifiers": identifiers,
+        "links": links,
+        "events": events,
+        "lookup_emails": [f"p{email_ids[i]}@example.com" for i in sample],
+    }
+    (workdir / "truth.json").write_text(json.dumps(truth))
+    return truth
+
+
+def load_store(workdir: Path, store: Path) -> dict[str, Any]:
+    """Import the events into a fresh store; with the identity resolved on arrival off when the
+    rules offer it (this bench times the full resolve on its own)."""
+    for stale in (store, Path(f"{store}.wal")):
+        stale.unlink(missing_ok=True)
+    rules: dict[str, Any] = {}
+    if "resolve_on_arrival" in IdentityRules.model_fields:
+        rules["resolve_on_arrival"] = False
+    started = time.perf_counter()
+    # `raw` is not read by identity; without it the import takes about half the time.
+    with parcours.connect(store, keep_raw=False, identity=rules) as p:
+        summary = p.import_file(
+            workdir / "events.parquet", source="bench", mapping=workdir / "mapping.yaml"
+        )
+    seconds = time.perf_counter() - started
+    return {"records": summary.records, "accepted": summary.accepted, "seconds": seconds}
+
+
+def open_store(store: Path) -> parcours.Parcours:
+    rules: dict[str, Any] = {}
+    if "resolve_on_arrival" in IdentityRules.model_fields:
+        rules["resolve_on_arrival"] = False
+    return parcours.connect(store, identity=rules)
+
+
+# --- timing the engine's calls ---------------------------------------------------------------
+
+
+class EngineClock:
+    """Seconds spent in each engine call while installed, by a label read from its SQL.
+
+    Wraps the engine's two hooks (`_run`, `_fetch`), so whatever the service code does, every
+    statement it sends is timed, including the ones this bench does not know (`other`).
+    """
+
+    def __init__(self, labels: list[tuple[str, str]]) -> None:
+        self.labels = [(re.compile(pattern, re.S), label) for pattern, label in labels]
+        self.spent: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def label(self, sql: str) -> str:
+        return next((label for pattern, label in self.labels if pattern.search(sql)), "other")
+
+    def _timed(self, call: Callable[[str, list[Any]], Any]) -> Callable[[str, list[Any]], Any]:
+        def timed(sql: str, params: list[Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return call(sql, params)
+            finally:
+                label = self.label(sql)
+                self.spent[label] += time.perf_counter() - started
+                self.calls[label] += 1
+
+        return timed
+
+    @contextmanager
+    def installed(self, engine: Engine) -> Iterator[EngineClock]:
+        self.spent.clear()
+        self.calls.clear()
+        hooks = {name: getattr(engine, name) for name in ("_run", "_fetch")}
+        for name, hook in hooks.items():
+            setattr(engine, name, self._timed(hook))
+        try:
+            yield self
+        finally:
+            for name in hooks:
+                delattr(engine, name)  # the class's method shows through again
+
+
+RESOLVE_LABELS = [
+    (r"TEMP TABLE _identity_nodes", "sql: nodes"),
+    (r"TEMP TABLE _identity_edges", "sql: edges"),
+    (r"_identity_scope", "sql: scope"),
+    (r"^\s*SELECT type FROM _identity_nodes", "fetch: node types"),
+    (r"^\s*SELECT kind, left_node, right_node", "fetch: edges"),
+    (r"count\(DISTINCT u\.value\)", "sql: shared devices"),
+    (r"f\.kind = 'split'", "sql: splits"),
+    (r"identity_map", "write: identity_map"),
+    (r"identity_links", "write: identity_links"),
+    (r"identity_runs", "write: run"),
+    (r"^\s*(BEGIN|COMMIT)", "write: commit"),
+]
+PHASES = {"sql": "graph SQL", "fetch": "fetch to Python", "write": "writing"}
+PYTHON_PHASE = "union-find (Python)"
+
+LOOKUP_LABELS = [
+    (r"SELECT customer_id FROM identity_map WHERE type", "identifier → customer"),
+    (r"FROM identity_map WHERE customer_id", "the customer's identifiers"),
+    (r"count\(\*\) AS n, min\(occurred_at\)", "events: count, first, last"),
+    (r"GROUP BY ALL", "events by channel"),
+]
+
+
+# --- stitching -------------------------------------------------------------------------------
+
+
+def time_resolve(store: Store) -> dict[str, Any]:
+    """One `resolve_full`, with the seconds of each phase; the union–find is what the engine
+    calls leave (Python: lists from Arrow, the loop over the edges, the roots)."""
+    clock = EngineClock(RESOLVE_LABELS)
+    with clock.installed(store.engine):
+        started = time.perf_counter()
+        result = resolve_full(store)
+        seconds = time.perf_counter() - started
+    phases: dict[str, float] = defaultdict(float)
+    for label, spent in clock.spent.items():
+        phases[PHASES.get(label.split(":")[0], "other SQL")] += spent
+    phases[PYTHON_PHASE] = seconds - sum(clock.spent.values())
+    return {
+        "seconds": seconds,
+        "phases": dict(phases),
+        "statements": {k: round(v, 3) for k, v in clock.spent.items()},
+        "result": result.to_dict(),
+    }
+
+
+def prepare_peer(engine: Engine) -> None:
+    """The peer's input, from the resolve just run: every identifier, and every link as its two
+    identifiers (type, value), in an order of their own (not parcours's node numbers)."""
+    engine.execute_script(
+        "CREATE OR REPLACE TEMP TABLE bench_identifiers AS "
+        "SELECT type, value FROM _identity_nodes ORDER BY hash(value, type)"
+    )
+    engine.execute_script(
+        "CREATE OR REPLACE TEMP TABLE bench_links AS "
+        "SELECT l.type AS left_type, l.value AS left_value, "
+        "r.type AS right_type, r.value AS right_value FROM _identity_edges e "
+        "JOIN _identity_nodes l ON l.node = e.left_node "
+        "JOIN _identity_nodes r ON r.node = e.right_node ORDER BY hash(e.position)"
+    )
+
+
+def time_peer(engine: Engine) -> dict[str, Any]:
+    """DuckDB numbers the identifiers and maps the links' ends; scipy finds the components."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    started = time.perf_counter()
+    engine.execute_script(
+        "CREATE OR REPLACE TEMP TABLE bench_ids AS "
+        "SELECT type, value, (row_number() OVER () - 1)::BIGINT AS id FROM bench_identifiers"
+    )
+    pairs = engine.query(
+        "SELECT l.id AS left_id, r.id AS right_id FROM bench_links k "
+        "JOIN bench_ids l ON l.type = k.left_type AND l.value = k.left_value "
+        "JOIN bench_ids r ON r.type = k.right_type AND r.value = k.right_value"
+    )
+    nodes = int(engine.query("SELECT count(*) FROM bench_ids").column(0)[0].as_py())
+    left = pairs.column("left_id").to_numpy()
+    right = pairs.column("right_id").to_numpy()
+    mapped = time.perf_counter()
+    graph = csr_matrix((np.ones(len(left), np.int8), (left, right)), shape=(nodes, nodes))
+    components, labels = connected_components(graph, directed=False)
+    done = time.perf_counter()
+    return {
+        "seconds": done - started,
+        "phases": {"id mapping (DuckDB)": mapped - started, "components (scipy)": done - mapped},
+        "components": int(components),
+        "identifiers": nodes,
+        "links": len(left),
+        "labels": labels,
+    }
+
+
+def time_scipy_on_node_numbers(engine: Engine) -> dict[str, Any]:
+    """scipy alone on parcours's own node numbers: the algorithm against the union–find."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = engine.query("SELECT left_node, right_node FROM _identity_edges")
+    nodes = int(engine.query("SELECT count(*) FROM _identity_nodes").column(0)[0].as_py())
+    started = time.perf_counter()
+    left, right = edges.column(0).to_numpy(), edges.column(1).to_numpy()
+    graph = csr_matrix((np.ones(len(left), np.int8), (left, right)), shape=(nodes, nodes))
+    components, _ = connected_components(graph, directed=False)
+    return {"seconds": time.perf_counter() - started, "components": int(components)}
+
+
+def same_partition(engine: Engine, labels: Any) -> bool:
+    """Whether parcours's customers and scipy's components group the identifiers alike: one
+    (customer, component) pair per customer and per component."""
+    table = pa.table({"id": pa.array(range(len(labels)), pa.int64()), "label": labels})
+    with engine.registered("bench_labels", table):
+        row = engine.query(
+            "SELECT count(DISTINCT (m.customer_id, l.label)) AS pairs, "
+            "count(DISTINCT m.customer_id) AS customers, count(DISTINCT l.label) AS components, "
+            "count(*) AS identifiers FROM identity_map m "
+            "JOIN bench_ids i USING (type, value) JOIN bench_labels l USING (id)"
+        ).to_pylist()[0]
+    return row["pairs"] == row["customers"] == row["components"] and row["identifiers"] == len(
+        labels
+    )
+
+
+def profile_resolve(store: Store, out: Path) -> list[str]:
+    """cProfile of one more `resolve_full`: the heaviest functions by their own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    resolve_full(store)
+    profiler.disable()
+    profiler.dump_stats(out)
+    stats = pstats.Stats(profiler).sort_stats("tottime")
+    rows = []
+    for (path, line, name), (_, calls, own, total, _) in list(stats.stats.items()):  # type: ignore[attr-defined]
+        rows.append((own, total, calls, f"{Path(path).name}:{line}({name})"))
+    rows.sort(reverse=True)
+    return [
+        f"{own:8.2f}s own {total:8.2f}s cum {calls:>11,} calls  {where}"
+        for own, total, calls, where in rows[:14]
+    ]
+
+
+def stitching(
+    store: Store, truth: dict[str, Any], repeat: int, workdir: Path, profile: bool
+) -> dict[str, Any]:
+    runs = []
+    for number in range(repeat):
+        timed = time_resolve(store)
+        runs.append(timed)
+        print(f"  resolve_full run {number + 1}: {timed['seconds']:.2f}s", flush=True)
+    prepare_peer(store.engine)
+    peers = [time_peer(store.engine) for _ in range(repeat)]
+    for number, peer in enumerate(peers):
+        print(f"  peer run {number + 1}: {peer['seconds']:.2f}s", flush=True)
+    scipy_alone = min(
+        (time_scipy_on_node_numbers(store.engine) for _ in range(repeat)),
+        key=lambda r: r["seconds"],
+    )
+    best, peer = min(runs, key=lambda r: r["seconds"]), min(peers, key=lambda r: r["seconds"])
+    result = best["result"]
+    checks = {
+        "components_equal": result["customers"] == peer["components"],
+        "components_are_truth": result["customers"] == truth["components"],
+        "links_are_truth": result["links"] == truth["links"] == peer["links"],
+        "identifiers_are_truth": result["identifiers"] == truth["identifiers"],
+        "nothing_refused": not result["refused"] and not result["shared_devices"],
+        "same_partition": same_partition(store.engine, peer["labels"]),
+    }
+    profile_top = profile_resolve(store, workdir / "resolve.prof") if profile else []
+    for rest in peers:
+        rest.pop("labels")
+    return {
+        "resolve_runs": runs,
+        "resolve": best,
+        "peer_runs": peers,
+        "peer": peer,
+        "scipy_on_node_numbers": scipy_alone,
+        "ratio": best["seconds"] / peer["seconds"],
+        "checks": checks,
+        "profile_top": profile_top,
+    }
+
+
+# --- lookup ----------------------------------------------------------------------------------
+
+
+def quantiles(latencies_ms: list[float]) -> dict[str, float | None]:
+    ordered = sorted(latencies_ms)
+
+    def at(q: float) -> float | None:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+    return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
+def lookup_in_process(store: Store, emails: list[str], count: int) -> dict[str, Any]:
+    """`customer_of` then `show_customer` for `count` emails, each SQL statement timed."""
+    steps: dict[str, list[float]] = {"customer_of": [], "show_customer": [], "both": []}
+    clock = EngineClock(LOOKUP_LABELS)
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    with clock.installed(store.engine):
+        customer_of(store, "email", emails[0])  # warm-up
+        clock.spent.clear()
+        clock.calls.clear()
+        for email in emails[:count]:
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            customer = customer_of(store, "email", email)
+            found = time.perf_counter()
+            show_customer(store, customer)
+            done = time.perf_counter()
+            steps["customer_of"].append((found - started) * 1000)
+            steps["show_customer"].append((done - found) * 1000)
+            steps["both"].append((done - started) * 1000)
+    done_count = len(steps["both"])
+    return {
+        "lookups": done_count,
+        **{step: quantiles(values) for step, values in steps.items()},
+        "statement_mean_ms": {
+            label: spent * 1000 / clock.calls[label] for label, spent in clock.spent.items()
+        },
+    }
+
+
+def client_main(spec: dict[str, Any]) -> None:
+    """The load generator (its own process): run one phase as `spec` says, print JSON."""
+    emails = json.loads(Path(spec["truth"]).read_text())["lookup_emails"]
+    started = time.perf_counter()
+    if spec["kind"] == "closed":
+        outcome = _closed_loop(spec["url"], emails, spec["requests"])
+    else:
+        outcome = asyncio.run(_open_loop(spec["url"], emails, spec["rate"], spec["duration"]))
+    outcome["wall_s"] = time.perf_counter() - started
+    sys.stdout.write(json.dumps(outcome))
+
+
+def _closed_loop(url: str, emails: list[str], requests: int) -> dict[str, Any]:
+    latencies, statuses = [], defaultdict(int)
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for email in emails[:20]:  # warm-up: connection, the server's first queries
+            client.get("/v1/customers/lookup", params={"email": email})
+        for number in range(requests):
+            if time.monotonic() > deadline:
+                break
+            email = emails[number % len(emails)]
+            started = time.perf_counter()
+            response = client.get("/v1/customers/lookup", params={"email": email})
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[str(response.status_code)] += 1
+    seconds = sum(latencies) / 1000
+    return {
+        "requests": len(latencies),
+        "per_s": len(latencies) / max(seconds, 1e-9),
+        "statuses": dict(statuses),
+        **quantiles(latencies),
+    }
+
+
+async def _open_loop(url: str, emails: list[str], rate: float, duration: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[str, int] = defaultdict(int)
+    total = int(rate * duration)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=PHASE_TIMEOUT_S, limits=limits) as client:
+
+        async def one(email: str, since: float) -> None:
+            try:
+                response = await client.get("/v1/customers/lookup", params={"email": email})
+                status = str(response.status_code)
+            except httpx.TransportError as error:
+                status = type(error).__name__
+            statuses[status] += 1
+            if status == "200":
+                latencies.append((time.perf_counter() - since) * 1000)
+
+        start_mono, start_perf = time.monotonic() + 0.05, time.perf_counter() + 0.05
+        sending = []
+        for number in range(total):
+            delay = start_mono + number / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            since = start_perf + number / rate
+            sending.append(asyncio.create_task(one(emails[number % len(emails)], since)))
+        _, late = await asyncio.wait(sending, timeout=PHASE_TIMEOUT_S)
+        for task in late:
+            task.cancel()
+    return {
+        "offered_per_s": rate,
+        "requests": total,
+        "answered": len(latencies),
+        "unfinished": len(late),
+        "statuses": dict(statuses),
+        **quantiles(latencies),
+    }
+
+
+def run_client(spec: dict[str, Any]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--client", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=PHASE_TIMEOUT_S * 2 + 60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def lookup_over_http(store_path: Path, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    server = start_server(store_path, write_key="")
+    try:
+        truth = str(workdir / "truth.json")
+        closed = run_client(
+            {"url": server.url, "truth": truth, "kind": "closed", "requests": args.requests}
+        )
+        print(
+            f"  HTTP closed loop: {closed['requests']:,} requests, p95 {closed['p95_ms']:.1f} ms",
+            flush=True,
+        )
+        spec = {"url": server.url, "truth": truth, "kind": "open", "duration": args.duration}
+        opened = run_client({**spec, "rate": args.rate})
+    finally:
+        server.stop()
+    return {"closed": closed, "open": opened}
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    need_scipy()
+    workdir = args.out / f"{args.customers}"
+    store_path = workdir / "store.duckdb"
+    wall: dict[str, float] = {}
+    started = time.perf_counter()
+    if args.skip_generate:
+        truth = json.loads((workdir / "truth.json").read_text())
+    else:
+        truth = write_workload(workdir, args.customers, args.seed, args.lookups)
+        wall["generate"] = time.perf_counter() - started
+        print(
+            f"workload: {truth['events']:,} events, {truth['identifiers']:,} identifiers, "
+            f"{truth['links']:,} links, {truth['components']:,} true customers "
+            f"(generated in {wall['generate']:.1f}s)",
+            flush=True,
+        )
+    imported = None
+    if not args.skip_generate or not store_path.exists():
+        imported = load_store(workdir, store_path)
+        wall["import"] = imported["seconds"]
+        print(
+            f"import_file: {imported['accepted']:,} events in {imported['seconds']:.1f}s",
+            flush=True,
+        )
+
+    mark = time.perf_counter()
+    with open_store(store_path) as p:
+        stitched = stitching(p.store, truth, args.repeat, workdir, args.profile)
+        wall["stitching"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        in_process = lookup_in_process(p.store, truth["lookup_emails"], args.in_process)
+        wall["lookup in process"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    http = lookup_over_http(store_path, workdir, args)
+    wall["lookup over HTTP"] = time.perf_counter() - mark
+    wall["total"] = time.perf_counter() - started
+
+    results = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "customers": args.customers,
+        "seed": args.seed,
+        "truth": {k: v for k, v in truth.items() if k != "lookup_emails"},
+        "import": imported,
+        "stitching": stitched,
+        "lookup": {"in_process": in_process, "http": http},
+        "wall_s": wall,
+    }
+    print_report(results)
+    (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    if not args.keep:
+        for produced in [*workdir.glob("store.duckdb*"), workdir / "events.parquet"]:
+            if produced.is_dir():
+                shutil.rmtree(produced)
+            elif produced.exists():
+                produced.unlink()
+    print(f"results: {workdir / 'results.json'}")
+    return results
+
+
+def print_report(results: dict[str, Any]) -> None:
+    stitched, truth = results["stitching"], results["truth"]
+    best, peer = stitched["resolve"], stitched["peer"]
+    print(f"\nstitching {truth['links']:,} links between {truth['identifiers']:,} identifiers")
+    print(f"{'':<34}{'seconds':>9}{'share':>8}")
+    print(f"{'parcours resolve_full':<34}{best['seconds']:>9.2f}{1:>8.0%}")
+    for phase, seconds in sorted(best["phases"].items(), key=lambda kv: -kv[1]):
+        print(f"{'  ' + phase:<34}{seconds:>9.2f}{seconds / best['seconds']:>8.0%}")
+    print(f"{'peer: id mapping + scipy':<34}{peer['seconds']:>9.2f}{1:>8.0%}")
+    for phase, seconds in peer["phases"].items():
+        print(f"{'  ' + phase:<34}{seconds:>9.2f}{seconds / peer['seconds']:>8.0%}")
+    alone = stitched["scipy_on_node_numbers"]["seconds"]
+    print(f"{'scipy alone, on node numbers':<34}{alone:>9.2f}")
+    print("statements:", ", ".join(f"{k} {v:.2f}s" for k, v in best["statements"].items()))
+    checks = stitched["checks"]
+    print(
+        f"customers: parcours {best['result']['customers']:,}, scipy {peer['components']:,}, "
+        f"truth {truth['components']:,}; checks "
+        + ", ".join(f"{k}={'ok' if v else 'FAILED'}" for k, v in checks.items())
+    )
+    verdict = "met" if stitched["ratio"] <= GOAL_RATIO else "NOT met"
+    print(
+        f"ratio parcours / peer: {stitched['ratio']:.2f} — goal <= {GOAL_RATIO}x: {verdict} "
+        f"(issue's peer at 2M links: {ISSUE_PEER_S} s)"
+    )
+    if stitched["profile_top"]:
+        print("profile of resolve_full (own time):")
+        for row in stitched["profile_top"]:
+            print("  " + row)
+
+    lookup = results["lookup"]
+    print(f"\nlookup by email over {truth['customers']:,} customers")
+    print(f"{'':<36}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'req/s':>8}")
+    rows = [
+        ("in process: customer_of", lookup["in_process"]["customer_of"], None),
+        ("in process: show_customer", lookup["in_process"]["show_customer"], None),
+        ("in process: both", lookup["in_process"]["both"], None),
+        ("HTTP, one connection", lookup["http"]["closed"], lookup["http"]["closed"]["per_s"]),
+        (
+            f"HTTP, open loop {lookup['http']['open']['offered_per_s']:g} req/s",
+            lookup["http"]["open"],
+            None,
+        ),
+    ]
+    for name, q, rate in rows:
+        count = q.get("requests", lookup["in_process"]["lookups"])
+        if "answered" in q:
+            count = q["answered"]
+        cells = "".join(f"{q[k]:>9.1f}" if q[k] is not None else f"{'-':>9}" for k in Q_KEYS)
+        print(f"{name:<36}{count:>7,}{cells}{f'{rate:.0f}' if rate else '':>8}")
+    print(
+        "statements (mean ms): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in lookup["in_process"]["statement_mean_ms"].items())
+    )
+    p95 = lookup["http"]["closed"]["p95_ms"]
+    verdict = "met" if p95 is not None and p95 < GOAL_P95_MS else "NOT met"
+    print(f"goal HTTP p95 < {GOAL_P95_MS:g} ms: {verdict} ({p95:.1f} ms)")
+    opened = lookup["http"]["open"]
+    if opened["unfinished"] or opened["answered"] < opened["requests"]:
+        print(f"open loop: {opened['answered']:,} of {opened['requests']:,} answered in time")
+    print("wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in results["wall_s"].items()))
+
+
+Q_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--client"]:
+        client_main(json.loads(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000, help="people to generate")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each side (best kept)")
+    parser.add_argument("--lookups", type=int, default=5_000, help="emails sampled for lookups")
+    parser.add_argument("--requests", type=int, default=3_000, help="HTTP closed-loop requests")
+    parser.add_argument("--in-process", type=int, default=500, help="in-process lookups")
+    parser.add_argument("--rate", type=float, default=SEGMENT_RATE, help="open loop, req/s")
+    parser.add_argument("--duration", type=float, default=10.0, help="open loop, seconds")
+    parser.add_argument("--profile", action="store_true", help="cProfile one more resolve")
+    parser.add_argument("--out", type=Path, default=Path("bench/out/identity"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the last store")
+    parser.add_argument("--keep", action="store_true", help="keep the store and the events")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
