@@ -34,6 +34,11 @@ class Server:
             self.process.wait(timeout=30)
 
 
+ADMIN_TOKEN = "test-admin-token"
+"""The bearer token of the customer and identity routes on test servers."""
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -62,7 +67,7 @@ def start_server(store: Path, write_key: str, port: int | None = None) -> Server
         [sys.executable, "-m", "parcours", "serve", "--port", str(port), "--store", str(store)],
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
-        env={**os.environ},
+        env={**os.environ, "PARCOURS_ADMIN_TOKEN": ADMIN_TOKEN},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

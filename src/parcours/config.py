@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parcours.errors import ConfigError
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Where `parcours serve` listens.")
     port: int = Field(default=8765, ge=1, le=65535, description="The port it listens on.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the customer and identity routes of `parcours serve` "
+        "(profiles are personal data). Unset, those routes answer 403.",
+    )
     live_dedup_window_hours: float = Field(
         default=168.0,
         gt=0,

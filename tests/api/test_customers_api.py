@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 
 import httpx
-from servers import Server, start_server
+from servers import ADMIN, Server, start_server
+
+admin = httpx.Client(headers=ADMIN, timeout=10)
+"""Customer routes need the admin token."""
 
 import parcours
 from parcours.identity.resolve import resolve_full
@@ -39,7 +42,7 @@ def test_lookup_profile_and_whole_timeline(server: Server) -> None:
         assert resolve_full(p.store).customers == 1
     served = start_server(server.store, server.write_key)
     try:
-        found = httpx.get(f"{served.url}/v1/customers/lookup", params={"email": "jane@example.com"})
+        found = admin.get(f"{served.url}/v1/customers/lookup", params={"email": "jane@example.com"})
         assert found.status_code == 200, found.text
         profile = found.json()
         assert profile["events"] == 26
@@ -47,7 +50,7 @@ def test_lookup_profile_and_whole_timeline(server: Server) -> None:
         # The whole history, 10 at a time: never truncated to recent days.
         seen, after = [], None
         while True:
-            page = httpx.get(
+            page = admin.get(
                 f"{served.url}/v1/customers/{profile['customer_id']}/timeline",
                 params={"limit": 10, **({"after": after} if after else {})},
             ).json()
@@ -55,9 +58,9 @@ def test_lookup_profile_and_whole_timeline(server: Server) -> None:
             if not (after := page["next"]):
                 break
         assert seen == ["i1", *(f"t{i}" for i in range(25))]
-        missing = httpx.get(f"{served.url}/v1/customers/lookup", params={"email": "no@x.com"})
+        missing = admin.get(f"{served.url}/v1/customers/lookup", params={"email": "no@x.com"})
         assert missing.status_code == 404 and "No customer" in missing.json()["message"]
-        both = httpx.get(
+        both = admin.get(
             f"{served.url}/v1/customers/lookup", params={"email": "a@b.c", "phone": "1"}
         )
         assert both.status_code == 400
@@ -82,7 +85,7 @@ def test_a_merge_shows_in_the_profile_api_within_a_second(server: Server) -> Non
     assert httpx.post(f"{server.url}/v1/identify", json=login, auth=auth).status_code == 200
     acknowledged = time.monotonic()
     while True:
-        found = httpx.get(f"{server.url}/v1/customers/lookup", params={"anonymous_id": "ck-77"})
+        found = admin.get(f"{server.url}/v1/customers/lookup", params={"anonymous_id": "ck-77"})
         kinds = (
             {i["type"] for i in found.json().get("identifiers", [])} if found.is_success else set()
         )
@@ -92,3 +95,62 @@ def test_a_merge_shows_in_the_profile_api_within_a_second(server: Server) -> Non
     # Within the loop's bound (5 s; about half a second here): no manual resolve was run.
     assert {"user_id", "email", "anonymous_id"} <= kinds
     assert found.json()["events"] == 2
+
+
+def test_identity_and_privacy_over_http(server: Server) -> None:
+    """Explain, split, forced merge, full resolve, access and erasure through the HTTP API,
+    each checked in its answer and then in the store."""
+    auth = (server.write_key, "")
+    batch = [
+        {
+            "type": "identify",
+            "userId": "u1",
+            "anonymousId": "ck1",
+            "messageId": "a",
+            "traits": {"email": "ann@example.com"},
+        },
+        {"type": "identify", "userId": "u2", "anonymousId": "ck2", "messageId": "b"},
+    ]
+    assert httpx.post(f"{server.url}/v1/batch", json={"batch": batch}, auth=auth).status_code == 200
+    url = server.url
+    assert httpx.get(f"{url}/v1/customers/lookup", params={"user_id": "u1"}).status_code == 401
+    assert admin.post(f"{url}/v1/identity/resolve").json()["customers"] == 2
+
+    why = admin.get(
+        f"{url}/v1/identity/explain", params={"type": "email", "value": "ann@example.com"}
+    )
+    assert why.status_code == 200 and why.json()["path"]
+
+    def pair(a: str, b: str, reason: str) -> dict[str, object]:
+        (ta, va), (tb, vb) = a.split(":"), b.split(":")
+        return {
+            "left": {"type": ta, "value": va},
+            "right": {"type": tb, "value": vb},
+            "reason": reason,
+        }
+
+    merged = admin.post(
+        f"{url}/v1/identity/merge", json=pair("user_id:u1", "user_id:u2", "same person")
+    )
+    assert merged.status_code == 200 and merged.json()["customers"] == 1
+    split = admin.post(
+        f"{url}/v1/identity/split", json=pair("user_id:u1", "anonymous_id:ck1", "shared pc")
+    )
+    assert split.status_code == 200 and split.json()["customers"] == 2
+
+    held = admin.post(f"{url}/v1/privacy/access", json={"type": "user_id", "value": "u1"}).json()
+    assert {e["event_id"] for e in held["events"]} == {"a", "b"}
+    erased = admin.post(
+        f"{url}/v1/privacy/erase",
+        json={"identifier": {"type": "user_id", "value": "u1"}, "reason": "ticket 7"},
+    )
+    assert erased.status_code == 200 and erased.json()["counts"]["events"] == 2
+    gone = admin.get(f"{url}/v1/customers/lookup", params={"user_id": "u1"})
+    assert gone.status_code == 404
+
+    server.stop()
+    with parcours.connect(server.store, read_only=True) as p:
+        kinds = p.sql("SELECT kind FROM identity_overrides").column(0).to_pylist()
+        log = p.sql("SELECT kind FROM privacy_log ORDER BY carried_out_at").column(0).to_pylist()
+        left = p.sql("SELECT count(*) FROM events WHERE user_id = 'u1'").column(0)[0].as_py()
+    assert kinds == [] and log == ["access", "erasure"] and left == 0

@@ -183,6 +183,8 @@ def test_split_and_forced_merge_survive_a_full_resolve(
     force_merge(p.store, ("user_id", "u1"), ("user_id", "u2"), "same person, two accounts")
     assert customer_of(p.store, "user_id", "u2") == customer_of(p.store, "user_id", "u1")
 
+    # Past the limit by the user's decision, the customer still takes other identifiers.
+    assert customer_of(p.store, "device_id", "d9") == customer_of(p.store, "user_id", "u1")
     # Both decisions hold after another full resolve, and the audit says why.
     resolve_full(p.store)
     assert customer_of(p.store, "anonymous_id", "ck1") != customer_of(p.store, "user_id", "u1")

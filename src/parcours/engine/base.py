@@ -12,11 +12,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
+
+from parcours.errors import ConfigError
+
+if TYPE_CHECKING:
+    from splink.internals.database_api import DatabaseAPI
 
 SOURCE_DIALECT = "duckdb"
 """The dialect every builder writes in; engines translate from it."""
@@ -106,6 +111,19 @@ class Engine(ABC):
             self._set_bulk(False)
             if memory_limit is not None:
                 self._set_memory_limit(None)
+
+    def linker_api(self) -> DatabaseAPI[Any]:
+        """Splink's database API on this engine's own session, for probabilistic matching
+        (`parcours.identity.probabilistic`): Splink's SQL runs where the records are, reads
+        the tables this session made, and leaves its results where this session reads them.
+
+        Splink serves DuckDB, Spark and Postgres; an engine without the hook says so up front.
+        """
+        raise ConfigError(
+            f"Probabilistic matching is not available on the {self.dialect.name} engine",
+            "run `match_people` on a store opened with the duckdb engine",
+            where="settings: engine / PARCOURS_ENGINE",
+        )
 
     def _sql(self, query: Query) -> str:
         # Plain strings are trusted DuckDB SQL from our own builders; the source engine runs

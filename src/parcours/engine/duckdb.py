@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from parcours.engine.base import Dialect, Engine
 from parcours.errors import StoreError, StoreLockedError
+
+if TYPE_CHECKING:
+    from splink import DuckDBAPI
 
 DUCKDB = Dialect(name="duckdb", sqlglot_dialect="duckdb")
 
@@ -82,6 +86,12 @@ class DuckDBEngine(Engine):
         else:
             self._run(f"SET memory_limit = '{limit.replace(chr(39), '')}'", [])
 
+    def linker_api(self) -> DuckDBAPI:
+        """Splink on this very connection, its work tables made TEMP: they live in memory
+        (spilling to DuckDB's temp directory), never in the store file, and go with the
+        session. Splink reads this session's temp tables and leaves its predictions as one."""
+        return _session_api_class()(connection=self._con)
+
     def fork(self) -> DuckDBEngine:
         twin = object.__new__(DuckDBEngine)
         twin.path, twin._opened_memory_limit = self.path, self._opened_memory_limit
@@ -101,6 +111,22 @@ class DuckDBEngine(Engine):
                 "check the disk has free space and the store file is writable",
                 where=str(self.path),
             ) from error
+
+
+@cache
+def _session_api_class() -> type[DuckDBAPI]:
+    # Imported on first use: Splink takes a fifth of a second to import, and only matching
+    # needs it.
+    from splink import DuckDBAPI
+
+    class SessionDuckDBAPI(DuckDBAPI):
+        """Splink's DuckDB API with its one table-making hook making session tables."""
+
+        def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+            self.delete_table_from_database(physical_name)
+            return f"CREATE TEMP TABLE {physical_name} AS\n{sql}"
+
+    return SessionDuckDBAPI
 
 
 def _open_error(path: Path | None, error: duckdb.IOException) -> StoreError:

@@ -81,7 +81,10 @@ class _Union:
                 return "split"
         merged = self.counts[a] + self.counts[b]
         for kind, count in merged.items():
-            if not forced and count > self.rules.limit(kind):
+            # Refused only when both sides bring that type: a customer a user forced past a
+            # limit still takes identifiers of other types.
+            adds = self.counts[a][kind] and self.counts[b][kind]
+            if not forced and adds and count > self.rules.limit(kind):
                 return f"limit:{kind}"
         # The more trusted root (lower node number) stays the root.
         keep, gone = (a, b) if a < b else (b, a)

@@ -8,9 +8,10 @@ device, and the junk values every CRM export holds.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_PRIORITY = [
     "user_id",
@@ -31,6 +32,16 @@ DEFAULT_BLOCKED = [
     r"(no|none|noreply|no-reply)@.*",
     r"\+?0+",
 ]
+
+DEFAULT_PERSON_FIELDS = {
+    "first_name": ["first_name", "given_name", "firstname"],
+    "last_name": ["last_name", "surname", "lastname"],
+    "birth_date": ["birth_date", "date_of_birth", "dob", "birthdate"],
+    "postcode": ["postcode", "postal_code", "zip", "zip_code"],
+    "city": ["city", "suburb", "town"],
+    "street": ["street", "address_1", "address_line_1"],
+    "street_number": ["street_number", "house_number"],
+}
 
 
 class IdentityRules(BaseModel):
@@ -74,11 +85,32 @@ class IdentityRules(BaseModel):
         description="Probabilistic matches (identity_matches) at or above this probability "
         "link records; deterministic links are always united first.",
     )
+    person_fields: dict[str, list[str]] = Field(
+        default=DEFAULT_PERSON_FIELDS,
+        description="Event properties that describe a person, by attribute: an event with two "
+        "or more of them (a CRM row, a receipt with a name and postcode) is a record that "
+        "probabilistic matching compares; the first property present is taken. Known "
+        "attributes: first_name, last_name, birth_date, postcode, city, street, "
+        "street_number; others are compared exactly.",
+    )
     shared_types: list[str] = Field(
         default=["device_id", "anonymous_id"],
         description="A value of these types seen with two or more user ids is a shared device: "
         "it links nobody.",
     )
+
+    @field_validator("person_fields")
+    @classmethod
+    def _attribute_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for attribute, properties in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", attribute) or attribute.startswith("record"):
+                raise ValueError(
+                    f"person attribute {attribute!r} must be a lower-case word like 'first_name' "
+                    "(and not start with 'record')"
+                )
+            if not properties:
+                raise ValueError(f"person attribute {attribute!r} lists no property names")
+        return value
 
     def rank(self, kind: str) -> int:
         """Position in the priority (lower is more trusted)."""

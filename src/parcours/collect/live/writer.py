@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.live.journal import Journal, Segment, journal_dir
@@ -51,6 +52,15 @@ class _Request:
     source: Source
     messages: list[str]
     done: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class _Task:
+    """Work that writes the store, run in the loader: the store's one writer while serving."""
+
+    work: Callable[[Store], Any]
+    done: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
 
@@ -98,8 +108,8 @@ class GroupCommitWriter:
         self._announced_at = 0.0
         self.stats = WriterStats()
         self.journal = Journal(journal_dir(store.settings.store))
-        self._requests: queue.Queue[_Request | None] = queue.Queue()
-        self._segments: queue.Queue[Segment | None] = queue.Queue()
+        self._requests: queue.Queue[_Request | _Task | None] = queue.Queue()
+        self._segments: queue.Queue[Segment | _Task | None] = queue.Queue()
         self._pending = 0
         self._lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="parcours-writer")
@@ -151,15 +161,26 @@ class GroupCommitWriter:
                 continue
             if first is None:
                 break
-            group, stopping = self._gather(first)
+            if isinstance(first, _Task):
+                self._hand_over(first)
+                continue
+            group, last = self._gather(first)
             self._commit(group)
             self._rotate(older_than=self.load_interval)
-            if stopping:
+            if isinstance(last, _Task):
+                self._hand_over(last)
+            elif last is None:
                 break
         self._rotate(older_than=0)
 
-    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
-        """Everything that arrives within the wait, up to `max_batch` messages."""
+    def _hand_over(self, task: _Task) -> None:
+        """A task follows everything acknowledged before it: close the segments, then queue it."""
+        self._rotate(older_than=0)
+        self._segments.put(task)
+
+    def _gather(self, first: _Request) -> tuple[list[_Request], _Task | None | bool]:
+        """Everything that arrives within the wait, up to `max_batch` messages; and what ended
+        the gathering if it was not a request (a task, or None to stop; False otherwise)."""
         group, size = [first], len(first.messages)
         deadline = time.monotonic() + self.max_wait
         while size < self.max_batch:
@@ -167,8 +188,8 @@ class GroupCommitWriter:
                 item = self._requests.get(timeout=max(deadline - time.monotonic(), 0.0001))
             except queue.Empty:
                 break
-            if item is None:
-                return group, True
+            if item is None or isinstance(item, _Task):
+                return group, item
             group.append(item)
             size += len(item.messages)
         return group, False
@@ -201,14 +222,33 @@ class GroupCommitWriter:
 
     # --- the loader thread: journal segments into the store --------------------------------
 
+    async def call(self, work: Callable[[Store], Any]) -> Any:
+        """Run `work(store)` in the loader once everything acknowledged before is loaded, and
+        return its result: the store's one writer does it, between loads."""
+        loop = asyncio.get_running_loop()
+        task = _Task(work, loop.create_future(), loop)
+        self._requests.put(task)
+        return await task.done
+
     def _load_loop(self) -> None:
         while (segment := self._segments.get()) is not None:
+            if isinstance(segment, _Task):
+                self._run(segment)
+                continue
             self._unannounced_since = self._unannounced_since or dt.datetime.now(dt.UTC)
             self._load(segment)
             due = time.monotonic() - self._announced_at >= self.on_loaded_every
             if due or self._segments.empty():
                 self._announce()
         self._announce()
+
+    def _run(self, task: _Task) -> None:
+        try:
+            result = task.work(self.store)
+        except BaseException as error:
+            task.loop.call_soon_threadsafe(_settle_task, task.done, None, error)
+        else:
+            task.loop.call_soon_threadsafe(_settle_task, task.done, result, None)
 
     def _announce(self) -> None:
         since, self._unannounced_since = self._unannounced_since, None
@@ -269,5 +309,14 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         return
     if error is None:
         future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _settle_task(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
     else:
         future.set_exception(error)
