@@ -178,7 +178,7 @@ class GroupCommitWriter:
         self._rotate(older_than=0)
         self._segments.put(task)
 
-    def _gather(self, first: _Request) -> tuple[list[_Request], _Task | None | bool]:
+    def _gather(self, first: _Request) -> tuple[list[_Request], _Task | bool | None]:
         """Everything that arrives within the wait, up to `max_batch` messages; and what ended
         the gathering if it was not a request (a task, or None to stop; False otherwise)."""
         group, size = [first], len(first.messages)
