@@ -7,11 +7,11 @@ import time
 import httpx
 from servers import ADMIN, Server, start_server
 
-admin = httpx.Client(headers=ADMIN, timeout=10)
-"""Customer routes need the admin token."""
-
 import parcours
 from parcours.identity.resolve import resolve_full
+
+admin = httpx.Client(headers=ADMIN, timeout=10)
+"""Customer routes need the admin token."""
 
 
 def test_lookup_profile_and_whole_timeline(server: Server) -> None:
