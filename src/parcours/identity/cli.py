@@ -222,3 +222,27 @@ def customers_erase(
         print_json(entry)
     else:
         console.print(f"Erased (request {entry['request_id']}): {entry['counts']}")
+
+
+@identity_app.command("match")
+def identity_match(
+    resolve: Annotated[bool, typer.Option(help="Resolve again afterwards.")] = True,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Match person records that share no key (Splink: Fellegi–Sunter, EM-trained)."""
+    from parcours.identity.probabilistic import match_people
+    from parcours.identity.resolve import resolve_full
+
+    with connect(store) as p:
+        run = match_people(p.store)
+        result = resolve_full(p.store) if resolve else None
+    if fmt is OutputFormat.json:
+        print_json({"match": run.to_dict(), "resolve": result.to_dict() if result else None})
+        return
+    console.print(
+        f"{run.records:,} person records, {run.candidate_pairs:,} candidate pairs, "
+        f"{run.matches_written:,} matches kept in {run.seconds:.1f}s"
+    )
+    if result:
+        _print_resolution(result, fmt)

@@ -1,0 +1,421 @@
+"""Probabilistic matching: person records that share no key, matched by what they say.
+
+A CRM row, a store receipt with a name and a postcode, a call log with a name and a birth
+date: events whose properties describe a person (`rules.person_fields`) are *records*. Two
+records of one person often share no identifier, so they are compared on those attributes
+with the Fellegi–Sunter model (Fellegi & Sunter 1969, "A Theory for Record Linkage", JASA
+64(328):1183–1210) as Splink implements it: candidate pairs come from blocking rules, the
+model's m and u probabilities are estimated unsupervised (u by random sampling, m by
+expectation–maximisation), and every candidate pair gets a match weight (log2 Bayes factor)
+and a probability.
+
+Assumptions, as the model makes them: attributes agree or disagree independently of each other
+given the match status (first and last names are one comparison, so a swap is a level of its
+own rather than two disagreements); most record pairs are non-matches (the u estimates take
+random pairs as non-matches); a true pair agrees exactly on at least one blocking rule.
+
+Each record speaks for its event's most trusted identifier (lowest priority rank, then type
+and value): matches are written to `identity_matches` as pairs of those identifiers, with
+their weight, probability and evidence (each attribute's comparison level and weight, and the
+two events compared). `resolve_full` then unites those at or above `rules.match_threshold`,
+after every deterministic link, so a rule (one user id per customer) still refuses a match.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from typing import Any
+
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.exceptions import EMTrainingException
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from parcours.identity import graph
+from parcours.identity.rules import IdentityRules
+from parcours.sql import ident, lit
+from parcours.store.store import Store
+
+DESCRIBED, RECORDS, PREDICTIONS = "_person_described", "_person_records", "_person_matches"
+MIN_ATTRIBUTES = 2
+"""A record needs this many attributes: a lone postcode or first name describes nobody."""
+KEEP_FROM = 0.5
+"""Matches from this probability on are written (or from the threshold, if it is lower): the
+audit shows the near misses, and a lower threshold needs no new run."""
+SEED = 5
+"""Splink samples random pairs to estimate u; seeded, a run on the same data is repeatable."""
+U_SAMPLE_PAIRS = 5e6
+RECALL_OF_EXACT_RULE = 0.7
+"""How many true matches agree exactly on names and birth date (the prior's estimate)."""
+
+NAMES = ("first_name", "last_name")
+PLACES = ("postcode", "city")
+"""Pairs of these are not blocked on together: a postcode says what a city says."""
+BLOCKING_ATTRIBUTES = (*NAMES, "birth_date", "street", "street_number", *PLACES)
+EXACT_RULES = (
+    ("first_name", "last_name", "birth_date"),
+    ("first_name", "last_name", "postcode"),
+    ("first_name", "last_name", "street"),
+    ("first_name", "last_name", "city"),
+)
+
+
+@dataclass
+class MatchRun:
+    """What a matching run did. `to_dict()` is its stable JSON."""
+
+    run_id: str
+    records: int = 0
+    attributes: list[str] = field(default_factory=list)
+    candidate_pairs: int = 0
+    matches_written: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- pure builders: records
+
+
+def normalised_sql(attribute: str, value: str) -> str:
+    """SQL for an attribute's value as matching compares it: lower case, no accents, and for
+    names and addresses only letters and digits (`Jean-Pierre` and `jean pierre` agree); birth
+    dates as ISO `YYYY-MM-DD` when they parse, else their digits. Empty is NULL."""
+    text = f"lower(strip_accents(trim({value})))"
+    if attribute in NAMES:
+        text = rf"regexp_replace({text}, '[^\pL]', '', 'g')"
+    elif attribute == "birth_date":
+        formats = "['%Y-%m-%d', '%Y%m%d', '%d/%m/%Y', '%Y/%m/%d', '%d.%m.%Y', '%Y-%m-%dT%H:%M:%S']"
+        digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
+        text = f"coalesce(strftime(try_strptime({text}, {formats}), '%Y-%m-%d'), {digits})"
+    elif attribute in ("street", "street_number", "postcode", "city"):
+        text = rf"regexp_replace({text}, '[^\pL\pN]', '', 'g')"
+    else:
+        text = rf"regexp_replace({text}, '\s+', ' ', 'g')"
+    return f"nullif({text}, '')"
+
+
+def described_events_query(rules: IdentityRules) -> str:
+    """Events whose properties describe a person, with each attribute normalised."""
+    attributes = []
+    for attribute, names in rules.person_fields.items():
+        found = [f"nullif(trim(properties ->> {lit(name)}), '')" for name in names]
+        raw = found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
+        attributes.append(f"{normalised_sql(attribute, raw)} AS {ident(attribute)}")
+    present = " + ".join(f"({ident(a)} IS NOT NULL)::INT" for a in rules.person_fields)
+    return f"""
+        SELECT * FROM (
+            SELECT source, event_id, {", ".join(attributes)}
+            FROM events WHERE properties IS NOT NULL AND json_type(properties) = 'OBJECT'
+        ) WHERE {present} >= {MIN_ATTRIBUTES}
+    """
+
+
+def records_query(rules: IdentityRules, described: str) -> str:
+    """One record per identity and distinct description, numbered: the records to compare.
+
+    A record's identity is its event's most trusted identifier; `described` is a relation like
+    `described_events_query`'s. Columns: record_id, record_rank, record_type, record_value,
+    record_source and record_event (its first event, for the evidence), record_events, then
+    the attributes.
+    """
+    attributes = ", ".join(ident(a) for a in rules.person_fields)
+    described_attributes = ", ".join(f"d.{ident(a)}" for a in rules.person_fields)
+    occurrences = graph.occurrences_query(rules)
+    return f"""
+        WITH identity AS (
+            SELECT source, event_id, min(rank) AS record_rank,
+                   first(type ORDER BY rank, type, value) AS record_type,
+                   first(value ORDER BY rank, type, value) AS record_value
+            FROM ({occurrences}) o
+            WHERE (source, event_id) IN (SELECT source, event_id FROM {described})
+            GROUP BY source, event_id
+        ),
+        grouped AS (
+            SELECT i.record_rank, i.record_type, i.record_value,
+                   first(d.source ORDER BY d.source, d.event_id) AS record_source,
+                   first(d.event_id ORDER BY d.source, d.event_id) AS record_event,
+                   count(*) AS record_events, {described_attributes}
+            FROM {described} d JOIN identity i USING (source, event_id)
+            GROUP BY ALL
+        )
+        SELECT (row_number() OVER (ORDER BY record_rank, record_type, record_value,
+                                   {attributes}))::BIGINT AS record_id, *
+        FROM grouped
+    """
+
+
+# ---------------------------------------------------------------- pure builders: the model
+
+
+def comparison_for(attribute: str) -> ComparisonCreator:
+    """How one attribute is compared; an attribute parcours does not know is compared exactly."""
+    if attribute == "birth_date":
+        return cl.DateOfBirthComparison(attribute, input_is_string=True, datetime_format="%Y-%m-%d")
+    if attribute in NAMES:
+        return cl.NameComparison(attribute)
+    if attribute == "postcode":
+        return cl.DamerauLevenshteinAtThresholds(attribute, [1, 2])
+    if attribute in ("city", "street"):
+        return cl.JaroWinklerAtThresholds(attribute, [0.9, 0.8])
+    return cl.ExactMatch(attribute)
+
+
+def comparisons(attributes: list[str]) -> list[ComparisonCreator]:
+    """One comparison per attribute; first and last names as one when both are there, so
+    that a swap (`martin` `paul` against `paul` `martin`) is a level of its own."""
+    found = [a for a in attributes if a not in NAMES]
+    if all(name in attributes for name in NAMES):
+        names: list[ComparisonCreator] = [cl.ForenameSurnameComparison(*NAMES)]
+    else:
+        names = [comparison_for(a) for a in attributes if a in NAMES]
+    return [*names, *(comparison_for(a) for a in found)]
+
+
+def prediction_blocks(attributes: list[str]) -> list[Any]:
+    """Candidate pairs: records that agree exactly on a birth date, or on their names
+    swapped, or on any two blocking attributes (not two places). Pairs of keys keep the blocks
+    small on a million records (one first name alone would pair up a hundred million) while a
+    true pair with typos in a few fields still agrees on some two others."""
+    usable = [a for a in BLOCKING_ATTRIBUTES if a in attributes]
+    rules: list[Any] = []
+    if "birth_date" in usable:
+        rules.append(block_on("birth_date"))
+    if all(name in usable for name in NAMES):
+        rules.append("l.first_name = r.last_name AND l.last_name = r.first_name")
+    rules += [
+        block_on(a, b)
+        for a, b in combinations(usable, 2)
+        if not (a in PLACES and b in PLACES) and "birth_date" not in (a, b)
+    ]
+    return rules or [block_on(a) for a in attributes]
+
+
+def exact_rule(attributes: list[str]) -> list[str]:
+    """The attributes a near-certain match agrees on, for the prior's estimate."""
+    for rule in EXACT_RULES:
+        if all(a in attributes for a in rule):
+            return list(rule)
+    return attributes
+
+
+def exact_pairs_query(attributes: list[str]) -> str:
+    """How many record pairs agree exactly on `exact_rule(attributes)`."""
+    agree = " AND ".join(f"a.{ident(x)} = b.{ident(x)}" for x in exact_rule(attributes))
+    return f"""
+        SELECT count(*) FROM {RECORDS} a JOIN {RECORDS} b
+        ON a.record_id < b.record_id AND {agree}
+    """
+
+
+def training_blocks(attributes: list[str]) -> list[list[str]]:
+    """Blocks for the EM sessions: each trains the comparisons it does not block on, so two
+    disjoint blocks train them all (names, then a birth date or an address)."""
+    names = [a for a in NAMES if a in attributes]
+    others: list[str] = [a for a in ("birth_date", "postcode", "street", "city") if a in attributes]
+    return [block for block in (names, others[:1]) if block]
+
+
+def model_settings(attributes: list[str], prior: float = 1e-4) -> SettingsCreator:
+    """Splink's settings for records with these attributes; `prior` is the probability that
+    two random records match, before it is estimated."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        probability_two_random_records_match=prior,
+        unique_id_column_name="record_id",
+        comparisons=[*comparisons(attributes)],
+        blocking_rules_to_generate_predictions=prediction_blocks(attributes),
+        # The evidence: each comparison's level (gamma, kept with the matching columns) and
+        # its weight (an intermediate column).
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=True,
+    )
+
+
+def evidence_sql(model: dict[str, Any]) -> str:
+    """SQL for a prediction's evidence: each comparison's level and weight (log2 Bayes factor,
+    term-frequency adjustment included), the level's label from the trained model."""
+    parts = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = comparison["comparison_levels"]
+        # Splink's convention: the null level is -1, the others count down to 0 ("else").
+        gamma = sum(1 for level in levels if not level.get("is_null_level"))
+        cases = []
+        for level in levels:
+            if level.get("is_null_level"):
+                code = -1
+            else:
+                gamma -= 1
+                code = gamma
+            label = level.get("label_for_charts") or str(code)
+            cases.append(f"WHEN {code} THEN {lit(label)}")
+        weight = ident("mw_" + name)
+        if any(level.get("tf_adjustment_column") for level in levels):
+            weight = f"{weight} + coalesce({ident('mw_tf_adj_' + name)}, 0)"
+        parts.append(
+            f"{lit(name)}, json_object('level', CASE {ident('gamma_' + name)} "
+            f"{' '.join(cases)} END, 'weight', round({weight}, 2))"
+        )
+    return f"json_object({', '.join(parts)})"
+
+
+def matches_query(predictions: str, evidence: str, run_id: str) -> str:
+    """`identity_matches` rows from the predictions: one per pair of identities (the
+    strongest of their records' pairs), the more trusted identity on the left."""
+    return f"""
+        SELECT left_type, left_value, right_type, right_value, match_weight, probability,
+               evidence, {lit(run_id)} AS run_id
+        FROM (
+            SELECT l.record_type AS left_type, l.record_value AS left_value,
+                   r.record_type AS right_type, r.record_value AS right_value,
+                   p.match_weight, p.match_probability AS probability,
+                   json_merge_patch({evidence}, json_object('records', json_array(
+                       json_object('source', l.record_source, 'event_id', l.record_event),
+                       json_object('source', r.record_source, 'event_id', r.record_event)
+                   ))) AS evidence,
+                   row_number() OVER (
+                       PARTITION BY l.record_type, l.record_value, r.record_type,
+                                    r.record_value
+                       ORDER BY p.match_weight DESC, l.record_id, r.record_id) AS strongest
+            FROM (
+                SELECT *, least(record_id_l, record_id_r) AS lo,
+                       greatest(record_id_l, record_id_r) AS hi
+                FROM {predictions}
+            ) p
+            JOIN {RECORDS} l ON l.record_id = p.lo
+            JOIN {RECORDS} r ON r.record_id = p.hi
+            WHERE (l.record_type, l.record_value) <> (r.record_type, r.record_value)
+        ) WHERE strongest = 1
+        ORDER BY left_type, left_value, right_type, right_value
+    """
+
+
+# ---------------------------------------------------------------- the run
+
+
+def match_people(store: Store) -> MatchRun:
+    """Match the store's person records and replace `identity_matches` with what is found;
+    `resolve_full` then links the matches at or above `rules.match_threshold`.
+
+    Returns how many records were compared, on which attributes, over how many candidate
+    pairs, and how many matches (pairs of identities, probability at least 0.5, or the
+    threshold if lower) were written. Fewer than two records, or fewer than two attributes
+    that two records carry, is not an error: nothing to match, and no match is kept.
+    """
+    started = time.perf_counter()
+    engine = store.engine
+    run = MatchRun(run_id="m" + time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    try:
+        _collect_records(store, run)
+        comparable = run.records >= 2 and len(run.attributes) >= MIN_ATTRIBUTES
+        if comparable:
+            with _quiet_splink():
+                _predict(store, run)
+        with engine.transaction():
+            engine.execute_script("DELETE FROM identity_matches")
+            if comparable:
+                run.matches_written = engine.write(
+                    f"INSERT INTO identity_matches SELECT * FROM {PREDICTIONS}"
+                )
+    finally:
+        for table in (DESCRIBED, RECORDS, PREDICTIONS):
+            engine.execute_script(f"DROP TABLE IF EXISTS {table}")
+    run.seconds = round(time.perf_counter() - started, 3)
+    return run
+
+
+def _collect_records(store: Store, run: MatchRun) -> None:
+    """The records table, and which attributes are worth comparing."""
+    rules: IdentityRules = store.settings.identity
+    engine = store.engine
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE {DESCRIBED} AS {described_events_query(rules)}"
+    )
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE {RECORDS} AS {records_query(rules, DESCRIBED)}"
+    )
+    counts = engine.query(
+        "SELECT count(*) AS records, "
+        + ", ".join(f"count({ident(a)}) AS {ident(a)}" for a in rules.person_fields)
+        + f" FROM {RECORDS}"
+    ).to_pylist()[0]
+    run.records = counts.pop("records")
+    # An attribute fewer than two records carry teaches the model nothing.
+    run.attributes = [attribute for attribute, n in counts.items() if n >= 2]
+
+
+def _predict(store: Store, run: MatchRun) -> None:
+    """Train the model on the records and leave the matches in PREDICTIONS."""
+    engine = store.engine
+    records = engine.linker_api().register(RECORDS)
+    # With no pair agreeing on names and birth date there is nothing to estimate the prior
+    # from: take it as one match among all pairs.
+    exact = int(engine.scalar(exact_pairs_query(run.attributes)))
+    prior = 2 / (run.records * (run.records - 1))
+    linker = _trained(records, run.attributes, prior, estimate_prior=exact > 0)
+    try:
+        blocked = linker.inference.compute_blocked_pairs_for_predict()
+        run.candidate_pairs = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
+        predictions = linker.inference.predict(
+            threshold_match_probability=min(KEEP_FROM, store.settings.identity.match_threshold),
+            warning_mode="never",
+        )
+        evidence = evidence_sql(linker.misc.save_model_to_json())
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE {PREDICTIONS} AS "
+            f"{matches_query(predictions.physical_name, evidence, run.run_id)}"
+        )
+    finally:
+        linker.table_management.delete_tables_created_by_splink_from_db()  # type: ignore[no-untyped-call]
+
+
+def _trained(
+    records: SplinkDataFrame, attributes: list[str], prior: float, *, estimate_prior: bool
+) -> Linker:
+    """A linker with unsupervised estimates: the prior from near-certain matches, u from
+    random pairs, m by expectation–maximisation on two blocks that between them train every
+    comparison."""
+    linker = Linker(records, model_settings(attributes, prior), log_level=None)
+    training = linker.training
+    if estimate_prior:
+        training.estimate_probability_two_random_records_match(
+            [block_on(*exact_rule(attributes))], recall=RECALL_OF_EXACT_RULE
+        )
+    training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
+    for block in training_blocks(attributes):
+        model = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*block), record_sample_proportion=1.0
+            )
+        except (EMTrainingException, ValueError):
+            # A block with no pair, or with no match among its pairs (every record a
+            # different person), has nothing to teach: its comparisons keep the estimates
+            # so far, or Splink's defaults, which still weigh an agreement above a
+            # disagreement. A failed session leaves Splink's linker without the blocked
+            # comparisons, so the model is restored from before it (on the same database
+            # API, whose cache of tables the new linker shares).
+            linker = Linker(records, model, log_level=None)
+    return linker
+
+
+@contextmanager
+def _quiet_splink() -> Iterator[None]:
+    """Splink logs its progress, and its training notes (a level too rare to train on few
+    records) as warnings on stderr; the run reports itself in `MatchRun` instead."""
+    logger = logging.getLogger("splink")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

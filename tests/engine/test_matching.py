@@ -1,0 +1,162 @@
+"""Probabilistic matching on a small hand-made store: records that share no key.
+
+Each test imports forty distinct people (a CRM export: what the model learns "different
+people" from) and the few records it is about; the expected outcome is written from those
+records, and the test says why. FEBRL, scored against its truth, is tests/e2e/test_febrl.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import parcours
+from parcours.identity.customers import customer_of
+from parcours.identity.probabilistic import match_people
+from parcours.identity.resolve import resolve_full
+
+MAPPING = """
+name: people
+type: {value: identify}
+channel: {field: channel}
+occurred_at: {field: at}
+user_id: user
+identifiers:
+  crm_id: crm
+  loyalty_id: card
+properties: [first_name, last_name, birth_date, postcode, city, street]
+"""
+HEADER = "at,channel,user,crm,card,first_name,last_name,birth_date,postcode,city,street"
+
+FIRST = ["Camille", "Louis", "Emma", "Jules", "Chloé", "Hugo", "Léa", "Arthur", "Manon", "Inès"]
+LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy"]
+TOWNS = [("69003", "Lyon"), ("13001", "Marseille"), ("31000", "Toulouse"), ("33000", "Bordeaux")]
+STREETS = ["rue de la Paix", "avenue Jean Jaurès", "boulevard Gambetta", "rue du Moulin"]
+
+JEANNE_CRM = (
+    "2026-02-01 10:00:00,other,,C9001,,Jeanne,Fontaine,1984-03-12,75011,Paris,12 rue Oberkampf"
+)
+# The same woman at a till: her loyalty card only, and everything typed otherwise.
+JEANNE_TILL = (
+    '2026-03-01 10:00:00,store,,,L777,jeanne,FONTAINE,12/03/1984,75011,PARIS,"12, rue Oberkampf"'
+)
+# Her husband: same surname, same address, another first name and birth date.
+MARC_CRM = "2026-02-01 10:00:00,other,,C9002,,Marc,Fontaine,1981-07-30,75011,Paris,12 rue Oberkampf"
+
+
+def _background() -> list[str]:
+    """Forty distinct people, each with a CRM id, no two alike on name, birth date and town."""
+    rows = []
+    for i in range(40):
+        postcode, city = TOWNS[i % len(TOWNS)]
+        rows.append(
+            f"2026-01-01 10:00:00,other,,C{i:04d},,{FIRST[i % len(FIRST)]},"
+            f"{LAST[(i * 7) % len(LAST)]},{1950 + i}-{1 + i % 12:02d}-{1 + i % 28:02d},"
+            f"{postcode},{city},{1 + i} {STREETS[(i // 4) % len(STREETS)]}"
+        )
+    return rows
+
+
+def _store(p: parcours.Parcours, tmp_path: Path, rows: list[str]) -> None:
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    data = tmp_path / "people.csv"
+    data.write_text(HEADER + "\n" + "\n".join(_background() + rows) + "\n")
+    p.import_file(data, source="s", mapping=tmp_path / "m.yaml")
+
+
+def _match(
+    p: parcours.Parcours, left: tuple[str, str], right: tuple[str, str]
+) -> dict[str, Any] | None:
+    rows = p.store.engine.query(
+        "SELECT * FROM identity_matches WHERE left_type = ? AND left_value = ? "
+        "AND right_type = ? AND right_value = ?",
+        [*left, *right],
+    ).to_pylist()
+    return rows[0] if rows else None
+
+
+def test_two_records_of_one_person_with_no_shared_key_become_one_customer(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    _store(p, tmp_path, [JEANNE_CRM, JEANNE_TILL])
+    run = match_people(p.store)
+    assert run.records == 42 and run.matches_written >= 1
+    # The CRM id is the more trusted identifier: it is the left of the pair.
+    match = _match(p, ("crm_id", "C9001"), ("loyalty_id", "L777"))
+    assert match is not None and match["probability"] >= p.settings.identity.match_threshold
+    evidence = json.loads(match["evidence"])
+    names = "(Exact match on first_name) AND (Exact match on last_name)"
+    assert evidence["first_name_last_name"]["level"] == names
+    assert evidence["birth_date"]["level"] == "Exact match on date of birth"
+    assert {r["source"] for r in evidence["records"]} == {"s"}
+
+    resolve_full(p.store)
+    assert customer_of(p.store, "crm_id", "C9001") == customer_of(p.store, "loyalty_id", "L777")
+    decision = p.sql(
+        "SELECT decision, match_weight FROM identity_links WHERE right_value = 'L777'"
+    ).to_pylist()
+    assert decision == [{"decision": "matched", "match_weight": match["match_weight"]}]
+
+
+def test_two_people_at_one_address_are_not_matched(p: parcours.Parcours, tmp_path: Path) -> None:
+    # Jeanne and Marc share a surname and an address; first name and birth date differ.
+    _store(p, tmp_path, [JEANNE_CRM, MARC_CRM])
+    match_people(p.store)
+    match = _match(p, ("crm_id", "C9001"), ("crm_id", "C9002"))
+    assert match is None or match["probability"] < p.settings.identity.match_threshold
+    resolve_full(p.store)
+    assert customer_of(p.store, "crm_id", "C9001") != customer_of(p.store, "crm_id", "C9002")
+
+
+def test_a_deterministic_limit_refuses_a_probabilistic_merge(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    # One description under two user ids (twin accounts, or a shared CRM row): the records
+    # match, but one user id per customer refuses the merge.
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-02-01 10:00:00,other,u1,,,Bertrand,Girard,1972-11-05,69003,Lyon,4 rue Garibaldi",
+            "2026-02-02 10:00:00,app,u2,,,Bertrand,Girard,1972-11-05,69003,Lyon,4 rue Garibaldi",
+        ],
+    )
+    match_people(p.store)
+    match = _match(p, ("user_id", "u1"), ("user_id", "u2"))
+    assert match is not None and match["probability"] >= p.settings.identity.match_threshold
+
+    result = resolve_full(p.store)
+    assert result.refused == {"limit:user_id": 1}
+    assert customer_of(p.store, "user_id", "u1") != customer_of(p.store, "user_id", "u2")
+
+
+def test_no_person_records_is_no_match_and_no_error(p: parcours.Parcours, tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "name: t\nevent: {value: Seen}\nchannel: {value: web}\noccurred_at: at\n"
+        "anonymous_id: cookie\nproperties: [page]\n"
+    )
+    (tmp_path / "e.csv").write_text("at,cookie,page\n2026-01-01 10:00:00,ck1,/home\n")
+    p.import_file(tmp_path / "e.csv", source="web", mapping=tmp_path / "m.yaml")
+    p.store.engine.execute(
+        "INSERT INTO identity_matches VALUES ('crm_id', 'A', 'crm_id', 'B', 9, 0.999, NULL, 'old')"
+    )
+    run = match_people(p.store)
+    assert (run.records, run.candidate_pairs, run.matches_written) == (0, 0, 0)
+    # A run replaces what the previous one found.
+    assert p.sql("SELECT count(*) AS n FROM identity_matches").to_pylist() == [{"n": 0}]
+
+
+def test_a_run_is_repeatable_and_leaves_no_work_table(p: parcours.Parcours, tmp_path: Path) -> None:
+    _store(p, tmp_path, [JEANNE_CRM, JEANNE_TILL, MARC_CRM])
+    query = "SELECT * EXCLUDE (run_id) FROM identity_matches ORDER BY ALL"
+    match_people(p.store)
+    first = p.sql(query).to_pylist()
+    match_people(p.store)
+    assert p.sql(query).to_pylist() == first
+    # Splink ran on the store's own session; its tables were temporary and are gone.
+    left = p.sql(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%splink%' "
+        "OR table_name LIKE '_person%'"
+    ).to_pylist()
+    assert left == []
