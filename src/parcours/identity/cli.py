@@ -20,6 +20,13 @@ from parcours.client import connect
 from parcours.errors import ParcoursError
 from parcours.identity.resolve import Resolution
 
+# Every command that names a person takes the same identifier options.
+EmailOption = Annotated[str | None, typer.Option(help="An email.")]
+PhoneOption = Annotated[str | None, typer.Option(help="A phone, E.164.")]
+UserIdOption = Annotated[str | None, typer.Option(help="A user id.")]
+TypeOption = Annotated[str | None, typer.Option("--type", help="Any identifier type...")]
+ValueOption = Annotated[str | None, typer.Option(help="...and its value.")]
+
 identity_app = typer.Typer(
     help="One customer from many identifiers: resolve, explain, merge, split."
 )
@@ -59,11 +66,11 @@ def _identifier(
 
 @identity_app.command("explain")
 def identity_explain(
-    email: Annotated[str | None, typer.Option(help="An email.")] = None,
-    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
-    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
-    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
-    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    user_id: UserIdOption = None,
+    kind: TypeOption = None,
+    value: ValueOption = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -97,11 +104,11 @@ def identity_explain(
 
 @customers_app.command("show")
 def customers_show(
-    email: Annotated[str | None, typer.Option(help="An email.")] = None,
-    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
-    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
-    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
-    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    user_id: UserIdOption = None,
+    kind: TypeOption = None,
+    value: ValueOption = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -177,11 +184,11 @@ def _print_resolution(result: Resolution, fmt: OutputFormat) -> None:
 @customers_app.command("export")
 def customers_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write.")],
-    email: Annotated[str | None, typer.Option(help="An email.")] = None,
-    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
-    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
-    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
-    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    user_id: UserIdOption = None,
+    kind: TypeOption = None,
+    value: ValueOption = None,
     store: StoreOption = None,
 ) -> None:
     """Right of access: everything held about the person, as one JSON file."""
@@ -200,11 +207,11 @@ def customers_export(
 def customers_erase(
     reason: Annotated[str, typer.Option(help="Legal ground or ticket; kept in the privacy log.")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
-    email: Annotated[str | None, typer.Option(help="An email.")] = None,
-    phone: Annotated[str | None, typer.Option(help="A phone, E.164.")] = None,
-    user_id: Annotated[str | None, typer.Option(help="A user id.")] = None,
-    kind: Annotated[str | None, typer.Option("--type", help="Any identifier type...")] = None,
-    value: Annotated[str | None, typer.Option(help="...and its value.")] = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    user_id: UserIdOption = None,
+    kind: TypeOption = None,
+    value: ValueOption = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
