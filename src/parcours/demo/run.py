@@ -7,6 +7,7 @@ Later capabilities extend `run_demo` with their own findings (identity, journeys
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,7 +140,17 @@ def _resolve(store: Path, world: DemoWorld) -> dict[str, Any]:
             f"SELECT type, value, customer_id AS true_id FROM read_csv({lit(str(truth))}, "
             "all_varchar = true)",
         )
-    return {**resolution.to_dict(), **scores.to_dict()}
+        # A customer worth opening next: the one seen on the most channels.
+        example = (
+            p.sql(
+                "SELECT m.value FROM identity_map m JOIN (SELECT customer_id, count(DISTINCT type) "
+                "AS kinds FROM identity_map GROUP BY ALL) c USING (customer_id) "
+                "WHERE m.type = 'email' ORDER BY c.kinds DESC, m.value LIMIT 1"
+            )
+            .column(0)
+            .to_pylist()
+        )
+    return {**resolution.to_dict(), **scores.to_dict(), "example_email": (example or [None])[0]}
 
 
 def print_demo_report(report: DemoReport) -> None:
@@ -171,6 +182,8 @@ def print_demo_report(report: DemoReport) -> None:
     )
     identity = report.identity
     extra = identity["customers"] - report.customers
+    # As the user ran it (`.venv/bin/parcours` from the Makefile), so the hints can be pasted.
+    command = sys.argv[0] if sys.argv[0].endswith("parcours") else "parcours"
     console.print(
         f"\nIdentity: {identity['identifiers']:,} identifiers resolved into "
         f"[bold]{identity['customers']:,} customers[/bold] ({extra:+,} "
@@ -184,7 +197,8 @@ def print_demo_report(report: DemoReport) -> None:
         "planted bad record quarantined with its reason.\n"
         f"  Store:   {report.store}\n"
         f"  Exports: {report.out_dir}/exports   Truth: {report.out_dir}/truth\n"
-        f"  Next:    parcours stats --store {report.store}\n"
-        f"           parcours quarantine list --store {report.store}\n"
-        f"           parcours customers show --email <an email> --store {report.store}"
+        f"  Next:    {command} stats --store {report.store}\n"
+        f"           {command} quarantine list --store {report.store}\n"
+        f"           {command} customers show --email {identity['example_email']} "
+        f"--store {report.store}"
     )
