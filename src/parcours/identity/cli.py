@@ -128,6 +128,11 @@ def customers_show(
     )
     print_rows(view.identifiers, fmt, title="Identifiers")
     print_rows(view.by_channel, fmt, title="By channel")
+    if view.traits:
+        traits = [{k: t[k] for k in ("trait", "value", "source", "rule")} for t in view.traits]
+        print_rows(traits, fmt, title="Traits (surviving value, its source, the rule)")
+    if view.consents:
+        print_rows(view.consents, fmt, title="Consents")
 
 
 def _pair(text: str) -> tuple[str, str]:
