@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 bench: $(STAMP)  ## side-by-side benchmarks (not tests): make bench ROWS=1000000
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/import.py --rows $(or $(ROWS),1000000)
 
 clean:
