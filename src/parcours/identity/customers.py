@@ -59,19 +59,16 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
         [customer_id],
     ).to_pylist()
     if not identifiers:
-        raise NotFoundError(f"No customer {customer_id!r}", "look one up by an identifier")
+        raise _unknown(customer_id)
     events = _events_of(store, customer_id)
     summary = engine.query(
-        "SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last "
-        f"FROM ({events})",
-        [customer_id],
+        f"SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM ({events})"
     ).to_pylist()[0]
     by_channel = engine.query(
         f"SELECT channel, count(*) AS events, count(amount) AS purchases, "
         f"coalesce(sum(amount), 0)::DOUBLE AS amount, "
         f"count(*) FILTER (WHERE intent IS NOT NULL) AS contacts "
-        f"FROM ({events}) GROUP BY ALL ORDER BY events DESC",
-        [customer_id],
+        f"FROM ({events}) GROUP BY ALL ORDER BY events DESC"
     ).to_pylist()
     from parcours.identity.profile import consents, traits
 
@@ -87,14 +84,23 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
     )
 
 
-def _events_of(store: Store, customer_id: str) -> str:
-    """Events carrying any of the customer's identifiers (one `?` parameter: the customer)."""
-    occurrences = graph.occurrences_query(store.settings.identity)
-    return (
-        "SELECT * FROM events WHERE (source, event_id) IN ("
-        f"SELECT o.source, o.event_id FROM ({occurrences}) o "
-        "JOIN identity_map m USING (type, value) WHERE m.customer_id = ?)"
+def _unknown(customer_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"No customer {customer_id!r}",
+        "look one up by an identifier (GET /v1/customers/lookup, `parcours customers show`)",
     )
+
+
+def _known(store: Store, customer_id: str) -> None:
+    """A clear 404 for an unknown customer, without building its whole view."""
+    if not store.engine.scalar(
+        "SELECT count(*) FROM identity_map WHERE customer_id = ?", [customer_id]
+    ):
+        raise _unknown(customer_id)
+
+
+def _events_of(store: Store, customer_id: str) -> str:
+    return graph.customer_events_query(store.settings.identity, customer_id)
 
 
 def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
@@ -181,9 +187,9 @@ def timeline(
 
     `after` is the previous page's `next` cursor: the last event's time, source and id.
     """
-    show_customer(store, customer_id)  # a clear 404 for an unknown customer
+    _known(store, customer_id)
     events = _events_of(store, customer_id)
-    params: list[Any] = [customer_id]
+    params: list[Any] = []
     where = ""
     if after:
         at, source, event_id = after.split("|", 2)

@@ -61,6 +61,15 @@ def grow_scope_query(occurrences: str, scope: str) -> str:
     """
 
 
+def customer_events_query(rules: IdentityRules, customer_id: str) -> str:
+    """The events carrying any of the customer's identifiers: the customer's history."""
+    return (
+        "SELECT * FROM events WHERE (source, event_id) IN ("
+        f"SELECT o.source, o.event_id FROM ({occurrences_query(rules)}) o "
+        f"JOIN identity_map m USING (type, value) WHERE m.customer_id = {lit(customer_id)})"
+    )
+
+
 def blocked_query(rules: IdentityRules) -> str:
     """The blocked values that occur, with how often: what the rules kept from linking."""
     return f"""

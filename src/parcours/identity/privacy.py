@@ -31,22 +31,16 @@ def _identifiers(store: Store, customer_id: str) -> list[dict[str, Any]]:
 
 
 def _events_sql(store: Store, customer_id: str) -> str:
-    occurrences = graph.occurrences_query(store.settings.identity)
-    return (
-        f"SELECT DISTINCT o.source, o.event_id FROM ({occurrences}) o "
-        f"JOIN identity_map m USING (type, value) WHERE m.customer_id = {_q(customer_id)}"
-    )
+    """The (source, event_id) of the customer's events."""
+    events = graph.customer_events_query(store.settings.identity, customer_id)
+    return f"SELECT source, event_id FROM ({events})"
 
 
 def _quarantine_sql(values: list[str]) -> str:
     searchable = [v for v in values if len(v) >= MIN_SEARCHABLE]
     if not searchable:
         return "false"
-    return " OR ".join(f"contains(raw, {_q(v)})" for v in searchable)
-
-
-def _q(value: str) -> str:
-    return lit(value)
+    return " OR ".join(f"contains(raw, {lit(v)})" for v in searchable)
 
 
 def access(store: Store, kind: str, value: str) -> dict[str, Any]:

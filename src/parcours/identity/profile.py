@@ -25,12 +25,7 @@ CONSENT_GIVEN, CONSENT_WITHDRAWN = "Consent Given", "Consent Withdrawn"
 
 
 def _records(store: Store, customer_id: str) -> str:
-    occurrences = graph.occurrences_query(store.settings.identity)
-    return (
-        "SELECT e.* FROM events e WHERE (e.source, e.event_id) IN ("
-        f"SELECT o.source, o.event_id FROM ({occurrences}) o "
-        f"JOIN identity_map m USING (type, value) WHERE m.customer_id = {lit(customer_id)})"
-    )
+    return graph.customer_events_query(store.settings.identity, customer_id)
 
 
 def traits_query(records: str, rules: IdentityRules) -> str:
