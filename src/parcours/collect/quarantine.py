@@ -57,15 +57,6 @@ def list_quarantine(
     )
 
 
-def count_by_reason(store: Store, *, status: str | None = "open") -> pa.Table:
-    where, params = _filters(None, None, status)
-    return store.engine.query(
-        f"SELECT source, reason_code, count(*) AS records FROM quarantine{where} "
-        "GROUP BY ALL ORDER BY records DESC, source, reason_code",
-        params,
-    )
-
-
 def show_quarantined(store: Store, quarantine_id: str) -> dict[str, Any]:
     """One quarantined record in full, raw content included. Accepts a unique id prefix."""
     rows = store.engine.query(

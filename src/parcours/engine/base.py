@@ -35,7 +35,6 @@ class Dialect:
 
     name: str
     sqlglot_dialect: str
-    supports_json_functions: bool = True
 
 
 def render(query: Query, dialect: Dialect) -> str:

@@ -9,7 +9,7 @@ the server's one writer (the journal loader), between loads.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +19,7 @@ from parcours.collect.live.writer import GroupCommitWriter
 from parcours.errors import BadRequest, ParcoursError
 from parcours.identity import customers as service
 from parcours.identity import overrides, privacy
-from parcours.identity.resolve import resolve_full
+from parcours.identity.resolve import Resolution, resolve_full
 from parcours.store.store import Store
 
 
@@ -142,22 +142,21 @@ async def resolve(writer: WriterDep) -> dict[str, Any]:
 
 @router.post("/v1/identity/merge", summary="Force two identifiers into one customer")
 async def merge(decision: Decision, writer: WriterDep) -> dict[str, Any]:
-    left, right = (
-        (decision.left.type, decision.left.value),
-        (decision.right.type, decision.right.value),
-    )
-    result = await writer.call(lambda s: overrides.force_merge(s, left, right, decision.reason))
-    return dict(result.to_dict())
+    return await _decide(writer, overrides.force_merge, decision)
 
 
 @router.post("/v1/identity/split", summary="Never let two identifiers be one customer")
 async def split(decision: Decision, writer: WriterDep) -> dict[str, Any]:
-    left, right = (
-        (decision.left.type, decision.left.value),
-        (decision.right.type, decision.right.value),
-    )
-    result = await writer.call(lambda s: overrides.split(s, left, right, decision.reason))
-    return dict(result.to_dict())
+    return await _decide(writer, overrides.split, decision)
+
+
+async def _decide(
+    writer: GroupCommitWriter, act: Callable[..., Resolution], decision: Decision
+) -> dict[str, Any]:
+    left = (decision.left.type, decision.left.value)
+    right = (decision.right.type, decision.right.value)
+    result: Resolution = await writer.call(lambda s: act(s, left, right, decision.reason))
+    return result.to_dict()
 
 
 @router.post("/v1/privacy/access", summary="Everything held about a person (right of access)")
