@@ -222,7 +222,14 @@ def test_erasure_removes_the_person_everywhere_and_logs_no_personal_data(
     everything = json.dumps(
         [
             p.sql(f"SELECT * FROM {t}").to_pylist()
-            for t in ("events", "quarantine", "identity_map", "identity_links", "privacy_log")
+            for t in (
+                "events",
+                "customer_events",
+                "quarantine",
+                "identity_map",
+                "identity_links",
+                "privacy_log",
+            )
         ],
         default=str,
     )
@@ -262,5 +269,9 @@ def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would
     incremental = _customers(p)
     assert customer_of(p.store, "anonymous_id", "ck1") == customer_of(p.store, "user_id", "u2")
     assert customer_of(p.store, "user_id", "u3") == untouched
+    each_event = "SELECT customer_id, source, event_id FROM customer_events ORDER BY ALL"
+    incremental_events = p.sql(each_event).to_pylist()
+    assert len(incremental_events) == 5, "every event has its customer"
     resolve_full(p.store)
     assert _customers(p) == incremental, "the same customers a full resolve finds"
+    assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from parcours.errors import NotFoundError
-from parcours.identity import graph
+from parcours.identity import customer_events, graph
 from parcours.store.store import Store
 
 
@@ -60,7 +60,7 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
     ).to_pylist()
     if not identifiers:
         raise _unknown(customer_id)
-    events = _events_of(store, customer_id)
+    events = customer_events.of_customer(customer_id)
     summary = engine.query(
         f"SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM ({events})"
     ).to_pylist()[0]
@@ -97,10 +97,6 @@ def _known(store: Store, customer_id: str) -> None:
         "SELECT count(*) FROM identity_map WHERE customer_id = ?", [customer_id]
     ):
         raise _unknown(customer_id)
-
-
-def _events_of(store: Store, customer_id: str) -> str:
-    return graph.customer_events_query(store.settings.identity, customer_id)
 
 
 def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
@@ -188,7 +184,7 @@ def timeline(
     `after` is the previous page's `next` cursor: the last event's time, source and id.
     """
     _known(store, customer_id)
-    events = _events_of(store, customer_id)
+    events = customer_events.of_customer(customer_id)
     params: list[Any] = []
     where = ""
     if after:

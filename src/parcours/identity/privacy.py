@@ -31,7 +31,10 @@ def _identifiers(store: Store, customer_id: str) -> list[dict[str, Any]]:
 
 
 def _events_sql(store: Store, customer_id: str) -> str:
-    """The (source, event_id) of the customer's events."""
+    """The (source, event_id) of the events carrying any of the customer's identifiers.
+
+    Found from the identifiers themselves rather than from `customer_events`, which holds
+    what the last resolve saw: an event imported since must be found too."""
     events = graph.customer_events_query(store.settings.identity, customer_id)
     return f"SELECT source, event_id FROM ({events})"
 
@@ -82,6 +85,9 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
             "events": engine.write(
                 "DELETE FROM events WHERE (source, event_id) IN "
                 "(SELECT source, event_id FROM _erase_events)"
+            ),
+            "customer_events": engine.write(
+                "DELETE FROM customer_events WHERE customer_id = ?", [customer]
             ),
             "quarantine": engine.write(f"DELETE FROM quarantine WHERE {_quarantine_sql(values)}"),
             "identity_map": engine.write(

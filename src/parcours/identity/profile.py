@@ -16,16 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from parcours.identity import graph
+from parcours.identity import customer_events
 from parcours.identity.rules import IdentityRules
 from parcours.sql import lit
 from parcours.store.store import Store
 
 CONSENT_GIVEN, CONSENT_WITHDRAWN = "Consent Given", "Consent Withdrawn"
-
-
-def _records(store: Store, customer_id: str) -> str:
-    return graph.customer_events_query(store.settings.identity, customer_id)
 
 
 def traits_query(records: str, rules: IdentityRules) -> str:
@@ -80,14 +76,14 @@ def consents_query(records: str) -> str:
 
 def traits(store: Store, customer_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = store.engine.query(
-        traits_query(_records(store, customer_id), store.settings.identity)
+        traits_query(customer_events.of_customer(customer_id), store.settings.identity)
     ).to_pylist()
     return rows
 
 
 def consents(store: Store, customer_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = store.engine.query(
-        consents_query(_records(store, customer_id))
+        consents_query(customer_events.of_customer(customer_id))
     ).to_pylist()
     return rows
 

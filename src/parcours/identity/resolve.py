@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from parcours.identity import graph
+from parcours.identity import customer_events, graph
 from parcours.identity.rules import IdentityRules
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -178,6 +178,9 @@ def _resolve(store: Store, *, scoped: bool) -> Resolution:
 
     with engine.transaction():
         _write(store, result.run_id, roots, decisions, scoped=scoped)
+        customer_events.refresh(
+            store, f"SELECT source, event_id FROM ({occurrences})" if scoped else None
+        )
     result.identifiers, result.links = len(kinds), decisions.count(None)
     result.customers = len(set(roots))
     result.shared_devices = len(shared)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from parcours.engine import Engine
 from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
+    CUSTOMER_EVENT_COLUMNS,
     EVENT_COLUMNS,
     IDENTITY_LINK_COLUMNS,
     IDENTITY_MAP_COLUMNS,
@@ -61,10 +62,18 @@ def _v3() -> list[str]:
     ]
 
 
+def _v4() -> list[str]:
+    return [
+        create_table_sql("customer_events", CUSTOMER_EVENT_COLUMNS),
+        "CREATE INDEX customer_events_customer ON customer_events (customer_id)",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical events, quarantine and the import ledger", _v1),
     Migration(2, "sources and write keys for the live tracking API", _v2),
     Migration(3, "identity: the identifier to customer map, its links and runs", _v3),
+    Migration(4, "each event with its customer, for profiles, timelines and journeys", _v4),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

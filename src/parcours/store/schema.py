@@ -224,6 +224,38 @@ IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
     Column("rules", "JSON", "The rules in force."),
 )
 
+CUSTOMER_EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("customer_id", "VARCHAR", "The customer the event belongs to.", False),
+    *(
+        c
+        for c in EVENT_COLUMNS
+        if c.name
+        in (
+            "occurred_at",
+            "source",
+            "event_id",
+            "channel",
+            "type",
+            "name",
+            "session_id",
+            "intent",
+            "outcome",
+            "agent",
+            "team",
+            "amount",
+            "currency",
+            "wait_seconds",
+            "duration_seconds",
+            "text",
+            "properties",
+        )
+    ),
+)
+"""Each event with its customer, as the last resolve decided: what profiles, timelines and
+journeys read. Derived, never edited by hand: `identity.customer_events` rebuilds the rows a
+resolve touches (all of them on a full resolve). The event's customer is its most trusted
+identifier's; `raw`, `context` and the identifiers stay in `events` only."""
+
 EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
 

@@ -1,0 +1,83 @@
+"""Each event with its customer: the table profiles, timelines and journeys read.
+
+Events are never rewritten; a resolve decides which customer each identifier belongs to, and
+an event belongs to the customer of its most trusted identifier (lowest priority rank, then
+type and value — the identifier a star edge of the graph starts from). `customer_events` keeps
+that answer next to the event's analysable columns, indexed by customer, so that a profile
+reads a few rows instead of every event's identifiers, and a journey analysis reads one table
+instead of joining ten million events to the map.
+
+A full resolve rebuilds it; an incremental one rebuilds the rows of the events it re-resolved
+(every event of every customer it touched, since its scope is closed). Erasure deletes a
+customer's rows with the rest.
+"""
+
+from __future__ import annotations
+
+from parcours.identity.rules import IdentityRules
+from parcours.sql import lit
+from parcours.store.schema import CUSTOMER_EVENT_COLUMNS
+from parcours.store.store import Store
+
+TABLE = "customer_events"
+INDEX = "customer_events_customer"
+COLUMNS = tuple(c.name for c in CUSTOMER_EVENT_COLUMNS)
+
+
+def _rank(rules: IdentityRules, kind: str) -> str:
+    cases = " ".join(f"WHEN {lit(k)} THEN {i}" for i, k in enumerate(rules.priority))
+    return f"CASE {kind} {cases} ELSE {len(rules.priority)} END"
+
+
+def best_identifier_sql(rules: IdentityRules) -> str:
+    """SQL, over an `events` row, for its most trusted identifier that links: a struct
+    (rank, type, value), NULL when every identifier on it is blocked."""
+    candidates = (
+        f"[{{'rank': {_rank(rules, lit('user_id'))}, 'type': 'user_id', 'value': user_id}}, "
+        f"{{'rank': {_rank(rules, lit('anonymous_id'))}, 'type': 'anonymous_id', "
+        f"'value': anonymous_id}}] || list_transform(coalesce(identifiers, []), "
+        f"lambda i: {{'rank': {_rank(rules, 'i.type')}, 'type': i.type, 'value': i.value}})"
+    )
+    links = "x.value IS NOT NULL AND x.value <> ''"
+    if rules.blocked:
+        pattern = "|".join(f"(?:{p})" for p in rules.blocked)
+        links += f" AND NOT regexp_full_match(lower(x.value), {lit(pattern)})"
+    return f"list_min(list_filter({candidates}, lambda x: {links}))"
+
+
+def _select(rules: IdentityRules, where: str) -> str:
+    columns = ", ".join(f"e.{c}" if c != "customer_id" else "m.customer_id" for c in COLUMNS)
+    return (
+        f"SELECT {columns} FROM (SELECT *, {best_identifier_sql(rules)} AS best FROM events "
+        f"WHERE {where}) e JOIN identity_map m ON m.type = e.best.type AND m.value = e.best.value"
+    )
+
+
+def refresh(store: Store, events: str | None = None) -> int:
+    """Rebuild the rows of `events` (SQL selecting `source, event_id`), or of every event;
+    return the rows written. Runs inside the resolve's transaction, after the map is written."""
+    engine, rules = store.engine, store.settings.identity
+    if events is None:
+        # Dropping the index and building it once is cheaper than keeping it up row by row.
+        engine.execute_script(f"DROP INDEX IF EXISTS {INDEX}")
+        engine.execute_script(f"DELETE FROM {TABLE}")
+        written = engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')}")
+        engine.execute_script(f"CREATE INDEX {INDEX} ON {TABLE} (customer_id)")
+        return written
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE _refreshed_events AS SELECT DISTINCT source, event_id "
+        f"FROM ({events})"
+    )
+    engine.execute_script(
+        f"DELETE FROM {TABLE} WHERE (source, event_id) IN "
+        "(SELECT source, event_id FROM _refreshed_events)"
+    )
+    return engine.write(
+        f"INSERT INTO {TABLE} "
+        + _select(rules, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")
+    )
+
+
+def of_customer(customer_id: str) -> str:
+    """SQL for the customer's events (the columns of `customer_events`)."""
+    return f"SELECT * FROM {TABLE} WHERE customer_id = {lit(customer_id)}"
