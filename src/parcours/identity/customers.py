@@ -5,12 +5,23 @@ Reads the identifier → customer map that `resolve` writes and the events; writ
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.engine import Engine
 from parcours.errors import NotFoundError
 from parcours.identity import customer_events, graph
+from parcours.identity.profile import (
+    CONSENT_NAMES,
+    IDENTIFY,
+    consents_query,
+    traits_query,
+)
 from parcours.store.store import Store
 
 
@@ -60,28 +71,41 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
     ).to_pylist()
     if not identifiers:
         raise _unknown(customer_id)
-    events = customer_events.of_customer(customer_id)
-    summary = engine.query(
-        f"SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM ({events})"
-    ).to_pylist()[0]
-    by_channel = engine.query(
-        f"SELECT channel, count(*) AS events, count(amount) AS purchases, "
-        f"coalesce(sum(amount), 0)::DOUBLE AS amount, "
-        f"count(*) FILTER (WHERE intent IS NOT NULL) AS contacts "
-        f"FROM ({events}) GROUP BY ALL ORDER BY events DESC"
-    ).to_pylist()
-    from parcours.identity.profile import consents, traits
-
+    # One indexed read of the customer's events; every figure below is computed from it.
+    rows = engine.query(customer_events.of_customer(customer_id))
+    events = f"_customer_{uuid.uuid4().hex}"
+    with engine.registered(events, rows):
+        by_channel = engine.query(
+            f"SELECT channel, count(*) AS events, count(amount) AS purchases, "
+            f"coalesce(sum(amount), 0)::DOUBLE AS amount, "
+            f"count(*) FILTER (WHERE intent IS NOT NULL) AS contacts, "
+            f"min(occurred_at) AS first_seen, max(occurred_at) AS last_seen "
+            f"FROM {events} GROUP BY ALL ORDER BY events DESC, channel"
+        ).to_pylist()
+        traits = _rows_if(
+            engine, rows, "type", IDENTIFY, traits_query(events, store.settings.identity)
+        )
+        consents = _rows_if(engine, rows, "name", CONSENT_NAMES, consents_query(events))
     return CustomerView(
         customer_id,
         identifiers,
-        summary["first"],
-        summary["last"],
-        summary["n"],
+        min((c["first_seen"] for c in by_channel), default=None),
+        max((c["last_seen"] for c in by_channel), default=None),
+        rows.num_rows,
         by_channel,
-        traits(store, customer_id),
-        consents(store, customer_id),
+        traits,
+        consents,
     )
+
+
+def _rows_if(
+    engine: Engine, rows: pa.Table, column: str, values: tuple[str, ...], query: str
+) -> list[dict[str, Any]]:
+    """`query`'s rows, or none without running it when no row has one of `values`."""
+    if not pc.any(pc.is_in(rows.column(column), pa.array(values))).as_py():
+        return []
+    result: list[dict[str, Any]] = engine.query(query).to_pylist()
+    return result
 
 
 def _unknown(customer_id: str) -> NotFoundError:

@@ -66,6 +66,7 @@ def _v4() -> list[str]:
     return [
         create_table_sql("customer_events", CUSTOMER_EVENT_COLUMNS),
         "CREATE INDEX customer_events_customer ON customer_events (customer_id)",
+        "CREATE INDEX identity_map_customer ON identity_map (customer_id)",
     ]
 
 
