@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,12 @@ def test_counts_per_channel_and_source_equal_the_truth(
     }
 
 
-def test_every_identifier_of_every_customer_is_in_the_store(
+def test_every_identifier_of_every_customer_and_every_shared_one_is_in_the_store(
     demo: tuple[Path, dict[str, Any]],
 ) -> None:
     out, _ = demo
     truth = {(r["type"], r["value"]) for r in _truth(out, "identifiers.csv")}
+    truth |= {(r["type"], r["value"]) for r in _truth(out, "shared.csv")}
     with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
         stored = p.sql(
             "SELECT DISTINCT type, value FROM ("
@@ -140,14 +142,73 @@ def test_running_the_demo_again_gives_the_same_store(
         report["by_channel"],
         report["identifiers"],
     )
+    # Probabilistic matching is seeded too: the same matches, so the same customers.
+    identity, again = report["identity"], repeated["identity"]
+    for key in ("customers", "links", "precision", "recall", "attainable_recall"):
+        assert again[key] == identity[key], key
+    assert again["matching"]["matches_written"] == identity["matching"]["matches_written"]
 
 
-def test_resolved_customers_are_pure_against_the_truth(demo: tuple[Path, dict[str, Any]]) -> None:
-    """Pairwise precision against the generator's identifiers.csv: no two real customers are
-    ever merged (the issue's bar is 0.99). Recall is reported by the demo: receipts without a
-    loyalty card and callers the CRM does not know stay apart until probabilistic matching."""
-    _, report = demo
+def _pairs(sizes: Counter[Any]) -> int:
+    return sum(n * (n - 1) // 2 for n in sizes.values())
+
+
+def test_resolved_customers_are_pure_and_complete_against_the_truth(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """Pairwise precision and recall against the generator's recorded truth, identifiers.csv;
+    the issue's bar is 0.99 for both.
+
+    Precision is over every identifier of every customer: no two real customers are merged.
+    Recall is over the pairs the exports give evidence for: two identifiers of one customer in
+    one evidence group (demo/evidence.py — shown together on a record, or on two records that
+    both name the customer and give their birth date or street address; named receipts and
+    verified callers are linked by probabilistic matching). Pairs across groups have no
+    evidence a system could use without guessing (a visitor who never signed in, a receipt
+    without a card or a name); recall over all pairs is reported too, against the share of
+    true pairs that lie within groups, computed here from the truth file."""
+    out, report = demo
     identity = report["identity"]
-    assert identity["precision"] >= 0.99
+    truth = _truth(out, "identifiers.csv")
+    assert identity["identifiers"] == len(truth)  # every identifier of the truth is scored
     assert identity["true_customers"] == CUSTOMERS
-    assert identity["resolved_customers"] >= CUSTOMERS
+    assert identity["precision"] >= 0.99
+    assert identity["attainable_recall"] >= 0.99
+    assert identity["matching"]["matches_written"] > 0
+
+    ceiling = _pairs(Counter((r["customer_id"], r["evidence_group"]) for r in truth)) / _pairs(
+        Counter(r["customer_id"] for r in truth)
+    )
+    assert identity["recall_ceiling"] == pytest.approx(ceiling, abs=1e-4)
+    assert identity["recall"] >= 0.99 * ceiling
+
+
+def test_shared_devices_and_blocked_values_never_merge_two_true_customers(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """truth/shared.csv lists the values the world puts on several customers' records: the
+    web kiosk of a store that customers sign in on (a shared device) and the placeholder
+    loyalty card cashiers key in (all zeros, a blocked value). No resolved customer holds the
+    identifiers (identifiers.csv) of two of the true customers seen with one of them."""
+    out, report = demo
+    shared: dict[tuple[str, str, str], set[str]] = {}
+    for row in _truth(out, "shared.csv"):
+        shared.setdefault((row["kind"], row["type"], row["value"]), set()).add(row["customer_id"])
+    # Not a vacuous pass: the world has both, each seen with several customers.
+    assert {kind for (kind, _, _), seen in shared.items() if len(seen) >= 2} == {
+        "shared_device",
+        "blocked",
+    }
+    assert report["identity"]["shared_devices"] >= 1
+    owner = {(r["type"], r["value"]): r["customer_id"] for r in _truth(out, "identifiers.csv")}
+    with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
+        resolved = p.sql("SELECT type, value, customer_id FROM identity_map").to_pylist()
+    true_customers: dict[str, set[str]] = {}
+    for row in resolved:
+        if (row["type"], row["value"]) in owner:
+            true_customers.setdefault(row["customer_id"], set()).add(
+                owner[(row["type"], row["value"])]
+            )
+    for (kind, _, value), seen in shared.items():
+        for customer, holds in true_customers.items():
+            assert len(holds & seen) <= 1, (kind, value, customer, holds & seen)

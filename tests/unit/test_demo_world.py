@@ -180,6 +180,7 @@ def test_csv_exports_use_their_mappings_formats(world: DemoWorld) -> None:
         if r["total"] != "n/a":
             float(r["total"].replace(".", "").replace(",", "."))
     call = _mapping("call_centre")
+    calls = {c["event_id"] for c in _truth(world, "contacts.csv") if c["source"] == "call_centre"}
     for r in _csv(world, "call_centre"):
         if r["started_at"] != "2026-02-31 25:61:00":
             datetime.strptime(r["started_at"], "%Y-%m-%d %H:%M:%S")
@@ -187,6 +188,12 @@ def test_csv_exports_use_their_mappings_formats(world: DemoWorld) -> None:
         assert r["outcome_code"] in call["outcome"]["map"]
         hours, minutes, seconds = (int(x) for x in r["talk_time"].split(":"))
         assert minutes < 60 and seconds < 60 and hours < 24
+        # An agent checks who is calling; an abandoned call reaches none (planted bad records
+        # are no one's calls).
+        if r["call_id"] in calls:
+            assert bool(r["first_name"] and r["last_name"]) == bool(r["agent_id"])
+        if r["date_of_birth"]:
+            datetime.strptime(r["date_of_birth"], "%d/%m/%Y")
     for r in _csv(world, "crm"):
         datetime.fromisoformat(r["updated_at"])
     rows = _csv(world, "email")
@@ -236,6 +243,9 @@ def test_call_centre_phones_normalise_to_the_callers_truth_phone(world: DemoWorl
 def test_identifiers_belong_to_one_customer_and_match_their_counts(world: DemoWorld) -> None:
     rows = _truth(world, "identifiers.csv")
     assert len({(r["type"], r["value"]) for r in rows}) == len(rows)
+    # Values several customers' records carry are listed apart, as no one's.
+    shared = {(r["type"], r["value"]) for r in _truth(world, "shared.csv")}
+    assert shared and not shared & {(r["type"], r["value"]) for r in rows}
     counts = Counter(r["type"] for r in rows)
     assert _expected(world)["identifiers_by_type"] == {
         kind: counts.get(kind, 0) for kind in _expected(world)["identifiers_by_type"]
@@ -245,6 +255,46 @@ def test_identifiers_belong_to_one_customer_and_match_their_counts(world: DemoWo
             assert r["value"] == r["value"].strip().lower()
         if r["type"] == "social_handle":
             assert not r["value"].startswith("@") and r["value"] == r["value"].lower()
+
+
+def test_evidence_groups_follow_what_receipts_and_calls_say(world: DemoWorld) -> None:
+    """identifiers.csv's evidence groups (demo/evidence.py), checked against the till and the
+    call log: a receipt with neither a card nor the buyer's name is alone in its group, as
+    nothing links it; one with a card shares the card's group; one with the buyer's name and
+    street, like a call with the caller's name and birth date, shares the group of the
+    customer's CRM row, if any — and every kind occurs."""
+    truth = _truth(world, "identifiers.csv")
+    group = {(r["type"], r["value"]): (r["customer_id"], r["evidence_group"]) for r in truth}
+    crm_group = {
+        r["customer_id"]: group[("crm_id", r["value"])] for r in truth if r["type"] == "crm_id"
+    }
+    seen: Counter[str] = Counter()
+    for r in _csv(world, "pos"):
+        if r["total"] == "n/a":
+            continue  # planted: quarantined, so no evidence
+        receipt = group[("anonymous_id", r["receipt_id"])]
+        customer = receipt[0]
+        card = r["loyalty_card"] if r["loyalty_card"].strip("0") else ""
+        if card:
+            assert group[("loyalty_id", card)] == receipt
+            seen["card"] += 1
+        elif r["street"] and customer in crm_group:
+            assert crm_group[customer] == receipt
+            seen["named"] += 1
+        elif not r["first_name"]:
+            assert sum(1 for g in group.values() if g == receipt) == 1
+            seen["anonymous"] += 1
+    for r in _csv(world, "call_centre"):
+        if not r["caller_number"] or r["started_at"].startswith("2026-02-31"):
+            continue  # planted
+        number = phonenumbers.parse(r["caller_number"], "FR")
+        phone = group[
+            ("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        ]
+        if r["date_of_birth"] and phone[0] in crm_group:
+            assert crm_group[phone[0]] == phone
+            seen["verified"] += 1
+    assert set(seen) == {"card", "named", "anonymous", "verified"}, seen
 
 
 def test_crm_emails_normalise_to_the_web_email(world: DemoWorld) -> None:

@@ -13,6 +13,9 @@ _OFFICE = Opening(8, 20)
 _SUPPRESSION = 60 * DAY
 """Mailing stops this long after a customer's last activity (routine list hygiene)."""
 
+CRM_DESCRIBES = ("first_name", "last_name", "street", "postcode", "city", "birth_date")
+"""What a CRM row says of the person (every row says it all)."""
+
 CAMPAIGN_SENDS = tuple(
     (code, int(datetime(2026, month, day, hour, tzinfo=UTC).timestamp()) * SECOND)
     for code, month, day, hour in CAMPAIGNS
@@ -53,16 +56,15 @@ def crm_row(j: Journey) -> None:
         )
     )
     run.exports.channels["other"] += 1
-    c.saw("crm_id", c.crm_id)
-    c.saw("email", c.email)
-    for kind, value in (
+    keys = (
+        ("crm_id", c.crm_id),
+        ("email", c.email),
         ("phone", c.phone if phone else ""),
         ("loyalty_id", card),
         ("user_id", account),
         ("social_handle", c.handle if handle else ""),
-    ):
-        if value:
-            c.saw(kind, value)
+    )
+    c.recorded(*((kind, value) for kind, value in keys if value), describes=CRM_DESCRIBES)
 
 
 def campaigns(j: Journey) -> None:
@@ -98,4 +100,4 @@ def campaigns(j: Journey) -> None:
             run.exports.channels["email"] += 1
             j.touch(clicked)
     if mailed:
-        c.saw("email", c.email)
+        c.recorded(("email", c.email))

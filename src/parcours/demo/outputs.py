@@ -31,6 +31,12 @@ POS_HEADER = (
     "currency",
     "items",
     "payment",
+    # The buyer, on receipts without a loyalty card that name them (visits.py).
+    "first_name",
+    "last_name",
+    "street",
+    "postcode",
+    "city",
 )
 CALL_HEADER = (
     "call_id",
@@ -44,6 +50,10 @@ CALL_HEADER = (
     "reason_code",
     "outcome_code",
     "notes",
+    # The caller, as the agent checked who was calling (service.py).
+    "first_name",
+    "last_name",
+    "date_of_birth",
 )
 CRM_HEADER = (
     "customer_number",
@@ -157,7 +167,10 @@ class Truth:
                 "last_activity_at",
             ),
         )
-        self.identifiers = CsvRows(directory / "identifiers.csv", ("customer_id", "type", "value"))
+        self.identifiers = CsvRows(
+            directory / "identifiers.csv", ("customer_id", "type", "value", "evidence_group")
+        )
+        self.shared = CsvRows(directory / "shared.csv", ("type", "value", "kind", "customer_id"))
         self.contacts = CsvRows(
             directory / "contacts.csv",
             (
@@ -223,13 +236,16 @@ class Truth:
                 iso_utc(last_activity),
             )
         )
+        groups = c.evidence.groups()
         for kind in IDENTIFIER_TYPES:
             values = c.seen.get(kind, {})
             # Values are unique per customer by construction (see people.py), so the sum of
             # per-customer counts is the number of distinct values.
             self.identifiers_by_type[kind] += len(values)
             for value in values:
-                self.identifiers.write((c.customer_id, kind, value))
+                self.identifiers.write((c.customer_id, kind, value, groups[(kind, value)]))
+        for (kind, value), why in c.shared.items():
+            self.shared.write((kind, value, why, c.customer_id))
 
     def visit(
         self,
@@ -308,6 +324,7 @@ class Truth:
         for sink in (
             self.customers,
             self.identifiers,
+            self.shared,
             self.contacts,
             self.conversions,
             self.visits,
@@ -323,3 +340,5 @@ class Run:
     exports: Exports
     truth: Truth
     counters: Counters = field(default_factory=Counters)
+    kiosks: dict[str, str] = field(default_factory=dict)
+    """Store id -> the cookie of the web kiosk in that store, which many customers sign in on."""

@@ -4,16 +4,20 @@ Identifiers that must never collide between two customers (phone, email, card an
 numbers, handles) are built from the customer's index through a seed-dependent permutation, so
 they are unique by construction at any size; cookies and device ids are 128-bit random values.
 `Customer.seen` collects the identifiers that actually reach a stored export record: that, not
-the full list, is the identity truth, since an identifier nobody exported cannot be linked.
+the full list, is the identity truth, since an identifier nobody exported cannot be linked;
+`Customer.evidence` keeps which records showed them together or described the customer (see
+evidence.py). Names and birth dates are written as tills and agents type them: typos included.
 """
 
 from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from parcours.demo.catalog import EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, STREETS, TOWNS, Town
+from parcours.demo.evidence import Evidence
 
 JOURNEY_SHARES = {
     "web_researcher": 0.25,
@@ -99,13 +103,21 @@ class Customer:
     email_opt_in: bool
     seen: dict[str, dict[str, None]] = field(default_factory=dict)
     """type -> identifiers seen in good export records, in first-seen order."""
+    evidence: Evidence = field(default_factory=Evidence)
+    shared: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(type, value) -> why it is no one customer's (`shared_device`, `blocked`): values seen
+    on this customer's records that other customers' records carry too."""
 
     @property
     def phone(self) -> str:
         return "+33" + self.mobile
 
-    def saw(self, kind: str, value: str) -> None:
-        self.seen.setdefault(kind, {})[value] = None
+    def recorded(self, *identifiers: tuple[str, str], describes: Iterable[str] = ()) -> None:
+        """A good export record carrying these (type, value) identifiers, as parcours stores
+        them, and describing the customer by these person attributes (`first_name`...)."""
+        for kind, value in identifiers:
+            self.seen.setdefault(kind, {})[value] = None
+        self.evidence.record(identifiers, frozenset(describes))
 
 
 # Distinct prime multipliers per identifier kind: each a*i+b (mod m) is a permutation of
@@ -271,3 +283,44 @@ def handle_as_written(rng: random.Random, handle: str) -> str:
     if rng.random() < 0.2:
         return "@" + "_".join(p.capitalize() for p in handle.split("_"))
     return "@" + handle
+
+
+def typo(rng: random.Random, text: str) -> str:
+    """One slip of the keyboard: a letter dropped, doubled, swapped with the next, or wrong."""
+    if len(text) < 3:
+        return text
+    at = rng.randrange(1, len(text) - 1)
+    slip = rng.randrange(4)
+    if slip == 0:
+        return text[:at] + text[at + 1 :]
+    if slip == 1:
+        return text[:at] + text[at] + text[at:]
+    if slip == 2:
+        return text[:at] + text[at + 1] + text[at] + text[at + 2 :]
+    wrong = rng.choice("aeioulnrst".replace(text[at].lower(), ""))
+    return text[:at] + wrong + text[at + 1 :]
+
+
+def name_as_typed(rng: random.Random, name: str, *, slips: float) -> str:
+    """A name as a till or an agent types it: often in capitals, sometimes without its
+    accents, with a typo at the rate `slips`."""
+    if rng.random() < slips:
+        name = typo(rng, name)
+    form = rng.random()
+    if form < 0.3:
+        return name.upper()
+    if form < 0.4:
+        return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return name
+
+
+def birth_date_as_typed(rng: random.Random, birth_date: str, *, slips: float) -> str:
+    """An ISO birth date as an agent types it, `DD/MM/YYYY`, with the day or the year one off
+    at the rate `slips`."""
+    year, month, day = birth_date.split("-")
+    if rng.random() < slips:
+        if rng.random() < 0.5:
+            day = f"{int(day) % 28 + 1:02d}"
+        else:
+            year = str(int(year) + rng.choice((-1, 1)))
+    return f"{day}/{month}/{year}"

@@ -75,6 +75,9 @@ def plant(j: Journey, source: str, reason_code: str) -> None:
                 INTENT_CODES["delivery"],
                 "RES",
                 "Demande traitée, client satisfait",
+                "",
+                "",
+                "",
             )
         )
     elif reason_code == "wrong_type":
@@ -88,6 +91,11 @@ def plant(j: Journey, source: str, reason_code: str) -> None:
                 "EUR",
                 1,
                 "CB",
+                "",
+                "",
+                "",
+                "",
+                "",
             )
         )
     elif reason_code == "unknown_channel":

@@ -30,7 +30,13 @@ from parcours.demo.catalog import (
 from parcours.demo.clock import DAY, HOUR, Opening, iso_paris, paris, slot, twitter
 from parcours.demo.journey import Journey
 from parcours.demo.outputs import Contact
-from parcours.demo.people import email_as_typed, handle_as_written, phone_as_written
+from parcours.demo.people import (
+    birth_date_as_typed,
+    email_as_typed,
+    handle_as_written,
+    name_as_typed,
+    phone_as_written,
+)
 
 HOURS = {
     "call": Opening(8, 20, frozenset(range(6))),  # Monday to Saturday
@@ -79,6 +85,13 @@ _DELAY_DAYS = {
     "returns": (3, 25),
     "account": (0, 30),
 }
+CALLER_DESCRIBES = ("first_name", "last_name", "birth_date")
+"""What an agent records when checking who is calling (abandoned calls reach no agent)."""
+CALLER_BIRTH_DATE = 0.9
+"""Share of answered callers checked by their birth date."""
+CALLER_SLIPS = 0.04
+"""Share of names an agent mistypes (a quarter as many birth dates)."""
+
 _CHANNEL_WEIGHTS = {"call": 0.45, "chat": 0.33, "video": 0.10, "social": 0.12}
 _TWITTER_EPOCH = 1_288_834_974_657
 
@@ -199,6 +212,7 @@ def _call(j: Journey, at: int, intent: str, outcome: str, attempt: int, problem:
     wait = rng.randint(90, 900) if abandoned else rng.randint(5, 420)
     talk = 0 if abandoned else rng.randint(90, 1500)
     notes = NOTES[outcome] if abandoned else f"{NOTES[outcome]}. {problem}"
+    caller = _verified_caller(j) if agent else ("", "", "")
     run.exports.call_centre.write(
         (
             call_id,
@@ -212,11 +226,25 @@ def _call(j: Journey, at: int, intent: str, outcome: str, attempt: int, problem:
             INTENT_CODES[intent],
             CALL_OUTCOMES[outcome],
             notes,
+            *caller,
         )
     )
     run.exports.channels["call"] += 1
-    j.c.saw("phone", j.c.phone)
+    described = [a for a, typed in zip(CALLER_DESCRIBES, caller, strict=True) if typed]
+    j.c.recorded(("phone", j.c.phone), describes=described)
     return call_id
+
+
+def _verified_caller(j: Journey) -> tuple[str, str, str]:
+    """First name, family name and birth date as the agent typed them when checking who is
+    calling; some callers are checked another way (an order number), with no birth date."""
+    rng, c = j.rng, j.c
+    first = name_as_typed(rng, c.first_name, slips=CALLER_SLIPS)
+    last = name_as_typed(rng, c.last_name, slips=CALLER_SLIPS)
+    born = ""
+    if rng.random() < CALLER_BIRTH_DATE:
+        born = birth_date_as_typed(rng, c.birth_date, slips=CALLER_SLIPS / 4)
+    return first, last, born
 
 
 def _conversation(
@@ -239,7 +267,6 @@ def _conversation(
     }
     if rng.random() < 0.4:
         record["email"] = email_as_typed(rng, c.email)
-        c.saw("email", c.email)
     record.update(
         {
             "agent": None if abandoned else rng.choice(VIDEO_AGENTS if video else CHAT_AGENTS),
@@ -255,7 +282,10 @@ def _conversation(
     )
     run.exports.chat.write(record)
     run.exports.channels[channel] += 1
-    c.saw("anonymous_id", str(record["visitor_id"]))
+    keys = [("anonymous_id", str(record["visitor_id"]))]
+    if "email" in record:
+        keys.append(("email", c.email))
+    c.recorded(*keys)
     return chat_id
 
 
@@ -274,6 +304,6 @@ def _post(j: Journey, at: int, text: str) -> str:
         }
     )
     run.exports.channels["social"] += 1
-    c.saw("social_handle", c.handle)
+    c.recorded(("social_handle", c.handle))
     j.touch(at)
     return post_id

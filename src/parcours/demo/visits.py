@@ -5,6 +5,10 @@ are at least a day apart. Visit n converts with probability `CURVE[n]` times the
 factor, so conversion peaks at the fourth visit for every type; the truth's visit number of a
 store purchase is the number of web/app visits before it plus one (the store trip is itself the
 visit), which is exactly its place in the visit sequence.
+
+A receipt without a loyalty card usually names its buyer (invoice, warranty, delivery); some
+carry the all-zero card a cashier keyed in instead. Some store purchases follow a session at
+the store's web kiosk, signed in: a cookie many customers share.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from parcours.demo.catalog import (
 )
 from parcours.demo.clock import (
     DAY,
+    HOUR,
     MINUTE,
     SECOND,
     WORLD_DAYS,
     WORLD_END,
     Opening,
     iso_utc,
+    local_second_of_day,
     local_to_utc,
     paris,
     slot,
@@ -37,10 +43,30 @@ from parcours.demo.clock import (
     world_day,
 )
 from parcours.demo.journey import Journey
-from parcours.demo.people import random_uuid
+from parcours.demo.people import name_as_typed, random_uuid
 
 CURVE = (0.02, 0.04, 0.07, 0.12, 0.08, 0.06, 0.05, 0.045, 0.04, 0.035)
 """Base conversion probability of visit 1, 2, ...; later visits use 0.03."""
+
+BUYER_DESCRIBES = ("first_name", "last_name", "street", "postcode", "city")
+"""What a till records of a buyer without a loyalty card, when it records anything."""
+NAMED_RECEIPTS = 0.8
+"""Share of receipts without a loyalty card that name the buyer (invoice, warranty, delivery,
+e-receipt); the rest are anonymous."""
+POSTCODE_ONLY = 0.1
+"""Share of named receipts with the name and postcode only (an e-receipt sign-up)."""
+TILL_SLIPS = 0.04
+"""Share of names a cashier mistypes."""
+
+KIOSK_USE = 0.15
+"""Share of store purchases by customers with a web account preceded by a session at the
+store's kiosk."""
+KIOSK_AGENT = "Mozilla/5.0 (X11; Linux x86_64; Ampere kiosk) AppleWebKit/537.36 Chrome/124.0"
+PLACEHOLDER_CARD = "0000000000000"
+"""What some cashiers key in to get past the loyalty prompt when the buyer has no card: a
+blocked value (parcours's default rules)."""
+PLACEHOLDER_USE = 0.15
+"""Share of receipts without a loyalty card that carry the placeholder."""
 
 STORE_HOURS = Opening(9.5, 19.5, frozenset(range(6)))  # Monday to Saturday
 _BROWSING_HOURS = (1, 2, 3, 3, 3, 4, 5, 4, 3, 3, 3, 4, 5, 6, 6, 5, 3)  # 07:00 to 23:59
@@ -171,16 +197,23 @@ def _product_properties(p: Product) -> dict[str, object]:
 class _WebSession:
     """Builds the Segment messages of one web visit."""
 
-    def __init__(self, j: Journey, start: int) -> None:
+    def __init__(self, j: Journey, start: int, *, kiosk: str | None = None) -> None:
+        """A session in the customer's own browser, or at a store's `kiosk` (its cookie),
+        signed in."""
         self.j, self.t, self.events = j, start, 0
         rng = j.rng
-        which = 0 if rng.random() < 0.7 else rng.randrange(len(j.c.cookies))
-        self.cookie = j.c.cookies[which]
-        self.agent = USER_AGENTS[(j.c.index + which) % len(USER_AGENTS)]  # one cookie, one browser
+        self.kiosk = kiosk
+        if kiosk is None:
+            which = 0 if rng.random() < 0.7 else rng.randrange(len(j.c.cookies))
+            self.cookie = j.c.cookies[which]
+            # One cookie, one browser.
+            self.agent = USER_AGENTS[(j.c.index + which) % len(USER_AGENTS)]
+        else:
+            self.cookie, self.agent = kiosk, KIOSK_AGENT
         self.session_id = f"{rng.getrandbits(64):016x}"
         self.user_id: str | None = None
         self.announce_email = False
-        if j.c.user_id is not None and rng.random() < 0.45:
+        if j.c.user_id is not None and (kiosk is not None or rng.random() < 0.45):
             self.log_in()
 
     def log_in(self) -> None:
@@ -201,10 +234,14 @@ class _WebSession:
         message: dict[str, object] = {"messageId": random_uuid(rng), "type": kind}
         message["event" if kind == "track" else "name"] = name
         message["anonymousId"] = self.cookie
-        c.saw("anonymous_id", self.cookie)
+        keys = []
+        if self.kiosk is None:
+            keys.append(("anonymous_id", self.cookie))
+        else:
+            c.shared[("anonymous_id", self.cookie)] = "shared_device"
         if self.user_id is not None:
             message["userId"] = self.user_id
-            c.saw("user_id", self.user_id)
+            keys.append(("user_id", self.user_id))
         message["timestamp"] = iso_utc(self.t)
         message["properties"] = properties
         context: dict[str, object] = {
@@ -217,8 +254,9 @@ class _WebSession:
             email, self.announce_email = email or c.email, False
         if email is not None:
             context["traits"] = {"email": email}
-            c.saw("email", email.strip().lower())
+            keys.append(("email", email.strip().lower()))
         message["context"] = context
+        c.recorded(*keys)
         self.j.run.exports.web.write(message)
         self.j.run.exports.channels["web"] += 1
         self.events += 1
@@ -317,9 +355,10 @@ def _app_visit(j: Journey, start: int, converts: bool) -> int:
         j.run.exports.channels["app"] += 1
         events += 1
 
-    c.saw("device_id", device.device_id)
+    keys = [("device_id", device.device_id)]
     if user is not None:
-        c.saw("user_id", user)
+        keys.append(("user_id", user))
+    c.recorded(*keys)
     emit("screen_view", "Home")
     viewed = _browse(j)
     for _product in viewed:
@@ -354,32 +393,71 @@ def _store_purchase(j: Journey, start: int) -> int:
     rng, c, run = j.rng, j.c, j.run
     order = _order(j, j.interest if rng.random() < 0.6 else rng.choice(PRODUCTS))
     store = c.town.store_id if rng.random() < 0.85 else rng.choice(STORE_IDS)
+    if c.user_id is not None and rng.random() < KIOSK_USE:
+        _kiosk_session(j, store, start)
     receipt = f"R-{run.counters.next('receipts'):07d}-{store}"
     presented = c.loyalty_card is not None and rng.random() < (
         0.95 if c.journey_type == "store_loyal" else 0.6
     )
+    card = c.loyalty_card if presented else ""
+    if not presented and rng.random() < PLACEHOLDER_USE:
+        card = PLACEHOLDER_CARD
+        c.shared[("loyalty_id", card)] = "blocked"
     payment = rng.choices(
         ("CB", "CB sans contact", "Espèces", "Chèque", "Carte cadeau"), (55, 25, 12, 3, 5)
     )[0]
+    buyer = ("", "", "", "", "") if presented else _named_buyer(j)
     run.exports.pos.write(
         (
             receipt,
             store,
             paris(start, "%d/%m/%Y %H:%M"),
-            c.loyalty_card if presented else "",
+            card,
             french_amount(order.total),
             "EUR",
             order.items,
             payment,
+            *buyer,
         )
     )
     run.exports.channels["store"] += 1
-    c.saw("anonymous_id", receipt)
+    keys = [("anonymous_id", receipt)]
     if presented and c.loyalty_card is not None:
-        c.saw("loyalty_id", c.loyalty_card)
+        keys.append(("loyalty_id", c.loyalty_card))
+    c.recorded(
+        *keys, describes=[a for a, typed in zip(BUYER_DESCRIBES, buyer, strict=True) if typed]
+    )
     run.truth.visit(c, j.visit_number, "store", receipt, start, start, 1, True)
     _purchased(j, "pos", receipt, start, order)
     return start
+
+
+def _kiosk_session(j: Journey, store: str, paid: int) -> None:
+    """A few minutes at the store's web kiosk before paying, signed in to the customer's
+    account to look at past orders. Every customer who signs in there shares its cookie."""
+    since_opening = local_second_of_day(paid) * SECOND - int(STORE_HOURS.opens * HOUR)
+    start = paid - j.rng.randrange(15 * MINUTE, 30 * MINUTE)
+    if start < paid - since_opening:
+        return  # the store had just opened
+    s = _WebSession(j, start, kiosk=j.run.kiosks[store])
+    s.emit("page", "Account", "/compte", {"path": "/compte"})
+    s.emit("page", "Orders", "/compte/commandes", {"path": "/compte/commandes"})
+    j.touch(start)
+
+
+def _named_buyer(j: Journey) -> tuple[str, str, str, str, str]:
+    """The buyer's name and address on a receipt without a loyalty card, as the till took them
+    for the invoice, the warranty or the delivery; an e-receipt asks only the name and
+    postcode, and some buyers give nothing."""
+    rng, c = j.rng, j.c
+    asked = rng.random()
+    if asked >= NAMED_RECEIPTS:
+        return "", "", "", "", ""
+    first = name_as_typed(rng, c.first_name, slips=TILL_SLIPS)
+    last = name_as_typed(rng, c.last_name, slips=TILL_SLIPS)
+    if asked < NAMED_RECEIPTS * POSTCODE_ONLY:
+        return first, last, "", c.town.postcode, ""
+    return first, last, c.street, c.town.postcode, c.town.city
 
 
 def _purchased(j: Journey, source: str, event_id: str, at: int, order: Order) -> None:

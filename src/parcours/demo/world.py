@@ -7,7 +7,11 @@ social posts — each in the format its shipped import mapping reads, plus the g
 analytics are checked against.
 
 Identity is fragmented the way it is in real life: each export carries only what its channel
-sees (a cookie, a device, a loyalty card when shown, a phone number, a handle...). Each customer
+sees (a cookie, a device, a loyalty card when shown, a phone number, a handle...), and some
+records describe the person instead — the CRM row, a receipt that names its buyer, a call whose
+agent checked the caller's name and birth date — typos included, for probabilistic matching.
+Some values are on several customers' records: the web kiosk in each store that customers sign
+in on, and the all-zero card some cashiers key in for a buyer without one. Each customer
 follows a planted journey type (web_researcher, store_loyal, app_native, support_heavy,
 one_time, inactive): visits, purchases whose probability peaks at the fourth visit, service
 cases with repeated contacts and channel switches, churn after failed cases, social complaints
@@ -17,7 +21,12 @@ The truth (out_dir/truth) records:
 
 - customers.csv: each customer's journey type, whether they went inactive, their last activity;
 - identifiers.csv: every identifier of each customer that reaches a stored record, normalised
-  as parcours stores it (receipt ids are anonymous ids, as the pos mapping imports them);
+  as parcours stores it (receipt ids are anonymous ids, as the pos mapping imports them), with
+  its evidence group: identifiers of one customer that the records link, by a chain of records
+  that carry two of them or describe the customer (evidence.py); an identifier alone in its
+  group, like a cookie of a visitor who never signed in, is linkable by no system;
+- shared.csv: values that are no one customer's (a store kiosk's cookie: shared_device; the
+  placeholder card: blocked), one row for each customer whose records carry one;
 - contacts.csv: every service contact with its case, intent, attempt, previous channel, outcome;
 - conversions.csv: every purchase with its visit number; visits.csv: every visit;
 - social_posts.csv: every post with its sentiment (neutral help request, negative complaint,
@@ -38,10 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parcours.demo import accounts, visits
-from parcours.demo.catalog import PRODUCTS
+from parcours.demo.catalog import PRODUCTS, STORE_IDS
 from parcours.demo.journey import Journey
 from parcours.demo.outputs import EXPORT_FILES, Exports, Run, Truth
-from parcours.demo.people import IdentityKeys, make_customer
+from parcours.demo.people import IdentityKeys, make_customer, random_uuid
 from parcours.demo.planted import bad_record_plan, plant
 
 _PROGRESS_EVERY = 500
@@ -86,7 +95,8 @@ def generate_world(
     master = random.Random(seed)
     keys = IdentityKeys.draw(master, customers)
     bad_plan = bad_record_plan(customers)
-    run = Run(Exports(exports_dir), Truth(truth_dir))
+    kiosks = {store: random_uuid(master) for store in STORE_IDS}
+    run = Run(Exports(exports_dir), Truth(truth_dir), kiosks=kiosks)
     pending = 0
     try:
         for index in range(customers):
