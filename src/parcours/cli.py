@@ -30,6 +30,7 @@ from parcours.collect.ledger import ImportSummary
 from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
 from parcours.identity.cli import customers_app, identity_app
+from parcours.journeys.cli import journeys_app
 
 EXIT_QUARANTINED = 3
 
@@ -48,6 +49,7 @@ app.add_typer(mappings_app, name="mappings")
 app.add_typer(sources_app, name="sources")
 app.add_typer(identity_app, name="identity")
 app.add_typer(customers_app, name="customers")
+app.add_typer(journeys_app, name="journeys")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> Parcours:

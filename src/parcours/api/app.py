@@ -25,6 +25,7 @@ from parcours.config import Settings, load_settings
 from parcours.errors import ParcoursError
 from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
+from parcours.journeys.routes import router as journeys_router
 from parcours.store.store import Store, mark_served, unmark_served
 
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(live_router)
     app.include_router(customers_router)
+    app.include_router(journeys_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.get("/health", tags=["server"])

@@ -1,68 +1,25 @@
 """HTTP: customers by any identifier, their profile and timeline; explain, merge, split,
 resolve; access and erasure requests.
 
-Profiles are personal data: every route here needs `Authorization: Bearer <admin_token>` (the
-`admin_token` setting; unset, they answer 403). Reads use a session of their own; writes run in
-the server's one writer (the journal loader), between loads.
+Profiles are personal data: every route here needs the admin token (see `api.deps`).
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from parcours.api.deps import ReaderDep, WriterDep, require_admin
 from parcours.collect.live.writer import GroupCommitWriter
-from parcours.errors import BadRequest, ParcoursError
+from parcours.errors import BadRequest
 from parcours.identity import customers as service
 from parcours.identity import overrides, privacy
 from parcours.identity.resolve import Resolution, resolve_full
-from parcours.store.store import Store
-
-
-class Forbidden(ParcoursError):
-    http_status = 403
-
-
-class Unauthorized(ParcoursError):
-    http_status = 401
-
-
-def require_admin(request: Request) -> None:
-    token = request.app.state.live.settings.admin_token
-    if token is None:
-        raise Forbidden(
-            "The customer and identity routes are off: no admin token is set",
-            "set PARCOURS_ADMIN_TOKEN (or admin_token in parcours.toml) and restart the server",
-        )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given, token.get_secret_value()):
-        raise Unauthorized("Missing or wrong admin token", "send Authorization: Bearer <token>")
-
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_admin)])
-
-
-def get_reader(request: Request) -> Iterator[Store]:
-    """A read session of its own for each request (sessions are not shared across threads)."""
-    base: Store = request.app.state.reader
-    session = Store(base.engine.fork(), base.settings)
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def get_writer(request: Request) -> GroupCommitWriter:
-    writer: GroupCommitWriter = request.app.state.live.writer
-    return writer
-
-
-ReaderDep = Annotated[Store, Depends(get_reader)]
-WriterDep = Annotated[GroupCommitWriter, Depends(get_writer)]
 
 
 class Identifier(BaseModel):

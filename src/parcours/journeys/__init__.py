@@ -1,0 +1,1 @@
+"""Journeys: the analyses over each customer's events across channels (see ARCHITECTURE.md)."""

@@ -1,0 +1,202 @@
+"""Pictures of the journey analyses, as Plotly figures (one self-contained HTML file each).
+
+Each function takes an analysis's result and returns a figure; `write_html` saves it with
+Plotly's JavaScript inside, so the file opens anywhere, offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from parcours.journeys.contacts import ChannelSwitching, RepeatContacts
+from parcours.journeys.funnel import FunnelResult
+from parcours.journeys.paths import JourneyMap, Paths
+from parcours.journeys.visits import ConversionByVisit
+
+TEMPLATE = "plotly_white"
+
+
+def funnel_figure(result: FunnelResult) -> go.Figure:
+    """The funnel: customers per step, with the share of step 1 and the leak at each step."""
+    names = [s["name"] for s in result.steps]
+    if result.breakdown:
+        figure = go.Figure(
+            [
+                go.Funnel(
+                    name=str(row["value"]),
+                    y=names,
+                    x=[row[f"step_{j + 1}"] for j in range(len(names))],
+                    textinfo="value+percent initial",
+                )
+                for row in result.breakdown[:8]
+            ]
+        )
+    else:
+        figure = go.Figure(
+            go.Funnel(
+                y=names,
+                x=[s["customers"] for s in result.steps],
+                textinfo="value+percent initial+percent previous",
+            )
+        )
+    window = result.window_seconds / 86400
+    figure.update_layout(
+        title=f"Funnel ({result.order}, {window:g}-day window): {result.customers:,} customers",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def visits_figure(result: ConversionByVisit) -> go.Figure:
+    """Visits and first conversions per visit number, with the conversion rate."""
+    rows = result.by_visit
+    k = [r["visit_number"] for r in rows]
+    figure = go.Figure()
+    channels = sorted({c for r in rows for c in r["channel_mix"]})
+    for channel in channels:
+        figure.add_bar(x=k, y=[r["channel_mix"].get(channel, 0) for r in rows], name=channel)
+    figure.add_scatter(
+        x=k,
+        y=[r["first_conversion_rate"] for r in rows],
+        name="first-conversion rate",
+        yaxis="y2",
+        mode="lines+markers",
+    )
+    figure.update_layout(
+        barmode="stack",
+        title=f"Conversion ({result.conversion}) by visit number",
+        xaxis_title="visit number",
+        yaxis_title="visits",
+        yaxis2={"title": "rate", "overlaying": "y", "side": "right", "tickformat": ".0%"},
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def paths_figure(result: Paths) -> go.Figure:
+    """The paths from (or to) the anchor as a Sankey diagram, depth by depth."""
+    labels: list[str] = []
+    index: dict[tuple[int, str], int] = {}
+    for node in result.nodes:
+        index[(node["depth"], node["activity"])] = len(labels)
+        labels.append(node["activity"])
+    sign = 1 if result.direction == "from" else -1
+    links = [
+        (index[(link["depth"], link["source"])], index[(link["depth"] + 1, link["target"])])
+        for link in result.links
+    ]
+    if sign < 0:  # paths to the anchor read left to right, towards it
+        links = [(b, a) for a, b in links]
+    figure = go.Figure(
+        go.Sankey(
+            node={"label": labels, "pad": 12},
+            link={
+                "source": [a for a, _ in links],
+                "target": [b for _, b in links],
+                "value": [link["customers"] for link in result.links],
+            },
+        )
+    )
+    figure.update_layout(
+        title=f"Paths {result.direction} {result.anchor}: {result.customers:,} customers",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def map_figure(result: JourneyMap, top: int = 25) -> go.Figure:
+    """The directly-follows graph as a matrix: row = touchpoint, column = the next one."""
+    edges = result.edges[: top * top]
+    busiest: dict[str, int] = {}
+    for edge in edges:
+        busiest[edge["source"]] = busiest.get(edge["source"], 0) + edge["count"]
+        busiest[edge["target"]] = busiest.get(edge["target"], 0) + edge["count"]
+    names = sorted(busiest, key=lambda n: -busiest[n])[:top]
+    counts = {(e["source"], e["target"]): e["count"] for e in edges}
+    figure = go.Figure(
+        go.Heatmap(
+            z=[[counts.get((a, b)) for b in names] for a in names],
+            x=names,
+            y=names,
+            colorscale="Blues",
+            hovertemplate="%{y} → %{x}: %{z}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Journey map: what follows what ({result.journeys:,} journeys)",
+        xaxis_title="next",
+        yaxis_title="from",
+        yaxis_autorange="reversed",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def switching_figure(result: ChannelSwitching) -> go.Figure:
+    """Channel flows between consecutive contacts of a case, as a Sankey diagram."""
+    channels = sorted(
+        {r["from_channel"] for r in result.matrix} | {r["to_channel"] for r in result.matrix}
+    )
+    labels = [f"{c} (before)" for c in channels] + [f"{c} (next)" for c in channels]
+    position = {c: i for i, c in enumerate(channels)}
+    figure = go.Figure(
+        go.Sankey(
+            node={"label": labels, "pad": 12},
+            link={
+                "source": [position[r["from_channel"]] for r in result.matrix],
+                "target": [len(channels) + position[r["to_channel"]] for r in result.matrix],
+                "value": [r["contacts"] for r in result.matrix],
+                "customdata": [r["resolved_rate"] for r in result.matrix],
+                "hovertemplate": "%{source.label} → %{target.label}: %{value} contacts, "
+                "%{customdata:.0%} resolved<extra></extra>",
+            },
+        )
+    )
+    figure.update_layout(
+        title=f"Channel switching: {result.switches:,} switches in {result.contacts:,} contacts",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def repeats_figure(result: RepeatContacts) -> go.Figure:
+    """Repeat-contact rate and first-contact resolution per intent."""
+    rows = result.by_intent
+    intents = [r["intent"] for r in rows]
+    figure = go.Figure()
+    figure.add_bar(x=intents, y=[r["repeat_rate"] for r in rows], name="repeat rate")
+    figure.add_bar(
+        x=intents, y=[r["first_contact_resolution"] for r in rows], name="first-contact resolution"
+    )
+    figure.update_layout(
+        barmode="group",
+        title=f"Repeat contacts within {result.window_seconds / 86400:g} days",
+        yaxis_tickformat=".0%",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def write_html(figure: go.Figure, path: Path) -> Path:
+    """Save the figure as one HTML file that opens offline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.write_html(path, include_plotlyjs=True, full_html=True)
+    return path
+
+
+FIGURES: dict[type, Any] = {
+    FunnelResult: funnel_figure,
+    ConversionByVisit: visits_figure,
+    Paths: paths_figure,
+    JourneyMap: map_figure,
+    ChannelSwitching: switching_figure,
+    RepeatContacts: repeats_figure,
+}
+
+
+def figure_of(result: Any) -> go.Figure:
+    """The figure for any analysis result."""
+    return FIGURES[type(result)](result)

@@ -1,0 +1,373 @@
+"""`parcours journeys ...`: thin commands over `journeys`, one per analysis.
+
+Every command takes the same filters (time range, channels, a segment as SQL, event
+properties, a free expression), prints a table, JSON or CSV, and with `--chart FILE.html`
+draws the result too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from parcours.cli_output import (
+    FormatOption,
+    OutputFormat,
+    StoreOption,
+    console,
+    print_json,
+    print_rows,
+)
+from parcours.client import connect
+from parcours.errors import BadRequest
+from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys.scope import Scope, Touchpoint
+
+journeys_app = typer.Typer(
+    help="The whole journey across channels: visits, funnels, paths, switches, repeats."
+)
+
+SinceOption = Annotated[
+    dt.datetime | None, typer.Option(help="Events from this time (UTC unless it says).")
+]
+UntilOption = Annotated[dt.datetime | None, typer.Option(help="Events before this time.")]
+ChannelOption = Annotated[
+    list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable).")
+]
+SegmentOption = Annotated[
+    str | None,
+    typer.Option("--customers", help="A segment: SQL selecting customer_id."),
+]
+PropertyOption = Annotated[
+    list[str] | None,
+    typer.Option("--property", "-p", help="KEY=VALUE an event property must have (repeatable)."),
+]
+WhereOption = Annotated[
+    str | None, typer.Option("--where", help="A DuckDB expression over the event's columns.")
+]
+ChartOption = Annotated[
+    Path | None, typer.Option("--chart", help="Also draw the result into this HTML file.")
+]
+TouchpointOption = Annotated[
+    str, typer.Option("--touchpoint", "-t", help="name, channel or channel:name.")
+]
+
+
+def _scope(
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    channel: list[str] | None,
+    customers: str | None,
+    prop: list[str] | None,
+    where: str | None,
+) -> Scope:
+    pairs = []
+    for text in prop or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"Cannot read the property filter {text!r}", "write it KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return Scope(since, until, tuple(channel or ()), customers, tuple(pairs), where)
+
+
+def _touchpoint(text: str) -> Touchpoint:
+    from parcours.journeys.scope import TOUCHPOINTS
+
+    for kind in TOUCHPOINTS:
+        if text == kind:
+            return kind
+    raise BadRequest(f"Unknown touchpoint {text!r}", f"use one of {', '.join(TOUCHPOINTS)}")
+
+
+def _draw(result: Any, chart: Path | None) -> None:
+    if chart is None:
+        return
+    from parcours.journeys.charts import figure_of, write_html
+
+    write_html(figure_of(result), chart)
+    console.print(f"Chart written to [bold]{chart}[/bold]", highlight=False)
+
+
+@journeys_app.command("visits")
+def visits_command(
+    conversion: Annotated[
+        str, typer.Argument(help="The conversion event, e.g. 'Order Completed'.")
+    ],
+    gap: Annotated[str, typer.Option(help="Inactivity that ends a visit.")] = visits.GAP,
+    max_visit: Annotated[int, typer.Option(help="Fold later visits into this number.")] = 20,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Conversion by visit number: which visit converts, and the channel mix of each."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = visits.conversion_by_visit(
+            p.store, conversion, scope, gap=gap, max_visit=max_visit
+        )
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(
+            [
+                {
+                    **{k: v for k, v in r.items() if k != "converting_channel_mix"},
+                    "channel_mix": _mix(r["channel_mix"]),
+                }
+                for r in result.by_visit
+            ],
+            fmt,
+            title=f"{result.customers:,} customers, {result.converters:,} converted ({conversion})",
+        )
+    _draw(result, chart)
+
+
+def _mix(mix: dict[str, int]) -> str:
+    total = sum(mix.values()) or 1
+    return " ".join(f"{k} {v / total:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+@journeys_app.command("funnel")
+def funnel_command(
+    steps: Annotated[
+        list[str],
+        typer.Argument(
+            help="Steps in order: 'Product Viewed', 'web:Cart', 'call:*'; '?' ends an optional one."
+        ),
+    ],
+    window: Annotated[str, typer.Option(help="Conversion window from step 1.")] = "7d",
+    order: Annotated[str, typer.Option(help="ordered, strict or any.")] = "ordered",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="EVENT@A-B: doing EVENT between steps A and B breaks the chain."),
+    ] = None,
+    breakdown: Annotated[
+        str | None, typer.Option(help="channel, source, intent... or properties.KEY.")
+    ] = None,
+    attribution: Annotated[str, typer.Option(help="first, last or step (for breakdowns).")] = (
+        "first"
+    ),
+    customers_at: Annotated[
+        int | None, typer.Option("--customers-at", help="List the customers who reached step N.")
+    ] = None,
+    dropped_at: Annotated[
+        int | None, typer.Option("--dropped-at", help="List those who left before step N.")
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """A funnel: customers at each step, conversion, the leaks and time to convert."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    exclusions = [funnel.Exclusion.parse(text) for text in exclude or []]
+    with connect(store, read_only=True) as p:
+        result = funnel.funnel(
+            p.store,
+            list(steps),
+            scope,
+            window=window,
+            order=order,
+            exclusions=exclusions,
+            breakdown=breakdown,
+            attribution=attribution,
+        )
+    if customers_at is not None or dropped_at is not None:
+        step = customers_at if customers_at is not None else dropped_at
+        ids = result.customers_at(step or 0, dropped=dropped_at is not None)
+        print_rows([{"customer_id": i} for i in ids], fmt)
+        return
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.steps, fmt, title=f"{result.customers:,} customers at step 1")
+        if result.breakdown:
+            print_rows(result.breakdown, fmt, title=f"By {breakdown} ({attribution} touch)")
+    _draw(result, chart)
+
+
+@journeys_app.command("map")
+def map_command(
+    touchpoint: TouchpointOption = "name",
+    case: Annotated[str, typer.Option(help="customer (whole journeys) or visit.")] = "customer",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The journey map: which touchpoint follows which, how often, and how long between."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = paths.journey_map(
+            p.store,
+            scope,
+            touchpoint=_touchpoint(touchpoint),
+            case=case,
+        )
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.edges, fmt, title=f"{result.journeys:,} journeys: a → b")
+    _draw(result, chart)
+
+
+@journeys_app.command("variants")
+def variants_command(
+    top: Annotated[int, typer.Option(help="How many variants; the rest are summed.")] = 20,
+    touchpoint: TouchpointOption = "name",
+    case: Annotated[str, typer.Option(help="customer (whole journeys) or visit.")] = "customer",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The most frequent whole journeys and their share."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        rows = paths.variants(
+            p.store,
+            scope,
+            touchpoint=_touchpoint(touchpoint),
+            case=case,
+            top=top,
+        )
+    if fmt is not OutputFormat.json:
+        rows = [
+            {**r, "variant": " → ".join(r["variant"]) if r["variant"] else "(others)"} for r in rows
+        ]
+    print_rows(rows, fmt, title="Journeys, most frequent first")
+
+
+@journeys_app.command("paths")
+def paths_command(
+    anchor: Annotated[str, typer.Argument(help="The touchpoint paths start from (or end at).")],
+    to: Annotated[bool, typer.Option("--to", help="Paths leading to the anchor.")] = False,
+    depth: Annotated[int, typer.Option(help=f"Steps, 1 to {paths.MAX_DEPTH}.")] = 5,
+    top: Annotated[int, typer.Option(help="Touchpoints kept per step; the rest: other.")] = 8,
+    touchpoint: TouchpointOption = "name",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """What customers did after (or before) a touchpoint, step by step."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = paths.paths(
+            p.store,
+            anchor,
+            scope,
+            direction="to" if to else "from",
+            depth=depth,
+            top=top,
+            touchpoint=_touchpoint(touchpoint),
+        )
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.nodes, fmt, title=f"{result.customers:,} customers did {anchor}")
+    _draw(result, chart)
+
+
+@journeys_app.command("switches")
+def switches_command(
+    window: Annotated[str, typer.Option(help="Contacts this close make one case.")] = "7d",
+    churn_days: Annotated[int, typer.Option(help="Silent this long at the end: churned.")] = (
+        contacts.CHURN_DAYS
+    ),
+    detail: Annotated[bool, typer.Option(help="Every switch, one row each.")] = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Channel switching within cases, and what followed each switch."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        if detail:
+            rows = contacts.switches(p.store, scope, window=window, churn_days=churn_days)
+            print_rows(rows, fmt, title="Channel switches")
+            return
+        result = contacts.channel_switching(p.store, scope, window=window, churn_days=churn_days)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.matrix, fmt, title="Consecutive contacts of a case")
+        print_rows(result.by_switch, fmt, title="Switches, costliest first")
+    _draw(result, chart)
+
+
+@journeys_app.command("repeats")
+def repeats_command(
+    window: Annotated[str, typer.Option(help="Contacts this close make one case.")] = "7d",
+    list_cases: Annotated[
+        bool, typer.Option("--list", help="The cases where customers had to repeat themselves.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="How many cases --list shows.")] = 100,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Repeat contacts, first-contact resolution, time to resolution and customer effort."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        if list_cases:
+            rows = contacts.repeaters(p.store, scope, window=window, limit=limit)
+            if fmt is not OutputFormat.json:
+                rows = [
+                    {
+                        **{k: v for k, v in r.items() if k != "history"},
+                        "channels": " → ".join(r["channels"]),
+                    }
+                    for r in rows
+                ]
+            print_rows(rows, fmt, title="Customers who had to repeat themselves")
+            return
+        result = contacts.repeat_contacts(p.store, scope, window=window)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        summary = {k: v for k, v in result.to_dict().items() if not k.startswith("by_")}
+        print_rows([summary], fmt, title="Contacts and cases")
+        print_rows(result.by_intent, fmt, title="By intent")
+        print_rows(result.by_channel, fmt, title="By channel")
+    _draw(result, chart)

@@ -1,0 +1,438 @@
+"""Funnels: how many customers go through the steps, where they leak, and who they are.
+
+The engine selects the events that match a step (or an exclusion), each customer's in time
+order; the funnel itself is then walked for all customers at once, with array operations over
+that sorted column (the way ClickHouse's `windowFunnel` walks one customer's events, but
+vectorised): no per-customer loop, and no window query per step, so 64 steps cost 64 passes
+over the matching events and nothing more.
+
+How a chain advances, per order:
+
+* `ordered` (the default, ClickHouse's `windowFunnel`): step j+1 is any later event matching it,
+  other events may come between, and the whole chain fits in the conversion window counted
+  from step 1. Each event at step j+1 continues the chain, among those that reached step j
+  before it, that started last (the one with the most time left), as windowFunnel does.
+* `strict`: step j+1 is the customer's very next event in the scope; anything else between
+  breaks the chain.
+* `any`: the steps in any order; a customer's level is the most distinct steps done within
+  one window.
+
+An optional step counts those who did it but lets others through to the next step; an
+exclusion step (an event name, between two steps) breaks every chain it falls inside. Events
+at the same instant are taken in one fixed order (source, then event id), and an event can
+serve one step of a chain only (a step repeated needs two events).
+
+Counts per step: customers who reached it (unique), chains that completed (total conversions),
+conversion from the previous step and from the first, drop-off (the leak), and the time to
+convert (median and 90th percentile, first completion per customer). A breakdown (channel or
+any property) attributes each customer by first touch (their step-1 event), last touch (the
+last step they reached) or per step (each step's own event).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.errors import BadRequest
+from parcours.journeys.scope import Scope, parse_duration
+from parcours.sql import lit
+from parcours.store.schema import CHANNELS
+from parcours.store.store import Store
+
+Order = Literal["ordered", "strict", "any"]
+Attribution = Literal["first", "last", "step"]
+ORDERS: tuple[Order, ...] = ("ordered", "strict", "any")
+ATTRIBUTIONS: tuple[Attribution, ...] = ("first", "last", "step")
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Step:
+    """An event name (or `*` for any), on one channel or any, with an optional condition."""
+
+    name: str
+    channel: str | None = None
+    where: str | None = None
+    optional: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Step:
+        """`Order Completed`, `store:Order Completed`, `call:*`; a trailing `?` makes it
+        optional."""
+        optional = text.endswith("?")
+        text = text.removesuffix("?").strip()
+        channel, sep, name = text.partition(":")
+        if sep and channel in CHANNELS:
+            return cls(name.strip() or "*", channel, optional=optional)
+        return cls(text, optional=optional)
+
+    def sql(self) -> str:
+        from parcours.journeys.scope import checked_expression
+
+        parts = [] if self.name == "*" else [f"name = {lit(self.name)}"]
+        if self.channel:
+            parts.append(f"channel = {lit(self.channel)}")
+        if self.where:
+            parts.append(f"({checked_expression(self.where)})")
+        return " AND ".join(parts) or "true"
+
+    def label(self) -> str:
+        text = f"{self.channel}:{self.name}" if self.channel else self.name
+        return text + (" (optional)" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Customers doing `step` between step `after` and step `before` (1-based) leave the
+    chain there."""
+
+    step: Step
+    after: int
+    before: int
+
+    @classmethod
+    def parse(cls, text: str) -> Exclusion:
+        """`Refund Requested@1-3`: the event, then the two steps it must not come between."""
+        name, sep, span = text.rpartition("@")
+        first, dash, second = span.partition("-")
+        if not sep or not dash or not first.isdigit() or not second.isdigit():
+            raise BadRequest(
+                f"Cannot read the exclusion {text!r}",
+                "write EVENT@A-B, e.g. 'Refund Requested@1-3'",
+            )
+        return cls(Step.parse(name), int(first), int(second))
+
+
+@dataclass
+class FunnelResult:
+    """`journeys funnel` as data; `to_dict()` is the stable JSON."""
+
+    steps: list[dict[str, Any]]
+    order: str
+    window_seconds: float
+    customers: int
+    """Customers in the scope with an event at step 1."""
+    breakdown: list[dict[str, Any]] = field(default_factory=list)
+    _customer_levels: pa.Table | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def customers_at(self, step: int, *, dropped: bool = False) -> list[str]:
+        """The customers behind a number: who reached step `step` (1-based), or, with
+        `dropped`, who reached the step before and not this one (the leak)."""
+        if self._customer_levels is None:
+            return []
+        levels = self._customer_levels
+        reached = pc.greater_equal(levels["level"], step)
+        if dropped:
+            reached = pc.and_(pc.equal(levels["level"], step - 1), pc.greater_equal(step, 2))
+        ids: list[str] = levels.filter(reached)["customer_id"].to_pylist()
+        return sorted(ids)
+
+
+def funnel(
+    store: Store,
+    steps: list[Step | str],
+    scope: Scope | None = None,
+    *,
+    window: str | float = "7d",
+    order: Order | str = "ordered",
+    exclusions: list[Exclusion] | None = None,
+    breakdown: str | None = None,
+    attribution: Attribution | str = "first",
+) -> FunnelResult:
+    """Count the funnel `steps` (see the module's docstring). `breakdown` is `channel`, an
+    event column, or `properties.<key>`."""
+    parsed = [s if isinstance(s, Step) else Step.parse(s) for s in steps]
+    exclusions = exclusions or []
+    order, attribution = _check(parsed, exclusions, order, attribution)
+    seconds = parse_duration(window)
+    table = store.engine.query(
+        _events_query(parsed, exclusions, scope or Scope(), order, breakdown)
+    )
+    walk = _Walk(table, len(parsed))
+    walked = (
+        walk.any_order(seconds)
+        if order == "any"
+        else walk.chains(parsed, exclusions, seconds, strict=order == "strict")
+    )
+    return _result(parsed, order, seconds, walk, walked, breakdown, attribution)
+
+
+def _check(
+    steps: list[Step], exclusions: list[Exclusion], order: str, attribution: str
+) -> tuple[Order, Attribution]:
+    """The funnel as asked, or a clear error; returns the order and attribution, checked."""
+    if len(steps) < 2:
+        raise BadRequest("A funnel needs at least two steps", "name two events or more")
+    if steps[0].optional:
+        raise BadRequest("The first step cannot be optional", "make a later step optional")
+    if order not in ORDERS:
+        raise BadRequest(f"Unknown funnel order {order!r}", f"use one of {', '.join(ORDERS)}")
+    if attribution not in ATTRIBUTIONS:
+        raise BadRequest(
+            f"Unknown attribution {attribution!r}", f"use one of {', '.join(ATTRIBUTIONS)}"
+        )
+    for x in exclusions:
+        if not 1 <= x.after < x.before <= len(steps):
+            raise BadRequest(
+                f"The exclusion {x.step.label()} sits between steps {x.after} and {x.before}",
+                f"give two steps between 1 and {len(steps)}, the first before the second",
+            )
+    if order == "any" and (exclusions or any(s.optional for s in steps)):
+        raise BadRequest(
+            "An any-order funnel has no optional or exclusion steps",
+            "use an ordered funnel for those",
+        )
+    return ORDERS[ORDERS.index(order)], ATTRIBUTIONS[ATTRIBUTIONS.index(attribution)]
+
+
+def _breakdown_sql(breakdown: str | None) -> str:
+    if breakdown is None:
+        return "NULL::VARCHAR"
+    if breakdown.startswith("properties."):
+        key = breakdown.removeprefix("properties.")
+        path = '$."' + key.replace('"', '\\"') + '"'
+        return f"json_extract_string(properties, {lit(path)})"
+    allowed = ("channel", "source", "name", "type", "intent", "outcome", "agent", "team")
+    if breakdown not in allowed:
+        raise BadRequest(
+            f"Cannot break down by {breakdown!r}",
+            f"use one of {', '.join(allowed)}, or properties.<key>",
+        )
+    return f"{breakdown}::VARCHAR"
+
+
+def _events_query(
+    steps: list[Step],
+    exclusions: list[Exclusion],
+    scope: Scope,
+    order: Order,
+    breakdown: str | None,
+) -> str:
+    """The events a funnel walks, each customer's in time order, with one flag per step."""
+    flags = [f"({s.sql()}) AS s{i}" for i, s in enumerate(steps)]
+    flags += [f"({x.step.sql()}) AS x{i}" for i, x in enumerate(exclusions)]
+    wanted = [s.sql() for s in steps] + [x.step.sql() for x in exclusions]
+    # A strict funnel needs every event (anything between two steps breaks the chain).
+    narrowed = scope if order == "strict" else _with(scope, " OR ".join(f"({w})" for w in wanted))
+    return (
+        f"SELECT customer_id, epoch_us(occurred_at) AS at, {_breakdown_sql(breakdown)} AS bd, "
+        f"{', '.join(flags)} FROM ({narrowed.events()}) "
+        "ORDER BY customer_id, occurred_at, source, event_id"
+    )
+
+
+def _with(scope: Scope, condition: str) -> Scope:
+    from dataclasses import replace
+
+    return replace(scope, extra=(*scope.extra, f"({condition})"))
+
+
+@dataclass
+class _Walked:
+    """What a walk found, per customer (index = the customer's code) unless said otherwise."""
+
+    level: Ints
+    """Steps reached (0: not even step 1)."""
+    start: Ints
+    """Row of step 1 of the chain that reached the customer's level first (-1: none)."""
+    last: Ints
+    """Row of that chain's last step."""
+    completion: Ints
+    """Row that first completed the funnel (-1: never)."""
+    first_rows: list[Ints]
+    """Per step, the first row reaching it (n: never)."""
+    chain_starts: list[Ints]
+    """Per step, per row: the start row of the chain reaching the step there (-1: none);
+    for an optional step, only the rows doing it."""
+
+
+class _Walk:
+    """The sorted events as arrays: per row its customer, time and step flags."""
+
+    def __init__(self, table: pa.Table, steps: int) -> None:
+        self.table = table
+        self.n = table.num_rows
+        customer = pc.dictionary_encode(table["customer_id"]).combine_chunks()
+        self.customer_ids = customer.dictionary
+        self.codes = customer.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        self.segment = _segments(self.codes)
+        self.at = table["at"].to_numpy(zero_copy_only=False).astype(np.int64)
+        self.rows = np.arange(self.n, dtype=np.int64)
+        self.steps = [self.flag(f"s{i}") for i in range(steps)]
+
+    def flag(self, column: str) -> Bools:
+        return np.asarray(pc.fill_null(self.table[column], False).to_numpy(False), dtype=bool)
+
+    def _prior_max(self, values: Ints, segments: Ints) -> Ints:
+        """For each row, the largest of `values` (>= -1) on the earlier rows of its segment
+        (-1: none). One running maximum over keys that put each segment above the previous
+        ones, so nothing carries from one segment into the next."""
+        prior = np.full(self.n, -1, dtype=np.int64)
+        if self.n < 2:
+            return prior
+        span = self.n + 1
+        running = np.maximum.accumulate(segments * span + (values + 1))
+        carried = running[:-1] - segments[1:] * span - 1
+        prior[1:] = np.where(carried >= 0, carried, -1)
+        return prior
+
+    def chains(
+        self, steps: list[Step], exclusions: list[Exclusion], window: float, *, strict: bool
+    ) -> _Walked:
+        """Ordered and strict funnels, step by step: per row, the start row of the chain that
+        reaches this step at this row."""
+        limit = int(window * 1_000_000)
+        reached = np.where(self.steps[0], self.rows, -1)
+        per_step, own = [reached], [reached]
+        for j in range(1, len(steps)):
+            if strict:
+                prior = np.full(self.n, -1, dtype=np.int64)
+                prior[1:] = np.where(self.segment[1:] == self.segment[:-1], reached[:-1], -1)
+            else:
+                segments = self.segment
+                for i, x in enumerate(exclusions):
+                    if x.after <= j < x.before:
+                        # A new segment at each excluded event: no chain carries across it.
+                        segments = _segments(segments, np.cumsum(self.flag(f"x{i}")))
+                prior = self._prior_max(reached, segments)
+            ok = self.steps[j] & (prior >= 0)
+            ok[ok] = self.at[ok] - self.at[prior[ok]] <= limit
+            mine = np.where(ok, prior, -1)
+            own.append(mine)
+            reached = np.maximum(mine, reached) if steps[j].optional else mine
+            per_step.append(reached)
+        return self._walked(per_step, own)
+
+    def _first_rows(self, reached: Bools) -> Ints:
+        first = np.full(len(self.customer_ids), self.n, dtype=np.int64)
+        rows = np.flatnonzero(reached)
+        np.minimum.at(first, self.codes[rows], rows)
+        return first
+
+    def _walked(self, per_step: list[Ints], own: list[Ints]) -> _Walked:
+        customers = len(self.customer_ids)
+        level = np.zeros(customers, dtype=np.int64)
+        start = np.full(customers, -1, dtype=np.int64)
+        last = np.full(customers, -1, dtype=np.int64)
+        first_rows = []
+        for j, reached in enumerate(per_step):
+            first = self._first_rows(reached >= 0)
+            first_rows.append(first)
+            has = first < self.n
+            level[has] = j + 1
+            start[has] = reached[first[has]]
+            last[has] = first[has]
+        completion = np.where(first_rows[-1] < self.n, first_rows[-1], -1)
+        return _Walked(level, start, last, completion, first_rows, own)
+
+    def any_order(self, window: float) -> _Walked:
+        """Per row, how many distinct steps were done within the window ending there; per
+        customer, the most."""
+        limit = int(window * 1_000_000)
+        done = np.zeros(self.n, dtype=np.int64)
+        earliest = np.full(self.n, self.n, dtype=np.int64)
+        for flag in self.steps:
+            here = np.where(flag, self.rows, -1)
+            latest = np.maximum(here, self._prior_max(here, self.segment))
+            inside = latest >= 0
+            inside[inside] = self.at[inside] - self.at[latest[inside]] <= limit
+            done += inside
+            earliest = np.where(inside, np.minimum(earliest, latest), earliest)
+        customers = len(self.customer_ids)
+        level = np.zeros(customers, dtype=np.int64)
+        np.maximum.at(level, self.codes, done)
+        first_rows = [self._first_rows(done >= j + 1) for j in range(len(self.steps))]
+        best = self._first_rows((done == level[self.codes]) & (done > 0))
+        has = best < self.n
+        start = np.full(customers, -1, dtype=np.int64)
+        last = np.full(customers, -1, dtype=np.int64)
+        start[has], last[has] = earliest[best[has]], best[has]
+        completion = np.where(level == len(self.steps), last, -1)
+        starts = [np.where(done >= j + 1, earliest, -1) for j in range(len(self.steps))]
+        return _Walked(level, start, last, completion, first_rows, starts)
+
+
+def _segments(*keys: Ints) -> Ints:
+    """Run numbers over the rows: a new run wherever any of `keys` changes."""
+    changed = np.zeros(len(keys[0]), dtype=bool)
+    changed[:1] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.cumsum(changed) - 1
+
+
+def _result(
+    steps: list[Step],
+    order: Order,
+    window: float,
+    walk: _Walk,
+    walked: _Walked,
+    breakdown: str | None,
+    attribution: Attribution,
+) -> FunnelResult:
+    level = walked.level
+    total = int((level >= 1).sum())
+    rows: list[dict[str, Any]] = []
+    previous = total
+    for j, step in enumerate(steps):
+        count = int((level >= j + 1).sum())
+        did = walked.chain_starts[j] >= 0
+        if step.optional:
+            count = len(np.unique(walk.codes[did]))
+        rows.append(
+            {
+                "step": j + 1,
+                "name": step.label(),
+                "customers": count,
+                "conversions": len(np.unique(walked.chain_starts[j][did])),
+                "from_previous": round(count / previous, 4) if previous else None,
+                "from_first": round(count / total, 4) if total else None,
+                "dropped": max(previous - count, 0) if j else 0,
+            }
+        )
+        if not step.optional:
+            previous = count
+    done = walked.completion >= 0
+    seconds = (walk.at[walked.completion[done]] - walk.at[walked.start[done]]) / 1e6
+    if len(seconds):
+        rows[-1]["median_seconds_to_convert"] = float(np.median(seconds))
+        rows[-1]["p90_seconds_to_convert"] = float(np.percentile(seconds, 90))
+    levels = pa.table({"customer_id": walk.customer_ids, "level": pa.array(level)})
+    result = FunnelResult(rows, order, window, total, _customer_levels=levels)
+    if breakdown is not None:
+        result.breakdown = _breakdown(walk, walked, len(steps), attribution)
+    return result
+
+
+def _breakdown(
+    walk: _Walk, walked: _Walked, steps: int, attribution: Attribution
+) -> list[dict[str, Any]]:
+    """Customers per step and breakdown value, attributed as asked."""
+    encoded = pc.dictionary_encode(walk.table["bd"]).combine_chunks()
+    values = [*encoded.dictionary.to_pylist(), None]
+    codes = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(False).astype(np.int64)
+    tally = np.zeros((len(values), steps), dtype=np.int64)
+    for j in range(steps):
+        if attribution == "step":
+            first = walked.first_rows[j]
+            rows = first[first < walk.n]
+        else:
+            row = walked.start if attribution == "first" else walked.last
+            rows = row[walked.level >= j + 1]
+        np.add.at(tally[:, j], codes[rows], 1)
+    order = np.lexsort((np.arange(len(values)), -tally[:, 0]))
+    return [
+        {"value": values[v], **{f"step_{j + 1}": int(tally[v, j]) for j in range(steps)}}
+        for v in order
+        if tally[v].any()
+    ]

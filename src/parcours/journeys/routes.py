@@ -1,0 +1,186 @@
+"""HTTP: every journey analysis, `GET /v1/journeys/<analysis>`, as JSON.
+
+The answers name customers (the customers behind a funnel step, the cases of customers who
+repeated themselves), so the routes need the admin token like the customer routes. Filters
+are query parameters: `since`, `until`, `channel` and `customer` (repeatable), `property`
+(repeatable, KEY=VALUE). Free SQL expressions stay on the command line and in Python: over
+HTTP a filter is data, never code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from parcours.api.deps import ReaderDep, require_admin
+from parcours.errors import BadRequest
+from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys.scope import TOUCHPOINTS, Scope, Touchpoint
+
+router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
+
+
+def scope_of(
+    since: Annotated[dt.datetime | None, Query(description="Events from this time.")] = None,
+    until: Annotated[dt.datetime | None, Query(description="Events before this time.")] = None,
+    channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
+    customer: Annotated[list[str] | None, Query(description="Only these customers.")] = None,
+    property: Annotated[
+        list[str] | None, Query(description="KEY=VALUE an event property must have.")
+    ] = None,
+) -> Scope:
+    pairs = []
+    for text in property or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"Cannot read the property filter {text!r}", "send KEY=VALUE")
+        pairs.append((key, value))
+    return Scope(
+        since,
+        until,
+        tuple(channel or ()),
+        Scope.of_customers(customer) if customer else None,
+        tuple(pairs),
+    )
+
+
+ScopeDep = Annotated[Scope, Depends(scope_of)]
+
+
+def _touchpoint(text: str) -> Touchpoint:
+    for kind in TOUCHPOINTS:
+        if kind == text:
+            return kind
+    raise BadRequest(f"Unknown touchpoint {text!r}", f"use one of {', '.join(TOUCHPOINTS)}")
+
+
+@router.get("/v1/journeys/visits", summary="Conversion by visit number")
+def conversion_by_visit(
+    store: ReaderDep,
+    scope: ScopeDep,
+    conversion: Annotated[str, Query(description="The conversion event's name.")],
+    gap: str = visits.GAP,
+    max_visit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> dict[str, Any]:
+    return visits.conversion_by_visit(
+        store, conversion, scope, gap=gap, max_visit=max_visit
+    ).to_dict()
+
+
+def _funnel(
+    store: ReaderDep,
+    scope: ScopeDep,
+    steps: Annotated[list[str], Query(description="The steps, in order (repeat the key).")],
+    window: str = "7d",
+    order: Annotated[str, Query(description="ordered, strict or any.")] = "ordered",
+    exclude: Annotated[
+        list[str] | None, Query(description="EVENT@A-B: EVENT between steps A and B.")
+    ] = None,
+    breakdown: str | None = None,
+    attribution: Annotated[str, Query(description="first, last or step.")] = "first",
+) -> funnel.FunnelResult:
+    return funnel.funnel(
+        store,
+        list(steps),
+        scope,
+        window=window,
+        order=order,
+        exclusions=[funnel.Exclusion.parse(x) for x in exclude or []],
+        breakdown=breakdown,
+        attribution=attribution,
+    )
+
+
+@router.get("/v1/journeys/funnel", summary="A funnel: steps, conversion, leaks, time")
+def funnel_route(result: Annotated[funnel.FunnelResult, Depends(_funnel)]) -> dict[str, Any]:
+    return result.to_dict()
+
+
+@router.get("/v1/journeys/funnel/customers", summary="The customers behind a funnel number")
+def funnel_customers(
+    result: Annotated[funnel.FunnelResult, Depends(_funnel)],
+    step: Annotated[int, Query(ge=1, description="The step (1-based).")],
+    dropped: Annotated[bool, Query(description="Those who left just before it.")] = False,
+) -> dict[str, Any]:
+    ids = result.customers_at(step, dropped=dropped)
+    return {"step": step, "dropped": dropped, "customers": ids}
+
+
+@router.get("/v1/journeys/map", summary="The directly-follows graph of the journeys")
+def journey_map(
+    store: ReaderDep, scope: ScopeDep, touchpoint: str = "name", case: str = "customer"
+) -> dict[str, Any]:
+    return paths.journey_map(
+        store,
+        scope,
+        touchpoint=_touchpoint(touchpoint),
+        case=case,
+    ).to_dict()
+
+
+@router.get("/v1/journeys/variants", summary="The most frequent whole journeys")
+def journey_variants(
+    store: ReaderDep,
+    scope: ScopeDep,
+    touchpoint: str = "name",
+    case: str = "customer",
+    top: Annotated[int, Query(ge=1, le=10_000)] = 20,
+) -> dict[str, Any]:
+    rows = paths.variants(
+        store,
+        scope,
+        touchpoint=_touchpoint(touchpoint),
+        case=case,
+        top=top,
+    )
+    return {"variants": rows}
+
+
+@router.get("/v1/journeys/paths", summary="Paths from or to a touchpoint")
+def journey_paths(
+    store: ReaderDep,
+    scope: ScopeDep,
+    anchor: str,
+    direction: Annotated[str, Query(description="from or to.")] = "from",
+    depth: Annotated[int, Query(ge=1, le=paths.MAX_DEPTH)] = 5,
+    top: Annotated[int, Query(ge=1, le=100)] = 8,
+    touchpoint: str = "name",
+) -> dict[str, Any]:
+    return paths.paths(
+        store,
+        anchor,
+        scope,
+        direction=direction,
+        depth=depth,
+        top=top,
+        touchpoint=_touchpoint(touchpoint),
+    ).to_dict()
+
+
+@router.get("/v1/journeys/switches", summary="Channel switching and what followed")
+def channel_switching(
+    store: ReaderDep,
+    scope: ScopeDep,
+    window: str = contacts.REPEAT_WINDOW,
+    churn_days: Annotated[int, Query(ge=1)] = contacts.CHURN_DAYS,
+) -> dict[str, Any]:
+    return contacts.channel_switching(store, scope, window=window, churn_days=churn_days).to_dict()
+
+
+@router.get("/v1/journeys/repeats", summary="Repeat contacts, first-contact resolution, effort")
+def repeat_contacts(
+    store: ReaderDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
+) -> dict[str, Any]:
+    return contacts.repeat_contacts(store, scope, window=window).to_dict()
+
+
+@router.get("/v1/journeys/repeats/cases", summary="Customers who had to repeat themselves")
+def repeat_cases(
+    store: ReaderDep,
+    scope: ScopeDep,
+    window: str = contacts.REPEAT_WINDOW,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    return {"cases": contacts.repeaters(store, scope, window=window, limit=limit)}

@@ -1,0 +1,136 @@
+"""What every journey analysis shares: which events it reads, and how a touchpoint is named.
+
+Analyses read `customer_events` (each event with the customer the last resolve gave it), so a
+journey crosses channels and identifiers: the cookie's page views, the call and the receipt are
+one customer's. A `Scope` narrows it: a time range, channels, a segment of customers, event
+properties, and (from Python and the command line) any DuckDB expression over its columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from parcours.errors import BadRequest
+from parcours.sql import lit
+from parcours.store.schema import CHANNELS
+
+Touchpoint = Literal["name", "channel", "channel:name"]
+"""How a journey names a step: the event's name, its channel, or both ("call:Call")."""
+
+TOUCHPOINTS: tuple[Touchpoint, ...] = ("name", "channel", "channel:name")
+
+
+def touchpoint_sql(kind: Touchpoint | str) -> str:
+    """SQL naming each event as a touchpoint of `kind`."""
+    if kind == "name":
+        return "coalesce(name, type)"
+    if kind == "channel":
+        return "channel"
+    if kind == "channel:name":
+        return "channel || ':' || coalesce(name, type)"
+    raise BadRequest(f"Unknown touchpoint {kind!r}", f"use one of {', '.join(TOUCHPOINTS)}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The events an analysis reads. Every field narrows; the default is everything."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    """Events from `since` (included) to `until` (excluded)."""
+    channels: tuple[str, ...] = ()
+    customers: str | None = None
+    """A segment: SQL selecting `customer_id` (or use `Scope.of_customers`)."""
+    properties: tuple[tuple[str, str], ...] = ()
+    """Event properties that must equal these values (as text), e.g. (("plan", "premium"),)."""
+    where: str | None = None
+    """A DuckDB expression over customer_events' columns, e.g. "amount > 100"."""
+    extra: tuple[str, ...] = field(default=(), repr=False)
+    """Conditions an analysis adds itself (already valid SQL)."""
+
+    @staticmethod
+    def of_customers(ids: list[str]) -> str:
+        """SQL for a fixed list of customers, for `Scope(customers=...)`."""
+        if not ids:
+            return "SELECT NULL::VARCHAR AS customer_id WHERE false"
+        return "SELECT unnest([" + ", ".join(lit(i) for i in ids) + "]) AS customer_id"
+
+    def conditions(self) -> list[str]:
+        found = list(self.extra)
+        if self.since is not None:
+            found.append(f"occurred_at >= {lit(_utc(self.since))}::TIMESTAMPTZ")
+        if self.until is not None:
+            found.append(f"occurred_at < {lit(_utc(self.until))}::TIMESTAMPTZ")
+        if self.channels:
+            unknown = sorted(set(self.channels) - set(CHANNELS))
+            if unknown:
+                raise BadRequest(
+                    f"Unknown channel {', '.join(unknown)}",
+                    f"channels are {', '.join(CHANNELS)}",
+                )
+            found.append(f"channel IN ({', '.join(lit(c) for c in self.channels)})")
+        if self.customers:
+            found.append(f"customer_id IN (SELECT customer_id FROM ({self.customers}))")
+        for key, value in self.properties:
+            path = lit(_json_path(key))
+            found.append(f"json_extract_string(properties, {path}) = {lit(value)}")
+        if self.where:
+            found.append(f"({checked_expression(self.where)})")
+        return found
+
+    def events(self, columns: str = "*") -> str:
+        """SQL for the scoped events."""
+        conditions = self.conditions()
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"SELECT {columns} FROM customer_events{where}"
+
+
+def _utc(at: dt.datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).isoformat()
+
+
+def _json_path(key: str) -> str:
+    """The JSON path of a top-level property, whatever its name."""
+    return '$."' + key.replace('"', '\\"') + '"'
+
+
+def checked_expression(text: str) -> str:
+    """`text` if it is one SQL expression (no statement, no subquery), else a clear error."""
+    try:
+        parsed = sqlglot.parse_one(text, dialect="duckdb", into=exp.Condition)
+    except ParseError as error:
+        raise BadRequest(
+            f"The filter {text!r} is not a valid expression: {str(error).splitlines()[0]}",
+            "write a DuckDB expression over the event's columns, e.g. \"amount > 100 AND "
+            "channel = 'web'\"",
+        ) from None
+    if parsed.find(exp.Select, exp.Command, exp.Subquery) is not None:
+        raise BadRequest(
+            f"The filter {text!r} holds a query", "a filter is an expression, not a query"
+        )
+    return parsed.sql(dialect="duckdb")
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)?\s*$")
+UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from "30m", "2h", "7d", "1w" or a number of seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = DURATION.match(text)
+    if not match:
+        raise BadRequest(
+            f"Cannot read the duration {text!r}", 'write it like "30m", "12h", "7d" or "2w"'
+        )
+    return float(match.group(1)) * UNITS[match.group(2) or "s"]
