@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_world import CUSTOMERS, run_demo
+from demo_world import truth_rows as _truth
 
 import parcours
-
-CUSTOMERS = 400
-
-
-def run_demo(out: Path) -> dict[str, Any]:
-    """`parcours demo` as a user runs it; its JSON report."""
-    command = ["demo", "--customers", str(CUSTOMERS), "--out", str(out), "--format", "json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "parcours", *command], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    out = tmp_path_factory.mktemp("demo")
-    yield out, run_demo(out)
-
-
-def _truth(out: Path, name: str) -> list[dict[str, str]]:
-    with (out / "truth" / name).open() as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_demo_reports_a_store_that_matches_the_truth(demo: tuple[Path, dict[str, Any]]) -> None:

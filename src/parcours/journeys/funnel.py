@@ -31,6 +31,7 @@ last step they reached) or per step (each step's own event).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -140,7 +141,7 @@ class FunnelResult:
 
 def funnel(
     store: Store,
-    steps: list[Step | str],
+    steps: Sequence[Step | str],
     scope: Scope | None = None,
     *,
     window: str | float = "7d",

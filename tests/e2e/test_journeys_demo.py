@@ -1,0 +1,223 @@
+"""The journey analyses on the demo world, against the generator's recorded truth and peers.
+
+The truth is per true customer; parcours analyses per resolved customer. The comparisons are
+made on the customers parcours resolved exactly as the truth has them (every identifier of the
+true customer in one resolved customer, and nothing else in it): there, the journeys must be
+the same, event for event. How many customers that is depends on identity resolution, which
+has tests of its own (test_demo.py); a customer split in two by a cookie that never signed in
+has two half-journeys, which no analysis could make whole.
+
+Peers, on the same events: pm4py (process mining) for the directly-follows graph, the starts
+and ends and the variants; ClickHouse's `windowFunnel` (embedded through chdb) for the funnel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from demo_world import truth_rows
+
+import parcours
+from parcours.journeys.contacts import channel_switching, contacts_query, switches
+from parcours.journeys.funnel import funnel
+from parcours.journeys.paths import journey_map, variants
+from parcours.journeys.scope import Scope
+from parcours.journeys.visits import conversion_by_visit, visits
+from parcours.sql import lit
+
+FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+VISIT_CHANNELS = ("web", "app", "store")
+"""The truth numbers visits over web and app sessions and store purchases (demo/visits.py)."""
+
+
+def _exact(p: parcours.Parcours, out: Path) -> dict[str, str]:
+    """Resolved customer -> true customer, for the customers resolved exactly as the truth."""
+    truth = lit(str(out / "truth" / "identifiers.csv"))
+    rows = p.sql(
+        f"""
+        WITH t AS (SELECT type, value, customer_id FROM read_csv({truth}, all_varchar = true)),
+        resolved AS (
+            SELECT m.customer_id AS resolved, count(DISTINCT t.customer_id) AS trues,
+                   count(*) FILTER (WHERE t.customer_id IS NULL) AS strays,
+                   any_value(t.customer_id) AS true_id
+            FROM identity_map m LEFT JOIN t USING (type, value) GROUP BY ALL
+        ),
+        truth AS (
+            SELECT t.customer_id AS true_id, count(DISTINCT m.customer_id) AS resolveds,
+                   count(*) FILTER (WHERE m.customer_id IS NULL) AS missing
+            FROM t LEFT JOIN identity_map m USING (type, value) GROUP BY ALL
+        )
+        SELECT resolved, true_id FROM resolved JOIN truth USING (true_id)
+        WHERE trues = 1 AND strays = 0 AND resolveds = 1 AND missing = 0
+        """
+    ).to_pylist()
+    return {r["resolved"]: r["true_id"] for r in rows}
+
+
+def _ms(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def world(demo: tuple[Path, dict[str, Any]]) -> Any:
+    out, _ = demo
+    with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
+        exact = _exact(p, out)
+        yield out, p, exact
+
+
+def test_enough_customers_are_resolved_exactly_to_compare(world: Any) -> None:
+    _, _, exact = world
+    assert len(exact) >= 150, "too few exactly resolved customers for a meaningful comparison"
+
+
+def _kiosk_customers(out: Path) -> set[str]:
+    """True customers who used a store's web kiosk: the truth counts that session as part of
+    the store trip; parcours, seeing a web session then a purchase, counts two visits."""
+    return {r["customer_id"] for r in truth_rows(out, "shared.csv") if r["type"] == "anonymous_id"}
+
+
+def test_visits_equal_the_truth_visit_for_visit(world: Any) -> None:
+    out, p, exact = world
+    compared = {r: t for r, t in exact.items() if t not in _kiosk_customers(out)}
+    scope = Scope(channels=VISIT_CHANNELS, customers=Scope.of_customers(list(compared)))
+    ours: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for v in visits(p.store, scope).to_pylist():
+        ours[compared[v["customer_id"]]].append(
+            (
+                v["visit_number"],
+                v["channel"],
+                int(v["started_at"].timestamp() * 1000),
+                v["events"],
+                v["conversions"] > 0,
+            )
+        )
+    truth: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for v in truth_rows(out, "visits.csv"):
+        if v["customer_id"] in ours:
+            truth[v["customer_id"]].append(
+                (
+                    int(v["visit_number"]),
+                    v["channel"],
+                    _ms(v["started_at"]),
+                    int(v["events"]),
+                    v["converted"] == "true",
+                )
+            )
+    assert len(truth) == len(compared)
+    assert dict(ours) == dict(truth)
+
+
+def test_conversion_by_visit_number_equals_the_truth(world: Any) -> None:
+    out, p, exact = world
+    compared = {r: t for r, t in exact.items() if t not in _kiosk_customers(out)}
+    scope = Scope(channels=VISIT_CHANNELS, customers=Scope.of_customers(list(compared)))
+    result = conversion_by_visit(p.store, "Order Completed", scope, max_visit=1000)
+    ours = {r["visit_number"]: (r["visits"], r["conversions"]) for r in result.by_visit}
+    ids = set(compared.values())
+    visits_by_k = Counter(
+        int(v["visit_number"]) for v in truth_rows(out, "visits.csv") if v["customer_id"] in ids
+    )
+    conversions_by_k = Counter(
+        int(c["visit_number"])
+        for c in truth_rows(out, "conversions.csv")
+        if c["customer_id"] in ids
+    )
+    assert ours == {k: (n, conversions_by_k.get(k, 0)) for k, n in visits_by_k.items()}
+    assert result.customers == len(compared)
+    first: dict[str, int] = {}
+    for c in sorted(truth_rows(out, "conversions.csv"), key=lambda c: int(c["visit_number"])):
+        if c["customer_id"] in ids:
+            first.setdefault(c["customer_id"], int(c["visit_number"]))
+    assert {
+        r["visit_number"]: r["first_conversions"] for r in result.by_visit if r["first_conversions"]
+    } == dict(Counter(first.values()))
+
+
+def _contact_truth(out: Path, ids: set[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """The truth's contacts of these customers, in cases without a social post (the social
+    export carries no intent: parcours cannot tell a complaint's intent from its text)."""
+    rows = [r for r in truth_rows(out, "contacts.csv") if r["customer_id"] in ids]
+    social_cases = {r["case_id"] for r in rows if r["channel"] == "social"}
+    return {(r["source"], r["event_id"]): r for r in rows if r["case_id"] not in social_cases}
+
+
+def test_repeat_contacts_and_channel_switches_equal_the_truth(world: Any) -> None:
+    out, p, exact = world
+    truth = _contact_truth(out, set(exact.values()))
+    scope = Scope(customers=Scope.of_customers(list(exact)), channels=("call", "chat", "video"))
+    ours = {(r["source"], r["event_id"]): r for r in p.sql(contacts_query(scope)).to_pylist()}
+    truth_cases = {r["case_id"] for r in truth.values()}
+    ours_kept = {k: r for k, r in ours.items() if k in truth}
+    assert len(ours_kept) == len(truth) >= 30
+    for key, t in truth.items():
+        mine = ours_kept[key]
+        assert mine["is_repeat"] == (t["is_repeat"] == "true"), key
+        assert (mine["previous_channel"] or "") == t["previous_channel"], key
+        assert mine["attempt"] == int(t["attempt"]), key
+    # One parcours case per truth case.
+    assert len({r["case_id"] for r in ours_kept.values()}) == len(truth_cases)
+
+    # Every switch, with the outcome of the contact it led to.
+    truth_switches = Counter(
+        (t["previous_channel"], t["channel"], t["outcome"])
+        for t in truth.values()
+        if t["previous_channel"] and t["previous_channel"] != t["channel"]
+    )
+    listed = switches(p.store, scope)
+    ours_switches = Counter(
+        (s["from_channel"], s["to_channel"], s["outcome"])
+        for s in listed
+        if (s["case_id"] in {r["case_id"] for r in ours_kept.values()})
+    )
+    assert ours_switches == truth_switches
+    summary = channel_switching(p.store, scope)
+    assert summary.switches == len(listed)
+
+
+def test_journey_map_and_variants_equal_pm4py(world: Any) -> None:
+    pm4py = pytest.importorskip("pm4py")
+    _, p, _ = world
+    log = p.sql(
+        "SELECT customer_id, coalesce(name, type) AS activity, occurred_at FROM customer_events "
+        "ORDER BY customer_id, occurred_at, source, event_id"
+    ).to_pandas()
+    log = pm4py.format_dataframe(
+        log, case_id="customer_id", activity_key="activity", timestamp_key="occurred_at"
+    )
+    dfg, starts, ends = pm4py.discover_dfg(log)
+    ours = journey_map(p.store)
+    assert {(e["source"], e["target"]): e["count"] for e in ours.edges} == dict(dfg)
+    assert {e["activity"]: e["starts"] for e in ours.ends if e["starts"]} == dict(starts)
+    assert {e["activity"]: e["ends"] for e in ours.ends if e["ends"]} == dict(ends)
+    theirs = pm4py.get_variants(log)
+    mine = {tuple(v["variant"]): v["journeys"] for v in variants(p.store, top=1_000_000)}
+    assert mine == {k: (len(v) if isinstance(v, list) else v) for k, v in theirs.items()}
+
+
+def test_funnel_equals_clickhouse_window_funnel(world: Any, tmp_path: Path) -> None:
+    chdb = pytest.importorskip("chdb")
+    _, p, _ = world
+    log = tmp_path / "log.parquet"
+    p.sql(
+        "COPY (SELECT customer_id, epoch_us(occurred_at)::UBIGINT AS at, "
+        f"coalesce(name, '') AS name FROM customer_events) TO {lit(str(log))}"
+    )
+    for window_days in (1, 7, 30):
+        conditions = ", ".join(f"name = {lit(s)}" for s in FUNNEL)
+        answer = chdb.query(
+            f"SELECT level, count() FROM (SELECT customer_id, "
+            f"windowFunnel({window_days * 86_400_000_000})(at, {conditions}) AS level "
+            f"FROM file({lit(str(log))}, Parquet) GROUP BY customer_id) GROUP BY level",
+            "CSV",
+        )
+        levels = Counter(
+            {int(k): int(n) for k, n in (line.split(",") for line in str(answer).split())}
+        )
+        expected = [sum(n for k, n in levels.items() if k >= step) for step in (1, 2, 3, 4)]
+        result = funnel(p.store, FUNNEL, window=f"{window_days}d")
+        assert [s["customers"] for s in result.steps] == expected, window_days
