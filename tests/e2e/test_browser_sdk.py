@@ -15,7 +15,6 @@ import datetime as dt
 import functools
 import http.server
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, require
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from servers import Server, add_source, start_server
@@ -35,18 +35,6 @@ import parcours
 BROWSER_DIR = Path(__file__).parent / "browser"
 SDK = BROWSER_DIR / "node_modules" / "@segment" / "analytics-next"
 UMD = SDK / "dist" / "umd"
-CHROMIUM = Path("/usr/bin/chromium")
-# No connection may leave loopback: no background services, no QUIC, no first-run fetches.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The UMD build loads its lazy chunks from `<cdn>/analytics-next/bundles/` (webpack public path).
 BUNDLES_PATH = "/analytics-next/bundles/"
 USER_ID, GROUP_ID = "user-42", "acme"
@@ -122,23 +110,9 @@ PAGE = """<!doctype html>
 """
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
 def _require_browser_stack() -> None:
     """Skip when Chromium or the SDK is not installed here; under CI, fail instead."""
-    missing = [
-        f"{what} ({path})"
-        for what, path in (("chromium", CHROMIUM), ("analytics-next", UMD / "index.js"))
-        if not path.exists()
-    ]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not installed: run `bash tests/e2e/browser/setup.sh`"
-    if _ci():
-        pytest.fail(f"{reason} (CI installs them, so this is an error there)")
-    pytest.skip(reason)
+    require(("chromium", CHROMIUM), ("analytics-next", UMD / "index.js"))
 
 
 @pytest.fixture

@@ -53,7 +53,9 @@ def funnel_figure(result: FunnelResult) -> go.Figure:
 def visits_figure(result: ConversionByVisit) -> go.Figure:
     """Visits and first conversions per visit number, with the conversion rate."""
     rows = result.by_visit
-    k = [r["visit_number"] for r in rows]
+    k = [str(r["visit_number"]) for r in rows]
+    if rows and rows[-1]["visits"] > rows[-1]["customers"]:
+        k[-1] += "+"  # later visits are folded into the last number
     figure = go.Figure()
     channels = sorted({c for r in rows for c in r["channel_mix"]})
     for channel in channels:
@@ -71,6 +73,7 @@ def visits_figure(result: ConversionByVisit) -> go.Figure:
         xaxis_title="visit number",
         yaxis_title="visits",
         yaxis2={"title": "rate", "overlaying": "y", "side": "right", "tickformat": ".0%"},
+        legend={"orientation": "h", "y": 1.08},
         template=TEMPLATE,
     )
     return figure
