@@ -3,11 +3,13 @@
 >>> import parcours
 >>> p = parcours.connect("parcours.duckdb")
 >>> p.import_file("calls.csv", source="call_centre", mapping="call_centre")
+>>> p.journeys.funnel(["Product Viewed", "Order Completed"], Scope(channels=("web", "app")))
 """
 
 from parcours.client import Parcours, connect
 from parcours.errors import ParcoursError
+from parcours.journeys.scope import Scope
 
 __version__ = "0.1.0"
 
-__all__ = ["Parcours", "ParcoursError", "__version__", "connect"]
+__all__ = ["Parcours", "ParcoursError", "Scope", "__version__", "connect"]

@@ -18,6 +18,8 @@ from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.identity.resolve import resolve_new
+from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys.scope import Scope
 from parcours.store.export import ExportFormat, export_events
 from parcours.store.stats import store_stats
 from parcours.store.store import Store
@@ -39,12 +41,45 @@ class Quarantine:
         return quarantine_service.replay(self._store, **options)
 
 
+class Journeys:
+    """The journey analyses over resolved customers; see `parcours.journeys`. Every method
+    takes a `Scope` (time range, channels, segment, properties) and the analysis's options."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def visits(self, conversion: str, scope: Scope | None = None, **options: Any) -> Any:
+        return visits.conversion_by_visit(self._store, conversion, scope, **options)
+
+    def funnel(self, steps: list[Any], scope: Scope | None = None, **options: Any) -> Any:
+        return funnel.funnel(self._store, steps, scope, **options)
+
+    def map(self, scope: Scope | None = None, **options: Any) -> Any:
+        return paths.journey_map(self._store, scope, **options)
+
+    def variants(self, scope: Scope | None = None, **options: Any) -> list[dict[str, Any]]:
+        return paths.variants(self._store, scope, **options)
+
+    def paths(self, anchor: str, scope: Scope | None = None, **options: Any) -> Any:
+        return paths.paths(self._store, anchor, scope, **options)
+
+    def repeats(self, scope: Scope | None = None, **options: Any) -> Any:
+        return contacts.repeat_contacts(self._store, scope, **options)
+
+    def repeaters(self, scope: Scope | None = None, **options: Any) -> list[dict[str, Any]]:
+        return contacts.repeaters(self._store, scope, **options)
+
+    def switches(self, scope: Scope | None = None, **options: Any) -> Any:
+        return contacts.channel_switching(self._store, scope, **options)
+
+
 class Parcours:
     """One store and everything that can be done with it."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.quarantine = Quarantine(store)
+        self.journeys = Journeys(store)
 
     @property
     def settings(self) -> Settings:

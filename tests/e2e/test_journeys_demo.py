@@ -23,7 +23,6 @@ from demo_world import truth_rows
 
 import parcours
 from parcours.journeys.contacts import channel_switching, contacts_query, switches
-from parcours.journeys.funnel import funnel
 from parcours.journeys.paths import journey_map, variants
 from parcours.journeys.scope import Scope
 from parcours.journeys.visits import conversion_by_visit, visits
@@ -219,5 +218,5 @@ def test_funnel_equals_clickhouse_window_funnel(world: Any, tmp_path: Path) -> N
             {int(k): int(n) for k, n in (line.split(",") for line in str(answer).split())}
         )
         expected = [sum(n for k, n in levels.items() if k >= step) for step in (1, 2, 3, 4)]
-        result = funnel(p.store, FUNNEL, window=f"{window_days}d")
+        result = p.journeys.funnel(FUNNEL, window=f"{window_days}d")  # the Python API
         assert [s["customers"] for s in result.steps] == expected, window_days
