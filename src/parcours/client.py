@@ -18,7 +18,7 @@ from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.identity.resolve import resolve_new
-from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys import attribution, contacts, funnel, paths, visits
 from parcours.journeys.scope import Scope
 from parcours.store.export import ExportFormat, export_events
 from parcours.store.stats import store_stats
@@ -71,6 +71,11 @@ class Journeys:
 
     def switches(self, scope: Scope | None = None, **options: Any) -> Any:
         return contacts.channel_switching(self._store, scope, **options)
+
+    def attribution(
+        self, conversion: str = "Order Completed", scope: Scope | None = None, **options: Any
+    ) -> Any:
+        return attribution.attribution(self._store, conversion, scope, **options)
 
 
 class Parcours:

@@ -11,6 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from parcours.journeys.attribution import MODELS, Attribution
 from parcours.journeys.contacts import ChannelSwitching, RepeatContacts
 from parcours.journeys.funnel import FunnelResult
 from parcours.journeys.paths import JourneyMap, Paths
@@ -183,6 +184,28 @@ def repeats_figure(result: RepeatContacts) -> go.Figure:
     return figure
 
 
+def attribution_figure(result: Attribution) -> go.Figure:
+    """Each touchpoint's share of the conversions under every model, side by side."""
+    rows = result.by_touchpoint
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=model.replace("_", " "),
+                x=[r["touchpoint"] for r in rows],
+                y=[r[f"{model}_share"] for r in rows],
+            )
+            for model in MODELS
+        ]
+    )
+    figure.update_layout(
+        barmode="group",
+        title=f"Attribution of {result.conversions:,} conversions ({result.conversion})",
+        yaxis_tickformat=".0%",
+        template=TEMPLATE,
+    )
+    return figure
+
+
 def write_html(figure: go.Figure, path: Path) -> Path:
     """Save the figure as one HTML file that opens offline."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +220,7 @@ FIGURES: dict[type, Any] = {
     JourneyMap: map_figure,
     ChannelSwitching: switching_figure,
     RepeatContacts: repeats_figure,
+    Attribution: attribution_figure,
 }
 
 

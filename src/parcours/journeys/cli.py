@@ -23,7 +23,7 @@ from parcours.cli_output import (
 )
 from parcours.client import connect
 from parcours.errors import BadRequest
-from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys import attribution, contacts, funnel, paths, visits
 from parcours.journeys.scope import Scope, Touchpoint
 
 journeys_app = typer.Typer(
@@ -370,4 +370,61 @@ def repeats_command(
         print_rows([summary], fmt, title="Contacts and cases")
         print_rows(result.by_intent, fmt, title="By intent")
         print_rows(result.by_channel, fmt, title="By channel")
+    _draw(result, chart)
+
+
+@journeys_app.command("attribution")
+def attribution_command(
+    conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
+    touchpoint: TouchpointOption = "channel",
+    lookback: Annotated[str, typer.Option(help="Touches this long before count.")] = (
+        attribution.LOOKBACK
+    ),
+    half_life: Annotated[str, typer.Option(help="Time decay's half-life.")] = (
+        attribution.HALF_LIFE
+    ),
+    budget: Annotated[float, typer.Option(help="The budget to split by credit.")] = 100.0,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Which touchpoints earn the conversions: first, last, linear, position, time decay,
+    exact Markov and Shapley credit side by side, and the budget each would give."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = attribution.attribution(
+            p.store,
+            conversion,
+            scope,
+            touchpoint=_touchpoint(touchpoint),
+            lookback=lookback,
+            half_life=half_life,
+            budget=budget,
+        )
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        models = attribution.MODELS
+        print_rows(
+            [
+                {"touchpoint": r["touchpoint"], **{m: r[m] for m in models}}
+                for r in result.by_touchpoint
+            ],
+            fmt,
+            title=f"{result.conversions:,} conversions ({conversion}): credit by model",
+        )
+        print_rows(
+            [
+                {"touchpoint": r["touchpoint"], **{m: r[f"{m}_budget"] for m in models}}
+                for r in result.by_touchpoint
+            ],
+            fmt,
+            title=f"A budget of {budget:g} split by each model",
+        )
     _draw(result, chart)

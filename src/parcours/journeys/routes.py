@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query
 
 from parcours.api.deps import ReaderDep, require_admin
 from parcours.errors import BadRequest
-from parcours.journeys import contacts, funnel, paths, visits
+from parcours.journeys import attribution, contacts, funnel, paths, visits
 from parcours.journeys.scope import TOUCHPOINTS, Scope, Touchpoint
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
@@ -184,3 +184,24 @@ def repeat_cases(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     return {"cases": contacts.repeaters(store, scope, window=window, limit=limit)}
+
+
+@router.get("/v1/journeys/attribution", summary="Credit and budget per touchpoint, every model")
+def attribution_route(
+    store: ReaderDep,
+    scope: ScopeDep,
+    conversion: str = "Order Completed",
+    touchpoint: str = "channel",
+    lookback: str = attribution.LOOKBACK,
+    half_life: str = attribution.HALF_LIFE,
+    budget: Annotated[float, Query(gt=0)] = 100.0,
+) -> dict[str, Any]:
+    return attribution.attribution(
+        store,
+        conversion,
+        scope,
+        touchpoint=_touchpoint(touchpoint),
+        lookback=lookback,
+        half_life=half_life,
+        budget=budget,
+    ).to_dict()
