@@ -18,7 +18,7 @@ from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.identity.resolve import resolve_new
-from parcours.journeys import attribution, contacts, funnel, paths, visits
+from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
 from parcours.journeys.scope import Scope
 from parcours.store.export import ExportFormat, export_events
 from parcours.store.stats import store_stats
@@ -76,6 +76,15 @@ class Journeys:
         self, conversion: str = "Order Completed", scope: Scope | None = None, **options: Any
     ) -> Any:
         return attribution.attribution(self._store, conversion, scope, **options)
+
+    def touchpoints(self, scope: Scope | None = None, **options: Any) -> Any:
+        return performance.touchpoints(self._store, scope, **options)
+
+    def agents(self, scope: Scope | None = None, **options: Any) -> Any:
+        return performance.agents(self._store, scope, **options)
+
+    def cohorts(self, scope: Scope | None = None, **options: Any) -> Any:
+        return cohorts.cohorts(self._store, scope, **options)
 
 
 class Parcours:

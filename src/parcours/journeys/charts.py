@@ -12,9 +12,11 @@ from typing import Any
 import plotly.graph_objects as go
 
 from parcours.journeys.attribution import MODELS, Attribution
+from parcours.journeys.cohorts import Cohorts
 from parcours.journeys.contacts import ChannelSwitching, RepeatContacts
 from parcours.journeys.funnel import FunnelResult
 from parcours.journeys.paths import JourneyMap, Paths
+from parcours.journeys.performance import AgentPerformance
 from parcours.journeys.visits import ConversionByVisit
 
 TEMPLATE = "plotly_white"
@@ -206,6 +208,55 @@ def attribution_figure(result: Attribution) -> go.Figure:
     return figure
 
 
+def agents_figure(result: AgentPerformance) -> go.Figure:
+    """Per team: first-contact resolution against the repeat rate it leaves behind."""
+    rows = result.teams
+    figure = go.Figure(
+        go.Scatter(
+            x=[r["repeat_rate"] for r in rows],
+            y=[r["first_contact_resolution"] for r in rows],
+            text=[r["team"] for r in rows],
+            mode="markers+text",
+            textposition="top center",
+            marker={"size": [max(8, r["contacts"] ** 0.5 * 2) for r in rows]},
+        )
+    )
+    figure.update_layout(
+        title="Teams: first-contact resolution against repeats caused (size: contacts)",
+        xaxis_title="repeat rate",
+        yaxis_title="first-contact resolution",
+        xaxis_tickformat=".0%",
+        yaxis_tickformat=".0%",
+        template=TEMPLATE,
+    )
+    return figure
+
+
+def cohorts_figure(result: Cohorts) -> go.Figure:
+    """Retention per cohort and month since first seen, as a heat map."""
+    names = sorted({r["cohort"] for r in result.cohorts})
+    months = sorted({r["month"] for r in result.cohorts})
+    cell = {(r["cohort"], r["month"]): r["retention"] for r in result.cohorts}
+    figure = go.Figure(
+        go.Heatmap(
+            z=[[cell.get((c, m)) for m in months] for c in names],
+            x=months,
+            y=names,
+            colorscale="Greens",
+            zmin=0,
+            zmax=1,
+            hovertemplate="%{y}, month %{x}: %{z:.0%}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Retention by cohort ({result.by})",
+        xaxis_title="months since first seen",
+        yaxis_autorange="reversed",
+        template=TEMPLATE,
+    )
+    return figure
+
+
 def write_html(figure: go.Figure, path: Path) -> Path:
     """Save the figure as one HTML file that opens offline."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +272,8 @@ FIGURES: dict[type, Any] = {
     ChannelSwitching: switching_figure,
     RepeatContacts: repeats_figure,
     Attribution: attribution_figure,
+    AgentPerformance: agents_figure,
+    Cohorts: cohorts_figure,
 }
 
 

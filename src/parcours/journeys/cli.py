@@ -23,7 +23,7 @@ from parcours.cli_output import (
 )
 from parcours.client import connect
 from parcours.errors import BadRequest
-from parcours.journeys import attribution, contacts, funnel, paths, visits
+from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
 from parcours.journeys.scope import Scope, Touchpoint
 
 journeys_app = typer.Typer(
@@ -427,4 +427,97 @@ def attribution_command(
             fmt,
             title=f"A budget of {budget:g} split by each model",
         )
+    _draw(result, chart)
+
+
+@journeys_app.command("touchpoints")
+def touchpoints_command(
+    conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
+    touchpoint: TouchpointOption = "channel:name",
+    window: Annotated[str, typer.Option(help="Conversion counted this long after.")] = "30d",
+    churn_days: Annotated[int, typer.Option(help="Silent this long at the end: churned.")] = (
+        contacts.CHURN_DAYS
+    ),
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Each touchpoint's reach, what follows it, and the moments of truth."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = performance.touchpoints(
+            p.store,
+            scope,
+            conversion=conversion,
+            touchpoint=_touchpoint(touchpoint),
+            window=window,
+            churn_days=churn_days,
+        )
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    print_rows(
+        result.moments_of_truth,
+        fmt,
+        title=f"Moments of truth ({result.customers:,} customers, conversion "
+        f"{result.conversion_rate:.1%}, churn {result.churn_rate:.1%})",
+    )
+    print_rows(result.touchpoints, fmt, title="Every touchpoint")
+
+
+@journeys_app.command("agents")
+def agents_command(
+    window: Annotated[str, typer.Option(help="Contacts this close make one case.")] = "7d",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Each agent and team: contacts, first-contact resolution, repeats caused, handle time."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = performance.agents(p.store, scope, window=window)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.teams, fmt, title="Teams")
+        print_rows(result.agents, fmt, title="Agents")
+    _draw(result, chart)
+
+
+@journeys_app.command("cohorts")
+def cohorts_command(
+    by: Annotated[str, typer.Option(help="month (first seen) or channel (acquisition).")] = (
+        "month"
+    ),
+    conversion: Annotated[str, typer.Option(help="The purchase event.")] = "Order Completed",
+    months: Annotated[int, typer.Option(help="Months since first seen to follow.")] = 12,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Retention and repeat purchase by first-seen month or acquisition channel."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = cohorts.cohorts(p.store, scope, by=by, conversion=conversion, months=months)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(result.cohorts, fmt, title=f"Cohorts by {by}")
     _draw(result, chart)

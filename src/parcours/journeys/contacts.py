@@ -60,8 +60,8 @@ def contacts_query(scope: Scope, window: str | float = REPEAT_WINDOW) -> str:
     unsettled = ", ".join(lit(o) for o in UNSETTLED)
     return f"""
         WITH c AS (
-            SELECT customer_id, source, event_id, occurred_at, channel, intent, outcome, agent,
-                   team, wait_seconds, duration_seconds,
+            SELECT customer_id, source, event_id, occurred_at, channel, type, name, intent,
+                   outcome, agent, team, wait_seconds, duration_seconds,
                    lag(occurred_at) OVER w AS previous_at,
                    lag(channel) OVER w AS previous_contact_channel
             FROM ({contacts})

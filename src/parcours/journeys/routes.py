@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query
 
 from parcours.api.deps import ReaderDep, require_admin
 from parcours.errors import BadRequest
-from parcours.journeys import attribution, contacts, funnel, paths, visits
+from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
 from parcours.journeys.scope import TOUCHPOINTS, Scope, Touchpoint
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
@@ -205,3 +205,40 @@ def attribution_route(
         half_life=half_life,
         budget=budget,
     ).to_dict()
+
+
+@router.get("/v1/journeys/touchpoints", summary="Touchpoints: reach, lifts, moments of truth")
+def touchpoints_route(
+    store: ReaderDep,
+    scope: ScopeDep,
+    conversion: str = "Order Completed",
+    touchpoint: str = "channel:name",
+    window: str = "30d",
+    churn_days: Annotated[int, Query(ge=1)] = contacts.CHURN_DAYS,
+) -> dict[str, Any]:
+    return performance.touchpoints(
+        store,
+        scope,
+        conversion=conversion,
+        touchpoint=_touchpoint(touchpoint),
+        window=window,
+        churn_days=churn_days,
+    ).to_dict()
+
+
+@router.get("/v1/journeys/agents", summary="Agents and teams: resolution, repeats, handle time")
+def agents_route(
+    store: ReaderDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
+) -> dict[str, Any]:
+    return performance.agents(store, scope, window=window).to_dict()
+
+
+@router.get("/v1/journeys/cohorts", summary="Retention and repeat purchase by cohort")
+def cohorts_route(
+    store: ReaderDep,
+    scope: ScopeDep,
+    by: Annotated[str, Query(description="month or channel.")] = "month",
+    conversion: str = "Order Completed",
+    months: Annotated[int, Query(ge=0, le=120)] = 12,
+) -> dict[str, Any]:
+    return cohorts.cohorts(store, scope, by=by, conversion=conversion, months=months).to_dict()
