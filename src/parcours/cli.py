@@ -353,6 +353,25 @@ def demo(
         print_demo_report(report)
 
 
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "parcours-report.html"
+    ),
+    conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
+    store: StoreOption = None,
+) -> None:
+    """The journey report: every analysis in one HTML file that opens offline."""
+    from parcours.journeys.report import build_report, write_report
+
+    with _open_existing(store) as p:
+        built = build_report(p.store, conversion=conversion)
+    write_report(built, output)
+    for finding in built.findings:
+        console.print(f"  • {finding}", highlight=False)
+    console.print(f"Report written to [bold]{output}[/bold]", highlight=False)
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,

@@ -54,6 +54,10 @@ class DemoReport:
     identity: dict[str, Any] = field(default_factory=dict)
     """The probabilistic matching run, the customers resolved, pairwise precision/recall against
     the truth's identifiers, recall within its evidence groups, and the best recall possible."""
+    report: str = ""
+    """The journey report written at the end (HTML)."""
+    findings: list[str] = field(default_factory=list)
+    """Its headline findings."""
 
     @property
     def matches_truth(self) -> bool:
@@ -88,8 +92,19 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
     summaries = _import_world(store, world)
     report = _check(store, world, summaries)
     report.identity = _resolve(store, world)
+    report.report, report.findings = _journey_report(store, out_dir)
     report.seconds = round(time.perf_counter() - started, 1)
     return report
+
+
+def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
+    """The journey report of the world, beside its exports; its headline findings."""
+    from parcours.journeys.report import build_report, write_report
+
+    with connect(store, read_only=True) as p:
+        built = build_report(p.store)
+    path = write_report(built, out_dir / "report.html")
+    return str(path), built.findings
 
 
 def _import_world(store: Path, world: DemoWorld) -> dict[str, ImportSummary]:
@@ -227,14 +242,20 @@ def print_demo_report(report: DemoReport) -> None:
         f"evidence allows: {identity['unlinkable_identifiers']:,} identifiers, such as cookies "
         "of visitors who never signed in, are on no record with anything else)."
     )
+    console.print("\nWhat the journeys show:")
+    for finding in report.findings:
+        console.print(f"  • {finding}", highlight=False)
     console.print(
         f"\n[bold]{report.events:,} events[/bold] from {report.customers:,} customers in "
         f"{report.seconds:.1f}s; the store {verdict}: every good record stored once, every "
         "planted bad record quarantined with its reason.\n"
         f"  Store:   {report.store}\n"
         f"  Exports: {report.out_dir}/exports   Truth: {report.out_dir}/truth\n"
+        f"  Report:  {report.report}   (open it in a browser: it works offline)\n"
         f"  Next:    {command} stats --store {report.store}\n"
         f"           {command} quarantine list --store {report.store}\n"
         f"           {command} customers show --email {identity['example_email']} "
+        f"--store {report.store}\n"
+        f"           {command} journeys funnel 'Product Viewed' 'Order Completed' "
         f"--store {report.store}"
     )

@@ -168,6 +168,40 @@ def switching_figure(result: ChannelSwitching) -> go.Figure:
     return figure
 
 
+def switch_heatmap_figure(result: ChannelSwitching) -> go.Figure:
+    """Consecutive contacts of a case, from channel × to channel: how often the second
+    settled the case (colour) and how many there were (text)."""
+    channels = sorted(
+        {r["from_channel"] for r in result.matrix} | {r["to_channel"] for r in result.matrix}
+    )
+    cell = {(r["from_channel"], r["to_channel"]): r for r in result.matrix}
+    figure = go.Figure(
+        go.Heatmap(
+            z=[[(cell.get((a, b)) or {}).get("resolved_rate") for b in channels] for a in channels],
+            x=channels,
+            y=channels,
+            text=[
+                [str((cell.get((a, b)) or {}).get("contacts", "")) for b in channels]
+                for a in channels
+            ],
+            texttemplate="%{text}",
+            colorscale="RdYlGn",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "settled", "tickformat": ".0%"},
+            hovertemplate="%{y} → %{x}: %{text} contacts, %{z:.0%} settled<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Channel switches: settled after the switch (colour), contacts (number)",
+        xaxis_title="next contact",
+        yaxis_title="contact before",
+        yaxis_autorange="reversed",
+        template=TEMPLATE,
+    )
+    return figure
+
+
 def repeats_figure(result: RepeatContacts) -> go.Figure:
     """Repeat-contact rate and first-contact resolution per intent."""
     rows = result.by_intent

@@ -9,8 +9,9 @@ say it again. A repeat on another channel than the contact before is a channel s
 
 Measures, all from the same cases:
 
-* repeat contacts by intent and channel: contacts, repeats, and the share of contacts that
-  were followed by a repeat (the channel did not settle it);
+* repeat contacts by intent and channel: contacts, repeats, the share of contacts that were
+  followed by a repeat (the channel did not settle it), and the share of cases opened there
+  that their first contact settled (first-contact resolution);
 * first-contact resolution: the share of cases settled by their first contact (one contact,
   not ending unresolved); contacts per resolution (contacts / resolved cases); time to
   resolution (first contact to the contact that settled it);
@@ -139,7 +140,6 @@ class RepeatContacts:
 def _by(contacts: str, cases: str, key: str) -> str:
     case_figures = (
         f"""LEFT JOIN (SELECT {key}, count(*) AS cases,
-                  round(avg((contacts = 1 AND resolved)::INTEGER), 4) AS first_contact_resolution,
                   round(avg(effort), 2) AS mean_effort
            FROM ({cases}) GROUP BY {key}) USING ({key})"""
         if key == "intent"
@@ -149,7 +149,9 @@ def _by(contacts: str, cases: str, key: str) -> str:
         SELECT * FROM (
             SELECT {key}, count(*) AS contacts, count(*) FILTER (WHERE is_repeat) AS repeats,
                    round(avg(followed_by_repeat::INTEGER), 4) AS repeat_rate,
-                   count(*) FILTER (WHERE switched) AS switched_to
+                   count(*) FILTER (WHERE switched) AS switched_to,
+                   round(avg(settles::INTEGER) FILTER (WHERE NOT is_repeat), 4)
+                       AS first_contact_resolution
             FROM ({contacts}) GROUP BY {key}
         ) {case_figures}
         ORDER BY contacts DESC, {key}

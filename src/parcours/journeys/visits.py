@@ -5,7 +5,8 @@ with no gap longer than the inactivity gap (30 minutes, as Google Analytics and 
 sessions), and no change of the sender's own session id when both events carry one. An event
 on any other channel — a store purchase, a call, a chat — is a visit of its own. Visits are
 numbered per customer from 1, in time order, across every channel in the scope: "the 4th
-visit" is the 4th time this customer came, wherever.
+visit" is the 4th time this customer came, wherever. What the company sends (email, SMS) and
+records such as CRM rows are not visits, unless the scope names those channels.
 
 Conversion by visit number answers what changes between the 1st and the 4th visit: for each
 visit number k, how many customers made a k-th visit, how many of those visits converted, how
@@ -15,7 +16,7 @@ those who reached visit k without having converted: the hazard), and the channel
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +27,10 @@ from parcours.store.store import Store
 
 GAP = "30m"
 BROWSING = ("web", "app")
+VISIT_CHANNELS = ("web", "app", "store", "call", "chat", "video", "social")
+"""Where a customer comes to the company. Email and SMS are what the company sends (a click
+shows up as the web visit it opens), `other` holds records such as CRM rows: none is a visit,
+unless a scope names its channels."""
 ORDER = "occurred_at, source, event_id"
 """Events at the same instant keep one order everywhere: by source, then id."""
 
@@ -33,8 +38,11 @@ ORDER = "occurred_at, source, event_id"
 def visits_query(
     scope: Scope, *, gap: str | float = GAP, browsing: tuple[str, ...] = BROWSING
 ) -> str:
-    """Every scoped event with its `visit_number` (and `new_visit` on a visit's first event)."""
+    """Every scoped event with its `visit_number` (and `new_visit` on a visit's first event);
+    events on the `VISIT_CHANNELS` unless the scope names channels."""
     seconds = parse_duration(gap)
+    if not scope.channels:
+        scope = replace(scope, channels=VISIT_CHANNELS)
     sessioned = f"channel IN ({', '.join(lit(c) for c in browsing)})" if browsing else "false"
     return f"""
         WITH ordered AS (
