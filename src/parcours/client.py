@@ -18,7 +18,16 @@ from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.identity.resolve import resolve_new
-from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
+from parcours.journeys import (
+    attribution,
+    cohorts,
+    contacts,
+    funnel,
+    paths,
+    performance,
+    typical,
+    visits,
+)
 from parcours.journeys.scope import Scope
 from parcours.store.export import ExportFormat, export_events
 from parcours.store.stats import store_stats
@@ -85,6 +94,9 @@ class Journeys:
 
     def cohorts(self, scope: Scope | None = None, **options: Any) -> Any:
         return cohorts.cohorts(self._store, scope, **options)
+
+    def typical(self, scope: Scope | None = None, **options: Any) -> Any:
+        return typical.typical_journeys(self._store, scope, **options)
 
 
 class Parcours:

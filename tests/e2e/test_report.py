@@ -14,7 +14,17 @@ from typing import Any
 from browser import CHROMIUM, CHROMIUM_ARGS, require
 from playwright.sync_api import Route, sync_playwright
 
-SECTIONS = ("funnel", "visits", "map", "switches", "repeats", "attribution", "agents", "cohorts")
+SECTIONS = (
+    "funnel",
+    "visits",
+    "map",
+    "switches",
+    "repeats",
+    "typical",
+    "attribution",
+    "agents",
+    "cohorts",
+)
 MARKS = ".trace, .sankey-node, .hm, .point, .funnellayer path"
 """What a drawn Plotly chart holds: traces, Sankey nodes, heat-map cells, bars or points."""
 

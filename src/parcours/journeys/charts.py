@@ -17,6 +17,7 @@ from parcours.journeys.contacts import ChannelSwitching, RepeatContacts
 from parcours.journeys.funnel import FunnelResult
 from parcours.journeys.paths import JourneyMap, Paths
 from parcours.journeys.performance import AgentPerformance
+from parcours.journeys.typical import TypicalJourneys
 from parcours.journeys.visits import ConversionByVisit
 
 TEMPLATE = "plotly_white"
@@ -291,6 +292,36 @@ def cohorts_figure(result: Cohorts) -> go.Figure:
     return figure
 
 
+def typical_figure(result: TypicalJourneys) -> go.Figure:
+    """Each typical journey's share of the customers, coloured by its conversion rate."""
+    rows = result.typical
+    figure = go.Figure(
+        go.Bar(
+            x=[r["share"] for r in rows],
+            y=[f"{r['cluster']}. {r['name']}" for r in rows],
+            orientation="h",
+            marker={
+                "color": [r["conversion_rate"] for r in rows],
+                "colorscale": "Blues",
+                "cmin": 0,
+                "cmax": 1,
+                "colorbar": {"title": "conversion", "tickformat": ".0%"},
+            },
+            customdata=[[r["customers"], r["conversion_rate"], r["mean_effort"]] for r in rows],
+            hovertemplate="%{y}<br>%{customdata[0]:,} customers (%{x:.1%})<br>"
+            "conversion %{customdata[1]:.1%}, effort %{customdata[2]}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"{result.clusters} typical journeys of {result.customers:,} customers",
+        xaxis_title="share of customers",
+        xaxis_tickformat=".0%",
+        yaxis_autorange="reversed",
+        template=TEMPLATE,
+    )
+    return figure
+
+
 def write_html(figure: go.Figure, path: Path) -> Path:
     """Save the figure as one HTML file that opens offline."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +339,7 @@ FIGURES: dict[type, Any] = {
     Attribution: attribution_figure,
     AgentPerformance: agents_figure,
     Cohorts: cohorts_figure,
+    TypicalJourneys: typical_figure,
 }
 
 

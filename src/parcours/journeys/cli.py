@@ -23,7 +23,16 @@ from parcours.cli_output import (
 )
 from parcours.client import connect
 from parcours.errors import BadRequest
-from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
+from parcours.journeys import (
+    attribution,
+    cohorts,
+    contacts,
+    funnel,
+    paths,
+    performance,
+    typical,
+    visits,
+)
 from parcours.journeys.scope import Scope, Touchpoint
 
 journeys_app = typer.Typer(
@@ -520,4 +529,65 @@ def cohorts_command(
         print_json(result.to_dict())
     else:
         print_rows(result.cohorts, fmt, title=f"Cohorts by {by}")
+    _draw(result, chart)
+
+
+@journeys_app.command("typical")
+def typical_command(
+    clusters: Annotated[
+        int | None,
+        typer.Option("--clusters", "-k", help="How many (default: chosen by silhouette, 2-8)."),
+    ] = None,
+    conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
+    top: Annotated[
+        int, typer.Option(help="Cluster the most frequent journeys; the rest join the nearest.")
+    ] = typical.TOP_VARIANTS,
+    seed: Annotated[int, typer.Option(help="Seed of the k-medoids restarts.")] = 0,
+    members: Annotated[
+        int | None, typer.Option("--list", help="The customers following typical journey N.")
+    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    channel: ChannelOption = None,
+    customers: SegmentOption = None,
+    prop: PropertyOption = None,
+    where: WhereOption = None,
+    chart: ChartOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Typical journeys: whole journeys grouped by their edit distances (k-medoids), each
+    named by its characteristic sub-paths, with its share, conversion, effort and customers."""
+    scope = _scope(since, until, channel, customers, prop, where)
+    with connect(store, read_only=True) as p:
+        result = typical.typical_journeys(
+            p.store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
+        )
+    if members is not None:
+        rows = [{"customer_id": c} for c in result.customers_in(members)]
+        print_rows(rows, fmt, title=f"Customers following typical journey {members}")
+        return
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        print_rows(
+            [
+                {
+                    "#": t["cluster"],
+                    "name": t["name"],
+                    "customers": t["customers"],
+                    "share": t["share"],
+                    "conversion": t["conversion_rate"],
+                    "effort": t["mean_effort"],
+                    "tenure (days)": t["profile"]["median_tenure_days"],
+                    "value": t["profile"]["mean_value"],
+                    "channels": ", ".join(
+                        f"{c} {s:.0%}" for c, s in list(t["channel_mix"].items())[:3]
+                    ),
+                }
+                for t in result.typical
+            ],
+            fmt,
+            title=f"{result.clusters} typical journeys of {result.customers:,} customers",
+        )
     _draw(result, chart)

@@ -26,6 +26,7 @@ from parcours.journeys import (
     funnel,
     paths,
     performance,
+    typical,
     visits,
 )
 from parcours.journeys.scope import Scope
@@ -78,6 +79,7 @@ def build_report(
         _map_section,
         _switch_section,
         _repeats_section,
+        _typical_section,
         _attribution_section,
         _agents_section,
         _cohorts_section,
@@ -232,6 +234,35 @@ def _repeats_section(store: Store, scope: Scope, conversion: str, steps: list[st
             for r in result.by_intent
         ],
     ), finding
+
+
+def _typical_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
+    result = typical.typical_journeys(store, scope, conversion=conversion)
+    if not result.typical:
+        return None, None
+    best = max(result.typical, key=lambda t: t["conversion_rate"] or 0)
+    sentence = (
+        f"{result.customers:,} customers' journeys fall into {result.clusters} typical ones, "
+        f"grouped by how alike their sequences of visits are and named by what sets them "
+        f"apart. The one that converts most, '{best['name']}' ({best['share']:.0%} of "
+        f"customers), converts {best['conversion_rate']:.0%}."
+    )
+    return Section(
+        "typical",
+        "Typical journeys",
+        sentence,
+        [charts.typical_figure(result)],
+        [
+            {
+                "journey": t["name"],
+                "customers": t["customers"],
+                "conversion": t["conversion_rate"],
+                "effort": t["mean_effort"],
+                "median tenure (days)": t["profile"]["median_tenure_days"],
+            }
+            for t in result.typical
+        ],
+    ), None
 
 
 def _attribution_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:

@@ -16,7 +16,16 @@ from fastapi import APIRouter, Depends, Query
 
 from parcours.api.deps import ReaderDep, require_admin
 from parcours.errors import BadRequest
-from parcours.journeys import attribution, cohorts, contacts, funnel, paths, performance, visits
+from parcours.journeys import (
+    attribution,
+    cohorts,
+    contacts,
+    funnel,
+    paths,
+    performance,
+    typical,
+    visits,
+)
 from parcours.journeys.scope import TOUCHPOINTS, Scope, Touchpoint
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
@@ -242,3 +251,33 @@ def cohorts_route(
     months: Annotated[int, Query(ge=0, le=120)] = 12,
 ) -> dict[str, Any]:
     return cohorts.cohorts(store, scope, by=by, conversion=conversion, months=months).to_dict()
+
+
+def _typical(
+    store: ReaderDep,
+    scope: ScopeDep,
+    clusters: Annotated[
+        int | None, Query(ge=2, le=20, description="Default: by silhouette.")
+    ] = None,
+    conversion: str = "Order Completed",
+    top: Annotated[int, Query(ge=2, le=5000)] = typical.TOP_VARIANTS,
+    seed: int = 0,
+) -> typical.TypicalJourneys:
+    return typical.typical_journeys(
+        store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
+    )
+
+
+@router.get("/v1/journeys/typical", summary="Typical journeys: whole journeys grouped and named")
+def typical_route(
+    result: Annotated[typical.TypicalJourneys, Depends(_typical)],
+) -> dict[str, Any]:
+    return result.to_dict()
+
+
+@router.get("/v1/journeys/typical/customers", summary="The customers following a typical journey")
+def typical_customers(
+    result: Annotated[typical.TypicalJourneys, Depends(_typical)],
+    cluster: Annotated[int, Query(ge=1, description="The typical journey (1-based).")],
+) -> dict[str, Any]:
+    return {"cluster": cluster, "customers": result.customers_in(cluster)}
