@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_world import truth_rows
+from demo_world import exactly_resolved, truth_rows
 
 import parcours
 from parcours.journeys.contacts import channel_switching, contacts_query, switches
@@ -33,30 +33,6 @@ VISIT_CHANNELS = ("web", "app", "store")
 """The truth numbers visits over web and app sessions and store purchases (demo/visits.py)."""
 
 
-def _exact(p: parcours.Parcours, out: Path) -> dict[str, str]:
-    """Resolved customer -> true customer, for the customers resolved exactly as the truth."""
-    truth = lit(str(out / "truth" / "identifiers.csv"))
-    rows = p.sql(
-        f"""
-        WITH t AS (SELECT type, value, customer_id FROM read_csv({truth}, all_varchar = true)),
-        resolved AS (
-            SELECT m.customer_id AS resolved, count(DISTINCT t.customer_id) AS trues,
-                   count(*) FILTER (WHERE t.customer_id IS NULL) AS strays,
-                   any_value(t.customer_id) AS true_id
-            FROM identity_map m LEFT JOIN t USING (type, value) GROUP BY ALL
-        ),
-        truth AS (
-            SELECT t.customer_id AS true_id, count(DISTINCT m.customer_id) AS resolveds,
-                   count(*) FILTER (WHERE m.customer_id IS NULL) AS missing
-            FROM t LEFT JOIN identity_map m USING (type, value) GROUP BY ALL
-        )
-        SELECT resolved, true_id FROM resolved JOIN truth USING (true_id)
-        WHERE trues = 1 AND strays = 0 AND resolveds = 1 AND missing = 0
-        """
-    ).to_pylist()
-    return {r["resolved"]: r["true_id"] for r in rows}
-
-
 def _ms(text: str) -> int:
     return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
@@ -65,7 +41,7 @@ def _ms(text: str) -> int:
 def world(demo: tuple[Path, dict[str, Any]]) -> Any:
     out, _ = demo
     with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
-        exact = _exact(p, out)
+        exact = exactly_resolved(p, out)
         yield out, p, exact
 
 

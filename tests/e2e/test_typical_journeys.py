@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from demo_world import truth_rows
+from demo_world import exactly_resolved, truth_rows
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import parcours
@@ -37,34 +37,8 @@ from parcours.journeys.typical import (
     silhouette,
     typical_journeys,
 )
-from parcours.sql import lit
 
 ARI_BAR = 0.33
-
-
-def _exact(p: parcours.Parcours, out: Path) -> dict[str, str]:
-    """Resolved customer -> true customer, for the customers resolved exactly as the truth
-    (the same rule as test_journeys_demo.py)."""
-    truth = lit(str(out / "truth" / "identifiers.csv"))
-    rows = p.sql(
-        f"""
-        WITH t AS (SELECT type, value, customer_id FROM read_csv({truth}, all_varchar = true)),
-        resolved AS (
-            SELECT m.customer_id AS resolved, count(DISTINCT t.customer_id) AS trues,
-                   count(*) FILTER (WHERE t.customer_id IS NULL) AS strays,
-                   any_value(t.customer_id) AS true_id
-            FROM identity_map m LEFT JOIN t USING (type, value) GROUP BY ALL
-        ),
-        truth AS (
-            SELECT t.customer_id AS true_id, count(DISTINCT m.customer_id) AS resolveds,
-                   count(*) FILTER (WHERE m.customer_id IS NULL) AS missing
-            FROM t LEFT JOIN identity_map m USING (type, value) GROUP BY ALL
-        )
-        SELECT resolved, true_id FROM resolved JOIN truth USING (true_id)
-        WHERE trues = 1 AND strays = 0 AND resolveds = 1 AND missing = 0
-        """
-    ).to_pylist()
-    return {r["resolved"]: r["true_id"] for r in rows}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +46,7 @@ def world(demo: tuple[Path, dict[str, Any]]) -> Any:
     out, _ = demo
     planted = {r["customer_id"]: r["journey_type"] for r in truth_rows(out, "customers.csv")}
     with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
-        exact = _exact(p, out)
+        exact = exactly_resolved(p, out)
         yield p, {resolved: planted[true] for resolved, true in exact.items()}
 
 
