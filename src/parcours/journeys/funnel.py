@@ -32,7 +32,7 @@ last step they reached) or per step (each step's own event).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parcours.errors import BadRequest
-from parcours.journeys.scope import Scope, parse_duration
+from parcours.journeys.scope import Scope, checked_expression, parse_duration
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
 from parcours.store.store import Store
@@ -75,8 +75,6 @@ class Step:
         return cls(text, optional=optional)
 
     def sql(self) -> str:
-        from parcours.journeys.scope import checked_expression
-
         parts = [] if self.name == "*" else [f"name = {lit(self.name)}"]
         if self.channel:
             parts.append(f"channel = {lit(self.channel)}")
@@ -124,7 +122,13 @@ class FunnelResult:
     _customer_levels: pa.Table | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {
+            "steps": self.steps,
+            "order": self.order,
+            "window_seconds": self.window_seconds,
+            "customers": self.customers,
+            "breakdown": self.breakdown,
+        }
 
     def customers_at(self, step: int, *, dropped: bool = False) -> list[str]:
         """The customers behind a number: who reached step `step` (1-based), or, with
@@ -132,9 +136,13 @@ class FunnelResult:
         if self._customer_levels is None:
             return []
         levels = self._customer_levels
-        reached = pc.greater_equal(levels["level"], step)
-        if dropped:
-            reached = pc.and_(pc.equal(levels["level"], step - 1), pc.greater_equal(step, 2))
+        if dropped and step < 2:
+            return []
+        reached = (
+            pc.equal(levels["level"], step - 1)
+            if dropped
+            else pc.greater_equal(levels["level"], step)
+        )
         ids: list[str] = levels.filter(reached)["customer_id"].to_pylist()
         return sorted(ids)
 
