@@ -52,7 +52,6 @@ import resource
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -235,40 +234,30 @@ def credits_of(result: Any) -> dict[str, dict[str, float]]:
 
 
 def child_parcours(spec: dict[str, Any]) -> dict[str, Any]:
-    from parcours.engine.duckdb import DuckDBEngine
     from parcours.journeys.attribution import attribute
 
     paths = pq.read_table(spec["input"])
     runs = Runs()
-    with DuckDBEngine(None, threads=spec.get("threads")) as engine:
-        baseline = memory_mb("VmRSS")
-        for _ in range(spec["repeat"]):
-            with runs.run():
-                result = attribute(engine, paths)
+    baseline = memory_mb("VmRSS")
+    for _ in range(spec["repeat"]):
+        with runs.run():
+            result = attribute(paths)
     return {**runs.figures(), "baseline_mb": baseline, "credit": credits_of(result)}
 
 
 def child_parcours_pieces(spec: dict[str, Any]) -> dict[str, Any]:
-    """The Markov removal effects and the path-credit query, each timed alone, as
-    `attribute()` runs them (the paths registered, the SQL run, the rows fetched)."""
-    from parcours.engine.duckdb import DuckDBEngine
-    from parcours.journeys.attribution import (
-        markov_removal_effects,
-        path_credit_query,
-        transitions_query,
-    )
+    """The Markov removal effects and the other models' credit, each timed alone, as
+    `attribute()` runs them (the touches as arrays first, then each walk over them)."""
+    from parcours.journeys.attribution import _Touches, markov_removal_effects, path_credit
 
     paths = pq.read_table(spec["input"])
     markov, credit = Runs(), Runs()
-    with DuckDBEngine(None, threads=spec.get("threads")) as engine:
-        baseline = memory_mb("VmRSS")
-        for _ in range(spec["repeat"]):
-            name = f"_paths_{uuid.uuid4().hex}"
-            with markov.run(), engine.registered(name, paths):
-                transitions = engine.query(transitions_query(f"SELECT * FROM {name}"))
-                solved = markov_removal_effects(transitions.to_pylist())
-            with credit.run(), engine.registered(name, paths):
-                engine.query(path_credit_query(f"SELECT * FROM {name}")).to_pylist()
+    baseline = memory_mb("VmRSS")
+    for _ in range(spec["repeat"]):
+        with markov.run():
+            solved = markov_removal_effects(_Touches.of(paths))
+        with credit.run():
+            path_credit(_Touches.of(paths))
     return {
         "markov": markov.figures(),
         "path_credit": credit.figures(),
@@ -366,7 +355,6 @@ def sides(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {
         "parcours": {"kind": "parcours", "input": paths},
         "parcours_pieces": {"kind": "parcours_pieces", "input": paths},
-        "parcours_1_thread": {"kind": "parcours", "input": paths, "threads": 1},
         "parcours_journeys": {"kind": "parcours", "input": journeys},
         "ca_markov": {**ca, "input": paths, "conv_par": 0.05},
         "ca_markov_0.01": {**ca, "input": paths, "conv_par": 0.01},
@@ -379,8 +367,7 @@ def sides(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 NAMES = {
     "parcours": "parcours attribute(), paths",
     "parcours_pieces": "  Markov: transitions + exact solve",
-    "parcours_pieces_credit": "  heuristics + Shapley (one query)",
-    "parcours_1_thread": "parcours attribute(), 1 thread",
+    "parcours_pieces_credit": "  heuristics + Shapley",
     "parcours_journeys": "parcours attribute(), journeys",
     "ca_markov": "CA markov_model 0.05, paths",
     "ca_markov_0.01": "CA markov_model 0.01, paths",
@@ -464,9 +451,6 @@ def ratios(results: dict[str, Any], key: str) -> dict[str, float | None]:
     return {
         "CA markov 0.05 / Markov + Shapley": over(ca, markov_shapley),
         "CA markov 0.05 / attribute()": over(ca, ours),
-        "CA markov 0.05 / attribute(), 1 thread": over(
-            ca, figure(results.get("parcours_1_thread"), key)
-        ),
         "CA markov 0.01 / attribute()": over(figure(results.get("ca_markov_0.01"), key), ours),
         "CA on journeys / attribute() on journeys": over(
             figure(results.get("ca_markov_journeys"), key),

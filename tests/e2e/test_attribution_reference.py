@@ -41,7 +41,6 @@ import pyarrow as pa
 import pytest
 from browser import in_ci
 
-from parcours.engine.duckdb import DuckDBEngine
 from parcours.journeys.attribution import Attribution, attribute
 
 CONVERSIONS, NULLS, PATHS = 19_785, 68_602, 10_000
@@ -127,11 +126,7 @@ def example(data_csv: Path) -> Iterator[Example]:
             "nulls": [r["total_null"] for r in rows],
         }
     )
-    engine = DuckDBEngine(None)
-    try:
-        yield Example(rows, attribute(engine, paths))
-    finally:
-        engine.close()
+    yield Example(rows, attribute(paths))
 
 
 def frame(example: Example) -> Any:

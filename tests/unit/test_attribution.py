@@ -6,20 +6,11 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
 
-from parcours.engine.duckdb import DuckDBEngine
 from parcours.journeys.attribution import attribute
-
-
-@pytest.fixture
-def engine() -> Iterator[DuckDBEngine]:
-    engine = DuckDBEngine(None)
-    yield engine
-    engine.close()
 
 
 def _paths(rows: list[tuple[list[str], int, int]]) -> pa.Table:
@@ -36,13 +27,13 @@ def _credit(result: object, model: str) -> dict[str, float]:
     return {r["touchpoint"]: r[model] for r in result.by_touchpoint}  # type: ignore[attr-defined]
 
 
-def test_the_two_channel_toy_case(engine: DuckDBEngine) -> None:
+def test_the_two_channel_toy_case() -> None:
     """Puzyrov (2019), checked by hand and by ChannelAttribution in
     ../shared/reference/anchors-python-peers.md §2.3: `google ads` 2 conversions and 1 null,
     `mailing` 1 conversion, `google ads > mailing` 1 conversion. P(conversion) = 0.8; removal
     effects 0.75 and 0.5; exact Markov credit 2.4 / 1.6; Zhao's Shapley 2.5 / 1.5."""
     toy = _paths([(["google ads"], 2, 1), (["mailing"], 1, 0), (["google ads", "mailing"], 1, 0)])
-    result = attribute(engine, toy)
+    result = attribute(toy)
     assert result.conversion_probability == pytest.approx(0.8)
     assert _credit(result, "removal_effect") == pytest.approx({"google ads": 0.75, "mailing": 0.5})
     assert _credit(result, "markov") == pytest.approx({"google ads": 2.4, "mailing": 1.6})
@@ -82,9 +73,9 @@ def _brute_force_shapley(rows: list[tuple[list[str], int, int]]) -> dict[str, fl
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_shapley_equals_brute_force(engine: DuckDBEngine, seed: int) -> None:
+def test_shapley_equals_brute_force(seed: int) -> None:
     rows = _random_paths(seed)
-    ours = _credit(attribute(engine, _paths(rows)), "shapley")
+    ours = _credit(attribute(_paths(rows)), "shapley")
     assert ours == pytest.approx(_brute_force_shapley(rows))
 
 
@@ -118,9 +109,9 @@ def _value_iteration(rows: list[tuple[list[str], int, int]], removed: str | None
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_markov_removal_effects_equal_value_iteration(engine: DuckDBEngine, seed: int) -> None:
+def test_markov_removal_effects_equal_value_iteration(seed: int) -> None:
     rows = _random_paths(seed)
-    result = attribute(engine, _paths(rows))
+    result = attribute(_paths(rows))
     base = _value_iteration(rows, None)
     assert result.conversion_probability == pytest.approx(base, abs=1e-6)
     for channel, effect in _credit(result, "removal_effect").items():

@@ -27,14 +27,14 @@ Each model's credit, its share, and a budget split in proportion to the credit.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from parcours.engine import Engine
 from parcours.journeys.scope import Scope, Touchpoint, parse_duration, touchpoint_sql
 from parcours.journeys.visits import ORDER
 from parcours.sql import lit
@@ -123,53 +123,76 @@ def time_decay_query(touches: str, half_life: float) -> str:
     """
 
 
-def path_credit_query(paths: str) -> str:
-    """Per touchpoint, from distinct paths (touchpoints, conversions): first, last, linear,
-    position-based (40/20/40) and Shapley (Zhao's simplified form) credit."""
-    return f"""
-        WITH converting AS (SELECT * FROM ({paths}) WHERE conversions > 0),
-        touches AS (
-            SELECT conversions, len(touchpoints) AS n, unnest(touchpoints) AS touchpoint,
-                   generate_subscripts(touchpoints, 1) AS i
-            FROM converting
-        ),
-        heuristic AS (
-            SELECT touchpoint,
-                   coalesce(sum(conversions) FILTER (WHERE i = 1), 0)::DOUBLE AS first_touch,
-                   coalesce(sum(conversions) FILTER (WHERE i = n), 0)::DOUBLE AS last_touch,
-                   sum(conversions / n) AS linear,
-                   sum(conversions * CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5
-                                          WHEN i = 1 OR i = n THEN 0.4
-                                          ELSE 0.2 / (n - 2) END) AS position_based
-            FROM touches GROUP BY touchpoint
-        ),
-        shapley AS (  -- the distinct touchpoints first, then unnested: 3x faster than both at once
-            SELECT touchpoint, sum(share) AS shapley
-            FROM (SELECT conversions / len(d) AS share, unnest(d) AS touchpoint
-                  FROM (SELECT conversions, list_distinct(touchpoints) AS d FROM converting))
-            GROUP BY touchpoint
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass
+class _Touches:
+    """The paths' touches as arrays: each touch's touchpoint code, path and place in it."""
+
+    names: list[str]
+    code: Ints
+    path: Ints
+    position: Ints
+    length: Ints
+    """Per path, its number of touches."""
+    conversions: Floats
+    nulls: Floats
+
+    @classmethod
+    def of(cls, paths: pa.Table) -> _Touches:
+        lists = paths["touchpoints"].combine_chunks()
+        flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists)
+        named = pc.is_valid(flat)  # a touch without a name (a NULL from elsewhere) is none
+        flat, parent = flat.filter(named), parent.filter(named)
+        encoded = pc.dictionary_encode(flat)
+        path = np.asarray(parent.to_numpy(zero_copy_only=False), dtype=np.int64)
+        count = len(paths)
+        length = np.bincount(path, minlength=count).astype(np.int64)
+        start = np.cumsum(length) - length
+        return cls(
+            encoded.dictionary.to_pylist(),
+            np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            path,
+            np.arange(len(path), dtype=np.int64) - start[path],
+            length,
+            _numbers(paths["conversions"]),
+            _numbers(paths["nulls"]),
         )
-        SELECT * FROM heuristic FULL JOIN shapley USING (touchpoint)
-    """
+
+    def credit(self, weights: Floats) -> Floats:
+        """Per touchpoint, the sum of `weights` (one per touch)."""
+        return np.bincount(self.code, weights=weights, minlength=len(self.names)).astype(np.float64)
 
 
-def transitions_query(paths: str) -> str:
-    """The chain's transition counts: from a touchpoint (NULL: the start) to the next one, or
-    to the end (`ends` 'conversion' or 'null'); states are never confused with a touchpoint's
-    name."""
-    return f"""
-        WITH p AS (SELECT * FROM ({paths}) WHERE len(touchpoints) > 0)
-        SELECT source, target, ends, sum(weight)::DOUBLE AS weight FROM (
-            SELECT weight, touchpoints[i - 1] AS source, touchpoints[i] AS target,
-                   NULL AS ends
-            FROM (SELECT conversions + nulls AS weight, touchpoints,
-                         generate_subscripts(touchpoints, 1) AS i FROM p)
-            UNION ALL
-            SELECT conversions, touchpoints[-1], NULL, 'conversion' FROM p WHERE conversions > 0
-            UNION ALL
-            SELECT nulls, touchpoints[-1], NULL, 'null' FROM p WHERE nulls > 0
-        ) GROUP BY ALL
-    """
+def _numbers(column: pa.ChunkedArray) -> Floats:
+    return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def path_credit(t: _Touches) -> dict[str, Floats]:
+    """Per touchpoint: first, last, linear, position-based (40/20/40) and Shapley (Zhao's
+    simplified form) credit of the conversions."""
+    n = t.length[t.path]
+    conv = t.conversions[t.path]
+    first, last = t.position == 0, t.position == n - 1
+    u_shape = np.where(
+        n == 1, 1.0, np.where(n == 2, 0.5, np.where(first | last, 0.4, 0.2 / np.maximum(n - 2, 1)))
+    )
+    # Shapley: each path's conversions shared by its distinct touchpoints.
+    keys = np.unique(t.path * len(t.names) + t.code) if len(t.code) else t.code
+    path, code = keys // max(len(t.names), 1), keys % max(len(t.names), 1)
+    distinct = np.bincount(path, minlength=len(t.length))
+    shapley = np.bincount(
+        code, weights=t.conversions[path] / distinct[path], minlength=len(t.names)
+    )
+    return {
+        "first_touch": t.credit(np.where(first, conv, 0.0)),
+        "last_touch": t.credit(np.where(last, conv, 0.0)),
+        "linear": t.credit(conv / n),
+        "position_based": t.credit(conv * u_shape),
+        "shapley": shapley.astype(np.float64),
+    }
 
 
 @dataclass
@@ -177,23 +200,24 @@ class Markov:
     """The absorbing chain's answer: P(conversion) and each touchpoint's removal effect."""
 
     conversion_probability: float
-    removal_effects: dict[str, float]
+    removal_effects: Floats
 
 
-def markov_removal_effects(transitions: list[dict[str, Any]]) -> Markov:
-    """Exact first-order removal effects from the transition counts: one linear solve for
-    P(conversion from the start), one more per touchpoint removed (its inflow sent to NULL)."""
-    names = sorted({t[k] for t in transitions for k in ("source", "target")} - {None})
-    index = {name: i + 1 for i, name in enumerate(names)}  # state 0 is the start
-    states = len(index) + 1
-    flows, to_conversion, out = np.zeros((states, states)), np.zeros(states), np.zeros(states)
-    for t in transitions:
-        a = index.get(t["source"], 0)
-        out[a] += t["weight"]
-        if t["ends"] == "conversion":
-            to_conversion[a] += t["weight"]
-        elif t["ends"] is None:
-            flows[a, index[t["target"]]] += t["weight"]
+def markov_removal_effects(t: _Touches) -> Markov:
+    """Exact first-order removal effects of the chain the paths make: state 0 is the start,
+    state c + 1 the touchpoint c; one linear solve for P(conversion from the start), one more
+    per touchpoint removed (its inflow sent to NULL)."""
+    states = len(t.names) + 1
+    weight = (t.conversions + t.nulls)[t.path]
+    before = np.where(t.position == 0, 0, np.roll(t.code, 1) + 1)  # the state each touch leaves
+    flows = np.bincount(
+        before * states + t.code + 1, weights=weight, minlength=states * states
+    ).reshape(states, states)
+    last = t.position == t.length[t.path] - 1
+    ends = t.code[last] + 1
+    to_conversion = np.bincount(ends, weights=t.conversions[t.path[last]], minlength=states)
+    to_null = np.bincount(ends, weights=t.nulls[t.path[last]], minlength=states)
+    out = flows.sum(axis=1) + to_conversion + to_null
     out[out == 0] = 1.0  # a state nothing leaves is never reached
     q, r = flows / out[:, None], to_conversion / out
 
@@ -204,7 +228,9 @@ def markov_removal_effects(transitions: list[dict[str, Any]]) -> Markov:
         return float(x[0])
 
     base = converting(None)
-    effects = {n: (base - converting(index[n])) / base if base > 0 else 0.0 for n in names}
+    effects = np.array(
+        [(base - converting(c + 1)) / base if base > 0 else 0.0 for c in range(len(t.names))]
+    )
     return Markov(base, effects)
 
 
@@ -239,7 +265,7 @@ def attribution(
     touches = touches_query(scope or Scope(), conversion, touchpoint=touchpoint, lookback=lookback)
     engine = store.engine
     decay = engine.query(time_decay_query(touches, parse_duration(half_life))).to_pylist()
-    result = attribute(store.engine, engine.query(paths_query(touches)), budget=budget)
+    result = attribute(engine.query(paths_query(touches)), budget=budget)
     for row in result.by_touchpoint:
         row["time_decay"] = next(
             (d["time_decay"] for d in decay if d["touchpoint"] == row["touchpoint"]), 0.0
@@ -249,40 +275,34 @@ def attribution(
     return result
 
 
-def attribute(engine: Engine, paths: pa.Table, *, budget: float = 100.0) -> Attribution:
+def attribute(paths: pa.Table, *, budget: float = 100.0) -> Attribution:
     """Every model but time decay (which needs the touches' times) from paths: `touchpoints`
     (a list), `conversions`, `nulls` — parcours's own, or any others (a ChannelAttribution
     data set, a test's toy case), one row per path or per journey. A path without touchpoints
     has no one to credit: its conversions count in the total, not in any model's credit."""
-    name = f"_paths_{uuid.uuid4().hex}"
-    with engine.registered(name, paths):
-        # A touch without a name (a NULL in a path from elsewhere) is no touchpoint.
-        given = (
-            f"SELECT * REPLACE (list_filter(touchpoints, lambda t: t IS NOT NULL) AS touchpoints) "
-            f"FROM {name}"
-        )
-        credit = engine.query(path_credit_query(given)).to_pylist()
-        transitions = engine.query(transitions_query(given)).to_pylist()
-        totals = engine.query(
-            f"SELECT coalesce(sum(conversions), 0)::BIGINT AS conversions, "
-            f"coalesce(sum(conversions) FILTER (WHERE len(touchpoints) > 0), 0)::BIGINT "
-            f"AS credited, coalesce(sum(conversions + nulls), 0)::BIGINT AS paths "
-            f"FROM ({given})"
-        ).to_pylist()[0]
-    markov = markov_removal_effects(transitions)
-    effects = sum(markov.removal_effects.values())
-    rows = {c["touchpoint"]: {**c} for c in credit}
-    for touch, effect in markov.removal_effects.items():
-        row = rows.setdefault(touch, {"touchpoint": touch})
-        row["removal_effect"] = round(effect, 6)
-        row["markov"] = totals["credited"] * effect / effects if effects else 0.0
-    ordered = sorted(rows.values(), key=lambda r: (-(r.get("markov") or 0.0), r["touchpoint"]))
+    touches = _Touches.of(paths)
+    credit = path_credit(touches)
+    markov = markov_removal_effects(touches)
+    credited = float(touches.conversions[touches.length > 0].sum())
+    effects = markov.removal_effects.sum()
+    credit["markov"] = (
+        credited * markov.removal_effects / effects if effects else markov.removal_effects * 0
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "touchpoint": name,
+            "removal_effect": round(float(markov.removal_effects[c]), 6),
+            **{model: float(values[c]) for model, values in credit.items()},
+        }
+        for c, name in enumerate(touches.names)
+    ]
+    ordered = sorted(rows, key=lambda r: (-r["markov"], r["touchpoint"]))
     _shares(ordered, budget)
     return Attribution(
         "",
         "",
-        totals["conversions"],
-        totals["paths"],
+        int(touches.conversions.sum()),
+        int((touches.conversions + touches.nulls).sum()),
         round(markov.conversion_probability, 6),
         budget,
         ordered,
