@@ -45,8 +45,20 @@ def best_identifier_sql(rules: IdentityRules) -> str:
     return f"list_min(list_filter({candidates}, lambda x: {links}))"
 
 
+KEYS = {
+    "customer_id": "m.customer_id",
+    "customer_key": "(hash(m.customer_id) >> 1)::BIGINT",
+    "event_key": "(hash(e.source, e.event_id) >> 1)::BIGINT",
+}
+"""The columns not copied from `events`. The keys are 63-bit hashes, so that journeys sort and
+partition by integers: two customers would share a key (and be read as one journey) with odds
+of about one in 10^7 at a million customers."""
+ORDER = "customer_key, occurred_at, event_key"
+"""Journey order: each customer's events together, in time, ties in one fixed order."""
+
+
 def _select(rules: IdentityRules, where: str) -> str:
-    columns = ", ".join(f"e.{c}" if c != "customer_id" else "m.customer_id" for c in COLUMNS)
+    columns = ", ".join(f"{KEYS.get(c, 'e.' + c)} AS {c}" for c in COLUMNS)
     return (
         f"SELECT {columns} FROM (SELECT *, {best_identifier_sql(rules)} AS best FROM events "
         f"WHERE {where}) e JOIN identity_map m ON m.type = e.best.type AND m.value = e.best.value"
@@ -61,7 +73,8 @@ def refresh(store: Store, events: str | None = None) -> int:
         # Dropping the index and building it once is cheaper than keeping it up row by row.
         engine.execute_script(f"DROP INDEX IF EXISTS {INDEX}")
         engine.execute_script(f"DELETE FROM {TABLE}")
-        written = engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')}")
+        # Written in journey order: an analysis reading it needs no sort (see journeys.ordered).
+        written = engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')} ORDER BY {ORDER}")
         engine.execute_script(f"CREATE INDEX {INDEX} ON {TABLE} (customer_id)")
         return written
     engine.execute_script(

@@ -65,11 +65,12 @@ def touches_query(
     is_conversion = f"coalesce(name = {lit(conversion)}, false)"
     return f"""
         WITH e AS (
-            SELECT customer_id, occurred_at, source, event_id, {touchpoint_sql(touchpoint)} AS tp,
+            SELECT customer_id, customer_key, occurred_at, event_key,
+                   {touchpoint_sql(touchpoint)} AS tp,
                    {is_conversion} AS converts,
                    CASE WHEN {is_conversion} THEN coalesce(amount, 0) END AS value,
                    coalesce(sum({is_conversion}::INTEGER) OVER (
-                       PARTITION BY customer_id ORDER BY {ORDER}
+                       PARTITION BY customer_key ORDER BY {ORDER}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS path
             FROM ({scope.events()})
         ),
@@ -79,20 +80,21 @@ def touches_query(
             FROM e GROUP BY ALL
         ),
         kept AS (
-            SELECT e.customer_id, e.path, e.occurred_at, e.source, e.event_id, e.tp,
+            SELECT e.customer_id, e.customer_key, e.path, e.occurred_at, e.event_key, e.tp,
                    x.converted, x.value, epoch(x.ended_at) - epoch(e.occurred_at) AS before_end
             FROM e JOIN ends x USING (customer_id, path)
             WHERE e.occurred_at >= x.ended_at - to_seconds({seconds!r})
         ),
         collapsed AS (
             SELECT * FROM (
-                SELECT *, lag(tp) OVER (PARTITION BY customer_id, path ORDER BY {ORDER}) AS previous
+                SELECT *,
+                       lag(tp) OVER (PARTITION BY customer_key, path ORDER BY {ORDER}) AS previous
                 FROM kept)
             WHERE previous IS DISTINCT FROM tp
         )
-        SELECT customer_id, path, converted, value, tp, before_end,
-               row_number() OVER (PARTITION BY customer_id, path ORDER BY {ORDER}) AS position,
-               count(*) OVER (PARTITION BY customer_id, path) AS touches
+        SELECT customer_id, customer_key, path, converted, value, tp, before_end,
+               row_number() OVER (PARTITION BY customer_key, path ORDER BY {ORDER}) AS position,
+               count(*) OVER (PARTITION BY customer_key, path) AS touches
         FROM collapsed
     """
 
@@ -117,7 +119,7 @@ def time_decay_query(touches: str, half_life: float) -> str:
         SELECT tp AS touchpoint, sum(decay / path_decay) AS time_decay FROM (
             SELECT tp, pow(0.5, before_end / {half_life!r}) AS decay,
                    sum(pow(0.5, before_end / {half_life!r}))
-                       OVER (PARTITION BY customer_id, path) AS path_decay
+                       OVER (PARTITION BY customer_key, path) AS path_decay
             FROM ({touches}) WHERE converted)
         GROUP BY tp
     """

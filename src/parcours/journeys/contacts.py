@@ -61,12 +61,13 @@ def contacts_query(scope: Scope, window: str | float = REPEAT_WINDOW) -> str:
     unsettled = ", ".join(lit(o) for o in UNSETTLED)
     return f"""
         WITH c AS (
-            SELECT customer_id, source, event_id, occurred_at, channel, type, name, intent,
-                   outcome, agent, team, wait_seconds, duration_seconds,
+            SELECT customer_id, customer_key, source, event_id, event_key, occurred_at,
+                   channel, type, name, intent, outcome, agent, team, wait_seconds,
+                   duration_seconds,
                    lag(occurred_at) OVER w AS previous_at,
                    lag(channel) OVER w AS previous_contact_channel
             FROM ({contacts})
-            WINDOW w AS (PARTITION BY customer_id, intent ORDER BY {ORDER})
+            WINDOW w AS (PARTITION BY customer_key, intent ORDER BY {ORDER})
         ),
         opened AS (
             SELECT *, (previous_at IS NULL
@@ -75,7 +76,7 @@ def contacts_query(scope: Scope, window: str | float = REPEAT_WINDOW) -> str:
         ),
         numbered AS (
             SELECT *, sum(opens::INTEGER) OVER (
-                       PARTITION BY customer_id, intent ORDER BY {ORDER}
+                       PARTITION BY customer_key, intent ORDER BY {ORDER}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS case_number
             FROM opened
         ),
@@ -208,7 +209,7 @@ def repeaters(
         f"""SELECT k.*, list({{'occurred_at': c.occurred_at, 'channel': c.channel,
                                'source': c.source, 'event_id': c.event_id,
                                'outcome': c.outcome, 'agent': c.agent}}
-                              ORDER BY c.occurred_at, c.source, c.event_id) AS history
+                              ORDER BY c.occurred_at, c.event_key) AS history
             FROM ({cases}) k JOIN ({contacts}) c USING (case_id)
             WHERE k.repeats > 0
             GROUP BY ALL ORDER BY k.effort DESC, k.case_id LIMIT {int(limit)}"""

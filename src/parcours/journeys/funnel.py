@@ -31,8 +31,8 @@ last step they reached) or per step (each step's own event).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parcours.errors import BadRequest
+from parcours.journeys.ordered import Journeys, ids_of, read_ordered
 from parcours.journeys.scope import Scope, checked_expression, parse_duration
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
@@ -119,7 +120,10 @@ class FunnelResult:
     customers: int
     """Customers in the scope with an event at step 1."""
     breakdown: list[dict[str, Any]] = field(default_factory=list)
-    _customer_levels: pa.Table | None = field(default=None, repr=False)
+    _levels: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    """Per customer (by number), the steps reached."""
+    _ids: Callable[[Ints], list[str]] = field(default=lambda numbers: [], repr=False)
+    """The ids of customers (by number), read from the store when asked."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,18 +137,11 @@ class FunnelResult:
     def customers_at(self, step: int, *, dropped: bool = False) -> list[str]:
         """The customers behind a number: who reached step `step` (1-based), or, with
         `dropped`, who reached the step before and not this one (the leak)."""
-        if self._customer_levels is None:
-            return []
-        levels = self._customer_levels
         if dropped and step < 2:
             return []
-        reached = (
-            pc.equal(levels["level"], step - 1)
-            if dropped
-            else pc.greater_equal(levels["level"], step)
-        )
-        ids: list[str] = levels.filter(reached)["customer_id"].to_pylist()
-        return sorted(ids)
+        levels = self._levels
+        reached = levels == step - 1 if dropped else levels >= step
+        return sorted(self._ids(np.flatnonzero(reached)))
 
 
 def funnel(
@@ -164,16 +161,16 @@ def funnel(
     exclusions = exclusions or []
     order, attribution = _check(parsed, exclusions, order, attribution)
     seconds = parse_duration(window)
-    table = store.engine.query(
-        _events_query(parsed, exclusions, scope or Scope(), order, breakdown)
-    )
-    walk = _Walk(table, len(parsed))
+    scope, columns = _events(parsed, exclusions, scope or Scope(), order, breakdown)
+    walk = _Walk(read_ordered(store, scope, columns), len(parsed))
     walked = (
         walk.any_order(seconds)
         if order == "any"
         else walk.chains(parsed, exclusions, seconds, strict=order == "strict")
     )
-    return _result(parsed, order, seconds, walk, walked, breakdown, attribution)
+    result = _result(parsed, order, seconds, walk, walked, breakdown, attribution)
+    result._ids = lambda numbers: ids_of(store, walk.keys[numbers].tolist())
+    return result
 
 
 def _check(
@@ -220,30 +217,22 @@ def _breakdown_sql(breakdown: str | None) -> str:
     return f"{breakdown}::VARCHAR"
 
 
-def _events_query(
+def _events(
     steps: list[Step],
     exclusions: list[Exclusion],
     scope: Scope,
     order: Order,
     breakdown: str | None,
-) -> str:
-    """The events a funnel walks, each customer's in time order, with one flag per step."""
+) -> tuple[Scope, str]:
+    """The events a funnel walks (a scope) and what it reads of each: one flag per step and
+    per exclusion, and the breakdown's value."""
     flags = [f"({s.sql()}) AS s{i}" for i, s in enumerate(steps)]
     flags += [f"({x.step.sql()}) AS x{i}" for i, x in enumerate(exclusions)]
-    wanted = [s.sql() for s in steps] + [x.step.sql() for x in exclusions]
+    wanted = " OR ".join(f"({s.sql()})" for s in [*steps, *(x.step for x in exclusions)])
     # A strict funnel needs every event (anything between two steps breaks the chain).
-    narrowed = scope if order == "strict" else _with(scope, " OR ".join(f"({w})" for w in wanted))
-    return (
-        f"SELECT customer_id, epoch_us(occurred_at) AS at, {_breakdown_sql(breakdown)} AS bd, "
-        f"{', '.join(flags)} FROM ({narrowed.events()}) "
-        "ORDER BY customer_id, occurred_at, source, event_id"
-    )
-
-
-def _with(scope: Scope, condition: str) -> Scope:
-    from dataclasses import replace
-
-    return replace(scope, extra=(*scope.extra, f"({condition})"))
+    if order != "strict":
+        scope = replace(scope, extra=(*scope.extra, f"({wanted})"))
+    return scope, ", ".join([f"{_breakdown_sql(breakdown)} AS bd", *flags])
 
 
 @dataclass
@@ -266,16 +255,20 @@ class _Walked:
 
 
 class _Walk:
-    """The sorted events as arrays: per row its customer, time and step flags."""
+    """The ordered events as arrays: per row its customer, time and step flags."""
 
     def __init__(self, table: pa.Table, steps: int) -> None:
+        journeys = Journeys.of(table)
         self.table = table
         self.n = table.num_rows
-        customer = pc.dictionary_encode(table["customer_id"]).combine_chunks()
-        self.customer_ids = customer.dictionary
-        self.codes = customer.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        self.segment = _segments(self.codes)
-        self.at = table["at"].to_numpy(zero_copy_only=False).astype(np.int64)
+        self.codes = journeys.customer  # the customer's number, increasing with the rows
+        self.segment = journeys.customer
+        self.starts = journeys.first_row
+        self.customers = journeys.customers
+        self.keys = np.asarray(table["customer_key"].to_numpy(), dtype=np.int64)[
+            journeys.first_row[:-1]
+        ]
+        self.at = journeys.at
         self.rows = np.arange(self.n, dtype=np.int64)
         self.steps = [self.flag(f"s{i}") for i in range(steps)]
 
@@ -323,13 +316,18 @@ class _Walk:
         return self._walked(per_step, own)
 
     def _first_rows(self, reached: Bools) -> Ints:
-        first = np.full(len(self.customer_ids), self.n, dtype=np.int64)
+        """Per customer, the first row where `reached` holds (n: none). Rows are in
+        customer order, so the first of each run of one customer's rows."""
+        first = np.full(self.customers, self.n, dtype=np.int64)
         rows = np.flatnonzero(reached)
-        np.minimum.at(first, self.codes[rows], rows)
+        who = self.codes[rows]
+        new = np.ones(len(rows), dtype=bool)
+        new[1:] = who[1:] != who[:-1]
+        first[who[new]] = rows[new]
         return first
 
     def _walked(self, per_step: list[Ints], own: list[Ints]) -> _Walked:
-        customers = len(self.customer_ids)
+        customers = self.customers
         level = np.zeros(customers, dtype=np.int64)
         start = np.full(customers, -1, dtype=np.int64)
         last = np.full(customers, -1, dtype=np.int64)
@@ -357,9 +355,8 @@ class _Walk:
             inside[inside] = self.at[inside] - self.at[latest[inside]] <= limit
             done += inside
             earliest = np.where(inside, np.minimum(earliest, latest), earliest)
-        customers = len(self.customer_ids)
-        level = np.zeros(customers, dtype=np.int64)
-        np.maximum.at(level, self.codes, done)
+        customers = self.customers
+        level = np.maximum.reduceat(done, self.starts[:-1]) if self.n else done
         first_rows = [self._first_rows(done >= j + 1) for j in range(len(self.steps))]
         best = self._first_rows((done == level[self.codes]) & (done > 0))
         has = best < self.n
@@ -416,8 +413,7 @@ def _result(
     if len(seconds):
         rows[-1]["median_seconds_to_convert"] = float(np.median(seconds))
         rows[-1]["p90_seconds_to_convert"] = float(np.percentile(seconds, 90))
-    levels = pa.table({"customer_id": walk.customer_ids, "level": pa.array(level)})
-    result = FunnelResult(rows, order, window, total, _customer_levels=levels)
+    result = FunnelResult(rows, order, window, total, _levels=level)
     if breakdown is not None:
         result.breakdown = _breakdown(walk, walked, len(steps), attribution)
     return result

@@ -38,9 +38,9 @@ def journeys_query(
 ) -> str:
     """Every scoped event as (case_id, customer_id, activity, occurred_at, position)."""
     if case == "customer":
-        source, case_id = scope.events(), "customer_id"
+        source, case_id = scope.events(), "customer_key"
     elif case == "visit":
-        source, case_id = visits_query(scope, gap=gap), "customer_id || '#' || visit_number"
+        source, case_id = visits_query(scope, gap=gap), "(customer_key, visit_number)"
     else:
         raise BadRequest(f"Unknown journey case {case!r}", "use customer or visit")
     return f"""

@@ -31,8 +31,9 @@ VISIT_CHANNELS = ("web", "app", "store", "call", "chat", "video", "social")
 """Where a customer comes to the company. Email and SMS are what the company sends (a click
 shows up as the web visit it opens), `other` holds records such as CRM rows: none is a visit,
 unless a scope names its channels."""
-ORDER = "occurred_at, source, event_id"
-"""Events at the same instant keep one order everywhere: by source, then id."""
+ORDER = "occurred_at, event_key"
+"""Within a customer, events in time; at the same instant, one fixed order everywhere (see
+`customer_events`)."""
 
 
 def visits_query(
@@ -51,7 +52,7 @@ def visits_query(
                    lag(channel) OVER w AS previous_channel,
                    lag(session_id) OVER w AS previous_session
             FROM ({scope.events()})
-            WINDOW w AS (PARTITION BY customer_id ORDER BY {ORDER})
+            WINDOW w AS (PARTITION BY customer_key ORDER BY {ORDER})
         ),
         cut AS (
             SELECT * EXCLUDE (previous_at, previous_channel, previous_session),
@@ -62,7 +63,7 @@ def visits_query(
             FROM ordered
         )
         SELECT *, sum(new_visit::INTEGER) OVER (
-                   PARTITION BY customer_id ORDER BY {ORDER}
+                   PARTITION BY customer_key ORDER BY {ORDER}
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)::BIGINT AS visit_number
         FROM cut
     """

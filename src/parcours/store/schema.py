@@ -226,6 +226,12 @@ IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
 
 CUSTOMER_EVENT_COLUMNS: tuple[Column, ...] = (
     Column("customer_id", "VARCHAR", "The customer the event belongs to.", False),
+    Column(
+        "customer_key", "BIGINT", "A 63-bit hash of customer_id: the order journeys read.", False
+    ),
+    Column(
+        "event_key", "BIGINT", "A 63-bit hash of (source, event_id): ties at one instant.", False
+    ),
     *(
         c
         for c in EVENT_COLUMNS

@@ -1,0 +1,103 @@
+"""Reading events in journey order, for the analyses that walk them as arrays.
+
+`customer_events` is written in journey order (customer_key, occurred_at, event_key) by a full
+resolve; an incremental resolve appends, so a read checks the order and sorts only when the
+appended rows broke it. The engine filters and projects; numpy then walks every customer's
+events at once — consecutive rows of one customer are consecutive events of one journey — with
+no window query and no per-customer loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parcours.journeys.scope import Scope
+from parcours.store.store import Store
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+def read_ordered(store: Store, scope: Scope, columns: str) -> pa.Table:
+    """The scoped events' `customer_key`, `at` (epoch microseconds), `event_key` and
+    `columns` (SQL select items), in journey order."""
+    keys = "customer_key, epoch_us(occurred_at) AS at, event_key"
+    table = store.engine.query(scope.events(f"{keys}, {columns}" if columns else keys))
+    order = [_ints(table[c]) for c in ("customer_key", "at", "event_key")]
+    if not _in_order(*order):
+        table = table.take(pa.array(np.lexsort(order[::-1])))
+    return table
+
+
+def _ints(column: pa.ChunkedArray) -> Ints:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def _in_order(customer: Ints, at: Ints, event: Ints) -> bool:
+    if len(customer) < 2:
+        return True
+    dc, da, de = np.diff(customer), np.diff(at), np.diff(event)
+    return bool(np.all((dc > 0) | ((dc == 0) & ((da > 0) | ((da == 0) & (de >= 0))))))
+
+
+@dataclass
+class Journeys:
+    """Ordered events as arrays: per row its customer's number (0.. in order), the customer's
+    first row, and the time."""
+
+    table: pa.Table
+    customer: Ints
+    """The customer's number, 0 to customers - 1, increasing with the rows."""
+    first_row: Ints
+    """Per customer, the row their journey starts at; `first_row[-1]` ends it (the length)."""
+    at: Ints
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Journeys:
+        keys = _ints(table["customer_key"])
+        new = np.ones(len(keys), dtype=bool)
+        new[1:] = keys[1:] != keys[:-1]
+        customer = np.cumsum(new, dtype=np.int64) - 1
+        first_row = np.append(np.flatnonzero(new), len(keys)).astype(np.int64)
+        return cls(table, customer, first_row, _ints(table["at"]))
+
+    @property
+    def customers(self) -> int:
+        return len(self.first_row) - 1
+
+    @property
+    def position(self) -> Ints:
+        """Each row's place in its customer's journey, from 0."""
+        return np.arange(len(self.customer), dtype=np.int64) - self.first_row[self.customer]
+
+    def flag(self, column: str) -> Bools:
+        return np.asarray(pc.fill_null(self.table[column], False).to_numpy(False), dtype=bool)
+
+    def codes(self, column: str) -> tuple[list[str | None], Ints]:
+        """A text column as (its distinct values, each row's index into them)."""
+        encoded = pc.dictionary_encode(self.table[column]).combine_chunks()
+        values: list[str | None] = encoded.dictionary.to_pylist()
+        return values, np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    @property
+    def keys(self) -> Ints:
+        """Each customer's key (by number)."""
+        return _ints(self.table["customer_key"])[self.first_row[:-1]]
+
+
+def ids_of(store: Store, keys: list[int]) -> list[str]:
+    """The customer ids behind these keys, read from the store."""
+    if not keys:
+        return []
+    found = store.engine.query(
+        "SELECT DISTINCT customer_key, customer_id FROM customer_events "
+        "WHERE customer_key IN (SELECT unnest(?::BIGINT[]))",
+        [keys],
+    ).to_pylist()
+    by_key = {row["customer_key"]: row["customer_id"] for row in found}
+    return [by_key[k] for k in keys]
