@@ -196,3 +196,29 @@ def test_funnel_equals_clickhouse_window_funnel(world: Any, tmp_path: Path) -> N
         expected = [sum(n for k, n in levels.items() if k >= step) for step in (1, 2, 3, 4)]
         result = p.journeys.funnel(FUNNEL, window=f"{window_days}d")  # the Python API
         assert [s["customers"] for s in result.steps] == expected, window_days
+
+
+def test_conversion_by_visit_walk_equals_the_portable_sql(world: Any) -> None:
+    """The walk over ordered events (the fast path) against the window queries it replaces
+    (`visits_query`, which any engine runs), on every customer and two inactivity gaps."""
+    from parcours.journeys.visits import (
+        conversion_by_visit_query,
+        visit_table_query,
+        visits_query,
+    )
+
+    _, p, _ = world
+    for gap in ("30m", "5m"):
+        fast = conversion_by_visit(p.store, "Order Completed", gap=gap, max_visit=15).by_visit
+        sql = conversion_by_visit_query(
+            visit_table_query(visits_query(Scope(), gap=gap), "Order Completed"), 15
+        )
+        portable = [
+            {
+                **r,
+                "channel_mix": dict(r["channel_mix"]),
+                "converting_channel_mix": dict(r["converting_channel_mix"]),
+            }
+            for r in p.sql(sql).to_pylist()
+        ]
+        assert fast == portable, gap

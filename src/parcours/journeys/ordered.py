@@ -78,11 +78,12 @@ class Journeys:
     def flag(self, column: str) -> Bools:
         return np.asarray(pc.fill_null(self.table[column], False).to_numpy(False), dtype=bool)
 
-    def codes(self, column: str) -> tuple[list[str | None], Ints]:
-        """A text column as (its distinct values, each row's index into them)."""
+    def codes(self, column: str) -> tuple[list[str], Ints]:
+        """A text column as (its distinct values, each row's index into them; -1: NULL)."""
         encoded = pc.dictionary_encode(self.table[column]).combine_chunks()
-        values: list[str | None] = encoded.dictionary.to_pylist()
-        return values, np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        values: list[str] = encoded.dictionary.to_pylist()
+        indices = pc.fill_null(encoded.indices, -1)
+        return values, np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
     @property
     def keys(self) -> Ints:

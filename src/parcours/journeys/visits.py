@@ -16,11 +16,14 @@ those who reached visit k without having converted: the hazard), and the channel
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from parcours.journeys.ordered import Journeys, read_ordered
 from parcours.journeys.scope import Scope, parse_duration
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -124,6 +127,49 @@ def conversion_by_visit_query(visit_table: str, max_visit: int) -> str:
     """
 
 
+def visit_table(
+    store: Store,
+    scope: Scope,
+    conversion: str,
+    *,
+    gap: str | float = GAP,
+    browsing: tuple[str, ...] = BROWSING,
+) -> pa.Table:
+    """One row per visit (customer number, visit_number, channel, events, conversions), cut
+    as `visits_query` cuts them, by one walk over the ordered events instead of windows."""
+    if not scope.channels:
+        scope = replace(scope, channels=VISIT_CHANNELS)
+    converts = f"coalesce(name = {lit(conversion)}, false) AS converts"
+    j = Journeys.of(read_ordered(store, scope, f"channel, session_id, {converts}"))
+    channels, channel = j.codes("channel")
+    _, session = j.codes("session_id")
+    sessioned = np.isin(channel, [i for i, c in enumerate(channels) if c in browsing])
+    new = np.ones(len(channel), dtype=bool)
+    new[1:] = (
+        (j.customer[1:] != j.customer[:-1])
+        | ~sessioned[1:]
+        | (channel[1:] != channel[:-1])
+        | (np.diff(j.at) > parse_duration(gap) * 1_000_000)
+        | ((session[1:] >= 0) & (session[:-1] >= 0) & (session[1:] != session[:-1]))
+    )
+    starts = np.flatnonzero(new)
+    visit = np.cumsum(new) - 1
+    number = visit[starts] - visit[j.first_row[j.customer[starts]]] + 1
+    ends = np.append(starts[1:], len(channel))
+    converted = np.asarray(j.flag("converts"), dtype=np.int64)
+    return pa.table(
+        {
+            "customer_id": j.customer[starts],
+            "visit_number": number,
+            "channel": pa.array(channels, pa.string()).take(pa.array(channel[starts])),
+            "events": ends - starts,
+            "conversions": (
+                np.add.reduceat(converted, starts) if len(starts) else np.zeros(0, np.int64)
+            ),
+        }
+    )
+
+
 @dataclass
 class ConversionByVisit:
     """`journeys visits` as data; `to_dict()` is the stable JSON."""
@@ -148,9 +194,11 @@ def conversion_by_visit(
     max_visit: int = 20,
 ) -> ConversionByVisit:
     """Which visit converts: see the module's docstring."""
-    scope = scope or Scope()
-    visits = visit_table_query(visits_query(scope, gap=gap, browsing=browsing), conversion)
-    rows = store.engine.query(conversion_by_visit_query(visits, max_visit)).to_pylist()
+    table = visit_table(store, scope or Scope(), conversion, gap=gap, browsing=browsing)
+    name = f"_visits_{uuid.uuid4().hex}"
+    with store.engine.registered(name, table):
+        query = conversion_by_visit_query(f"SELECT * FROM {name}", max_visit)
+        rows = store.engine.query(query).to_pylist()
     for row in rows:
         row["channel_mix"] = dict(row["channel_mix"])
         row["converting_channel_mix"] = dict(row["converting_channel_mix"])
