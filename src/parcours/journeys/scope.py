@@ -75,7 +75,9 @@ class Scope:
                     f"Unknown channel {', '.join(unknown)}",
                     f"channels are {', '.join(CHANNELS)}",
                 )
-            found.append(f"channel IN ({', '.join(lit(c) for c in self.channels)})")
+            # A list lookup, not IN: a long IN list becomes a join, which need not keep the
+            # stored order the journeys read in (see journeys.ordered).
+            found.append(f"list_contains([{', '.join(lit(c) for c in self.channels)}], channel)")
         if self.customers:
             found.append(f"customer_id IN (SELECT customer_id FROM ({self.customers}))")
         for key, value in self.properties:
