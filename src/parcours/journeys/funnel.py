@@ -37,11 +37,9 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from parcours.errors import BadRequest
-from parcours.journeys.ordered import Journeys, ids_of, read_ordered
+from parcours.journeys.ordered import Journeys, ids_of, read_journeys
 from parcours.journeys.scope import Scope, checked_expression, parse_duration
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
@@ -162,7 +160,7 @@ def funnel(
     order, attribution = _check(parsed, exclusions, order, attribution)
     seconds = parse_duration(window)
     scope, columns = _events(parsed, exclusions, scope or Scope(), order, breakdown)
-    walk = _Walk(read_ordered(store, scope, columns), len(parsed))
+    walk = _Walk(read_journeys(store, scope, columns), len(parsed))
     walked = (
         walk.any_order(seconds)
         if order == "any"
@@ -257,23 +255,20 @@ class _Walked:
 class _Walk:
     """The ordered events as arrays: per row its customer, time and step flags."""
 
-    def __init__(self, table: pa.Table, steps: int) -> None:
-        journeys = Journeys.of(table)
-        self.table = table
-        self.n = table.num_rows
+    def __init__(self, journeys: Journeys, steps: int) -> None:
+        self.journeys = journeys
+        self.n = len(journeys.customer)
         self.codes = journeys.customer  # the customer's number, increasing with the rows
         self.segment = journeys.customer
         self.starts = journeys.first_row
         self.customers = journeys.customers
-        self.keys = np.asarray(table["customer_key"].to_numpy(), dtype=np.int64)[
-            journeys.first_row[:-1]
-        ]
+        self.keys = journeys.keys
         self.at = journeys.at
         self.rows = np.arange(self.n, dtype=np.int64)
         self.steps = [self.flag(f"s{i}") for i in range(steps)]
 
     def flag(self, column: str) -> Bools:
-        return np.asarray(pc.fill_null(self.table[column], False).to_numpy(False), dtype=bool)
+        return self.journeys.flag(column)
 
     def _prior_max(self, values: Ints, segments: Ints) -> Ints:
         """For each row, the largest of `values` (>= -1) on the earlier rows of its segment
@@ -430,9 +425,9 @@ def _breakdown(
     walk: _Walk, walked: _Walked, steps: int, attribution: Attribution
 ) -> list[dict[str, Any]]:
     """Customers per step and breakdown value, attributed as asked."""
-    encoded = pc.dictionary_encode(walk.table["bd"]).combine_chunks()
-    values = [*encoded.dictionary.to_pylist(), None]
-    codes = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(False).astype(np.int64)
+    distinct, codes = walk.journeys.codes("bd")
+    values = [*distinct, None]
+    codes = np.where(codes < 0, len(values) - 1, codes)
     tally = np.zeros((len(values), steps), dtype=np.int64)
     for j in range(steps):
         if attribution == "step":

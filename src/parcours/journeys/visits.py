@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from parcours.journeys.ordered import Journeys, read_ordered
+from parcours.journeys.ordered import read_journeys
 from parcours.journeys.scope import Scope, parse_duration
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -140,9 +140,10 @@ def visit_table(
     if not scope.channels:
         scope = replace(scope, channels=VISIT_CHANNELS)
     converts = f"coalesce(name = {lit(conversion)}, false) AS converts"
-    j = Journeys.of(read_ordered(store, scope, f"channel, session_id, {converts}"))
+    session_key = "(hash(session_id) >> 1)::BIGINT AS session_key"  # NULL stays NULL
+    j = read_journeys(store, scope, f"channel, {session_key}, {converts}")
     channels, channel = j.codes("channel")
-    _, session = j.codes("session_id")
+    session = j.ints("session_key")
     sessioned = np.isin(channel, [i for i, c in enumerate(channels) if c in browsing])
     new = np.ones(len(channel), dtype=bool)
     new[1:] = (
