@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import parcours
 from parcours.identity.customers import customer_of, explain, show_customer
 from parcours.identity.resolve import resolve_full
@@ -275,3 +277,202 @@ def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would
     resolve_full(p.store)
     assert _customers(p) == incremental, "the same customers a full resolve finds"
     assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"
+
+
+# --- the fast path (connected components) against the reference union–find --------------------
+
+
+def _audit(p: parcours.Parcours) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """identity_map and identity_links as rows, in a set order (without the run id)."""
+    identifiers = p.sql("SELECT * FROM identity_map ORDER BY ALL").to_pylist()
+    links = p.sql("SELECT * EXCLUDE (run_id) FROM identity_links ORDER BY ALL").to_pylist()
+    return identifiers, links
+
+
+def _both_ways(p: parcours.Parcours) -> tuple[object, object]:
+    """The fast path's result and tables, then the reference union–find's."""
+    fast = resolve_full(p.store)
+    fast_tables = _audit(p)
+    reference = resolve_full(p.store, portable=True)
+    assert _audit(p) == fast_tables, "the same customers, links and decisions"
+    fast.run_id = fast.seconds = reference.run_id = reference.seconds = None  # type: ignore[assignment]
+    assert fast == reference
+    return fast, fast_tables
+
+
+def _decide(p: parcours.Parcours, kind: str, left: tuple[str, str], right: tuple[str, str]) -> None:
+    p.store.engine.execute(
+        "INSERT INTO identity_overrides VALUES (?, ?, ?, ?, ?, ?, 'test', now(), NULL)",
+        [f"o{kind}{left}{right}", kind, *left, *right],
+    )
+
+
+def _match(
+    p: parcours.Parcours, left: tuple[str, str], right: tuple[str, str], probability: float
+) -> None:
+    p.store.engine.execute(
+        "INSERT INTO identity_matches VALUES (?, ?, ?, ?, ?, ?, NULL, 'm1')",
+        [*left, *right, probability * 10, probability],
+    )
+
+
+def test_the_fast_path_decides_every_link_as_the_union_find(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """One store where every rule bites: the two ways give the same tables, row for row."""
+    _store(
+        p,
+        tmp_path,
+        [
+            # A couple's email: u1 then u2 (limit:user_id), and a device both use (shared).
+            "2026-01-01 10:00:00,app,,u1,home@x.com,tablet",
+            "2026-01-02 10:00:00,app,,u2,home@x.com,tablet",
+            # Six emails on one cookie: the sixth is past the limit of five.
+            *(f"2026-01-03 10:0{i}:00,email,ck-many,,e{i}@x.com," for i in range(6)),
+            # Two emails and nothing more trusted: the anchor is the first by value.
+            "2026-01-04 10:00:00,web,ck-two,,b@x.com,",
+            "2026-01-04 11:00:00,web,ck-two,,a@x.com,",
+            # u3 on a library computer, to be split from it; u4 and u5 to be forced together.
+            "2026-01-05 10:00:00,web,library,u3,,",
+            "2026-01-05 11:00:00,web,library,,,",
+            "2026-01-06 10:00:00,app,,u4,four@x.com,d4",
+            "2026-01-06 10:00:00,app,,u5,five@x.com,d5",
+            # Records a match links (one above the threshold, one below).
+            "2026-01-07 10:00:00,store,,,jo@x.com,",
+            "2026-01-07 11:00:00,store,,,joe@x.com,",
+            "2026-01-07 12:00:00,store,,,jon@x.com,",
+            # Nobody's rule bites here.
+            "2026-01-08 10:00:00,web,ck-calm,u9,calm@x.com,",
+        ],
+    )
+    _decide(p, "split", ("user_id", "u3"), ("anonymous_id", "library"))
+    _decide(p, "merge", ("user_id", "u4"), ("user_id", "u5"))
+    _match(p, ("email", "jo@x.com"), ("email", "joe@x.com"), 0.999)
+    _match(p, ("email", "jo@x.com"), ("email", "jon@x.com"), 0.5)
+    result, (identifiers, _) = _both_ways(p)
+    assert result.refused == {  # type: ignore[attr-defined]
+        "limit:user_id": 1,
+        "limit:email": 1,
+        "shared_device": 2,
+        "split": 1,
+    }
+    customer = {(r["type"], r["value"]): r["customer_id"] for r in identifiers}
+    assert customer["user_id", "u4"] == customer["user_id", "u5"], "forced past the limit"
+    assert (
+        customer["email", "jo@x.com"]
+        == customer["email", "joe@x.com"]
+        != customer["email", "jon@x.com"]
+    )
+    assert (
+        customer["email", "b@x.com"]
+        == customer["email", "a@x.com"]
+        == customer_of(p.store, "anonymous_id", "ck-two")
+    )
+    assert customer["email", "a@x.com"] == customer_of(p.store, "email", "a@x.com")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_fast_path_agrees_with_the_union_find_on_random_tangles(
+    p: parcours.Parcours, tmp_path: Path, seed: int
+) -> None:
+    """Neighbourhoods of a few people whose events draw on small pools of identifiers, so that
+    customers collide in all the ways the rules know (shared cookies and devices, couples'
+    emails, more emails than the limit), or in none; forced merges, splits and matches are
+    drawn inside some of them."""
+    import random
+
+    draw = random.Random(seed)
+    rows: list[str] = []
+    seen: dict[int, list[tuple[str, str]]] = {}
+    for _ in range(700):
+        n = draw.randrange(60)
+        cookie = f"ck{n}-{draw.randrange(4)}" if draw.random() < 0.8 else ""
+        user = f"u{n}-{draw.randrange(2)}" if draw.random() < 0.3 else ""
+        email = f"e{n}-{draw.randrange(8)}@x.com" if draw.random() < 0.4 else ""
+        device = f"d{n}" if draw.random() < 0.2 else ""
+        minute = draw.randrange(500)  # 700 events in 500 minutes: many share their time
+        at = f"2026-01-01 {minute // 60:02d}:{minute % 60:02d}:00"
+        rows.append(f"{at},web,{cookie},{user},{email},{device}")
+        pairs = (("anonymous_id", cookie), ("user_id", user), ("email", email))
+        seen.setdefault(n, []).extend((kind, value) for kind, value in pairs if value)
+    _store(p, tmp_path, rows)
+    for n in draw.sample(sorted(seen), 24):
+        left, right = draw.choice(seen[n]), draw.choice(seen[n])
+        if n % 3 == 0:
+            _decide(p, "merge", left, right)
+        elif n % 3 == 1:
+            _decide(p, "split", left, right)
+        else:
+            _match(p, left, right, draw.choice([0.995, 0.999, 0.9]))
+    result, _ = _both_ways(p)
+    refused = result.refused  # type: ignore[attr-defined]
+    assert {"limit:user_id", "shared_device"} <= set(refused), refused
+
+
+def test_identifiers_sharing_a_key_are_told_apart(
+    p: parcours.Parcours, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash collision between two identifiers is found, and the graph is built again with
+    another salt: the customers are those of a run without it."""
+    from parcours.identity import graph
+
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck1,u1,jane@x.com,",
+            "2026-01-02 10:00:00,web,ck2,u2,bob@x.com,d2",
+            "2026-01-03 10:00:00,web,ck3,,,",
+        ],
+    )
+    resolve_full(p.store)
+    expected = _audit(p)[0]
+    salted = graph.key_sql
+    monkeypatch.setattr(
+        graph, "key_sql", lambda salt: "(hash(type, value) % 2)" if salt == 0 else salted(salt)
+    )
+    resolve_full(p.store)
+    assert _audit(p)[0] == expected
+
+
+def test_between_two_equally_trusted_identifiers_type_and_value_decide(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """Two types off the priority list share its last rank: an event carrying both links from
+    the first by type, as the customer's id comes from it (both ways of stitching agree)."""
+    (tmp_path / "refs.yaml").write_text(
+        "name: refs\nevent: {value: Seen}\nchannel: {value: store}\noccurred_at: {field: at}\n"
+        "identifiers:\n  zz_ref: z\n  aa_ref: a\n"
+    )
+    data = tmp_path / "refs.csv"
+    data.write_text("at,z,a\n" + "".join(f"2026-01-0{i} 10:00:00,Z{i},A{i}\n" for i in range(1, 9)))
+    p.import_file(data, source="s", mapping=tmp_path / "refs.yaml")
+    _, (_, links) = _both_ways(p)
+    assert sorted((r["left_type"], r["left_value"], r["right_value"]) for r in links) == [
+        ("aa_ref", f"A{i}", f"Z{i}") for i in range(1, 9)
+    ]
+    assert customer_of(p.store, "zz_ref", "Z1") == customer_of(p.store, "aa_ref", "A1")
+
+
+def test_a_full_resolve_keeps_the_indexes_of_the_tables_it_rewrites(
+    p: parcours.Parcours, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They are dropped before the rewrite (DuckDB would update them row by row) and built
+    again after it, also when the resolve fails half-way."""
+    from parcours.identity import resolve
+
+    _store(p, tmp_path, ["2026-01-01 10:00:00,web,ck1,u1,jane@x.com,"])
+    listed = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'identity_map'"
+    before = p.sql(listed).column(0).to_pylist()
+    assert before, "the schema indexes identity_map"
+    resolve_full(p.store)
+    assert p.sql(listed).column(0).to_pylist() == before
+
+    def fail(*_: object, **__: object) -> None:
+        raise RuntimeError("half-way")
+
+    monkeypatch.setattr(resolve, "_write", fail)
+    with pytest.raises(RuntimeError):
+        resolve_full(p.store)
+    assert p.sql(listed).column(0).to_pylist() == before
+    assert customer_of(p.store, "email", "jane@x.com") == customer_of(p.store, "user_id", "u1")

@@ -53,3 +53,14 @@ def test_a_store_from_a_newer_parcours_is_refused(tmp_path: Path) -> None:
 
 def test_migrations_are_numbered_in_order() -> None:
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_lookup_index_lost_in_a_crash_is_built_again_at_the_next_open(tmp_path: Path) -> None:
+    """A full resolve drops the lookup indexes while it rewrites the tables; a process killed
+    then leaves them missing, and the next writable open builds them again."""
+    path = tmp_path / "store.duckdb"
+    with parcours.connect(path) as p:
+        p.store.engine.execute_script("DROP INDEX customer_events_customer")
+    with parcours.connect(path) as p:
+        names = p.sql("SELECT index_name FROM duckdb_indexes()").column(0).to_pylist()
+    assert {"customer_events_customer", "identity_map_customer"} <= set(names)

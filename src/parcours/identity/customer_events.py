@@ -20,7 +20,6 @@ from parcours.store.schema import CUSTOMER_EVENT_COLUMNS
 from parcours.store.store import Store
 
 TABLE = "customer_events"
-INDEX = "customer_events_customer"
 COLUMNS = tuple(c.name for c in CUSTOMER_EVENT_COLUMNS)
 
 
@@ -70,13 +69,10 @@ def refresh(store: Store, events: str | None = None) -> int:
     return the rows written. Runs inside the resolve's transaction, after the map is written."""
     engine, rules = store.engine, store.settings.identity
     if events is None:
-        # Dropping the index and building it once is cheaper than keeping it up row by row.
-        engine.execute_script(f"DROP INDEX IF EXISTS {INDEX}")
+        # A full resolve has set the index aside (see identity.resolve). Written in journey
+        # order: an analysis reading it needs no sort (see journeys.ordered).
         engine.execute_script(f"DELETE FROM {TABLE}")
-        # Written in journey order: an analysis reading it needs no sort (see journeys.ordered).
-        written = engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')} ORDER BY {ORDER}")
-        engine.execute_script(f"CREATE INDEX {INDEX} ON {TABLE} (customer_id)")
-        return written
+        return engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')} ORDER BY {ORDER}")
     engine.execute_script(
         f"CREATE OR REPLACE TEMP TABLE _refreshed_events AS SELECT DISTINCT source, event_id "
         f"FROM ({events})"

@@ -1,12 +1,13 @@
 """Resolve: the identity graph's components, under the rules, become customers.
 
-Edges are united most trusted first (the star edges of user ids before those of cookies), with
-a union–find that keeps the rules: a union that would give a customer more values of a type
-than its limit (two user ids, a sixth email) is refused and recorded, and a shared device links
-nobody. Events are never rewritten: the result is the identifier → customer map that queries
-join, written with one audit row per link (which identifiers, which evidence, since when) and
-one per refusal (which rule). A full resolve recomputes everything from the events, so a rule
-change re-resolves history.
+Edges are united most trusted first (the star edges of user ids before those of cookies), under
+rules: a union that would give a customer more values of a type than its limit (two user ids, a
+sixth email) is refused and recorded, and a shared device links nobody (`identity.stitch` does
+the uniting, fast with scipy's connected components, checked against the plain union–find).
+Events are never rewritten: the result is the identifier → customer map that queries join,
+written with one audit row per link (which identifiers, which evidence, since when) and one per
+refusal (which rule). A full resolve recomputes everything from the events, so a rule change
+re-resolves history.
 
 A customer's id is derived from its most trusted identifier, so it stays the same from one
 resolve to the next as long as that identifier stays with it.
@@ -17,17 +18,27 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from parcours.identity import customer_events, graph
+from parcours.engine import Engine
+from parcours.errors import StoreError
+from parcours.identity import customer_events, graph, stitch
 from parcours.identity.rules import IdentityRules
-from parcours.sql import lit
+from parcours.sql import ident, lit
 from parcours.store.store import Store
 
-NODES, EDGES = "_identity_nodes", "_identity_edges"
+OCCURRENCES, NODES, EDGES = "_identity_occurrences", "_identity_nodes", "_identity_edges"
+CUSTOMERS, OWNED = "_identity_customers", "_identity_owned"
+REWRITTEN = ("identity_map", "identity_links", "customer_events")
+"""The tables a full resolve rewrites whole."""
+SALTS = 4
+"""Tries at keys without a collision (about one chance in three million at 3M identifiers)."""
 
 
 @dataclass
@@ -46,74 +57,16 @@ class Resolution:
         return asdict(self)
 
 
-@dataclass
-class _Union:
-    """Union–find over node numbers, keeping per-customer counts of each identifier type."""
-
-    kinds: list[str]
-    rules: IdentityRules
-    apart: list[tuple[int, int]] = field(default_factory=list)
-    """Pairs a user split: no union may bring them together."""
-    parent: list[int] = field(init=False)
-    counts: dict[int, dict[str, int]] = field(init=False)
-    """Per root, identifier counts by type; a root absent here has one identifier (its own)."""
-    limit: dict[str, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.parent = list(range(len(self.kinds)))
-        # Built lazily: most identifiers never join anything, and 3M small dicts cost seconds.
-        self.counts = {}
-        self.limit = {kind: self.rules.limit(kind) for kind in set(self.kinds)}
-
-    def _counts(self, root: int) -> dict[str, int]:
-        return self.counts.get(root) or {self.kinds[root]: 1}
-
-    def find(self, node: int) -> int:
-        root = node
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:  # path compression
-            self.parent[node], node = root, self.parent[node]
-        return root
-
-    def unite(self, left: int, right: int, *, forced: bool = False) -> str | None:
-        """Join the two customers; return why not if a rule or a split refuses it.
-
-        A forced merge (a user's decision) passes the limits, but not a split."""
-        a, b = self.find(left), self.find(right)
-        if a == b:
-            return None
-        for x, y in self.apart:
-            if {self.find(x), self.find(y)} == {a, b}:
-                return "split"
-        counts_a, counts_b = self._counts(a), self._counts(b)
-        small, large = (
-            (counts_a, counts_b) if len(counts_a) <= len(counts_b) else (counts_b, counts_a)
-        )
-        if not forced:
-            for kind, count in small.items():
-                # Refused only when both sides bring that type: a customer a user forced past
-                # a limit still takes identifiers of other types.
-                if kind in large and count + large[kind] > self.limit[kind]:
-                    return f"limit:{kind}"
-        # The more trusted root (lower node number) stays the root.
-        keep, gone = (a, b) if a < b else (b, a)
-        merged = dict(large)
-        for kind, count in small.items():
-            merged[kind] = merged.get(kind, 0) + count
-        self.parent[gone] = keep
-        self.counts[keep] = merged
-        self.counts.pop(gone, None)
-        return None
-
-
 SCOPE = "_identity_scope"
 MAX_SCOPE_ROUNDS = 20
 
 
-def resolve_full(store: Store) -> Resolution:
-    """Recompute every customer from the identifiers on the events, under the current rules."""
-    return _resolve(store, scoped=False)
+def resolve_full(store: Store, *, portable: bool = False) -> Resolution:
+    """Recompute every customer from the identifiers on the events, under the current rules.
+
+    `portable` stitches with the plain union–find over every link (`stitch.union_find`), the
+    reference the fast path is checked against: the same customers and decisions, slower."""
+    return _resolve(store, scoped=False, portable=portable)
 
 
 def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) -> Resolution:
@@ -147,7 +100,7 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
     return _resolve(store, scoped=True)
 
 
-def _resolve(store: Store, *, scoped: bool) -> Resolution:
+def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolution:
     started = time.perf_counter()
     rules: IdentityRules = store.settings.identity
     engine = store.engine
@@ -155,36 +108,22 @@ def _resolve(store: Store, *, scoped: bool) -> Resolution:
     occurrences = graph.occurrences_query(rules)
     if scoped:
         occurrences = graph.scoped_occurrences_query(occurrences, SCOPE)
-    engine.execute_script(
-        f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(occurrences)}"
-    )
-    engine.execute_script(
-        f"CREATE OR REPLACE TEMP TABLE {EDGES} AS "
-        f"{graph.edges_query(occurrences, NODES, rules.match_threshold)}"
-    )
-    kinds = engine.query(f"SELECT type FROM {NODES} ORDER BY node").column(0).to_pylist()
-    edges = engine.query(f"SELECT kind, left_node, right_node FROM {EDGES} ORDER BY position")
-    shared = set(engine.query(graph.shared_query(occurrences, NODES, rules)).column(0).to_pylist())
-    splits = engine.query(graph.splits_query(NODES)).to_pylist()
+    stitched, links = _stitched(store, scoped=scoped, portable=portable)
 
-    union = _Union(kinds, rules, [(s["left_node"], s["right_node"]) for s in splits])
-    decisions: list[str | None] = []
-    for kind, left, right in zip(*(edges.column(i).to_pylist() for i in range(3)), strict=True):
-        if kind >= 0 and (left in shared or right in shared):
-            decisions.append("shared_device")
-        else:
-            decisions.append(union.unite(left, right, forced=kind < 0))
-    roots = [union.find(node) for node in range(len(kinds))]
-
-    with engine.transaction():
-        _write(store, result.run_id, roots, decisions, scoped=scoped)
-        customer_events.refresh(
-            store, f"SELECT source, event_id FROM ({occurrences})" if scoped else None
-        )
-    result.identifiers, result.links = len(kinds), decisions.count(None)
-    result.customers = len(set(roots))
-    result.shared_devices = len(shared)
-    result.refused = dict(Counter(d for d in decisions if d is not None))
+    _name(engine, stitched.customers)
+    _own(engine, stitched.anchors)
+    with ExitStack() as stack:
+        if not scoped:
+            stack.enter_context(_indexes_set_aside(engine, REWRITTEN))
+        with engine.transaction():
+            _write(store, result.run_id, stitched.refused, scoped=scoped)
+            customer_events.refresh(
+                store, f"SELECT source, event_id FROM ({occurrences})" if scoped else None
+            )
+    result.identifiers, result.links = len(links.ranks), len(links.edges) - len(stitched.refused)
+    result.customers = len(stitched.customers)
+    result.shared_devices = len(links.shared)
+    result.refused = dict(Counter(stitched.refused.values()))
     result.seconds = round(time.perf_counter() - started, 3)
     engine.execute(
         "INSERT INTO identity_runs VALUES (?, now(), ?, ?, ?, ?, ?)",
@@ -200,51 +139,197 @@ def _resolve(store: Store, *, scoped: bool) -> Resolution:
     return result
 
 
-def _write(
-    store: Store, run_id: str, roots: list[int], decisions: list[str | None], *, scoped: bool
-) -> None:
+def _stitched(
+    store: Store, *, scoped: bool, portable: bool
+) -> tuple[stitch.Stitched, stitch.Graph]:
+    """Build the graph and stitch it."""
+    rules: IdentityRules = store.settings.identity
+    links = _graph(store, scoped=scoped)
+    limits = {kind: rules.limit(kind) for kind in links.type_names}
+    how = stitch.union_find if portable else stitch.components
+    return how(links, limits, _order(store.engine)), links
+
+
+def _graph(store: Store, *, scoped: bool) -> stitch.Graph:
+    """The graph's tables (occurrences, nodes, edges), made in one transaction (edges name
+    their evidence's event by row id), and its arrays. The identifiers' keys are checked for
+    collisions, and made again with another salt if two identifiers share one."""
+    rules: IdentityRules = store.settings.identity
     engine = store.engine
-    assignment = pa.table(
-        {"node": pa.array(range(len(roots)), pa.int64()), "root": pa.array(roots, pa.int64())}
+    with engine.transaction():
+        for salt in range(SALTS):
+            occurrences = graph.graph_occurrences_query(rules, salt)
+            if scoped:
+                occurrences = graph.scoped_graph_occurrences_query(occurrences, SCOPE)
+            engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {OCCURRENCES} AS {occurrences}")
+            engine.execute_script(
+                f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(OCCURRENCES)}"
+            )
+            if not engine.scalar(f"SELECT count(*) - count(DISTINCT key) FROM {NODES}"):
+                break
+        else:
+            raise StoreError(
+                f"Identifiers kept sharing keys through {SALTS} salts of the hash",
+                "report this with the DuckDB version in use: its hash function looks broken",
+            )
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE {EDGES} AS "
+            f"{graph.edges_query(OCCURRENCES, NODES, rules.match_threshold)}"
+        )
+        type_names = engine.query(f"SELECT DISTINCT type FROM {NODES}").column(0).to_pylist()
+        codes = " ".join(f"WHEN {lit(kind)} THEN {i}" for i, kind in enumerate(type_names))
+        nodes = engine.query(
+            f"SELECT node, rank, CASE type {codes} END AS type_code FROM {NODES}"
+            if type_names
+            else f"SELECT node, rank, 0 AS type_code FROM {NODES}"
+        )
+        edges = engine.query(graph.links_query(EDGES, NODES))
+        shared = engine.query(graph.shared_query(OCCURRENCES, NODES, rules))
+        splits = engine.query(graph.splits_query(NODES))
+    # Nodes come back in any order: each is put in its place.
+    at = _ints(nodes.column("node"))
+    return stitch.Graph(
+        ranks=_placed(at, _ints(nodes.column("rank"))),
+        types=_placed(at, _ints(nodes.column("type_code"))),
+        type_names=type_names,
+        edges=_ints(edges.column("edge")),
+        kinds=_ints(edges.column("kind")),
+        left=_ints(edges.column("left_node")),
+        right=_ints(edges.column("right_node")),
+        shared=_ints(shared.column(0)),
+        splits=np.column_stack(
+            [_ints(splits.column("left_node")), _ints(splits.column("right_node"))]
+        ),
     )
-    outcome = pa.table(
+
+
+def _order(engine: Engine) -> stitch.Order:
+    """The engine's answer to `stitch.Order`: identifiers in trust order, links in union order."""
+
+    def order(nodes: stitch.Ints | None, edges: stitch.Ints | None) -> stitch.Ordered:
+        with ExitStack() as stack:
+            if nodes is not None:
+                stack.enter_context(engine.registered("_identity_part", pa.table({"node": nodes})))
+            if edges is not None:
+                stack.enter_context(
+                    engine.registered("_identity_part_links", pa.table({"edge": edges}))
+                )
+            ordered = engine.query(
+                graph.trust_order_query(NODES, None if nodes is None else "_identity_part")
+            )
+            links = engine.query(
+                graph.union_order_query(
+                    EDGES, NODES, None if edges is None else "_identity_part_links"
+                )
+            )
+        return stitch.Ordered(
+            nodes=_ints(ordered.column("node")),
+            types=ordered.column("type").to_pylist(),
+            edges=_ints(links.column("edge")),
+            kinds=_ints(links.column("kind")),
+            left=_ints(links.column("left_node")),
+            right=_ints(links.column("right_node")),
+        )
+
+    return order
+
+
+def _ints(column: pa.ChunkedArray | pa.Array) -> stitch.Ints:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def _placed(at: stitch.Ints, values: stitch.Ints) -> stitch.Ints:
+    placed = np.empty(len(at), np.int64)
+    placed[at] = values
+    return placed
+
+
+def _name(engine: Engine, customers: stitch.Ints) -> None:
+    """Each customer's id, derived from its anchor: its most trusted identifier."""
+    with engine.registered("_identity_anchors", pa.table({"node": customers})):
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE {CUSTOMERS} AS SELECT node AS anchor, "
+            "'c_' || left(md5(type || ':' || value), 16) AS customer_id "
+            f"FROM {NODES} JOIN _identity_anchors USING (node)"
+        )
+
+
+def _own(engine: Engine, anchors: stitch.Ints) -> None:
+    """Each identifier with its customer: the rows of identity_map, and the ends of links."""
+    owners = pa.table({"node": np.arange(len(anchors), dtype=np.int64), "anchor": anchors})
+    with engine.registered("_identity_owners", owners):
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE {OWNED} AS SELECT n.key, n.type, n.value, "
+            "c.customer_id, n.first_seen, n.last_seen, n.events "
+            f"FROM {NODES} n JOIN _identity_owners o USING (node) JOIN {CUSTOMERS} c USING (anchor)"
+        )
+
+
+@contextmanager
+def _indexes_set_aside(engine: Engine, tables: tuple[str, ...]) -> Iterator[None]:
+    """The tables' indexes dropped for the block and built again after it.
+
+    DuckDB updates an index row by row when rows are deleted: a full resolve deleting 3.3M
+    indexed rows spends half a minute in its commit, even with the index dropped in the same
+    transaction, while building the index again takes a few seconds. So the indexes are
+    dropped in a transaction of their own, before."""
+    names = ", ".join(lit(t) for t in tables)
+    indexes = engine.query(
+        "SELECT index_name, sql FROM duckdb_indexes() "
+        f"WHERE database_name = current_database() AND table_name IN ({names})"
+    ).to_pylist()
+    for index in indexes:
+        engine.execute_script(f"DROP INDEX IF EXISTS {ident(index['index_name'])}")
+    try:
+        yield
+    finally:
+        there = set(
+            engine.query(
+                "SELECT index_name FROM duckdb_indexes() "
+                f"WHERE database_name = current_database() AND table_name IN ({names})"
+            )
+            .column(0)
+            .to_pylist()
+        )
+        for index in indexes:
+            if index["index_name"] not in there:
+                engine.execute_script(index["sql"])
+
+
+def _write(store: Store, run_id: str, refused: dict[int, str], *, scoped: bool) -> None:
+    engine = store.engine
+    refusals = pa.table(
         {
-            "position": pa.array(range(len(decisions)), pa.int64()),
-            "refused": pa.array(decisions, pa.string()),
+            "edge": pa.array(list(refused), pa.int64()),
+            "decision": pa.array(list(refused.values()), pa.string()),
         }
     )
-    customer = "'c_' || left(md5(r.type || ':' || r.value), 16)"
-    with (
-        engine.registered("_identity_roots", assignment),
-        engine.registered("_identity_outcome", outcome),
-    ):
+    engine.execute_script(
+        f"DELETE FROM identity_map WHERE (type, value) IN (SELECT type, value FROM {NODES})"
+        if scoped
+        else "DELETE FROM identity_map"
+    )
+    engine.execute_script(
+        "INSERT INTO identity_map SELECT type, value, customer_id, first_seen, last_seen, events "
+        # Sorted by value, so that a lookup by identifier reads the one row group its zone
+        # maps allow: as fast as sorted by type and value, and the sort costs a third less.
+        f"FROM {OWNED} ORDER BY value"
+    )
+    engine.execute_script(
+        "DELETE FROM identity_links WHERE (left_type, left_value) IN "
+        f"(SELECT type, value FROM {NODES}) OR (right_type, right_value) IN "
+        f"(SELECT type, value FROM {NODES})"
+        if scoped
+        else "DELETE FROM identity_links"
+    )
+    with engine.registered("_identity_refused", refusals):
         engine.execute_script(
-            f"DELETE FROM identity_map WHERE (type, value) IN (SELECT type, value FROM {NODES})"
-            if scoped
-            else "DELETE FROM identity_map"
-        )
-        engine.execute_script(
-            f"INSERT INTO identity_map SELECT n.type, n.value, {customer}, n.first_seen, "
-            f"n.last_seen, n.events FROM {NODES} n JOIN _identity_roots a ON a.node = n.node "
-            f"JOIN {NODES} r ON r.node = a.root "
-            # Sorted, so a lookup by identifier reads the few row groups its zone maps allow.
-            f"ORDER BY n.type, n.value"
-        )
-        engine.execute_script(
-            "DELETE FROM identity_links WHERE (left_type, left_value) IN "
-            f"(SELECT type, value FROM {NODES}) OR (right_type, right_value) IN "
-            f"(SELECT type, value FROM {NODES})"
-            if scoped
-            else "DELETE FROM identity_links"
-        )
-        engine.execute_script(
-            f"INSERT INTO identity_links SELECT {customer.replace('r.', 'c.')}, l.type, l.value, "
-            f"rt.type, rt.value, "
-            f"coalesce(o.refused, CASE e.kind WHEN 0 THEN 'linked' WHEN 1 THEN 'matched' "
-            f"ELSE 'forced' END), "
-            f"e.events, e.first_seen, e.source, e.event_id, e.match_weight, e.evidence, "
+            "INSERT INTO identity_links SELECT l.customer_id, l.type, l.value, r.type, r.value, "
+            "coalesce(f.decision, CASE e.kind WHEN 0 THEN 'linked' WHEN 1 THEN 'matched' "
+            "ELSE 'forced' END), "
+            "e.events, e.first_seen, e.source, e.event_id, e.match_weight, e.evidence, "
             f"{lit(run_id)} "
-            f"FROM {EDGES} e JOIN _identity_outcome o USING (position) "
-            f"JOIN {NODES} l ON l.node = e.left_node JOIN {NODES} rt ON rt.node = e.right_node "
-            f"JOIN _identity_roots a ON a.node = e.left_node JOIN {NODES} c ON c.node = a.root"
+            f"FROM {EDGES} e JOIN {OWNED} l ON l.key = e.left_key "
+            f"JOIN {OWNED} r ON r.key = e.right_key "
+            "LEFT JOIN _identity_refused f USING (edge)"
         )

@@ -62,12 +62,29 @@ def _v3() -> list[str]:
     ]
 
 
+LOOKUP_INDEXES = {
+    name: f"CREATE INDEX {name} ON {table} (customer_id)"
+    for name, table in (
+        ("customer_events_customer", "customer_events"),
+        ("identity_map_customer", "identity_map"),
+    )
+}
+"""Indexes for looking a customer up. A full resolve sets them aside while it rewrites the
+tables (see identity.resolve); `ensure_indexes` builds any that a crash left missing."""
+
+
 def _v4() -> list[str]:
-    return [
-        create_table_sql("customer_events", CUSTOMER_EVENT_COLUMNS),
-        "CREATE INDEX customer_events_customer ON customer_events (customer_id)",
-        "CREATE INDEX identity_map_customer ON identity_map (customer_id)",
-    ]
+    return [create_table_sql("customer_events", CUSTOMER_EVENT_COLUMNS), *LOOKUP_INDEXES.values()]
+
+
+def ensure_indexes(engine: Engine) -> list[str]:
+    """Build the lookup indexes that are missing (a resolve killed while they were set
+    aside); return their names."""
+    there = set(engine.query("SELECT index_name FROM duckdb_indexes()").column(0).to_pylist())
+    missing = [name for name in LOOKUP_INDEXES if name not in there]
+    for name in missing:
+        engine.execute_script(LOOKUP_INDEXES[name])
+    return missing
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -116,4 +133,5 @@ def migrate(engine: Engine) -> list[Migration]:
                 [migration.version, migration.description],
             )
         applied.append(migration)
+    ensure_indexes(engine)
     return applied
