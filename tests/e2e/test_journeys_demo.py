@@ -159,7 +159,7 @@ def test_journey_map_and_variants_equal_pm4py(world: Any) -> None:
     _, p, _ = world
     log = p.sql(
         "SELECT customer_id, coalesce(name, type) AS activity, occurred_at FROM customer_events "
-        "ORDER BY customer_id, occurred_at, source, event_id"
+        "ORDER BY customer_key, occurred_at, event_key"  # parcours's order at the same instant
     ).to_pandas()
     log = pm4py.format_dataframe(
         log, case_id="customer_id", activity_key="activity", timestamp_key="occurred_at"

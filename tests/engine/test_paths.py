@@ -1,0 +1,176 @@
+"""The journey map, variants and paths by customer (walked in numpy) against the SQL builders.
+
+The SQL queries in `journeys/paths.py` are the portable reference (and what `case="visit"`
+runs); the numpy walk must give the same answer on the same events. The events are a random
+log imported through the real path in two files, customers resolved on arrival — so the second
+import appends to `customer_events` out of journey order, and the walk must sort what it reads —
+with many events at the same instant (ties in the fixed event order), a touchpoint named like
+the "other" bucket, and journeys of one event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import parcours
+from parcours.journeys import paths
+from parcours.journeys.paths import (
+    END,
+    OTHER,
+    dfg_query,
+    ends_query,
+    journey_map,
+    journeys_query,
+    paths_query,
+    variants,
+    variants_query,
+)
+from parcours.journeys.scope import Scope
+
+MAPPING = """
+name: t
+event: {field: event}
+channel: {field: channel}
+occurred_at: {field: at}
+user_id: user
+"""
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+NAMES = ["Viewed", "Added", "Bought", "Call", "Chat", OTHER, "Zoé", "Émail"]
+CHANNELS = ["web", "app", "call", "store"]
+
+
+def _import(p: parcours.Parcours, tmp_path: Path, name: str, rows: list[tuple[Any, ...]]) -> None:
+    """Import (customer, whole hours after START, channel, event name) rows; whole hours give
+    many events at the same instant."""
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    data = tmp_path / f"{name}.csv"
+    lines = ["at,channel,user,event"]
+    for user, hours, channel, event in rows:
+        lines.append(f"{(START + dt.timedelta(hours=hours)).isoformat()},{channel},{user},{event}")
+    data.write_text("\n".join(lines) + "\n")
+    p.import_file(data, source=name, mapping=tmp_path / "m.yaml")
+
+
+@pytest.fixture
+def log(p: parcours.Parcours, tmp_path: Path) -> parcours.Parcours:
+    rng = random.Random(5)
+    weights = [8, 4, 2, 2, 1, 1, 1, 1]
+
+    def events(customers: range, most: int) -> list[tuple[Any, ...]]:
+        return [
+            (
+                f"u{c}",
+                rng.randint(0, 40),
+                rng.choice(CHANNELS),
+                rng.choices(NAMES, weights)[0],
+            )
+            for c in customers
+            for _ in range(rng.randint(1, most))
+        ]
+
+    _import(p, tmp_path, "first", events(range(400), 6))
+    _import(p, tmp_path, "second", events(range(200, 600), 4))  # half of them come back
+    return p
+
+
+def _sql_rows(p: parcours.Parcours, query: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = p.store.engine.query(query).to_pylist()
+    return rows
+
+
+def _approx_medians(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The SQL subtracts epoch seconds as doubles; the walk divides whole microseconds.
+    return [{**e, "median_seconds": pytest.approx(e["median_seconds"], abs=1e-6)} for e in edges]
+
+
+@pytest.mark.parametrize("touchpoint", ["name", "channel", "channel:name"])
+def test_journey_map_equals_the_sql_dfg(log: parcours.Parcours, touchpoint: str) -> None:
+    journeys = journeys_query(Scope(), touchpoint)
+    result = journey_map(log.store, touchpoint=touchpoint)
+    assert result.ends == _sql_rows(log, ends_query(journeys))
+    assert result.edges == _approx_medians(_sql_rows(log, dfg_query(journeys)))
+    assert result.journeys == 600
+    assert any(e["source"] == e["target"] for e in result.edges)
+
+
+def test_journey_map_of_a_scope_equals_the_sql_dfg(log: parcours.Parcours) -> None:
+    scope = Scope(channels=("web", "app"), until=START + dt.timedelta(hours=30))
+    journeys = journeys_query(scope)
+    result = journey_map(log.store, scope)
+    assert result.ends == _sql_rows(log, ends_query(journeys))
+    assert result.edges == _approx_medians(_sql_rows(log, dfg_query(journeys)))
+
+
+@pytest.mark.parametrize("top", [0, 3, 40, 1_000_000])
+def test_variants_equal_the_sql_ranking(log: parcours.Parcours, top: int) -> None:
+    """Most journeys are unique, so the ranking leans on its ties: same count and length,
+    then the touchpoints' names one by one (accented ones sort after "Z", as bytes)."""
+    expected = _sql_rows(log, variants_query(journeys_query(Scope()), top))
+    assert variants(log.store, top=top) == expected
+    assert sum(v["journeys"] for v in expected) == 600
+
+
+def test_variants_by_channel_equal_the_sql_ranking(log: parcours.Parcours) -> None:
+    expected = _sql_rows(log, variants_query(journeys_query(Scope(), "channel"), 25))
+    assert variants(log.store, touchpoint="channel", top=25) == expected
+    assert expected[-1]["rank"] is None
+
+
+def test_variants_with_colliding_hashes_fall_back_to_the_sql(
+    log: parcours.Parcours, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journeys are grouped by a hash, then each checked against its group's first: a
+    collision (made here: every journey hashes alike) is caught, and the SQL answers."""
+    monkeypatch.setattr(
+        paths, "_journey_hashes", lambda codes, position, first_row: 0 * first_row[1:]
+    )
+    expected = _sql_rows(log, variants_query(journeys_query(Scope()), 10))
+    assert variants(log.store, top=10) == expected
+
+
+def _sql_paths(
+    p: parcours.Parcours, anchor: str, depth: int, top: int, direction: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rows = _sql_rows(p, paths_query(journeys_query(Scope()), anchor, depth, top, direction))
+    nodes = [
+        {"depth": r["depth"], "activity": r["source"], "customers": r["customers"]}
+        for r in rows
+        if r["kind"] == "node"
+    ]
+    links = [{k: r[k] for k in ("depth", "source", "target", "customers")} for r in rows]
+    return nodes, [link for link, r in zip(links, rows, strict=True) if r["kind"] == "link"]
+
+
+@pytest.mark.parametrize("direction", ["from", "to"])
+@pytest.mark.parametrize(("anchor", "depth", "top"), [("Added", 4, 2), ("Call", 50, 3)])
+def test_paths_equal_the_sql_paths(
+    log: parcours.Parcours, direction: str, anchor: str, depth: int, top: int
+) -> None:
+    result = paths.paths(log.store, anchor, direction=direction, depth=depth, top=top)
+    nodes, links = _sql_paths(log, anchor, depth, top, direction)
+    assert (result.nodes, result.links) == (nodes, links)
+    assert any(n["activity"] == OTHER for n in nodes)
+    assert any(n["activity"] == END for n in nodes) == (direction == "from")
+    # A journey that stops is counted at the depth of its "(end)" ("(start)"), then no more.
+    reaching = [sum(n["customers"] for n in nodes if n["depth"] == d) for d in range(depth + 1)]
+    assert reaching[:2] == [result.customers] * 2
+    assert reaching == sorted(reaching, reverse=True)
+
+
+def test_paths_from_an_anchor_nobody_did_are_empty(log: parcours.Parcours) -> None:
+    result = paths.paths(log.store, "Never")
+    assert (result.customers, result.nodes, result.links) == (0, [], [])
+    assert _sql_paths(log, "Never", 5, 8, "from") == ([], [])
+
+
+def test_an_empty_scope_gives_empty_answers(log: parcours.Parcours) -> None:
+    nobody = Scope(customers=Scope.of_customers([]))
+    assert journey_map(log.store, nobody).edges == []
+    assert journey_map(log.store, nobody).journeys == 0
+    assert variants(log.store, nobody) == []
+    assert paths.paths(log.store, "Added", nobody).customers == 0
