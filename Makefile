@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)  ## side-by-side benchmarks (not tests): make bench ROWS=1000000
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/import.py --rows $(or $(ROWS),1000000)
+	$(BIN)/python bench/journeys.py --sizes $(or $(ROWS),1000000)
 
 clean:
 	rm -rf $(VENV) parcours-demo .pytest_cache .mypy_cache .ruff_cache

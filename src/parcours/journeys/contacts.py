@@ -71,7 +71,8 @@ def contacts_query(scope: Scope, window: str | float = REPEAT_WINDOW) -> str:
         ),
         opened AS (
             SELECT *, (previous_at IS NULL
-                       OR occurred_at - previous_at > to_seconds({seconds!r})) AS opens
+                       OR epoch_us(occurred_at) - epoch_us(previous_at)
+                          > {int(seconds * 1e6)}) AS opens
             FROM c
         ),
         numbered AS (

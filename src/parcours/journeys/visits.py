@@ -61,7 +61,7 @@ def visits_query(
             SELECT * EXCLUDE (previous_at, previous_channel, previous_session),
                    (previous_at IS NULL OR NOT ({sessioned})
                     OR channel <> previous_channel
-                    OR occurred_at - previous_at > to_seconds({seconds!r})
+                    OR epoch_us(occurred_at) - epoch_us(previous_at) > {int(seconds * 1e6)}
                     OR coalesce(session_id <> previous_session, false)) AS new_visit
             FROM ordered
         )
