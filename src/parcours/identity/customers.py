@@ -16,12 +16,7 @@ import pyarrow.compute as pc
 from parcours.engine import Engine
 from parcours.errors import NotFoundError
 from parcours.identity import customer_events, graph
-from parcours.identity.profile import (
-    CONSENT_NAMES,
-    IDENTIFY,
-    consents_query,
-    traits_query,
-)
+from parcours.identity.profile import CONSENT_NAMES, IDENTIFY, consents_query, survivors
 from parcours.store.store import Store
 
 
@@ -73,18 +68,14 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
         raise _unknown(customer_id)
     # One indexed read of the customer's events; every figure below is computed from it.
     rows = engine.query(customer_events.of_customer(customer_id))
+    by_channel = _by_channel(rows)
+    identify = rows.filter(pc.is_in(rows["type"], pa.array(IDENTIFY)))
+    traits = survivors(
+        identify.select(["type", "properties", "source", "event_id", "occurred_at"]).to_pylist(),
+        store.settings.identity,
+    )
     events = f"_customer_{uuid.uuid4().hex}"
     with engine.registered(events, rows):
-        by_channel = engine.query(
-            f"SELECT channel, count(*) AS events, count(amount) AS purchases, "
-            f"coalesce(sum(amount), 0)::DOUBLE AS amount, "
-            f"count(*) FILTER (WHERE intent IS NOT NULL) AS contacts, "
-            f"min(occurred_at) AS first_seen, max(occurred_at) AS last_seen "
-            f"FROM {events} GROUP BY ALL ORDER BY events DESC, channel"
-        ).to_pylist()
-        traits = _rows_if(
-            engine, rows, "type", IDENTIFY, traits_query(events, store.settings.identity)
-        )
         consents = _rows_if(engine, rows, "name", CONSENT_NAMES, consents_query(events))
     return CustomerView(
         customer_id,
@@ -96,6 +87,39 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
         traits,
         consents,
     )
+
+
+def _by_channel(rows: pa.Table) -> list[dict[str, Any]]:
+    """Per channel: events, purchases (events with an amount), their amount, contacts (events
+    with an intent), first and last seen; the busiest channel first."""
+    grouped = (
+        rows.append_column("contact", pc.is_valid(rows["intent"]))
+        .group_by("channel")
+        .aggregate(
+            [
+                ("channel", "count"),
+                ("amount", "count"),
+                ("amount", "sum"),
+                ("contact", "sum"),
+                ("occurred_at", "min"),
+                ("occurred_at", "max"),
+            ]
+        )
+        .to_pylist()
+    )
+    result = [
+        {
+            "channel": g["channel"],
+            "events": g["channel_count"],
+            "purchases": g["amount_count"],
+            "amount": float(g["amount_sum"] or 0),
+            "contacts": int(g["contact_sum"] or 0),
+            "first_seen": g["occurred_at_min"],
+            "last_seen": g["occurred_at_max"],
+        }
+        for g in grouped
+    ]
+    return sorted(result, key=lambda c: (-c["events"], c["channel"]))
 
 
 def _rows_if(

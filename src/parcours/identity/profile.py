@@ -14,7 +14,10 @@ purpose stands. `consent_allows` is what orchestration asks before a send.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+import orjson
 
 from parcours.identity import customer_events
 from parcours.identity.rules import IdentityRules
@@ -27,44 +30,64 @@ IDENTIFY = ("identify",)
 """The event types whose properties are traits."""
 
 
-def traits_query(records: str, rules: IdentityRules) -> str:
-    """One row per trait of `records` (a table, or a subquery in parentheses): the surviving
-    value, where it came from, and by which rule."""
-    trusted = " ".join(f"WHEN {lit(s)} THEN {i}" for i, s in enumerate(rules.trusted_sources))
-    trust = f"CASE source {trusted} ELSE {len(rules.trusted_sources)} END" if trusted else "0"
-    chosen = " ".join(f"WHEN {lit(t)} THEN {lit(r)}" for t, r in rules.survivorship.items())
-    rule = (
-        f"CASE trait {chosen} ELSE {lit(rules.default_survivorship)} END"
-        if chosen
-        else lit(rules.default_survivorship)
-    )
-    return f"""
-        WITH t AS (
-            SELECT source, event_id, occurred_at, k.key AS trait,
-                   json_extract_string(properties, '$."' || replace(k.key, '"', '\\"') || '"')
-                       AS value
-            FROM {records} r, LATERAL (SELECT unnest(json_keys(properties)) AS key) k
-            WHERE r.type = 'identify' AND properties IS NOT NULL
-        ),
-        scored AS (
-            SELECT *, {rule} AS rule, {trust} AS trust,
-                   count(*) OVER (PARTITION BY trait, value) AS frequency,
-                   count(DISTINCT value) OVER (PARTITION BY trait) AS distinct_values
-            FROM t WHERE value IS NOT NULL AND value <> ''
+def survivors(records: list[dict[str, Any]], rules: IdentityRules) -> list[dict[str, Any]]:
+    """One row per trait of `records` (a customer's events: type, properties, source,
+    event_id, occurred_at): the surviving value, where it came from, and by which rule.
+
+    A value is the property as text (numbers and nested values as their JSON); empty ones do
+    not count. Each trait's rule orders its candidates: `most_frequent` by how many records
+    give the value, `most_trusted` by the source's place in `trusted_sources` (others after),
+    `most_recent` not at all; then the latest record first, then source and event id."""
+    trust = {source: i for i, source in enumerate(rules.trusted_sources)}
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["type"] not in IDENTIFY or not record["properties"]:
+            continue
+        for trait, raw in orjson.loads(record["properties"]).items():
+            value = _text(raw)
+            if value:
+                seen.setdefault(trait, []).append({**record, "value": value})
+    chosen = []
+    for trait in sorted(seen):
+        candidates = seen[trait]
+        rule = rules.survivorship.get(trait, rules.default_survivorship)
+        frequency = Counter(c["value"] for c in candidates)
+
+        def rank(c: dict[str, Any], rule: str = rule, frequency: Counter[str] = frequency) -> Any:
+            if rule == "most_frequent":
+                first = -frequency[c["value"]]
+            elif rule == "most_trusted":
+                first = trust.get(c["source"], len(trust))
+            else:
+                first = 0
+            return (first, -c["occurred_at"].timestamp(), c["source"], c["event_id"])
+
+        best = min(candidates, key=rank)
+        chosen.append(
+            {
+                "trait": trait,
+                "value": best["value"],
+                "rule": rule,
+                "source": best["source"],
+                "event_id": best["event_id"],
+                "occurred_at": best["occurred_at"],
+                "distinct_values": len(frequency),
+            }
         )
-        SELECT trait, value, rule, source, event_id, occurred_at, distinct_values
-        FROM scored
-        QUALIFY row_number() OVER (PARTITION BY trait ORDER BY
-            CASE rule WHEN 'most_frequent' THEN -frequency
-                      WHEN 'most_trusted' THEN trust ELSE 0 END,
-            occurred_at DESC, source, event_id) = 1
-        ORDER BY trait
-    """
+    return chosen
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return orjson.dumps(value).decode()
 
 
 def consents_query(records: str) -> str:
-    """`records` as in `traits_query`: the standing consent per channel and purpose, the
-    latest decision."""
+    """`records` (a table, or a subquery in parentheses): the standing consent per channel
+    and purpose, the latest decision."""
     return f"""
         SELECT json_extract_string(properties, '$.channel') AS channel,
                json_extract_string(properties, '$.purpose') AS purpose,
@@ -77,10 +100,11 @@ def consents_query(records: str) -> str:
 
 
 def traits(store: Store, customer_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = store.engine.query(
-        traits_query(f"({customer_events.of_customer(customer_id)})", store.settings.identity)
+    records = store.engine.query(
+        f"SELECT type, properties, source, event_id, occurred_at "
+        f"FROM ({customer_events.of_customer(customer_id)}) WHERE type = 'identify'"
     ).to_pylist()
-    return rows
+    return survivors(records, store.settings.identity)
 
 
 def consents(store: Store, customer_id: str) -> list[dict[str, Any]]:
