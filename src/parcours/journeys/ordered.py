@@ -24,16 +24,10 @@ Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 
-def read_ordered(store: Store, scope: Scope, columns: str) -> pa.Table:
-    """The scoped events' `customer_key`, `at` (epoch microseconds), `event_key` and
-    `columns` (SQL select items), in journey order."""
-    table, rows = _read(store, scope, columns)
-    return table if rows is None else table.take(pa.array(rows))
-
-
 def read_journeys(store: Store, scope: Scope, columns: str) -> Journeys:
-    """The same events as `read_ordered`, as `Journeys`; rows the engine returned out of
-    order are put in order column by column, as arrays, when a column is asked for (cheaper
+    """The scoped events' `customer_key`, `at` (epoch microseconds), `event_key` and
+    `columns` (SQL select items), as `Journeys` in journey order. Rows the engine returned out
+    of order are put in order column by column, as arrays, when a column is asked for (cheaper
     than reordering a whole table of text)."""
     table, rows = _read(store, scope, columns)
     return Journeys.of(table, rows)
@@ -130,11 +124,6 @@ class Journeys:
         values: list[Any] = encoded.dictionary.to_pylist()
         indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         return values, self._ordered(np.asarray(indices, dtype=np.int64))
-
-    def column(self, name: str) -> pa.Array:
-        """A column in journey order, as Arrow."""
-        values = self.table[name].combine_chunks()
-        return values if self.rows is None else values.take(pa.array(self.rows))
 
     @property
     def keys(self) -> Ints:
