@@ -265,17 +265,26 @@ class _Walk:
         self.keys = journeys.keys
         self.at = journeys.at
         self.rows = np.arange(self.n, dtype=np.int64)
+        self.first_of_row = journeys.first_row[journeys.customer]
         self.steps = [self.flag(f"s{i}") for i in range(steps)]
 
     def flag(self, column: str) -> Bools:
         return self.journeys.flag(column)
 
-    def _prior_max(self, values: Ints, segments: Ints) -> Ints:
+    def _prior_max(self, values: Ints, segments: Ints | None = None) -> Ints:
         """For each row, the largest of `values` (>= -1) on the earlier rows of its segment
-        (-1: none). One running maximum over keys that put each segment above the previous
-        ones, so nothing carries from one segment into the next."""
+        (-1: none); the segments are the customers unless given.
+
+        Per customer, the values are rows of that customer (chain starts), all above any
+        earlier customer's: one running maximum, kept where it is at least the customer's first
+        row. Other segments (cut at excluded events) hold chains started before the cut, so
+        there the running maximum runs over keys that put each segment above the previous."""
         prior = np.full(self.n, -1, dtype=np.int64)
         if self.n < 2:
+            return prior
+        if segments is None:
+            running = np.maximum.accumulate(values)[:-1]
+            prior[1:] = np.where(running >= self.first_of_row[1:], running, -1)
             return prior
         span = self.n + 1
         running = np.maximum.accumulate(segments * span + (values + 1))
@@ -296,15 +305,17 @@ class _Walk:
                 prior = np.full(self.n, -1, dtype=np.int64)
                 prior[1:] = np.where(self.segment[1:] == self.segment[:-1], reached[:-1], -1)
             else:
-                segments = self.segment
+                segments = None
                 for i, x in enumerate(exclusions):
                     if x.after <= j < x.before:
                         # A new segment at each excluded event: no chain carries across it.
-                        segments = _segments(segments, np.cumsum(self.flag(f"x{i}")))
+                        segments = _segments(
+                            self.segment if segments is None else segments,
+                            np.cumsum(self.flag(f"x{i}")),
+                        )
                 prior = self._prior_max(reached, segments)
-            ok = self.steps[j] & (prior >= 0)
-            ok[ok] = self.at[ok] - self.at[prior[ok]] <= limit
-            mine = np.where(ok, prior, -1)
+            in_time = self.at - self.at[np.maximum(prior, 0)] <= limit
+            mine = np.where(self.steps[j] & (prior >= 0) & in_time, prior, -1)
             own.append(mine)
             reached = np.maximum(mine, reached) if steps[j].optional else mine
             per_step.append(reached)
@@ -345,7 +356,7 @@ class _Walk:
         earliest = np.full(self.n, self.n, dtype=np.int64)
         for flag in self.steps:
             here = np.where(flag, self.rows, -1)
-            latest = np.maximum(here, self._prior_max(here, self.segment))
+            latest = np.maximum(here, self._prior_max(here))
             inside = latest >= 0
             inside[inside] = self.at[inside] - self.at[latest[inside]] <= limit
             done += inside
