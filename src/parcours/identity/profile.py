@@ -4,8 +4,9 @@ Traits are the properties of the customer's `identify` events (a CRM export row,
 `identify` call). Each trait's value is chosen by its survivorship rule, declared per trait in
 the identity rules: `most_recent` (the latest record that has it), `most_frequent` (the value
 most records give; the latest on a tie) or `most_trusted` (the most trusted source that has it,
-then the latest). Nothing is copied: the profile is computed from the records each time, so a
-merge, a split or an erasure shows at once.
+then the latest). Nothing is stored: the profile is computed each time from the customer's
+events (`customer_events`, which every resolve, merge, split and erasure keeps current), so a
+change shows at once.
 
 Consents are recorded as events — `Consent Given` / `Consent Withdrawn` with `channel` and
 `purpose` properties (what a preference centre or an SDK sends) — and the latest per channel and
