@@ -22,7 +22,6 @@ from parcours.cli_output import (
     print_rows,
 )
 from parcours.client import connect
-from parcours.errors import BadRequest
 from parcours.journeys import (
     attribution,
     cohorts,
@@ -33,7 +32,7 @@ from parcours.journeys import (
     typical,
     visits,
 )
-from parcours.journeys.scope import Scope, Touchpoint
+from parcours.journeys.scope import Scope, parse_properties
 
 journeys_app = typer.Typer(
     help="The whole journey across channels: visits, funnels, paths, switches, repeats."
@@ -73,22 +72,7 @@ def _scope(
     prop: list[str] | None,
     where: str | None,
 ) -> Scope:
-    pairs = []
-    for text in prop or []:
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"Cannot read the property filter {text!r}", "write it KEY=VALUE")
-        pairs.append((key.strip(), value.strip()))
-    return Scope(since, until, tuple(channel or ()), customers, tuple(pairs), where)
-
-
-def _touchpoint(text: str) -> Touchpoint:
-    from parcours.journeys.scope import TOUCHPOINTS
-
-    for kind in TOUCHPOINTS:
-        if text == kind:
-            return kind
-    raise BadRequest(f"Unknown touchpoint {text!r}", f"use one of {', '.join(TOUCHPOINTS)}")
+    return Scope(since, until, tuple(channel or ()), customers, parse_properties(prop), where)
 
 
 def _draw(result: Any, chart: Path | None) -> None:
@@ -229,7 +213,7 @@ def map_command(
         result = paths.journey_map(
             p.store,
             scope,
-            touchpoint=_touchpoint(touchpoint),
+            touchpoint=touchpoint,
             case=case,
         )
     if fmt is OutputFormat.json:
@@ -259,7 +243,7 @@ def variants_command(
         rows = paths.variants(
             p.store,
             scope,
-            touchpoint=_touchpoint(touchpoint),
+            touchpoint=touchpoint,
             case=case,
             top=top,
         )
@@ -297,7 +281,7 @@ def paths_command(
             direction="to" if to else "from",
             depth=depth,
             top=top,
-            touchpoint=_touchpoint(touchpoint),
+            touchpoint=touchpoint,
         )
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -411,7 +395,7 @@ def attribution_command(
             p.store,
             conversion,
             scope,
-            touchpoint=_touchpoint(touchpoint),
+            touchpoint=touchpoint,
             lookback=lookback,
             half_life=half_life,
             budget=budget,
@@ -463,7 +447,7 @@ def touchpoints_command(
             p.store,
             scope,
             conversion=conversion,
-            touchpoint=_touchpoint(touchpoint),
+            touchpoint=touchpoint,
             window=window,
             churn_days=churn_days,
         )

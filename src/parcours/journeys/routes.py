@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from parcours.api.deps import ReaderDep, require_admin
-from parcours.errors import BadRequest
 from parcours.journeys import (
     attribution,
     cohorts,
@@ -26,7 +25,7 @@ from parcours.journeys import (
     typical,
     visits,
 )
-from parcours.journeys.scope import TOUCHPOINTS, Scope, Touchpoint
+from parcours.journeys.scope import Scope, parse_properties
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
 
@@ -40,29 +39,16 @@ def scope_of(
         list[str] | None, Query(description="KEY=VALUE an event property must have.")
     ] = None,
 ) -> Scope:
-    pairs = []
-    for text in property or []:
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"Cannot read the property filter {text!r}", "send KEY=VALUE")
-        pairs.append((key, value))
     return Scope(
         since,
         until,
         tuple(channel or ()),
         Scope.of_customers(customer) if customer else None,
-        tuple(pairs),
+        parse_properties(property),
     )
 
 
 ScopeDep = Annotated[Scope, Depends(scope_of)]
-
-
-def _touchpoint(text: str) -> Touchpoint:
-    for kind in TOUCHPOINTS:
-        if kind == text:
-            return kind
-    raise BadRequest(f"Unknown touchpoint {text!r}", f"use one of {', '.join(TOUCHPOINTS)}")
 
 
 @router.get("/v1/journeys/visits", summary="Conversion by visit number")
@@ -124,7 +110,7 @@ def journey_map(
     return paths.journey_map(
         store,
         scope,
-        touchpoint=_touchpoint(touchpoint),
+        touchpoint=touchpoint,
         case=case,
     ).to_dict()
 
@@ -140,7 +126,7 @@ def journey_variants(
     rows = paths.variants(
         store,
         scope,
-        touchpoint=_touchpoint(touchpoint),
+        touchpoint=touchpoint,
         case=case,
         top=top,
     )
@@ -164,7 +150,7 @@ def journey_paths(
         direction=direction,
         depth=depth,
         top=top,
-        touchpoint=_touchpoint(touchpoint),
+        touchpoint=touchpoint,
     ).to_dict()
 
 
@@ -209,7 +195,7 @@ def attribution_route(
         store,
         conversion,
         scope,
-        touchpoint=_touchpoint(touchpoint),
+        touchpoint=touchpoint,
         lookback=lookback,
         half_life=half_life,
         budget=budget,
@@ -229,7 +215,7 @@ def touchpoints_route(
         store,
         scope,
         conversion=conversion,
-        touchpoint=_touchpoint(touchpoint),
+        touchpoint=touchpoint,
         window=window,
         churn_days=churn_days,
     ).to_dict()

@@ -94,6 +94,19 @@ class Scope:
         return f"SELECT {columns} FROM customer_events{where}"
 
 
+def parse_properties(texts: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """`KEY=VALUE` filters (command line, query string) as `Scope.properties`."""
+    pairs = []
+    for text in texts or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise BadRequest(
+                f"Cannot read the property filter {text!r}", "write it KEY=VALUE, e.g. plan=premium"
+            )
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
 def _utc(at: dt.datetime) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
