@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from parcours.journeys import (
     typical,
     visits,
 )
+from parcours.journeys.contacts import RepeatContacts
 from parcours.journeys.scope import Scope
 from parcours.store.store import Store
 
@@ -69,21 +72,21 @@ def build_report(
     """Run every analysis over `scope` and say what each shows."""
     scope = scope or Scope()
     report = Report("Customer journeys", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
-    names = set(
-        store.engine.query("SELECT DISTINCT name FROM customer_events").column(0).to_pylist()
-    )
+    names = set(store.engine.query(scope.events("DISTINCT name")).column(0).to_pylist())
     steps = steps or [*(s for s in ECOMMERCE_STEPS if s in names), conversion]
-    for build in (
+    repeats = contacts.repeat_contacts(store, scope)  # two sections read it
+    builds: tuple[Callable[[Store, Scope, str, list[str]], Built], ...] = (
         _funnel_section,
         _visits_section,
         _map_section,
-        _switch_section,
-        _repeats_section,
+        partial(_switch_section, repeats=repeats),
+        partial(_repeats_section, repeats=repeats),
         _typical_section,
         _attribution_section,
         _agents_section,
         _cohorts_section,
-    ):
+    )
+    for build in builds:
         section, finding = build(store, scope, conversion, steps)
         if section is not None:
             report.sections.append(section)
@@ -161,14 +164,13 @@ def _map_section(store: Store, scope: Scope, conversion: str, steps: list[str]) 
     return Section("map", "The journey map", sentence, [charts.map_figure(result)]), None
 
 
-def _switch_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
+def _switch_section(
+    store: Store, scope: Scope, conversion: str, steps: list[str], *, repeats: RepeatContacts
+) -> Built:
     result = contacts.channel_switching(store, scope)
     if not result.by_switch:
         return None, None
-    first = {
-        r["channel"]: r["first_contact_resolution"]
-        for r in contacts.repeat_contacts(store, scope).by_channel
-    }
+    first = {r["channel"]: r["first_contact_resolution"] for r in repeats.by_channel}
     costly = result.by_switch[0]
     sentence = (
         f"{result.switches:,} channel switches in {result.contacts:,} contacts. The costliest, "
@@ -199,8 +201,10 @@ def _switch_section(store: Store, scope: Scope, conversion: str, steps: list[str
     ), finding
 
 
-def _repeats_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
-    result = contacts.repeat_contacts(store, scope)
+def _repeats_section(
+    store: Store, scope: Scope, conversion: str, steps: list[str], *, repeats: RepeatContacts
+) -> Built:
+    result = repeats
     if not result.by_intent:
         return None, None
     worst = max(result.by_intent, key=lambda r: r["repeat_rate"] or 0)
