@@ -258,8 +258,7 @@ class _Walk:
     def __init__(self, journeys: Journeys, steps: int) -> None:
         self.journeys = journeys
         self.n = len(journeys.customer)
-        self.codes = journeys.customer  # the customer's number, increasing with the rows
-        self.segment = journeys.customer
+        self.customer = journeys.customer  # the customer's number, increasing with the rows
         self.starts = journeys.first_row
         self.customers = journeys.customers
         self.keys = journeys.keys
@@ -303,14 +302,14 @@ class _Walk:
         for j in range(1, len(steps)):
             if strict:
                 prior = np.full(self.n, -1, dtype=np.int64)
-                prior[1:] = np.where(self.segment[1:] == self.segment[:-1], reached[:-1], -1)
+                prior[1:] = np.where(self.customer[1:] == self.customer[:-1], reached[:-1], -1)
             else:
                 segments = None
                 for i, x in enumerate(exclusions):
                     if x.after <= j < x.before:
                         # A new segment at each excluded event: no chain carries across it.
                         segments = _segments(
-                            self.segment if segments is None else segments,
+                            self.customer if segments is None else segments,
                             np.cumsum(self.flag(f"x{i}")),
                         )
                 prior = self._prior_max(reached, segments)
@@ -326,7 +325,7 @@ class _Walk:
         customer order, so the first of each run of one customer's rows."""
         first = np.full(self.customers, self.n, dtype=np.int64)
         rows = np.flatnonzero(reached)
-        who = self.codes[rows]
+        who = self.customer[rows]
         new = np.ones(len(rows), dtype=bool)
         new[1:] = who[1:] != who[:-1]
         first[who[new]] = rows[new]
@@ -364,7 +363,7 @@ class _Walk:
         customers = self.customers
         level = np.maximum.reduceat(done, self.starts[:-1]) if self.n else done
         first_rows = [self._first_rows(done >= j + 1) for j in range(len(self.steps))]
-        best = self._first_rows((done == level[self.codes]) & (done > 0))
+        best = self._first_rows((done == level[self.customer]) & (done > 0))
         has = best < self.n
         start = np.full(customers, -1, dtype=np.int64)
         last = np.full(customers, -1, dtype=np.int64)
@@ -407,7 +406,7 @@ def _result(
         count = int((level >= j + 1).sum())
         did = walked.chain_starts[j] >= 0
         if step.optional:
-            count = _distinct(walk.codes[did], walk.customers)
+            count = _distinct(walk.customer[did], walk.customers)
         rows.append(
             {
                 "step": j + 1,
