@@ -52,13 +52,14 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from measure import Runs
 
 GOAL_SPEEDUP = 2.0
 ISSUE_PEER_S = 1.9
@@ -184,27 +185,6 @@ def write_workload(workdir: Path, journeys: int, seed: int) -> dict[str, Any]:
 
 
 # --- the measured sides (each runs in a child process) ---------------------------------------
-
-
-class Runs:
-    """Wall and CPU seconds of each run of a side, in this process (all its threads)."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-
-    @contextlib.contextmanager
-    def run(self) -> Iterator[None]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        yield
-        self.wall.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
-
-    def figures(self) -> dict[str, Any]:
-        best = min(range(len(self.wall)), key=self.wall.__getitem__)
-        return {"seconds": self.wall[best], "cpu_seconds": self.cpu[best], "runs": self.wall}
 
 
 def memory_mb(field: str) -> float:

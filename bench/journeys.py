@@ -50,6 +50,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from measure import Runs
+
 EVENTS_PER_CUSTOMER = 38.2
 """Measured on the demo at 26,000 customers, seed 7: 993,286 events."""
 FUNNEL_STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
@@ -249,27 +251,6 @@ def check_of(analysis: str, result: Any) -> dict[str, Any]:
     if analysis == "channel_switching":
         return {"contacts": result.contacts, "switches": result.switches}
     return {}
-
-
-class Runs:
-    """Wall and CPU seconds of each run of a side, in this process."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-
-    @contextlib.contextmanager
-    def run(self) -> Any:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        yield
-        self.wall.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
-
-    def figures(self) -> dict[str, Any]:
-        best = min(range(len(self.wall)), key=self.wall.__getitem__)
-        return {"seconds": self.wall[best], "cpu_seconds": self.cpu[best], "runs": self.wall}
 
 
 def rss_mb() -> float:
