@@ -234,6 +234,25 @@ def _events(
 
 
 @dataclass
+class _Reached:
+    """Where chains reach a step: the rows, in order, and the start row of each one's chain."""
+
+    rows: Ints
+    starts: Ints
+
+    def union(self, other: _Reached) -> _Reached:
+        """Both sets of rows; on a row in both, the chain started last (as `max`)."""
+        rows = np.concatenate([self.rows, other.rows])
+        starts = np.concatenate([self.starts, other.starts])
+        order = np.argsort(rows, kind="stable")
+        rows, starts = rows[order], starts[order]
+        new = np.ones(len(rows), dtype=bool)
+        new[1:] = rows[1:] != rows[:-1]
+        at = np.flatnonzero(new)
+        return _Reached(rows[at], np.maximum.reduceat(starts, at) if len(at) else starts)
+
+
+@dataclass
 class _Walked:
     """What a walk found, per customer (index = the customer's code) unless said otherwise."""
 
@@ -247,13 +266,13 @@ class _Walked:
     """Row that first completed the funnel (-1: never)."""
     first_rows: list[Ints]
     """Per step, the first row reaching it (n: never)."""
-    chain_starts: list[Ints]
-    """Per step, per row: the start row of the chain reaching the step there (-1: none);
-    for an optional step, only the rows doing it."""
+    own: list[_Reached]
+    """Per step, the rows doing it as a step of a chain, with their chain's start (for an
+    optional step, only the rows doing it, not the chains passing it by)."""
 
 
 class _Walk:
-    """The ordered events as arrays: per row its customer, time and step flags."""
+    """The ordered events as arrays: per row its customer and time; per step, its rows."""
 
     def __init__(self, journeys: Journeys, steps: int) -> None:
         self.journeys = journeys
@@ -263,98 +282,127 @@ class _Walk:
         self.customers = journeys.customers
         self.keys = journeys.keys
         self.at = journeys.at
-        self.rows = np.arange(self.n, dtype=np.int64)
-        self.first_of_row = journeys.first_row[journeys.customer]
         self.steps = [self.flag(f"s{i}") for i in range(steps)]
 
     def flag(self, column: str) -> Bools:
         return self.journeys.flag(column)
 
-    def _prior_max(self, values: Ints, segments: Ints | None = None) -> Ints:
-        """For each row, the largest of `values` (>= -1) on the earlier rows of its segment
-        (-1: none); the segments are the customers unless given.
-
-        Per customer, the values are rows of that customer (chain starts), all above any
-        earlier customer's: one running maximum, kept where it is at least the customer's first
-        row. Other segments (cut at excluded events) hold chains started before the cut, so
-        there the running maximum runs over keys that put each segment above the previous."""
-        prior = np.full(self.n, -1, dtype=np.int64)
-        if self.n < 2:
-            return prior
-        if segments is None:
-            running = np.maximum.accumulate(values)[:-1]
-            prior[1:] = np.where(running >= self.first_of_row[1:], running, -1)
-            return prior
-        span = self.n + 1
-        running = np.maximum.accumulate(segments * span + (values + 1))
-        carried = running[:-1] - segments[1:] * span - 1
-        prior[1:] = np.where(carried >= 0, carried, -1)
-        return prior
-
     def chains(
         self, steps: list[Step], exclusions: list[Exclusion], window: float, *, strict: bool
     ) -> _Walked:
-        """Ordered and strict funnels, step by step: per row, the start row of the chain that
-        reaches this step at this row."""
+        """Ordered and strict funnels, step by step, over the rows of each step only: where a
+        chain reaches step j+1, and the start of that chain."""
         limit = int(window * 1_000_000)
-        reached = np.where(self.steps[0], self.rows, -1)
+        first = np.flatnonzero(self.steps[0])
+        reached = _Reached(first, first)
         per_step, own = [reached], [reached]
         for j in range(1, len(steps)):
+            rows = np.flatnonzero(self.steps[j])
             if strict:
-                prior = np.full(self.n, -1, dtype=np.int64)
-                prior[1:] = np.where(self.customer[1:] == self.customer[:-1], reached[:-1], -1)
+                prior = self._just_before(reached, rows)
             else:
-                segments = None
-                for i, x in enumerate(exclusions):
-                    if x.after <= j < x.before:
-                        # A new segment at each excluded event: no chain carries across it.
-                        segments = _segments(
-                            self.customer if segments is None else segments,
-                            np.cumsum(self.flag(f"x{i}")),
-                        )
-                prior = self._prior_max(reached, segments)
-            in_time = self.at - self.at[np.maximum(prior, 0)] <= limit
-            mine = np.where(self.steps[j] & (prior >= 0) & in_time, prior, -1)
+                cuts = [
+                    np.flatnonzero(self.flag(f"x{i}"))
+                    for i, x in enumerate(exclusions)
+                    if x.after <= j < x.before
+                ]
+                prior = self._latest_before(reached, rows, cuts)
+            ok = prior >= 0
+            ok[ok] = self.at[rows[ok]] - self.at[prior[ok]] <= limit
+            mine = _Reached(rows[ok], prior[ok])
             own.append(mine)
-            reached = np.maximum(mine, reached) if steps[j].optional else mine
+            reached = mine.union(reached) if steps[j].optional else mine
             per_step.append(reached)
         return self._walked(per_step, own)
 
-    def _first_rows(self, reached: Bools) -> Ints:
-        """Per customer, the first row where `reached` holds (n: none). Rows are in
-        customer order, so the first of each run of one customer's rows."""
-        first = np.full(self.customers, self.n, dtype=np.int64)
-        rows = np.flatnonzero(reached)
+    def _latest_before(self, reached: _Reached, rows: Ints, cuts: list[Ints]) -> Ints:
+        """For each of `rows`, the latest start among the chains that reached the previous step
+        on an earlier row of the same segment: the same customer, and no excluded event (a row
+        of `cuts`) after that row and up to this one. -1: none.
+
+        Segments are numbered in row order (the customer's number, plus the excluded events up
+        to the row), so one running maximum over (segment, start) keys carries the latest start
+        forward, and a key from an earlier segment comes out negative."""
+        if not len(reached.rows):
+            return np.full(len(rows), -1, dtype=np.int64)
+        span = self.n + 1
+        before = np.searchsorted(reached.rows, rows) - 1  # the last reach strictly before
+        keys = self._segment(reached.rows, cuts) * span + reached.starts + 1
+        latest = np.maximum.accumulate(keys)[np.maximum(before, 0)]
+        carried = latest - self._segment(rows, cuts) * span - 1
+        return np.where((before >= 0) & (carried >= 0), carried, -1)
+
+    def _segment(self, rows: Ints, cuts: list[Ints]) -> Ints:
+        segment = self.customer[rows]
+        for cut in cuts:
+            segment = segment + np.searchsorted(cut, rows, side="right")
+        return segment
+
+    def _just_before(self, reached: _Reached, rows: Ints) -> Ints:
+        """For each of `rows`, the start of the chain that reached the previous step on the
+        customer's event just before (-1: none): a strict funnel's only way on."""
+        prior = np.full(len(rows), -1, dtype=np.int64)
+        if not len(reached.rows):
+            return prior
+        at = np.minimum(np.searchsorted(reached.rows, rows - 1), len(reached.rows) - 1)
+        hit = (rows > 0) & (reached.rows[at] == rows - 1)
+        hit &= self.customer[np.maximum(rows - 1, 0)] == self.customer[rows]
+        prior[hit] = reached.starts[at[hit]]
+        return prior
+
+    def _firsts(self, rows: Ints) -> tuple[Ints, Ints]:
+        """Of rows in order: the customers they belong to, and the index of each one's first."""
         who = self.customer[rows]
         new = np.ones(len(rows), dtype=bool)
         new[1:] = who[1:] != who[:-1]
-        first[who[new]] = rows[new]
+        return who[new], np.flatnonzero(new)
+
+    def _first_rows(self, reached: Bools) -> Ints:
+        """Per customer, the first row where `reached` holds (n: none)."""
+        first = np.full(self.customers, self.n, dtype=np.int64)
+        rows = np.flatnonzero(reached)
+        who, at = self._firsts(rows)
+        first[who] = rows[at]
         return first
 
-    def _walked(self, per_step: list[Ints], own: list[Ints]) -> _Walked:
+    def _walked(self, per_step: list[_Reached], own: list[_Reached]) -> _Walked:
         customers = self.customers
         level = np.zeros(customers, dtype=np.int64)
         start = np.full(customers, -1, dtype=np.int64)
         last = np.full(customers, -1, dtype=np.int64)
         first_rows = []
         for j, reached in enumerate(per_step):
-            first = self._first_rows(reached >= 0)
+            who, at = self._firsts(reached.rows)
+            first = np.full(customers, self.n, dtype=np.int64)
+            first[who] = reached.rows[at]
             first_rows.append(first)
-            has = first < self.n
-            level[has] = j + 1
-            start[has] = reached[first[has]]
-            last[has] = first[has]
+            level[who] = j + 1
+            start[who] = reached.starts[at]
+            last[who] = reached.rows[at]
         completion = np.where(first_rows[-1] < self.n, first_rows[-1], -1)
         return _Walked(level, start, last, completion, first_rows, own)
+
+    def _prior_max(self, values: Ints) -> Ints:
+        """For each row, the largest of `values` (rows of the same customer, or -1) on the
+        customer's earlier rows (-1: none). A customer's rows are all above any earlier
+        customer's: one running maximum, kept where it is at least the customer's first row."""
+        prior = np.full(self.n, -1, dtype=np.int64)
+        if self.n < 2:
+            return prior
+        running = np.maximum.accumulate(values)[:-1]
+        first_of_row = self.starts[self.customer[1:]]
+        prior[1:] = np.where(running >= first_of_row, running, -1)
+        return prior
 
     def any_order(self, window: float) -> _Walked:
         """Per row, how many distinct steps were done within the window ending there; per
         customer, the most."""
         limit = int(window * 1_000_000)
+        rows = np.arange(self.n, dtype=np.int64)
         done = np.zeros(self.n, dtype=np.int64)
         earliest = np.full(self.n, self.n, dtype=np.int64)
         for flag in self.steps:
-            here = np.where(flag, self.rows, -1)
+            here = np.where(flag, rows, -1)
             latest = np.maximum(here, self._prior_max(here))
             inside = latest >= 0
             inside[inside] = self.at[inside] - self.at[latest[inside]] <= limit
@@ -369,17 +417,11 @@ class _Walk:
         last = np.full(customers, -1, dtype=np.int64)
         start[has], last[has] = earliest[best[has]], best[has]
         completion = np.where(level == len(self.steps), last, -1)
-        starts = [np.where(done >= j + 1, earliest, -1) for j in range(len(self.steps))]
-        return _Walked(level, start, last, completion, first_rows, starts)
-
-
-def _segments(*keys: Ints) -> Ints:
-    """Run numbers over the rows: a new run wherever any of `keys` changes."""
-    changed = np.zeros(len(keys[0]), dtype=bool)
-    changed[:1] = True
-    for key in keys:
-        changed[1:] |= key[1:] != key[:-1]
-    return np.cumsum(changed) - 1
+        own = []
+        for j in range(len(self.steps)):
+            at = np.flatnonzero(done >= j + 1)
+            own.append(_Reached(at, earliest[at]))
+        return _Walked(level, start, last, completion, first_rows, own)
 
 
 def _distinct(values: Ints, size: int) -> int:
@@ -404,15 +446,15 @@ def _result(
     previous = total
     for j, step in enumerate(steps):
         count = int((level >= j + 1).sum())
-        did = walked.chain_starts[j] >= 0
+        own = walked.own[j]
         if step.optional:
-            count = _distinct(walk.customer[did], walk.customers)
+            count = _distinct(walk.customer[own.rows], walk.customers)
         rows.append(
             {
                 "step": j + 1,
                 "name": step.label(),
                 "customers": count,
-                "conversions": _distinct(walked.chain_starts[j][did], walk.n),
+                "conversions": _distinct(own.starts, walk.n),
                 "from_previous": round(count / previous, 4) if previous else None,
                 "from_first": round(count / total, 4) if total else None,
                 "dropped": max(previous - count, 0) if j else 0,

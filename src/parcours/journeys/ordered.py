@@ -29,15 +29,13 @@ def read_journeys(store: Store, scope: Scope, columns: str) -> Journeys:
     `columns` (SQL select items), as `Journeys` in journey order. Rows the engine returned out
     of order are put in order column by column, as arrays, when a column is asked for (cheaper
     than reordering a whole table of text)."""
-    table, rows = _read(store, scope, columns)
-    return Journeys.of(table, rows)
-
-
-def _read(store: Store, scope: Scope, columns: str) -> tuple[pa.Table, Ints | None]:
     keys = "customer_key, epoch_us(occurred_at) AS at, event_key"
     table = store.engine.query(scope.events(f"{keys}, {columns}" if columns else keys))
-    order = [_ints(table[c]) for c in ("customer_key", "at", "event_key")]
-    return table, None if _in_order(*order) else _restore(*order)
+    customer, at, event = (_ints(table[c]) for c in ("customer_key", "at", "event_key"))
+    if _in_order(customer, at, event):
+        return Journeys.of(table, None, customer, at)
+    rows = _restore(customer, at, event)
+    return Journeys.of(table, rows, customer[rows], at[rows])
 
 
 MAX_LOCAL_SORTS = 10_000
@@ -70,16 +68,25 @@ def _ints(column: pa.ChunkedArray, rows: Ints | None = None) -> Ints:
 
 
 def _in_order(customer: Ints, at: Ints, event: Ints) -> bool:
+    """Whether the rows are in journey order. Compared pairwise as byte masks, not as
+    differences: an array of differences is eight bytes a row to allocate, and fresh memory
+    is what a read of millions of rows spends most on."""
     if len(customer) < 2:
         return True
-    dc, da, de = np.diff(customer), np.diff(at), np.diff(event)
-    return bool(np.all((dc > 0) | ((dc == 0) & ((da > 0) | ((da == 0) & (de >= 0))))))
+    if np.any(customer[1:] < customer[:-1]):
+        return False
+    same = customer[1:] == customer[:-1]
+    if np.any(same & (at[1:] < at[:-1])):
+        return False
+    tied = np.flatnonzero(same & (at[1:] == at[:-1]))
+    return bool(np.all(event[tied + 1] >= event[tied]))
 
 
 @dataclass
 class Journeys:
-    """Ordered events as arrays: per row its customer's number (0.. in order), the customer's
-    first row, and the time. Row i is the table's row `rows[i]` (or i, when `rows` is None)."""
+    """Ordered events as arrays: per row its customer's number (0.. in order) and key, the
+    customer's first row, and the time. Row i is the table's row `rows[i]` (or i, when `rows`
+    is None)."""
 
     table: pa.Table
     rows: Ints | None
@@ -88,15 +95,19 @@ class Journeys:
     first_row: Ints
     """Per customer, the row their journey starts at; `first_row[-1]` ends it (the length)."""
     at: Ints
+    key: Ints
+    """Each row's `customer_key`."""
 
     @classmethod
-    def of(cls, table: pa.Table, rows: Ints | None = None) -> Journeys:
-        keys = _ints(table["customer_key"], rows)
-        new = np.ones(len(keys), dtype=bool)
-        new[1:] = keys[1:] != keys[:-1]
-        customer = np.cumsum(new, dtype=np.int64) - 1
-        first_row = np.append(np.flatnonzero(new), len(keys)).astype(np.int64)
-        return cls(table, rows, customer, first_row, _ints(table["at"], rows))
+    def of(cls, table: pa.Table, rows: Ints | None, key: Ints, at: Ints) -> Journeys:
+        """`table`'s rows in the order `rows` (None: as they are), with the customer keys and
+        times already in that order."""
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        customer = np.cumsum(new, dtype=np.int64)
+        customer -= 1
+        first_row = np.append(np.flatnonzero(new), len(key)).astype(np.int64)
+        return cls(table, rows, customer, first_row, at, key)
 
     @property
     def customers(self) -> int:
@@ -128,7 +139,7 @@ class Journeys:
     @property
     def keys(self) -> Ints:
         """Each customer's key (by number)."""
-        return _ints(self.table["customer_key"], self.rows)[self.first_row[:-1]]
+        return self.key[self.first_row[:-1]]
 
 
 def ids_of(store: Store, keys: list[int]) -> list[str]:
