@@ -224,8 +224,12 @@ def _events(
 ) -> tuple[Scope, str]:
     """The events a funnel walks (a scope) and what it reads of each: one flag per step and
     per exclusion, and the breakdown's value."""
-    flags = [f"({s.sql()}) AS s{i}" for i, s in enumerate(steps)]
-    flags += [f"({x.step.sql()}) AS x{i}" for i, x in enumerate(exclusions)]
+    # Flags as bytes, not booleans: Arrow packs booleans into bits, and unpacking millions of
+    # them costs more than the whole walk of a step.
+    flags = [f"coalesce({s.sql()}, false)::UTINYINT AS s{i}" for i, s in enumerate(steps)]
+    flags += [
+        f"coalesce({x.step.sql()}, false)::UTINYINT AS x{i}" for i, x in enumerate(exclusions)
+    ]
     wanted = " OR ".join(f"({s.sql()})" for s in [*steps, *(x.step for x in exclusions)])
     # A strict funnel needs every event (anything between two steps breaks the chain).
     if order != "strict":
@@ -239,6 +243,9 @@ class _Reached:
 
     rows: Ints
     starts: Ints
+    increasing: bool = True
+    """Whether the starts never decrease along the rows (then the latest start up to a row is
+    the one on that row)."""
 
     def union(self, other: _Reached) -> _Reached:
         """Both sets of rows; on a row in both, the chain started last (as `max`)."""
@@ -249,7 +256,8 @@ class _Reached:
         new = np.ones(len(rows), dtype=bool)
         new[1:] = rows[1:] != rows[:-1]
         at = np.flatnonzero(new)
-        return _Reached(rows[at], np.maximum.reduceat(starts, at) if len(at) else starts)
+        starts = np.maximum.reduceat(starts, at) if len(at) else starts
+        return _Reached(rows[at], starts, increasing=False)
 
 
 @dataclass
@@ -298,6 +306,7 @@ class _Walk:
         per_step, own = [reached], [reached]
         for j in range(1, len(steps)):
             rows = np.flatnonzero(self.steps[j])
+            cuts: list[Ints] = []
             if strict:
                 prior = self._just_before(reached, rows)
             else:
@@ -309,7 +318,10 @@ class _Walk:
                 prior = self._latest_before(reached, rows, cuts)
             ok = prior >= 0
             ok[ok] = self.at[rows[ok]] - self.at[prior[ok]] <= limit
-            mine = _Reached(rows[ok], prior[ok])
+            # Without cuts, later rows carry later (or the same) starts; a strict step keeps the
+            # order of the starts it passes on.
+            increasing = not cuts if not strict else reached.increasing
+            mine = _Reached(rows[ok], prior[ok], increasing)
             own.append(mine)
             reached = mine.union(reached) if steps[j].optional else mine
             per_step.append(reached)
@@ -320,17 +332,26 @@ class _Walk:
         on an earlier row of the same segment: the same customer, and no excluded event (a row
         of `cuts`) after that row and up to this one. -1: none.
 
-        Segments are numbered in row order (the customer's number, plus the excluded events up
-        to the row), so one running maximum over (segment, start) keys carries the latest start
-        forward, and a key from an earlier segment comes out negative."""
+        Starts are rows of the chain's customer, all above any earlier customer's: with no
+        cuts, one running maximum carries the latest start forward, and is the customer's own
+        when it is not below the customer's first row. With cuts, segments are numbered in row
+        order (the customer's number plus the excluded events up to the row), and the running
+        maximum is over (segment, start) keys: a key from an earlier segment comes out
+        negative."""
         if not len(reached.rows):
             return np.full(len(rows), -1, dtype=np.int64)
-        span = self.n + 1
         before = np.searchsorted(reached.rows, rows) - 1  # the last reach strictly before
+        found = before >= 0
+        before[~found] = 0
+        if not cuts:
+            starts = reached.starts
+            latest = (starts if reached.increasing else np.maximum.accumulate(starts))[before]
+            found &= latest >= self.starts[self.customer[rows]]
+            return np.where(found, latest, -1)
+        span = self.n + 1
         keys = self._segment(reached.rows, cuts) * span + reached.starts + 1
-        latest = np.maximum.accumulate(keys)[np.maximum(before, 0)]
-        carried = latest - self._segment(rows, cuts) * span - 1
-        return np.where((before >= 0) & (carried >= 0), carried, -1)
+        carried = np.maximum.accumulate(keys)[before] - self._segment(rows, cuts) * span - 1
+        return np.where(found & (carried >= 0), carried, -1)
 
     def _segment(self, rows: Ints, cuts: list[Ints]) -> Ints:
         segment = self.customer[rows]
@@ -353,9 +374,10 @@ class _Walk:
     def _firsts(self, rows: Ints) -> tuple[Ints, Ints]:
         """Of rows in order: the customers they belong to, and the index of each one's first."""
         who = self.customer[rows]
-        new = np.ones(len(rows), dtype=bool)
-        new[1:] = who[1:] != who[:-1]
-        return who[new], np.flatnonzero(new)
+        at = np.flatnonzero(who[1:] != who[:-1])
+        at += 1
+        at = np.append(0, at) if len(rows) else at
+        return who[at], at
 
     def _first_rows(self, reached: Bools) -> Ints:
         """Per customer, the first row where `reached` holds (n: none)."""
@@ -378,7 +400,7 @@ class _Walk:
             first_rows.append(first)
             level[who] = j + 1
             start[who] = reached.starts[at]
-            last[who] = reached.rows[at]
+            last[who] = first[who]
         completion = np.where(first_rows[-1] < self.n, first_rows[-1], -1)
         return _Walked(level, start, last, completion, first_rows, own)
 
@@ -431,6 +453,14 @@ def _distinct(values: Ints, size: int) -> int:
     return int(seen.sum())
 
 
+def _chains(reached: _Reached, n: int) -> int:
+    """How many chains reach these rows: their distinct starts."""
+    starts = reached.starts
+    if reached.increasing:
+        return int(np.count_nonzero(starts[1:] != starts[:-1])) + 1 if len(starts) else 0
+    return _distinct(starts, n)
+
+
 def _result(
     steps: list[Step],
     order: Order,
@@ -454,7 +484,7 @@ def _result(
                 "step": j + 1,
                 "name": step.label(),
                 "customers": count,
-                "conversions": _distinct(own.starts, walk.n),
+                "conversions": _chains(own, walk.n),
                 "from_previous": round(count / previous, 4) if previous else None,
                 "from_first": round(count / total, 4) if total else None,
                 "dropped": max(previous - count, 0) if j else 0,

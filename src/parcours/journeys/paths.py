@@ -179,7 +179,7 @@ def journey_map(
     if case == "customer":
         steps = _Steps.read(store, scope or Scope(), touchpoint)
         ends = steps.ends()
-        edges = steps.edges(store)
+        edges = steps.edges()
     else:
         journeys = journeys_query(scope or Scope(), touchpoint, case, gap)
         ends = store.engine.query(ends_query(journeys)).to_pylist()
@@ -300,31 +300,44 @@ class _Steps:
         ]
         return sorted(found, key=lambda e: (-e["starts"], -e["ends"], e["activity"]))
 
-    def edges(self, store: Store) -> list[dict[str, Any]]:
+    def edges(self) -> list[dict[str, Any]]:
         """As `dfg_query`: per pair a → b of consecutive events of one journey, its count,
         the journeys it is in and the median seconds between."""
-        customer, codes, k = self.journeys.customer, self.codes, len(self.names)
-        follows = customer[1:] == customer[:-1]
-        pairs, pair = _dense((codes[:-1] * k + codes[1:])[follows], k * k)
-        if not len(pair):
+        customer, at, codes, k = (
+            self.journeys.customer,
+            self.journeys.at,
+            self.codes,
+            len(self.names),
+        )
+        steps = np.flatnonzero(customer[1:] == customer[:-1])  # rows the journey goes on from
+        if not len(steps):
             return []
-        size = len(pairs)
-        counts = np.bincount(pair, minlength=size)
-        # Distinct (customer, pair): the keys come in runs (customers increase with the rows),
-        # which a stable sort (timsort) merges in close to linear time.
-        seen = customer[:-1][follows] * size + pair
-        seen.sort(kind="stable")
-        journeys = np.bincount(seen[np.append(True, seen[1:] != seen[:-1])] % size, minlength=size)
-        medians = _medians(store, pair, np.diff(self.journeys.at)[follows], size) / 1e6
+        pairs, pair = _dense(codes[steps] * k + codes[steps + 1], k * k)
+        # One stable sort by pair (a radix sort, when pairs fit in 16 bits) groups each pair's
+        # steps and keeps them in journey order: one journey's are consecutive, for counting
+        # journeys, and each group's times are a slice, for its median.
+        small = pair.astype(np.uint16) if len(pairs) <= 1 << 16 else pair
+        order = np.argsort(small, kind="stable")
+        pair, steps = pair[order], steps[order]
+        first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        bounds = np.append(first, len(pair)).tolist()
+        who = customer[steps]
+        new = np.ones(len(who), dtype=bool)
+        new[1:] = who[1:] != who[:-1]
+        new[first] = True
+        journeys = np.add.reduceat(new, first)
+        gaps = at[steps + 1] - at[steps]
         found = [
             {
                 "source": self.names[pairs[p] // k],
                 "target": self.names[pairs[p] % k],
-                "count": int(counts[p]),
-                "journeys": int(journeys[p]),
-                "median_seconds": float(medians[p]),
+                "count": hi - lo,
+                "journeys": int(n),
+                "median_seconds": float(np.median(gaps[lo:hi])) / 1e6,
             }
-            for p in np.flatnonzero(counts).tolist()
+            for p, lo, hi, n in zip(
+                pair[first].tolist(), bounds[:-1], bounds[1:], journeys.tolist(), strict=True
+            )
         ]
         return sorted(found, key=lambda e: (-e["count"], e["source"], e["target"]))
 
@@ -496,16 +509,6 @@ def _runs(starts: Ints, lengths: Ints) -> Ints:
     total = int(lengths.sum())
     before = np.cumsum(lengths) - lengths
     return np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
-
-
-def _medians(store: Store, groups: Ints, values: Ints, size: int) -> npt.NDArray[np.float64]:
-    """Each group's median of `values` (the mean of the two middle ones for an even count,
-    as SQL's `median`), computed by the engine on all its threads."""
-    with store.engine.registered("_follows", pa.table({"g": groups, "v": values})) as name:
-        found = store.engine.query(f"SELECT g, median(v) AS m FROM {name} GROUP BY g")
-    medians = np.zeros(size)
-    medians[found["g"].to_numpy()] = found["m"].to_numpy()
-    return medians
 
 
 _U64 = np.uint64
