@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from parcours.errors import BadRequest
 from parcours.journeys.ordered import Ints, Journeys, read_journeys
@@ -199,9 +200,7 @@ def variants(
     """The most frequent whole journeys and their share; a last row (rank None) sums the
     rest."""
     if case == "customer":
-        found = _Steps.read(store, scope or Scope(), touchpoint).variants(store, top)
-        if found is not None:
-            return found
+        return _Steps.read(store, scope or Scope(), touchpoint).variants(top)
     journeys = journeys_query(scope or Scope(), touchpoint, case, gap)
     rows: list[dict[str, Any]] = store.engine.query(variants_query(journeys, top)).to_pylist()
     return rows
@@ -268,7 +267,7 @@ def _paths_by_sql(store: Store, query: str) -> tuple[list[dict[str, Any]], list[
 @dataclass
 class _Steps:
     """The scoped events in journey order, each named as a touchpoint: `codes` index
-    `names`."""
+    `names`, which are in order (so codes compare as names do)."""
 
     journeys: Journeys
     names: list[str]
@@ -280,7 +279,10 @@ class _Steps:
         if not len(journeys.customer):
             return cls(journeys, [], np.zeros(0, dtype=np.int64))
         names, codes = journeys.codes("activity")  # never NULL: channel and type are required
-        return cls(journeys, [str(n) for n in names], codes)
+        order = np.argsort(np.array([str(n) for n in names], dtype=object))
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        return cls(journeys, [str(names[i]) for i in order], rank[codes])
 
     @property
     def lengths(self) -> Ints:
@@ -303,72 +305,64 @@ class _Steps:
     def edges(self) -> list[dict[str, Any]]:
         """As `dfg_query`: per pair a → b of consecutive events of one journey, its count,
         the journeys it is in and the median seconds between."""
-        customer, at, codes, k = (
-            self.journeys.customer,
-            self.journeys.at,
-            self.codes,
-            len(self.names),
-        )
-        steps = np.flatnonzero(customer[1:] == customer[:-1])  # rows the journey goes on from
-        if not len(steps):
+        customer, codes, k = self.journeys.customer, self.codes, len(self.names)
+        if len(codes) < 2:
             return []
-        pairs, pair = _dense(codes[steps] * k + codes[steps + 1], k * k)
-        # One stable sort by pair (a radix sort, when pairs fit in 16 bits) groups each pair's
-        # steps and keeps them in journey order: one journey's are consecutive, for counting
-        # journeys, and each group's times are a slice, for its median.
-        small = pair.astype(np.uint16) if len(pairs) <= 1 << 16 else pair
-        order = np.argsort(small, kind="stable")
-        pair, steps = pair[order], steps[order]
+        # Each row's pair with the next row, or past every pair when the next row is another
+        # journey's. One stable sort by pair (a radix sort, when pairs fit in 16 bits) groups
+        # each pair's steps, still in journey order: one journey's are consecutive (to count
+        # journeys), and a group's times are one slice (for its median).
+        follows = customer[1:] == customer[:-1]
+        pair = np.where(follows, codes[:-1] * k + codes[1:], k * k)
+        order = np.argsort(pair.astype(np.uint16) if k * k < 1 << 16 else pair, kind="stable")
+        order = order[: np.count_nonzero(follows)]
+        pair = pair[order]
         first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
         bounds = np.append(first, len(pair)).tolist()
-        who = customer[steps]
+        who = customer[order]
         new = np.ones(len(who), dtype=bool)
         new[1:] = who[1:] != who[:-1]
         new[first] = True
-        journeys = np.add.reduceat(new, first)
-        gaps = at[steps + 1] - at[steps]
+        journeys = np.add.reduceat(new, first).tolist()
+        gaps = np.diff(self.journeys.at)[order]
         found = [
             {
-                "source": self.names[pairs[p] // k],
-                "target": self.names[pairs[p] % k],
+                "source": self.names[p // k],
+                "target": self.names[p % k],
                 "count": hi - lo,
-                "journeys": int(n),
+                "journeys": n,
                 "median_seconds": float(np.median(gaps[lo:hi])) / 1e6,
             }
             for p, lo, hi, n in zip(
-                pair[first].tolist(), bounds[:-1], bounds[1:], journeys.tolist(), strict=True
+                pair[first].tolist(), bounds[:-1], bounds[1:], journeys, strict=True
             )
         ]
         return sorted(found, key=lambda e: (-e["count"], e["source"], e["target"]))
 
-    def variants(self, store: Store, top: int) -> list[dict[str, Any]] | None:
-        """As `variants_query`, or None in the (never seen) case of two different journeys
-        with the same hash: the caller then runs the SQL."""
-        journeys, codes = self.journeys, self.codes
+    def variants(self, top: int) -> list[dict[str, Any]]:
+        """As `variants_query`. Each journey is written as bytes, its touchpoints' codes
+        big-endian: Arrow then groups equal journeys exactly (by hash, then by comparing
+        them), and comparing the bytes of two journeys of one length compares them name by
+        name, as the ranking needs."""
+        journeys = self.journeys
         if not journeys.customers:
             return []
-        lengths, position = self.lengths, journeys.position
-        _, first, variant, counts = np.unique(
-            _journey_hashes(codes, position, journeys.first_row),
-            return_index=True,
-            return_inverse=True,
-            return_counts=True,
-        )
-        # Exact despite the hash: every journey must equal its variant's first journey.
-        same = first[variant.reshape(-1)]
-        if not np.array_equal(lengths[same], lengths):
-            return None
-        if not np.array_equal(codes[journeys.first_row[same][journeys.customer] + position], codes):
-            return None
-        starts, lengths = journeys.first_row[first], lengths[first]
-        shown = self._ranked(store, starts, lengths, counts, top)[: max(top, 0)]
+        width = 1 if len(self.names) <= 1 << 8 else 2 if len(self.names) <= 1 << 16 else 4
+        whole = _binary(self.codes.astype(f">u{width}"), journeys.first_row * width)
+        encoded = pc.dictionary_encode(whole)
+        variants = encoded.dictionary
+        counts = np.bincount(encoded.indices.to_numpy(), minlength=len(variants))
+        offsets = np.frombuffer(variants.buffers()[1], dtype=np.int64)[: len(variants) + 1]
+        lengths = np.diff(offsets) // width
+        shown = _ranked(variants, lengths, counts, top)[: max(top, 0)]
         total = int(counts.sum())
+        steps = np.frombuffer(variants.buffers()[2], dtype=f">u{width}")
         with _collector_paused():  # many small lists, none part of a cycle
             rows: list[dict[str, Any]] = [
-                {"rank": rank, "variant": steps, "journeys": n, "share": share}
-                for rank, (steps, n, share) in enumerate(
+                {"rank": rank, "variant": names, "journeys": n, "share": share}
+                for rank, (names, n, share) in enumerate(
                     zip(
-                        self._decode(starts[shown], lengths[shown]),
+                        self._decode(steps, offsets[shown] // width, lengths[shown]),
                         counts[shown].tolist(),
                         _round6(counts[shown] / total).tolist(),
                         strict=True,
@@ -382,39 +376,10 @@ class _Steps:
             rows.append({"rank": None, "variant": None, "journeys": rest, "share": share})
         return rows
 
-    def _ranked(self, store: Store, starts: Ints, lengths: Ints, counts: Ints, top: int) -> Ints:
-        """The variants' indexes in rank order (journeys desc, length, then the touchpoints'
-        names element by element), enough of them to hold the `top`."""
-        order = np.lexsort((lengths, -counts))
-        if top < len(order):
-            if top <= 0:
-                return order[:0]
-            # Beyond the top, only the ties of the last one shown can still move into it.
-            last = order[top - 1]
-            tied = (counts[order[top:]] == counts[last]) & (lengths[order[top:]] == lengths[last])
-            order = order[: top + (int(np.argmin(tied)) if not tied.all() else len(tied))]
-        by_name = np.empty(len(self.names), dtype=np.int32)
-        by_name[np.argsort(np.array(self.names, dtype=object))] = np.arange(len(self.names))
-        steps = by_name[self.codes[_runs(starts[order], lengths[order])]]
-        offsets = np.append(0, np.cumsum(lengths[order]))
-        table = pa.table(
-            {
-                "variant": order,
-                "journeys": counts[order],
-                "length": lengths[order],
-                "steps": pa.LargeListArray.from_arrays(offsets, steps),
-            }
-        )
-        with store.engine.registered("_variants", table) as name:
-            ranked = store.engine.query(
-                f"SELECT variant FROM {name} ORDER BY journeys DESC, length, steps"
-            )
-        return np.asarray(ranked["variant"].to_numpy(), dtype=np.int64)
-
-    def _decode(self, starts: Ints, lengths: Ints) -> list[list[str]]:
-        """The touchpoints of the journeys at `starts`, each as a list."""
+    def _decode(self, codes: npt.NDArray[Any], starts: Ints, lengths: Ints) -> list[list[str]]:
+        """The touchpoints of the runs of `codes` at `starts`, each as a list."""
         names = np.array(self.names, dtype=object)
-        flat = names[self.codes[_runs(starts, lengths)]].tolist()
+        flat = names[codes[_runs(starts, lengths)]].tolist()
         ends = np.cumsum(lengths)
         return [flat[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist(), strict=True)]
 
@@ -511,23 +476,28 @@ def _runs(starts: Ints, lengths: Ints) -> Ints:
     return np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
 
 
-_U64 = np.uint64
+def _binary(data: npt.NDArray[Any], offsets: Ints) -> pa.LargeBinaryArray:
+    """`data`'s bytes cut at `offsets` (in bytes), as one binary value per cut, no copy."""
+    buffers = [None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)]
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1, buffers)
 
 
-def _journey_hashes(codes: Ints, position: Ints, first_row: Ints) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each customer's sequence of touchpoints: the sum, wrapping, of a mix
-    of each (touchpoint, position)."""
-    x = codes.astype(_U64)
-    x <<= _U64(32)
-    x |= position.view(_U64)
-    # splitmix64's finaliser (Steele, Lea and Flood, 2014): every input bit moves every output
-    x += _U64(0x9E3779B97F4A7C15)
-    x ^= x >> _U64(30)
-    x *= _U64(0xBF58476D1CE4E5B9)
-    x ^= x >> _U64(27)
-    x *= _U64(0x94D049BB133111EB)
-    x ^= x >> _U64(31)
-    return np.add.reduceat(x, first_row[:-1])
+def _ranked(variants: pa.LargeBinaryArray, lengths: Ints, counts: Ints, top: int) -> Ints:
+    """The variants' indexes in rank order (journeys desc, length, then the touchpoints'
+    names element by element, as their bytes compare), enough of them to hold the `top`."""
+    order = np.lexsort((lengths, -counts))
+    if top < len(order):
+        if top <= 0:
+            return order[:0]
+        # Beyond the top, only the ties of the last one shown can still move into it.
+        last = order[top - 1]
+        tied = (counts[order[top:]] == counts[last]) & (lengths[order[top:]] == lengths[last])
+        order = order[: top + (int(np.argmin(tied)) if not tied.all() else len(tied))]
+    table = pa.table(
+        {"journeys": counts[order], "length": lengths[order], "steps": variants.take(order)}
+    )
+    keys = [("journeys", "descending"), ("length", "ascending"), ("steps", "ascending")]
+    return order[np.asarray(pc.sort_indices(table, keys).to_numpy(), dtype=np.int64)]
 
 
 def _round6(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
