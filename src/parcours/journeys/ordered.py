@@ -10,6 +10,7 @@ no window query and no per-customer loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,14 +85,12 @@ def _in_order(customer: Ints, at: Ints, event: Ints) -> bool:
 
 @dataclass
 class Journeys:
-    """Ordered events as arrays: per row its customer's number (0.. in order) and key, the
+    """Ordered events as arrays: per row its customer's key and number (0.. in order), the
     customer's first row, and the time. Row i is the table's row `rows[i]` (or i, when `rows`
     is None)."""
 
     table: pa.Table
     rows: Ints | None
-    customer: Ints
-    """The customer's number, 0 to customers - 1, increasing with the rows."""
     first_row: Ints
     """Per customer, the row their journey starts at; `first_row[-1]` ends it (the length)."""
     at: Ints
@@ -102,21 +101,20 @@ class Journeys:
     def of(cls, table: pa.Table, rows: Ints | None, key: Ints, at: Ints) -> Journeys:
         """`table`'s rows in the order `rows` (None: as they are), with the customer keys and
         times already in that order."""
-        new = np.ones(len(key), dtype=bool)
-        new[1:] = key[1:] != key[:-1]
-        customer = np.cumsum(new, dtype=np.int64)
-        customer -= 1
-        first_row = np.append(np.flatnonzero(new), len(key)).astype(np.int64)
-        return cls(table, rows, customer, first_row, at, key)
+        if not len(key):
+            return cls(table, rows, np.zeros(1, dtype=np.int64), at, key)
+        starts = np.flatnonzero(key[1:] != key[:-1]) + 1
+        first_row = np.concatenate([[0], starts, [len(key)]]).astype(np.int64)
+        return cls(table, rows, first_row, at, key)
+
+    @cached_property
+    def customer(self) -> Ints:
+        """Each row's customer number, 0 to customers - 1, increasing with the rows."""
+        return np.repeat(np.arange(self.customers, dtype=np.int64), np.diff(self.first_row))
 
     @property
     def customers(self) -> int:
         return len(self.first_row) - 1
-
-    @property
-    def position(self) -> Ints:
-        """Each row's place in its customer's journey, from 0."""
-        return np.arange(len(self.customer), dtype=np.int64) - self.first_row[self.customer]
 
     def _ordered(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return values if self.rows is None else values[self.rows]
@@ -134,12 +132,19 @@ class Journeys:
         """An integer column, NULL as `missing`."""
         return _ints(pc.fill_null(self.table[column], missing), self.rows)
 
-    def codes(self, column: str) -> tuple[list[Any], Ints]:
-        """A column as (its distinct values, each row's index into them; -1: NULL)."""
+    def codes(self, column: str, *, ordered: bool = False) -> tuple[list[Any], Ints]:
+        """A column as (its distinct values, each row's index into them; -1: NULL); with
+        `ordered`, the values in order, so that codes compare as the values do."""
         encoded = pc.dictionary_encode(self.table[column]).combine_chunks()
         values: list[Any] = encoded.dictionary.to_pylist()
-        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        return values, self._ordered(np.asarray(indices, dtype=np.int64))
+        indices = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+        if not ordered:
+            return values, self._ordered(indices.astype(np.int64))
+        order = sorted(range(len(values)), key=values.__getitem__)
+        rank = np.empty(len(values) + 1, dtype=np.int64)  # the last: NULL's -1
+        rank[order] = np.arange(len(values))
+        rank[-1] = -1
+        return [values[i] for i in order], self._ordered(rank[indices])
 
     @property
     def keys(self) -> Ints:

@@ -278,11 +278,9 @@ class _Steps:
         journeys = read_journeys(store, scope, f"{touchpoint_sql(touchpoint)} AS activity")
         if not len(journeys.customer):
             return cls(journeys, [], np.zeros(0, dtype=np.int64))
-        names, codes = journeys.codes("activity")  # never NULL: channel and type are required
-        order = np.argsort(np.array([str(n) for n in names], dtype=object))
-        rank = np.empty(len(names), dtype=np.int64)
-        rank[order] = np.arange(len(names))
-        return cls(journeys, [str(names[i]) for i in order], rank[codes])
+        # Never NULL: channel and type are required.
+        names, codes = journeys.codes("activity", ordered=True)
+        return cls(journeys, [str(n) for n in names], codes)
 
     @property
     def lengths(self) -> Ints:
