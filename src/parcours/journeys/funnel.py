@@ -1,10 +1,12 @@
 """Funnels: how many customers go through the steps, where they leak, and who they are.
 
-The engine selects the events that match a step (or an exclusion), each customer's in time
-order; the funnel itself is then walked for all customers at once, with array operations over
-that sorted column (the way ClickHouse's `windowFunnel` walks one customer's events, but
-vectorised): no per-customer loop, and no window query per step, so 64 steps cost 64 passes
-over the matching events and nothing more.
+The engine selects the events that match a step (or an exclusion), in journey order (each
+customer's in time order, customer after customer); the funnel itself is then walked for all
+customers at once, with array operations (the way ClickHouse's `windowFunnel` walks one
+customer's events, but vectorised): no per-customer loop and no window query. Each step is
+walked over its own events only: for each, a binary search among the rows where chains reached
+the previous step finds the chain it continues, so a rare step costs little however many events
+the first step has, and 64 steps cost 64 such searches.
 
 How a chain advances, per order:
 
