@@ -34,7 +34,7 @@ last step they reached) or per step (each step's own event).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -74,6 +74,11 @@ class Step:
         if sep and channel in CHANNELS:
             return cls(name.strip() or "*", channel, optional=optional)
         return cls(text, optional=optional)
+
+    @property
+    def plain(self) -> bool:
+        """Whether the step is an event name and nothing more."""
+        return self.name != "*" and self.channel is None and self.where is None
 
     def sql(self) -> str:
         parts = [] if self.name == "*" else [f"name = {lit(self.name)}"]
@@ -161,8 +166,8 @@ def funnel(
     exclusions = exclusions or []
     order, attribution = _check(parsed, exclusions, order, attribution)
     seconds = parse_duration(window)
-    scope, columns = _events(parsed, exclusions, scope or Scope(), order, breakdown)
-    walk = _Walk(read_journeys(store, scope, columns), len(parsed))
+    reading = _Reading.of(parsed, exclusions, breakdown)
+    walk = _Walk(reading.read(store, scope or Scope(), order), reading, len(parsed))
     walked = (
         walk.any_order(seconds)
         if order == "any"
@@ -217,26 +222,59 @@ def _breakdown_sql(breakdown: str | None) -> str:
     return f"{breakdown}::VARCHAR"
 
 
-def _events(
-    steps: list[Step],
-    exclusions: list[Exclusion],
-    scope: Scope,
-    order: Order,
-    breakdown: str | None,
-) -> tuple[Scope, str]:
-    """The events a funnel walks (a scope) and what it reads of each: one flag per step and
-    per exclusion, and the breakdown's value."""
-    # Flags as bytes, not booleans: Arrow packs booleans into bits, and unpacking millions of
-    # them costs more than the whole walk of a step.
-    flags = [f"coalesce({s.sql()}, false)::UTINYINT AS s{i}" for i, s in enumerate(steps)]
-    flags += [
-        f"coalesce({x.step.sql()}, false)::UTINYINT AS x{i}" for i, x in enumerate(exclusions)
-    ]
-    wanted = " OR ".join(f"({s.sql()})" for s in [*steps, *(x.step for x in exclusions)])
-    # A strict funnel needs every event (anything between two steps breaks the chain).
-    if order != "strict":
-        scope = replace(scope, extra=(*scope.extra, f"({wanted})"))
-    return scope, ", ".join([f"{_breakdown_sql(breakdown)} AS bd", *flags])
+@dataclass(frozen=True)
+class _Reading:
+    """What a funnel reads of each event: which of its conditions (the steps, then the
+    exclusions) the event meets, and the breakdown's value.
+
+    Conditions that only name an event are told apart by one small number, the name's place in
+    a list (one lookup per event, where a flag each would be one comparison per step); the
+    others by a flag each. Both are read as bytes, not booleans: Arrow packs booleans into
+    bits, and unpacking millions of them costs more than the walk of a step."""
+
+    conditions: tuple[Step, ...]
+    named: tuple[str, ...]
+    breakdown: str | None
+
+    @classmethod
+    def of(cls, steps: list[Step], exclusions: list[Exclusion], breakdown: str | None) -> _Reading:
+        conditions = (*steps, *(x.step for x in exclusions))
+        named = tuple(sorted({c.name for c in conditions if c.plain}))
+        return cls(conditions, named, breakdown)
+
+    def columns(self) -> str:
+        found = []
+        if self.named:
+            kind = "UTINYINT" if len(self.named) < 1 << 8 else "UINTEGER"
+            names = f"[{', '.join(lit(n) for n in self.named)}]"
+            found.append(f"coalesce(list_position({names}, name), 0)::{kind} AS named")
+        found += [
+            f"coalesce({c.sql()}, false)::UTINYINT AS c{i}"
+            for i, c in enumerate(self.conditions)
+            if not c.plain
+        ]
+        if self.breakdown is not None:
+            found.append(f"{_breakdown_sql(self.breakdown)} AS bd")
+        return ", ".join(found)
+
+    def wanted(self) -> str:
+        """The events meeting any condition, over the columns read."""
+        found = ["named > 0"] if self.named else []
+        found += [f"c{i} > 0" for i, c in enumerate(self.conditions) if not c.plain]
+        return " OR ".join(found)
+
+    def read(self, store: Store, scope: Scope, order: Order) -> Journeys:
+        # A strict funnel needs every event (anything between two steps breaks the chain).
+        wanted = None if order == "strict" else self.wanted()
+        return read_journeys(store, scope, self.columns(), where=wanted)
+
+    def meets(self, journeys: Journeys, condition: int) -> Bools:
+        """Per row, whether the event meets condition `condition`."""
+        step = self.conditions[condition]
+        if step.plain:
+            named = journeys.values("named", 0)
+            return np.asarray(named == self.named.index(step.name) + 1)
+        return journeys.flag(f"c{condition}")
 
 
 @dataclass
@@ -284,18 +322,16 @@ class _Walked:
 class _Walk:
     """The ordered events as arrays: per row its customer and time; per step, its rows."""
 
-    def __init__(self, journeys: Journeys, steps: int) -> None:
+    def __init__(self, journeys: Journeys, reading: _Reading, steps: int) -> None:
         self.journeys = journeys
+        self.reading = reading
         self.n = len(journeys.customer)
         self.customer = journeys.customer  # the customer's number, increasing with the rows
         self.starts = journeys.first_row
         self.customers = journeys.customers
         self.keys = journeys.keys
         self.at = journeys.at
-        self.steps = [self.flag(f"s{i}") for i in range(steps)]
-
-    def flag(self, column: str) -> Bools:
-        return self.journeys.flag(column)
+        self.steps = [reading.meets(journeys, i) for i in range(steps)]
 
     def chains(
         self, steps: list[Step], exclusions: list[Exclusion], window: float, *, strict: bool
@@ -313,7 +349,7 @@ class _Walk:
                 prior = self._just_before(reached, rows)
             else:
                 cuts = [
-                    np.flatnonzero(self.flag(f"x{i}"))
+                    np.flatnonzero(self.reading.meets(self.journeys, len(steps) + i))
                     for i, x in enumerate(exclusions)
                     if x.after <= j < x.before
                 ]

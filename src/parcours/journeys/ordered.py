@@ -25,13 +25,15 @@ Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 
-def read_journeys(store: Store, scope: Scope, columns: str) -> Journeys:
+def read_journeys(store: Store, scope: Scope, columns: str, where: str | None = None) -> Journeys:
     """The scoped events' `customer_key`, `at` (epoch microseconds), `event_key` and
-    `columns` (SQL select items), as `Journeys` in journey order. Rows the engine returned out
-    of order are put in order column by column, as arrays, when a column is asked for (cheaper
-    than reordering a whole table of text)."""
+    `columns` (SQL select items), as `Journeys` in journey order; with `where`, only the rows
+    meeting it, a condition over the columns read (each computed once). Rows the engine
+    returned out of order are put in order column by column, as arrays, when a column is asked
+    for (cheaper than reordering a whole table of text)."""
     keys = "customer_key, epoch_us(occurred_at) AS at, event_key"
-    table = store.engine.query(scope.events(f"{keys}, {columns}" if columns else keys))
+    query = scope.events(f"{keys}, {columns}" if columns else keys)
+    table = store.engine.query(f"SELECT * FROM ({query}) WHERE {where}" if where else query)
     customer, at, event = (_ints(table[c]) for c in ("customer_key", "at", "event_key"))
     if _in_order(customer, at, event):
         return Journeys.of(table, None, customer, at)
@@ -127,6 +129,11 @@ class Journeys:
             return self._ordered(np.asarray(values.to_numpy()).view(np.bool_))
         values = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
         return self._ordered(np.asarray(values, dtype=bool))
+
+    def values(self, column: str, missing: Any) -> npt.NDArray[Any]:
+        """A column in its own type, NULL as `missing`."""
+        values = pc.fill_null(self.table[column], missing).to_numpy(zero_copy_only=False)
+        return self._ordered(np.asarray(values))
 
     def ints(self, column: str, missing: int = -1) -> Ints:
         """An integer column, NULL as `missing`."""
