@@ -268,13 +268,17 @@ class _Reading:
         wanted = None if order == "strict" else self.wanted()
         return read_journeys(store, scope, self.columns(), where=wanted)
 
-    def meets(self, journeys: Journeys, condition: int) -> Bools:
-        """Per row, whether the event meets condition `condition`."""
-        step = self.conditions[condition]
-        if step.plain:
-            named = journeys.values("named", 0)
-            return np.asarray(named == self.named.index(step.name) + 1)
-        return journeys.flag(f"c{condition}")
+    def matcher(self, journeys: Journeys) -> Callable[[int], Bools]:
+        """What tells, for a condition (by its index), whether each row's event meets it."""
+        named = journeys.values("named", 0) if self.named else None
+
+        def meets(condition: int) -> Bools:
+            step = self.conditions[condition]
+            if named is not None and step.plain:
+                return np.asarray(named == self.named.index(step.name) + 1)
+            return journeys.flag(f"c{condition}")
+
+        return meets
 
 
 @dataclass
@@ -324,14 +328,14 @@ class _Walk:
 
     def __init__(self, journeys: Journeys, reading: _Reading, steps: int) -> None:
         self.journeys = journeys
-        self.reading = reading
         self.n = len(journeys.customer)
         self.customer = journeys.customer  # the customer's number, increasing with the rows
         self.starts = journeys.first_row
         self.customers = journeys.customers
         self.keys = journeys.keys
         self.at = journeys.at
-        self.steps = [reading.meets(journeys, i) for i in range(steps)]
+        self.meets = reading.matcher(journeys)
+        self.steps = [self.meets(i) for i in range(steps)]
 
     def chains(
         self, steps: list[Step], exclusions: list[Exclusion], window: float, *, strict: bool
@@ -349,16 +353,16 @@ class _Walk:
                 prior = self._just_before(reached, rows)
             else:
                 cuts = [
-                    np.flatnonzero(self.reading.meets(self.journeys, len(steps) + i))
+                    np.flatnonzero(self.meets(len(steps) + i))
                     for i, x in enumerate(exclusions)
                     if x.after <= j < x.before
                 ]
                 prior = self._latest_before(reached, rows, cuts)
             ok = prior >= 0
             ok[ok] = self.at[rows[ok]] - self.at[prior[ok]] <= limit
-            # Without cuts, later rows carry later (or the same) starts; a strict step keeps the
-            # order of the starts it passes on.
-            increasing = not cuts if not strict else reached.increasing
+            # A strict step keeps the order of the starts it passes on; otherwise, without
+            # cuts, later rows carry later (or the same) starts.
+            increasing = reached.increasing if strict else not cuts
             mine = _Reached(rows[ok], prior[ok], increasing)
             own.append(mine)
             reached = mine.union(reached) if steps[j].optional else mine
@@ -480,7 +484,7 @@ class _Walk:
         own = []
         for j in range(len(self.steps)):
             at = np.flatnonzero(done >= j + 1)
-            own.append(_Reached(at, earliest[at]))
+            own.append(_Reached(at, earliest[at], increasing=False))
         return _Walked(level, start, last, completion, first_rows, own)
 
 
