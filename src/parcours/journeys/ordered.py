@@ -9,6 +9,7 @@ no window query and no per-customer loop.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -157,6 +158,15 @@ class Journeys:
     def keys(self) -> Ints:
         """Each customer's key (by number)."""
         return self.key[self.first_row[:-1]]
+
+
+def rounded(x: float, digits: int) -> float:
+    """`x` (>= 0) rounded as the engine's `round` rounds a double: half away from zero, so
+    that a walk gives the very numbers its SQL reference gives."""
+    scale = 10.0**digits
+    scaled = x * scale
+    whole = math.floor(scaled)
+    return (whole + (scaled - whole >= 0.5)) / scale
 
 
 def ids_of(store: Store, keys: list[int]) -> list[str]:

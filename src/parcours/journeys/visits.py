@@ -16,16 +16,17 @@ those who reached visit k without having converted: the hazard), and the channel
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from parcours.journeys.ordered import read_journeys
+from parcours.journeys.ordered import Ints, read_journeys, rounded
 from parcours.journeys.scope import Scope, parse_duration
 from parcours.sql import lit
+from parcours.store.schema import CHANNELS
 from parcours.store.store import Store
 
 GAP = "30m"
@@ -127,48 +128,63 @@ def conversion_by_visit_query(visit_table: str, max_visit: int) -> str:
     """
 
 
-def visit_table(
+@dataclass
+class _Visits:
+    """One entry per visit, in journey order: the customer's number, the visit's number, its
+    channel (an index into `channels`) and its conversions."""
+
+    customer: Ints
+    number: Ints
+    channel: npt.NDArray[np.uint8]
+    conversions: Ints
+    channels: list[str | None]
+    first_visit: Ints
+    """Per customer, the index of their first visit."""
+
+
+def _walk_visits(
     store: Store,
     scope: Scope,
     conversion: str,
     *,
     gap: str | float = GAP,
     browsing: tuple[str, ...] = BROWSING,
-) -> pa.Table:
-    """One row per visit (customer number, visit_number, channel, events, conversions), cut
-    as `visits_query` cuts them, by one walk over the ordered events instead of windows."""
+) -> _Visits:
+    """The visits, cut as `visits_query` cuts them, by one walk over the ordered events
+    instead of windows."""
     if not scope.channels:
         scope = replace(scope, channels=VISIT_CHANNELS)
-    converts = f"coalesce(name = {lit(conversion)}, false) AS converts"
-    session_key = "(hash(session_id) >> 1)::BIGINT AS session_key"  # NULL stays NULL
-    j = read_journeys(store, scope, f"channel, {session_key}, {converts}")
-    channels, channel = j.codes("channel")
+    # The channel as its place in CHANNELS (imports refuse any other), the conversion as a
+    # byte and the session id as a hash: numbers, no text to carry out of the engine.
+    names: list[str | None] = [None, *CHANNELS]
+    channel_code = f"coalesce(list_position([{', '.join(map(lit, CHANNELS))}], channel), 0)"
+    session_key = "(hash(session_id) >> 1)::BIGINT"  # NULL stays NULL
+    j = read_journeys(
+        store,
+        scope,
+        f"{channel_code}::UTINYINT AS channel, {session_key} AS session_key, "
+        f"coalesce(name = {lit(conversion)}, false)::UTINYINT AS converts",
+    )
+    channel = j.values("channel", 0)
     session = j.ints("session_key")
-    sessioned = np.isin(channel, [i for i, c in enumerate(channels) if c in browsing])
-    new = np.ones(len(channel), dtype=bool)
-    new[1:] = (
-        (j.customer[1:] != j.customer[:-1])
-        | ~sessioned[1:]
+    sessioned = np.isin(np.arange(len(names)), [names.index(c) for c in browsing if c in names])
+    new = np.zeros(len(channel), dtype=bool)
+    new[j.first_row[:-1]] = True  # every customer's first event starts a visit
+    new[1:] |= (
+        ~sessioned[channel[1:]]
         | (channel[1:] != channel[:-1])
         | (np.diff(j.at) > parse_duration(gap) * 1_000_000)
         | ((session[1:] >= 0) & (session[:-1] >= 0) & (session[1:] != session[:-1]))
     )
     starts = np.flatnonzero(new)
-    visit = np.cumsum(new) - 1
-    number = visit[starts] - visit[j.first_row[j.customer[starts]]] + 1
-    ends = np.append(starts[1:], len(channel))
-    converted = np.asarray(j.flag("converts"), dtype=np.int64)
-    return pa.table(
-        {
-            "customer_id": j.customer[starts],
-            "visit_number": number,
-            "channel": pa.array(channels, pa.string()).take(pa.array(channel[starts])),
-            "events": ends - starts,
-            "conversions": (
-                np.add.reduceat(converted, starts) if len(starts) else np.zeros(0, np.int64)
-            ),
-        }
+    customer = np.searchsorted(j.first_row, starts, side="right") - 1
+    first_visit = np.searchsorted(starts, j.first_row[:-1])
+    converts = j.values("converts", 0)
+    conversions = (
+        np.add.reduceat(converts, starts, dtype=np.int64) if len(starts) else np.zeros(0, np.int64)
     )
+    number = np.arange(len(starts)) - first_visit[customer] + 1
+    return _Visits(customer, number, channel[starts], conversions, names, first_visit)
 
 
 @dataclass
@@ -194,19 +210,62 @@ def conversion_by_visit(
     browsing: tuple[str, ...] = BROWSING,
     max_visit: int = 20,
 ) -> ConversionByVisit:
-    """Which visit converts: see the module's docstring."""
-    table = visit_table(store, scope or Scope(), conversion, gap=gap, browsing=browsing)
-    name = f"_visits_{uuid.uuid4().hex}"
-    with store.engine.registered(name, table):
-        query = conversion_by_visit_query(f"SELECT * FROM {name}", max_visit)
-        rows = store.engine.query(query).to_pylist()
-    for row in rows:
-        row["channel_mix"] = dict(row["channel_mix"])
-        row["converting_channel_mix"] = dict(row["converting_channel_mix"])
+    """Which visit converts: see the module's docstring. Counted over the walked visits as
+    `conversion_by_visit_query` counts them (the portable reference, tested equal)."""
+    v = _walk_visits(store, scope or Scope(), conversion, gap=gap, browsing=browsing)
+    top = int(max_visit)
+    k = np.minimum(v.number, top)
+    converting = v.conversions > 0
+    visits = np.bincount(k, minlength=top + 1)
+    converting_visits = np.bincount(k, weights=converting, minlength=top + 1).astype(np.int64)
+    conversions = np.bincount(k, weights=v.conversions, minlength=top + 1).astype(np.int64)
+    # Per customer: visits made, and the number of the first converting one (none: past all).
+    made = np.diff(np.append(v.first_visit, len(v.number)))
+    never = np.iinfo(np.int64).max
+    first = np.minimum.reduceat(np.where(converting, v.number, never), v.first_visit)
+    first = first if len(v.number) else np.zeros(0, np.int64)
+
+    def reaching(levels: Ints) -> Ints:
+        """Per k, the customers whose level (folded at the top) is at least k."""
+        return np.cumsum(np.bincount(np.minimum(levels, top), minlength=top + 1)[::-1])[::-1]
+
+    customers = reaching(made)
+    at_risk = reaching(np.minimum(made, first))  # a k-th visit, and not converted before it
+    converted = first[first != never]
+    first_conversions = np.bincount(np.minimum(converted, top), minlength=top + 1)
+    cells, shape = k * len(v.channels) + v.channel, (top + 1, len(v.channels))
+    by_channel = np.bincount(cells, minlength=shape[0] * shape[1]).reshape(shape)
+    converting_by_channel = np.bincount(cells[converting], minlength=shape[0] * shape[1]).reshape(
+        shape
+    )
+    converters = int(first_conversions.sum())
+    order = sorted(range(len(v.channels)), key=lambda c: str(v.channels[c]))
+    rows = [
+        {
+            "visit_number": n,
+            "customers": int(customers[n]),
+            "visits": int(visits[n]),
+            "converting_visits": int(converting_visits[n]),
+            "conversions": int(conversions[n]),
+            "visit_conversion_rate": rounded(converting_visits[n] / visits[n], 4),
+            "first_conversions": int(first_conversions[n]),
+            "share_of_converters": (
+                rounded(first_conversions[n] / converters, 4) if converters else None
+            ),
+            "first_conversion_rate": (
+                rounded(first_conversions[n] / at_risk[n], 4) if at_risk[n] else None
+            ),
+            "channel_mix": {
+                v.channels[c]: int(by_channel[n, c]) for c in order if by_channel[n, c]
+            },
+            "converting_channel_mix": {
+                v.channels[c]: int(converting_by_channel[n, c]) for c in order if by_channel[n, c]
+            },
+        }
+        for n in np.flatnonzero(visits).tolist()
+    ]
     # Every customer makes a first visit; every converter converts first on one visit.
-    customers = rows[0]["customers"] if rows else 0
-    converters = sum(row["first_conversions"] for row in rows)
-    return ConversionByVisit(conversion, parse_duration(gap), customers, converters, rows)
+    return ConversionByVisit(conversion, parse_duration(gap), len(made), converters, rows)
 
 
 def visits(
