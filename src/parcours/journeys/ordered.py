@@ -9,7 +9,6 @@ no window query and no per-customer loop.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -160,12 +159,12 @@ class Journeys:
         return self.key[self.first_row[:-1]]
 
 
-def rounded(x: float, digits: int) -> float:
-    """`x` (>= 0) rounded as the engine's `round` rounds a double: half away from zero, so
-    that a walk gives the very numbers its SQL reference gives."""
+def rounded(values: npt.NDArray[np.float64], digits: int) -> npt.NDArray[np.float64]:
+    """`values` (>= 0) rounded as the engine's `round` rounds a double: half away from zero,
+    so that a walk gives the very numbers its SQL reference gives."""
     scale = 10.0**digits
-    scaled = x * scale
-    whole = math.floor(scaled)
+    scaled = np.asarray(values, dtype=np.float64) * scale
+    whole = np.floor(scaled)
     return (whole + (scaled - whole >= 0.5)) / scale
 
 

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parcours.errors import BadRequest
-from parcours.journeys.ordered import Ints, Journeys, read_journeys
+from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
 from parcours.journeys.scope import Scope, Touchpoint, touchpoint_sql
 from parcours.journeys.visits import GAP, ORDER, visits_query
 from parcours.sql import lit
@@ -362,7 +362,7 @@ class _Steps:
                     zip(
                         self._decode(steps, offsets[shown] // width, lengths[shown]),
                         counts[shown].tolist(),
-                        _round6(counts[shown] / total).tolist(),
+                        rounded(counts[shown] / total, 6).tolist(),
                         strict=True,
                     ),
                     1,
@@ -370,7 +370,7 @@ class _Steps:
             ]
         if len(counts) > len(shown):
             rest = total - int(counts[shown].sum())
-            share = float(_round6(np.array([rest / total]))[0])
+            share = float(rounded(np.array([rest / total]), 6)[0])
             rows.append({"rank": None, "variant": None, "journeys": rest, "share": share})
         return rows
 
@@ -496,11 +496,6 @@ def _ranked(variants: pa.LargeBinaryArray, lengths: Ints, counts: Ints, top: int
     )
     keys = [("journeys", "descending"), ("length", "ascending"), ("steps", "ascending")]
     return order[np.asarray(pc.sort_indices(table, keys).to_numpy(), dtype=np.int64)]
-
-
-def _round6(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """`round(x, 6)` as the engine rounds doubles (half away from zero), for x >= 0."""
-    return np.floor(x * 1e6 + 0.5) / 1e6
 
 
 @contextmanager

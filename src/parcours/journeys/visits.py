@@ -239,6 +239,9 @@ def conversion_by_visit(
         shape
     )
     converters = int(first_conversions.sum())
+    visit_rate = rounded(converting_visits / np.maximum(visits, 1), 4).tolist()
+    share = rounded(first_conversions / max(converters, 1), 4).tolist()
+    hazard = rounded(first_conversions / np.maximum(at_risk, 1), 4).tolist()
     order = sorted(range(len(v.channels)), key=lambda c: str(v.channels[c]))
     rows = [
         {
@@ -247,14 +250,10 @@ def conversion_by_visit(
             "visits": int(visits[n]),
             "converting_visits": int(converting_visits[n]),
             "conversions": int(conversions[n]),
-            "visit_conversion_rate": rounded(converting_visits[n] / visits[n], 4),
+            "visit_conversion_rate": visit_rate[n],
             "first_conversions": int(first_conversions[n]),
-            "share_of_converters": (
-                rounded(first_conversions[n] / converters, 4) if converters else None
-            ),
-            "first_conversion_rate": (
-                rounded(first_conversions[n] / at_risk[n], 4) if at_risk[n] else None
-            ),
+            "share_of_converters": share[n] if converters else None,
+            "first_conversion_rate": hazard[n] if at_risk[n] else None,
             "channel_mix": {
                 v.channels[c]: int(by_channel[n, c]) for c in order if by_channel[n, c]
             },
