@@ -306,22 +306,26 @@ class _Steps:
         customer, codes, k = self.journeys.customer, self.codes, len(self.names)
         if len(codes) < 2:
             return []
-        # Each row's pair with the next row, or past every pair when the next row is another
-        # journey's. One stable sort by pair (a radix sort, when pairs fit in 16 bits) groups
-        # each pair's steps, still in journey order: one journey's are consecutive (to count
-        # journeys), and a group's times are one slice (for its median).
+        # Each row's pair with the next row, or past every pair (k * k) when the next row is
+        # another journey's; in 16 bits when pairs fit. One stable sort by pair (a radix sort
+        # in 16 bits) groups each pair's steps, still in journey order: one journey's are
+        # consecutive (to count journeys), and a group's times are one slice (for its median).
+        small = k * k < 1 << 16
+        codes = codes.astype(np.uint16) if small else codes
+        pair = codes[:-1] * k
+        pair += codes[1:]
         follows = customer[1:] == customer[:-1]
-        pair = np.where(follows, codes[:-1] * k + codes[1:], k * k)
-        order = np.argsort(pair.astype(np.uint16) if k * k < 1 << 16 else pair, kind="stable")
-        order = order[: np.count_nonzero(follows)]
-        pair = pair[order]
-        first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-        bounds = np.append(first, len(pair)).tolist()
+        pair[~follows] = k * k
+        order = np.argsort(pair, kind="stable")[: np.count_nonzero(follows)]
+        counts = np.bincount(pair, minlength=k * k + 1)[: k * k]
+        present = np.flatnonzero(counts)
+        bounds = np.append(0, np.cumsum(counts[present])).tolist()
+        # A journey's first step in its pair's group: the customer changes, or the group does.
         who = customer[order]
         new = np.ones(len(who), dtype=bool)
         new[1:] = who[1:] != who[:-1]
-        new[first] = True
-        journeys = np.add.reduceat(new, first).tolist()
+        new[bounds[:-1]] = True
+        journeys = np.diff(np.searchsorted(np.flatnonzero(new), bounds)).tolist()
         gaps = np.diff(self.journeys.at)[order]
         found = [
             {
@@ -332,7 +336,7 @@ class _Steps:
                 "median_seconds": float(np.median(gaps[lo:hi])) / 1e6,
             }
             for p, lo, hi, n in zip(
-                pair[first].tolist(), bounds[:-1], bounds[1:], journeys, strict=True
+                present.tolist(), bounds[:-1], bounds[1:], journeys, strict=True
             )
         ]
         return sorted(found, key=lambda e: (-e["count"], e["source"], e["target"]))
