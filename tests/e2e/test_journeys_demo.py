@@ -22,6 +22,7 @@ import pytest
 from demo_world import exactly_resolved, truth_rows
 
 import parcours
+from parcours.demo.world import generate_world
 from parcours.journeys.contacts import channel_switching, contacts_query, switches
 from parcours.journeys.paths import journey_map, variants
 from parcours.journeys.scope import Scope
@@ -113,18 +114,47 @@ def test_conversion_by_visit_number_equals_the_truth(world: Any) -> None:
     } == dict(Counter(first.values()))
 
 
+def test_social_posts_get_the_intent_of_their_case(world: Any) -> None:
+    """The social export carries text only: the shipped social mapping's keyword rules give a
+    post its intent. Against the truth: every post of a service case gets the case's intent,
+    and no other post (praise) gets one, on every post of every customer."""
+    out, p, _ = world
+    truth = {r["post_id"]: r["intent"] or None for r in truth_rows(out, "social_posts.csv")}
+    rows = p.sql("SELECT event_id, intent FROM events WHERE source = 'social'").to_pylist()
+    ours = {r["event_id"]: r["intent"] for r in rows}
+    assert ours == truth
+    assert sum(1 for intent in truth.values() if intent) >= 5
+
+
+def test_social_intents_equal_the_truth_on_a_larger_world(tmp_path: Path) -> None:
+    """The same rules on every post of an 8,000-customer world (the shared demo has only a
+    few posts): each imported through the shipped social mapping, alone."""
+    generate_world(tmp_path / "world", customers=8000, seed=11)
+    truth = {
+        r["post_id"]: r["intent"] or None
+        for r in truth_rows(tmp_path / "world", "social_posts.csv")
+    }
+    with parcours.connect(tmp_path / "store.duckdb") as p:
+        exported = tmp_path / "world" / "exports" / "social_posts.jsonl"
+        p.import_file(exported, source="social", mapping="social")
+        rows = p.sql("SELECT event_id, intent FROM events").to_pylist()
+    assert {r["event_id"]: r["intent"] for r in rows} == truth
+    assert sum(1 for intent in truth.values() if intent) >= 50
+    assert sum(1 for intent in truth.values() if not intent) >= 50
+
+
 def _contact_truth(out: Path, ids: set[str]) -> dict[tuple[str, str], dict[str, str]]:
-    """The truth's contacts of these customers, in cases without a social post (the social
-    export carries no intent: parcours cannot tell a complaint's intent from its text)."""
+    """The truth's contacts of these customers, social posts included."""
     rows = [r for r in truth_rows(out, "contacts.csv") if r["customer_id"] in ids]
-    social_cases = {r["case_id"] for r in rows if r["channel"] == "social"}
-    return {(r["source"], r["event_id"]): r for r in rows if r["case_id"] not in social_cases}
+    return {(r["source"], r["event_id"]): r for r in rows}
 
 
 def test_repeat_contacts_and_channel_switches_equal_the_truth(world: Any) -> None:
     out, p, exact = world
     truth = _contact_truth(out, set(exact.values()))
-    scope = Scope(customers=Scope.of_customers(list(exact)), channels=("call", "chat", "video"))
+    scope = Scope(
+        customers=Scope.of_customers(list(exact)), channels=("call", "chat", "video", "social")
+    )
     ours = {(r["source"], r["event_id"]): r for r in p.sql(contacts_query(scope)).to_pylist()}
     truth_cases = {r["case_id"] for r in truth.values()}
     ours_kept = {k: r for k, r in ours.items() if k in truth}
@@ -134,12 +164,14 @@ def test_repeat_contacts_and_channel_switches_equal_the_truth(world: Any) -> Non
         assert mine["is_repeat"] == (t["is_repeat"] == "true"), key
         assert (mine["previous_channel"] or "") == t["previous_channel"], key
         assert mine["attempt"] == int(t["attempt"]), key
+    assert any(t["channel"] == "social" for t in truth.values())  # posts are contacts too
     # One parcours case per truth case.
     assert len({r["case_id"] for r in ours_kept.values()}) == len(truth_cases)
 
-    # Every switch, with the outcome of the contact it led to.
+    # Every switch, with the outcome of the contact it led to: a post records none (whether
+    # the public reply settled it is the truth's to know, not the export's).
     truth_switches = Counter(
-        (t["previous_channel"], t["channel"], t["outcome"])
+        (t["previous_channel"], t["channel"], t["outcome"] if t["channel"] != "social" else None)
         for t in truth.values()
         if t["previous_channel"] and t["previous_channel"] != t["channel"]
     )

@@ -256,3 +256,57 @@ def test_segment_clock_skew_is_corrected_by_the_tracking_mapping(
         "late-clock": "2026-03-01T10:00:00+00:00",
         "no-sent-at": "2026-03-01T11:00:00+00:00",
     }
+
+
+KEYWORDS = """
+name: posts
+event_id: id
+event: {value: Post}
+channel: {value: social}
+occurred_at: at
+identifiers:
+  social_handle: who
+text: text
+intent:
+  field: text
+  keywords:
+    delivery: [colis, "pas livré"]
+    technical_issue: [wifi, "écran noir"]
+    account: [compte]
+"""
+
+
+def test_keyword_rules_give_a_value_from_text(p: parcours.Parcours, tmp_path: Path) -> None:
+    """Whole words or phrases, any case (É is é), the first rule that matches; no match, no
+    value. Each expectation is read off the texts below."""
+    mapping = tmp_path / "posts.yaml"
+    mapping.write_text(KEYWORDS)
+    texts = {
+        "p1": "Mon COLIS n'est jamais arrivé",  # delivery, whatever the case
+        "p2": "ÉCRAN NOIR depuis hier, et le colis ?",  # delivery: the first rule wins
+        "p3": "Le wifi saute",  # technical_issue
+        "p4": "Commande pas livré, écran noir",  # delivery, a phrase
+        "p5": "Les wifis du quartier",  # none: "wifis" is not the word "wifi"
+        "p6": "Décompte des points",  # none: "compte" inside a word
+        "p7": "Super produit, merci !",  # none
+        "p8": "Mon compte: bloqué",  # account, before a colon
+    }
+    data = tmp_path / "posts.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"id": i, "at": "2026-01-15T10:00:00Z", "who": "@jane", "text": t}) + "\n"
+            for i, t in texts.items()
+        )
+    )
+    p.import_file(data, source="social", mapping=mapping)
+    found = {r["event_id"]: r["intent"] for r in p.sql("SELECT * FROM events").to_pylist()}
+    assert found == {
+        "p1": "delivery",
+        "p2": "delivery",
+        "p3": "technical_issue",
+        "p4": "delivery",
+        "p5": None,
+        "p6": None,
+        "p7": None,
+        "p8": "account",
+    }

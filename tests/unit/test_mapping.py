@@ -28,6 +28,16 @@ def test_every_shipped_mapping_validates() -> None:
         ("name: x\nchannel: {value: web}\noccurred_at: t\nuser_id: u\nchanel: c\n", "chanel"),
         ("name: x\nchannel: {field: c, value: web}\noccurred_at: t\nuser_id: u\n", "not both"),
         ("name: [unclosed\n", "cannot be parsed"),
+        (
+            "name: x\nchannel: {value: web}\noccurred_at: t\nuser_id: u\n"
+            "intent: {value: x, keywords: {a: [b]}}\n",
+            "`keywords` reads a `field`'s text",
+        ),
+        (
+            "name: x\nchannel: {value: web}\noccurred_at: t\nuser_id: u\n"
+            "intent: {field: t, keywords: {delivery: []}}\n",
+            "gives 'delivery' no word",
+        ),
     ],
 )
 def test_invalid_mapping_says_what_to_fix(tmp_path: Path, text: str, message: str) -> None:

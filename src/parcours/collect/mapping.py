@@ -48,6 +48,11 @@ class FieldSpec(BaseModel):
     map: dict[str, str] | None = Field(
         default=None, description="Value map, matched case-insensitively after trimming."
     )
+    keywords: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Text rules: the first value (in the order written) one of whose words or "
+        "phrases occurs in the text, as whole words, ignoring case; none: empty.",
+    )
     default: str | None = Field(default=None, description="Used when the field is empty.")
     format: TimestampFormat | list[TimestampFormat] | None = Field(
         default=None, description="Timestamps: iso, epoch_s, epoch_ms or strptime format(s)."
@@ -90,6 +95,12 @@ class FieldSpec(BaseModel):
             raise ValueError("give either `field` or `value`, not both")
         if isinstance(self.field, list) and not self.field:
             raise ValueError("`field` lists at least one field")
+        if self.keywords is not None:
+            if self.field is None or self.map is not None:
+                raise ValueError("`keywords` reads a `field`'s text, and takes no `map`")
+            empty = [value for value, words in self.keywords.items() if not any(words)]
+            if empty:
+                raise ValueError(f"`keywords` gives {empty[0]!r} no word to look for")
         if self.country is not None:
             digits = self.country.lstrip("+")
             if not digits.isdigit():

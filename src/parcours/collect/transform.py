@@ -239,7 +239,22 @@ def _text(fields: _FieldReader, spec: FieldSpec) -> str:
             f"WHEN {lit(k.strip().lower())} THEN {lit(v)}" for k, v in spec.map.items()
         )
         value = f"(CASE lower(trim({value})) {cases} ELSE {value} END)"
+    if spec.keywords:
+        rules = " ".join(
+            f"WHEN regexp_matches(lower({value}), {lit(_words_pattern(words))}) THEN {lit(label)}"
+            for label, words in spec.keywords.items()
+        )
+        value = f"(CASE {rules} END)"
     return value
+
+
+def _words_pattern(words: list[str]) -> str:
+    """A regular expression (RE2) finding any of `words` (or phrases) as whole words in
+    lower-case text: not inside a longer word, whatever its alphabet."""
+    special = "\\.^$|?*+()[]{}"
+    escaped = ("".join("\\" + c if c in special else c for c in w.lower()) for w in words)
+    alternatives = "|".join(w for w in escaped if w)
+    return f"(^|[^\\pL\\pN_])({alternatives})([^\\pL\\pN_]|$)"
 
 
 def _json_field(fields: _FieldReader, spec: FieldSpec | None) -> str:
