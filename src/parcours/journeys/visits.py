@@ -210,40 +210,46 @@ def conversion_by_visit(
     browsing: tuple[str, ...] = BROWSING,
     max_visit: int = 20,
 ) -> ConversionByVisit:
-    """Which visit converts: see the module's docstring. Counted over the walked visits as
-    `conversion_by_visit_query` counts them (the portable reference, tested equal)."""
+    """Which visit converts: see the module's docstring."""
     v = _walk_visits(store, scope or Scope(), conversion, gap=gap, browsing=browsing)
-    top = int(max_visit)
+    rows = _by_visit_number(v, int(max_visit))
+    # Every customer makes a first visit; every converter converts first on one visit.
+    customers = len(v.first_visit)
+    converters = sum(row["first_conversions"] for row in rows)
+    return ConversionByVisit(conversion, parse_duration(gap), customers, converters, rows)
+
+
+def _by_visit_number(v: _Visits, top: int) -> list[dict[str, Any]]:
+    """`conversion_by_visit_query`'s rows, counted over the walked visits (the SQL is the
+    portable reference, tested equal)."""
     k = np.minimum(v.number, top)
     converting = v.conversions > 0
     visits = np.bincount(k, minlength=top + 1)
     converting_visits = np.bincount(k, weights=converting, minlength=top + 1).astype(np.int64)
     conversions = np.bincount(k, weights=v.conversions, minlength=top + 1).astype(np.int64)
-    # Per customer: visits made, and the number of the first converting one (none: past all).
+    # Per customer: the visits made, and the number of the first converting one (none: past
+    # every visit).
     made = np.diff(np.append(v.first_visit, len(v.number)))
     never = np.iinfo(np.int64).max
     first = np.minimum.reduceat(np.where(converting, v.number, never), v.first_visit)
-    first = first if len(v.number) else np.zeros(0, np.int64)
 
     def reaching(levels: Ints) -> Ints:
         """Per k, the customers whose level (folded at the top) is at least k."""
         return np.cumsum(np.bincount(np.minimum(levels, top), minlength=top + 1)[::-1])[::-1]
 
     customers = reaching(made)
-    at_risk = reaching(np.minimum(made, first))  # a k-th visit, and not converted before it
-    converted = first[first != never]
-    first_conversions = np.bincount(np.minimum(converted, top), minlength=top + 1)
+    at_risk = reaching(np.minimum(made, first))  # made a k-th visit, not converted before it
+    first_conversions = np.bincount(np.minimum(first[first != never], top), minlength=top + 1)
+    converters = int(first_conversions.sum())
     cells, shape = k * len(v.channels) + v.channel, (top + 1, len(v.channels))
     by_channel = np.bincount(cells, minlength=shape[0] * shape[1]).reshape(shape)
-    converting_by_channel = np.bincount(cells[converting], minlength=shape[0] * shape[1]).reshape(
-        shape
-    )
-    converters = int(first_conversions.sum())
+    converting_by_channel = np.bincount(cells[converting], minlength=shape[0] * shape[1])
+    converting_by_channel = converting_by_channel.reshape(shape)
     visit_rate = rounded(converting_visits / np.maximum(visits, 1), 4).tolist()
     share = rounded(first_conversions / max(converters, 1), 4).tolist()
     hazard = rounded(first_conversions / np.maximum(at_risk, 1), 4).tolist()
-    order = sorted(range(len(v.channels)), key=lambda c: str(v.channels[c]))
-    rows = [
+    channels = sorted(range(len(v.channels)), key=lambda c: str(v.channels[c]))
+    return [
         {
             "visit_number": n,
             "customers": int(customers[n]),
@@ -255,16 +261,16 @@ def conversion_by_visit(
             "share_of_converters": share[n] if converters else None,
             "first_conversion_rate": hazard[n] if at_risk[n] else None,
             "channel_mix": {
-                v.channels[c]: int(by_channel[n, c]) for c in order if by_channel[n, c]
+                v.channels[c]: int(by_channel[n, c]) for c in channels if by_channel[n, c]
             },
             "converting_channel_mix": {
-                v.channels[c]: int(converting_by_channel[n, c]) for c in order if by_channel[n, c]
+                v.channels[c]: int(converting_by_channel[n, c])
+                for c in channels
+                if by_channel[n, c]
             },
         }
         for n in np.flatnonzero(visits).tolist()
     ]
-    # Every customer makes a first visit; every converter converts first on one visit.
-    return ConversionByVisit(conversion, parse_duration(gap), len(made), converters, rows)
 
 
 def visits(
