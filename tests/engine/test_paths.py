@@ -142,9 +142,15 @@ def test_more_than_256_touchpoints_equal_the_sql(p: parcours.Parcours, tmp_path:
 
 
 def _sql_paths(
-    p: parcours.Parcours, anchor: str, depth: int, top: int, direction: str
+    p: parcours.Parcours,
+    anchor: str,
+    depth: int,
+    top: int,
+    direction: str,
+    journeys: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rows = _sql_rows(p, paths_query(journeys_query(Scope()), anchor, depth, top, direction))
+    journeys = journeys or journeys_query(Scope())
+    rows = _sql_rows(p, paths_query(journeys, anchor, depth, top, direction))
     nodes = [
         {"depth": r["depth"], "activity": r["source"], "customers": r["customers"]}
         for r in rows
@@ -182,3 +188,22 @@ def test_an_empty_scope_gives_empty_answers(log: parcours.Parcours) -> None:
     assert journey_map(log.store, nobody).journeys == 0
     assert variants(log.store, nobody) == []
     assert paths.paths(log.store, "Added", nobody).customers == 0
+
+
+@pytest.mark.parametrize("gap", ["30m", "3h"])
+def test_journeys_by_visit_equal_the_sql_over_visits(log: parcours.Parcours, gap: str) -> None:
+    """By visit (`case="visit"`), the walk cuts the journeys as `visits_query` does (a call or
+    a store trip a visit of its own, web and app runs split by the gap); the map, the variants
+    and the paths then equal the SQL over those visits."""
+    journeys = journeys_query(Scope(), "name", "visit", gap)
+    result = journey_map(log.store, case="visit", gap=gap)
+    assert result.ends == _sql_rows(log, ends_query(journeys))
+    assert result.edges == _approx_medians(_sql_rows(log, dfg_query(journeys)))
+    assert result.journeys > 600  # more visits than customers
+    found = variants(log.store, case="visit", gap=gap, top=50)
+    assert found == _sql_rows(log, variants_query(journeys, 50))
+    for direction in ("from", "to"):
+        walked = paths.paths(
+            log.store, "Added", direction=direction, depth=4, top=2, case="visit", gap=gap
+        )
+        assert (walked.nodes, walked.links) == _sql_paths(log, "Added", 4, 2, direction, journeys)

@@ -87,31 +87,41 @@ def _in_order(customer: Ints, at: Ints, event: Ints) -> bool:
 
 @dataclass
 class Journeys:
-    """Ordered events as arrays: per row its customer's key and number (0.. in order), the
-    customer's first row, and the time. Row i is the table's row `rows[i]` (or i, when `rows`
-    is None)."""
+    """Ordered events as arrays, in cases: per row its customer's key, its case's number (0..
+    in order), each case's first row, and the time. A case is a customer's whole journey, or
+    a visit once `cut` (the names say customer, as nearly every analysis means one). Row i is
+    the table's row `rows[i]` (or i, when `rows` is None)."""
 
     table: pa.Table
     rows: Ints | None
     first_row: Ints
-    """Per customer, the row their journey starts at; `first_row[-1]` ends it (the length)."""
+    """Per case, the row it starts at; `first_row[-1]` ends the last (the length)."""
     at: Ints
     key: Ints
     """Each row's `customer_key`."""
+    customer_first_row: Ints
+    """Per customer, the row their whole journey starts at (`first_row` unless `cut`)."""
 
     @classmethod
     def of(cls, table: pa.Table, rows: Ints | None, key: Ints, at: Ints) -> Journeys:
         """`table`'s rows in the order `rows` (None: as they are), with the customer keys and
         times already in that order."""
         if not len(key):
-            return cls(table, rows, np.zeros(1, dtype=np.int64), at, key)
-        starts = np.flatnonzero(key[1:] != key[:-1]) + 1
-        first_row = np.concatenate([[0], starts, [len(key)]]).astype(np.int64)
-        return cls(table, rows, first_row, at, key)
+            first_row = np.zeros(1, dtype=np.int64)
+        else:
+            starts = np.flatnonzero(key[1:] != key[:-1]) + 1
+            first_row = np.concatenate([[0], starts, [len(key)]]).astype(np.int64)
+        return cls(table, rows, first_row, at, key, first_row)
+
+    def cut(self, starts: Ints) -> Journeys:
+        """The same rows in the shorter cases starting at `starts` (rows in order, every
+        customer's first among them): visits instead of whole journeys."""
+        first_row = np.append(starts, len(self.at)).astype(np.int64)
+        return Journeys(self.table, self.rows, first_row, self.at, self.key, self.first_row)
 
     @cached_property
     def customer(self) -> Ints:
-        """Each row's customer number, 0 to customers - 1, increasing with the rows."""
+        """Each row's case number, 0 to customers - 1, increasing with the rows."""
         return np.repeat(np.arange(self.customers, dtype=np.int64), np.diff(self.first_row))
 
     @property
@@ -155,7 +165,7 @@ class Journeys:
 
     @property
     def keys(self) -> Ints:
-        """Each customer's key (by number)."""
+        """Each case's customer key (by number)."""
         return self.key[self.first_row[:-1]]
 
 

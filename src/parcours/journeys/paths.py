@@ -14,11 +14,11 @@ named as a touchpoint: its event name, its channel, or both. Three views of the 
   first two depths add up to the customers who did the anchor (the number a funnel starting
   there shows), each later one to the journeys still going or stopping there.
 
-The SQL builders below are the portable reference, and what `case="visit"` runs. Journeys by
-customer (the default) are walked in numpy instead, over the events read in journey order
-(`ordered.read_journeys`): consecutive rows of one customer are consecutive steps of one
-journey, so no window query sorts ten million events per analysis. Each numpy answer equals
-the SQL one (tests/engine/test_paths.py).
+The SQL builders below are the portable reference. The journeys are walked in numpy instead,
+over the events read in journey order (`ordered.read_journeys`, or `visits.read_visits` cut
+into visits): consecutive rows of one case are consecutive steps of one journey, so no window
+query sorts ten million events per analysis. Each numpy answer equals the SQL one
+(tests/engine/test_paths.py).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from parcours.errors import BadRequest
 from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
 from parcours.journeys.scope import Scope, Touchpoint, touchpoint_sql
-from parcours.journeys.visits import GAP, ORDER, visits_query
+from parcours.journeys.visits import GAP, ORDER, read_visits, visits_query
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -177,15 +177,9 @@ def journey_map(
     gap: str = GAP,
 ) -> JourneyMap:
     """The directly-follows graph of the scoped journeys, with their starts and ends."""
-    if case == "customer":
-        steps = _Steps.read(store, scope or Scope(), touchpoint)
-        ends = steps.ends()
-        edges = steps.edges()
-    else:
-        journeys = journeys_query(scope or Scope(), touchpoint, case, gap)
-        ends = store.engine.query(ends_query(journeys)).to_pylist()
-        edges = store.engine.query(dfg_query(journeys)).to_pylist()
-    return JourneyMap(touchpoint, case, sum(e["starts"] for e in ends), edges, ends)
+    steps = _Steps.read(store, scope or Scope(), touchpoint, case, gap)
+    ends = steps.ends()
+    return JourneyMap(touchpoint, case, sum(e["starts"] for e in ends), steps.edges(), ends)
 
 
 def variants(
@@ -199,11 +193,7 @@ def variants(
 ) -> list[dict[str, Any]]:
     """The most frequent whole journeys and their share; a last row (rank None) sums the
     rest."""
-    if case == "customer":
-        return _Steps.read(store, scope or Scope(), touchpoint).variants(top)
-    journeys = journeys_query(scope or Scope(), touchpoint, case, gap)
-    rows: list[dict[str, Any]] = store.engine.query(variants_query(journeys, top)).to_pylist()
-    return rows
+    return _Steps.read(store, scope or Scope(), touchpoint, case, gap).variants(top)
 
 
 @dataclass
@@ -239,26 +229,10 @@ def paths(
         raise BadRequest(f"A path depth of {depth}", f"choose a depth from 1 to {MAX_DEPTH}")
     if direction not in ("from", "to"):
         raise BadRequest(f"Unknown path direction {direction!r}", "use from or to")
-    if case == "customer":
-        steps = _Steps.read(store, scope or Scope(), touchpoint)
-        nodes, links = steps.paths(anchor, depth, top, direction)
-    else:
-        journeys = journeys_query(scope or Scope(), touchpoint, case, gap)
-        nodes, links = _paths_by_sql(store, paths_query(journeys, anchor, depth, top, direction))
+    steps = _Steps.read(store, scope or Scope(), touchpoint, case, gap)
+    nodes, links = steps.paths(anchor, depth, top, direction)
     customers = sum(n["customers"] for n in nodes if n["depth"] == 0)
     return Paths(anchor, direction, depth, customers, nodes, links)
-
-
-def _paths_by_sql(store: Store, query: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    nodes, links = [], []
-    for r in store.engine.query(query).to_pylist():
-        if r["kind"] == "node":
-            nodes.append(
-                {"depth": r["depth"], "activity": r["source"], "customers": r["customers"]}
-            )
-        else:
-            links.append({k: r[k] for k in ("depth", "source", "target", "customers")})
-    return nodes, links
 
 
 # --- journeys by customer, walked in numpy ---------------------------------------------------
@@ -274,8 +248,17 @@ class _Steps:
     codes: Ints
 
     @classmethod
-    def read(cls, store: Store, scope: Scope, touchpoint: Touchpoint | str) -> _Steps:
-        journeys = read_journeys(store, scope, f"{touchpoint_sql(touchpoint)} AS activity")
+    def read(
+        cls, store: Store, scope: Scope, touchpoint: Touchpoint | str, case: str, gap: str
+    ) -> _Steps:
+        """The steps of the customers' journeys, or of their visits."""
+        activity = f"{touchpoint_sql(touchpoint)} AS activity"
+        if case == "customer":
+            journeys = read_journeys(store, scope, activity)
+        elif case == "visit":
+            journeys = read_visits(store, scope, activity, gap=gap)
+        else:
+            raise BadRequest(f"Unknown journey case {case!r}", "use customer or visit")
         if not len(journeys.customer):
             return cls(journeys, [], np.zeros(0, dtype=np.int64))
         # Never NULL: channel and type are required.

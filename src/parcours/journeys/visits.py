@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from parcours.journeys.ordered import Ints, read_journeys, rounded
+from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
 from parcours.journeys.scope import Scope, parse_duration
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
@@ -142,31 +142,29 @@ class _Visits:
     """Per customer, the index of their first visit."""
 
 
-def _walk_visits(
+def read_visits(
     store: Store,
     scope: Scope,
-    conversion: str,
+    columns: str,
     *,
     gap: str | float = GAP,
     browsing: tuple[str, ...] = BROWSING,
-) -> _Visits:
-    """The visits, cut as `visits_query` cuts them, by one walk over the ordered events
-    instead of windows."""
+) -> Journeys:
+    """The scoped events (on the `VISIT_CHANNELS` unless the scope names channels) with
+    `columns`, in journey order and cut into visits as `visits_query` cuts them: the cases
+    of the returned `Journeys` are visits, by one walk over the ordered events instead of
+    windows."""
     if not scope.channels:
         scope = replace(scope, channels=VISIT_CHANNELS)
-    # The channel as its place in CHANNELS (imports refuse any other), the conversion as a
-    # byte and the session id as a hash: numbers, no text to carry out of the engine.
+    # The channel as its place in CHANNELS (imports refuse any other) and the session id as a
+    # hash: numbers, no text to carry out of the engine.
     names: list[str | None] = [None, *CHANNELS]
     channel_code = f"coalesce(list_position([{', '.join(map(lit, CHANNELS))}], channel), 0)"
     session_key = "(hash(session_id) >> 1)::BIGINT"  # NULL stays NULL
-    j = read_journeys(
-        store,
-        scope,
-        f"{channel_code}::UTINYINT AS channel, {session_key} AS session_key, "
-        f"coalesce(name = {lit(conversion)}, false)::UTINYINT AS converts",
-    )
-    channel = j.values("channel", 0)
-    session = j.ints("session_key")
+    cut = f"{channel_code}::UTINYINT AS _channel, {session_key} AS _session"
+    j = read_journeys(store, scope, f"{cut}, {columns}" if columns else cut)
+    channel = j.values("_channel", 0)
+    session = j.ints("_session")
     sessioned = np.isin(np.arange(len(names)), [names.index(c) for c in browsing if c in names])
     new = np.zeros(len(channel), dtype=bool)
     new[j.first_row[:-1]] = True  # every customer's first event starts a visit
@@ -176,15 +174,31 @@ def _walk_visits(
         | (np.diff(j.at) > parse_duration(gap) * 1_000_000)
         | ((session[1:] >= 0) & (session[:-1] >= 0) & (session[1:] != session[:-1]))
     )
-    starts = np.flatnonzero(new)
-    customer = np.searchsorted(j.first_row, starts, side="right") - 1
-    first_visit = np.searchsorted(starts, j.first_row[:-1])
-    converts = j.values("converts", 0)
+    return j.cut(np.flatnonzero(new))
+
+
+def _walk_visits(
+    store: Store,
+    scope: Scope,
+    conversion: str,
+    *,
+    gap: str | float = GAP,
+    browsing: tuple[str, ...] = BROWSING,
+) -> _Visits:
+    """The visits, with their customer, number, channel and conversions."""
+    converts = f"coalesce(name = {lit(conversion)}, false)::UTINYINT AS converts"
+    j = read_visits(store, scope, converts, gap=gap, browsing=browsing)
+    starts = j.first_row[:-1]
+    customer = np.searchsorted(j.customer_first_row, starts, side="right") - 1
+    first_visit = np.searchsorted(starts, j.customer_first_row[:-1])
     conversions = (
-        np.add.reduceat(converts, starts, dtype=np.int64) if len(starts) else np.zeros(0, np.int64)
+        np.add.reduceat(j.values("converts", 0), starts, dtype=np.int64)
+        if len(starts)
+        else np.zeros(0, np.int64)
     )
     number = np.arange(len(starts)) - first_visit[customer] + 1
-    return _Visits(customer, number, channel[starts], conversions, names, first_visit)
+    channel = j.values("_channel", 0)[starts]
+    return _Visits(customer, number, channel, conversions, [None, *CHANNELS], first_visit)
 
 
 @dataclass
