@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import parcours
+from parcours.errors import StoreError
 from parcours.journeys import paths
 from parcours.journeys.paths import (
     END,
@@ -207,3 +208,11 @@ def test_journeys_by_visit_equal_the_sql_over_visits(log: parcours.Parcours, gap
             log.store, "Added", direction=direction, depth=4, top=2, case="visit", gap=gap
         )
         assert (walked.nodes, walked.links) == _sql_paths(log, "Added", 4, 2, direction, journeys)
+
+
+def test_events_without_a_name_number_get_a_clear_error(log: parcours.Parcours) -> None:
+    """A store whose customer_events lost a name's number (never written so by a resolve)
+    says how to mend it rather than miscounting."""
+    log.sql("UPDATE customer_events SET name_code = NULL")
+    with pytest.raises(StoreError, match="identity resolve"):
+        journey_map(log.store)

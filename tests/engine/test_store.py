@@ -9,6 +9,7 @@ import pytest
 import parcours
 from parcours.engine.duckdb import DuckDBEngine
 from parcours.errors import SchemaVersionError
+from parcours.store import migrations
 from parcours.store.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from parcours.store.schema import EVENT_COLUMN_NAMES
 
@@ -64,3 +65,34 @@ def test_a_lookup_index_lost_in_a_crash_is_built_again_at_the_next_open(tmp_path
     with parcours.connect(path) as p:
         names = p.sql("SELECT index_name FROM duckdb_indexes()").column(0).to_pylist()
     assert {"customer_events_customer", "identity_map_customer"} <= set(names)
+
+
+def test_v5_numbers_the_event_names_a_v4_store_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before v5 has customer_events without name numbers: the migration
+    numbers every name they hold (an event's name, else its type) and fills the column."""
+    engine = DuckDBEngine(tmp_path / "s.duckdb")
+    with monkeypatch.context() as v4:
+        v4.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        v4.setattr(migrations, "LATEST_VERSION", 4)
+        migrations.migrate(engine)
+    engine.execute(
+        "INSERT INTO customer_events (customer_id, customer_key, event_key, occurred_at, "
+        "source, event_id, channel, type, name) VALUES "
+        "('c1', 1, 1, now(), 's', 'e1', 'web', 'track', 'Viewed'), "
+        "('c1', 1, 2, now(), 's', 'e2', 'web', 'identify', NULL), "
+        "('c2', 2, 3, now(), 's', 'e3', 'call', 'track', 'Viewed')"
+    )
+    assert [m.version for m in migrate(engine)] == [5]
+    named = engine.query(
+        "SELECT e.event_id, n.name FROM customer_events e JOIN event_names n "
+        "ON n.code = e.name_code ORDER BY e.event_id"
+    ).to_pylist()
+    assert named == [
+        {"event_id": "e1", "name": "Viewed"},
+        {"event_id": "e2", "name": "identify"},
+        {"event_id": "e3", "name": "Viewed"},
+    ]
+    assert engine.scalar("SELECT count(*) FROM event_names") == 2
+    engine.close()

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from parcours.identity.rules import IdentityRules
 from parcours.sql import lit
-from parcours.store.schema import CUSTOMER_EVENT_COLUMNS
+from parcours.store.schema import CUSTOMER_EVENT_COLUMNS, NAME_CODE
 from parcours.store.store import Store
 
 TABLE = "customer_events"
-COLUMNS = tuple(c.name for c in CUSTOMER_EVENT_COLUMNS)
+COLUMNS = (*(c.name for c in CUSTOMER_EVENT_COLUMNS), NAME_CODE.name)
+NAME = "coalesce(e.name, e.type)"
+"""What a journey calls an event: its name, else its type."""
 
 
 def _rank(rules: IdentityRules, kind: str) -> str:
@@ -46,6 +48,7 @@ def best_identifier_sql(rules: IdentityRules) -> str:
 
 KEYS = {
     "customer_id": "m.customer_id",
+    "name_code": "n.code",
     "customer_key": "(hash(m.customer_id) >> 1)::BIGINT",
     "event_key": "(hash(e.source, e.event_id) >> 1)::BIGINT",
 }
@@ -60,7 +63,18 @@ def _select(rules: IdentityRules, where: str) -> str:
     columns = ", ".join(f"{KEYS.get(c, 'e.' + c)} AS {c}" for c in COLUMNS)
     return (
         f"SELECT {columns} FROM (SELECT *, {best_identifier_sql(rules)} AS best FROM events "
-        f"WHERE {where}) e JOIN identity_map m ON m.type = e.best.type AND m.value = e.best.value"
+        f"WHERE {where}) e JOIN identity_map m ON m.type = e.best.type AND m.value = e.best.value "
+        f"LEFT JOIN event_names n ON n.name = {NAME}"
+    )
+
+
+def _number_names(store: Store, where: str) -> None:
+    """Give the names of these events that have no number yet the next numbers."""
+    store.engine.execute_script(
+        "INSERT INTO event_names SELECT (coalesce((SELECT max(code) FROM event_names), -1) "
+        "+ row_number() OVER (ORDER BY name))::INTEGER, name FROM ("
+        f"SELECT DISTINCT {NAME} AS name FROM events e WHERE {where}) "
+        "WHERE name NOT IN (SELECT name FROM event_names)"
     )
 
 
@@ -71,6 +85,7 @@ def refresh(store: Store, events: str | None = None) -> int:
     if events is None:
         # A full resolve has set the index aside (see identity.resolve). Written in journey
         # order: an analysis reading it needs no sort (see journeys.ordered).
+        _number_names(store, "true")
         engine.execute_script(f"DELETE FROM {TABLE}")
         return engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')} ORDER BY {ORDER}")
     engine.execute_script(
@@ -81,6 +96,7 @@ def refresh(store: Store, events: str | None = None) -> int:
         f"DELETE FROM {TABLE} WHERE (source, event_id) IN "
         "(SELECT source, event_id FROM _refreshed_events)"
     )
+    _number_names(store, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")
     return engine.write(
         f"INSERT INTO {TABLE} "
         + _select(rules, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")

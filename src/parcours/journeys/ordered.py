@@ -23,6 +23,8 @@ from parcours.store.store import Store
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Codes = npt.NDArray[np.signedinteger[Any]]
+"""Indexes into a list of values, in the smallest signed integer type that holds them."""
 
 
 def read_journeys(store: Store, scope: Scope, columns: str, where: str | None = None) -> Journeys:
@@ -149,19 +151,30 @@ class Journeys:
         """An integer column, NULL as `missing`."""
         return _ints(pc.fill_null(self.table[column], missing), self.rows)
 
-    def codes(self, column: str, *, ordered: bool = False) -> tuple[list[Any], Ints]:
-        """A column as (its distinct values, each row's index into them; -1: NULL); with
-        `ordered`, the values in order, so that codes compare as the values do."""
-        encoded = pc.dictionary_encode(self.table[column]).combine_chunks()
-        values: list[Any] = encoded.dictionary.to_pylist()
-        indices = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
-        if not ordered:
-            return values, self._ordered(indices.astype(np.int64))
-        order = sorted(range(len(values)), key=values.__getitem__)
-        rank = np.empty(len(values) + 1, dtype=np.int64)  # the last: NULL's -1
-        rank[order] = np.arange(len(values))
+    def codes(self, column: str, *, ordered: bool = False) -> tuple[list[Any], Codes]:
+        """A column as (its distinct values, each row's index into them, -1: NULL), the
+        indexes in the smallest integer type that holds them; with `ordered`, the values in
+        order, so that codes compare as the values do."""
+        encoded = pc.dictionary_encode(self.table[column])
+        chunks = encoded.chunks
+        if chunks and any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
+            chunks = [encoded.combine_chunks()]  # one dictionary for all
+        values: list[Any] = chunks[0].dictionary.to_pylist() if chunks else []
+        order = sorted(range(len(values)), key=values.__getitem__) if ordered else None
+        dtype = np.min_scalar_type(-len(values) - 1)
+        rank = np.empty(len(values) + 1, dtype=dtype)  # the last: NULL's -1
+        rank[order if order is not None else slice(None, -1)] = np.arange(len(values))
         rank[-1] = -1
-        return [values[i] for i in order], self._ordered(rank[indices])
+        codes = np.empty(len(self.at), dtype=dtype)
+        start = 0
+        for chunk in chunks:
+            indices = chunk.indices
+            if indices.null_count:
+                indices = pc.fill_null(indices, -1)
+            codes[start : start + len(indices)] = rank[np.asarray(indices.to_numpy())]
+            start += len(indices)
+        values = [values[i] for i in order] if order is not None else values
+        return values, self._ordered(codes)
 
     @property
     def keys(self) -> Ints:

@@ -24,7 +24,7 @@ query sorts ten million events per analysis. Each numpy answer equals the SQL on
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -34,9 +34,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parcours.errors import BadRequest
-from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
-from parcours.journeys.scope import Scope, Touchpoint, touchpoint_sql
+from parcours.errors import BadRequest, StoreError
+from parcours.journeys.ordered import Codes, Ints, Journeys, read_journeys, rounded
+from parcours.journeys.scope import CHANNEL_CODE, CHANNEL_NAMES, Scope, Touchpoint, touchpoint_sql
 from parcours.journeys.visits import GAP, ORDER, read_visits, visits_query
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -245,25 +245,34 @@ class _Steps:
 
     journeys: Journeys
     names: list[str]
-    codes: Ints
+    codes: Codes
 
     @classmethod
     def read(
         cls, store: Store, scope: Scope, touchpoint: Touchpoint | str, case: str, gap: str
     ) -> _Steps:
-        """The steps of the customers' journeys, or of their visits."""
-        activity = f"{touchpoint_sql(touchpoint)} AS activity"
+        """The steps of the customers' journeys, or of their visits. Read as numbers (the
+        event's `name_code`, the channel's place in CHANNELS), named here, so that no text
+        leaves the engine."""
+        touchpoint_sql(touchpoint)  # a clear error for an unknown touchpoint
+        columns = f"name_code, {CHANNEL_CODE} AS channel_code"
         if case == "customer":
-            journeys = read_journeys(store, scope, activity)
+            journeys = read_journeys(store, scope, columns)
         elif case == "visit":
-            journeys = read_visits(store, scope, activity, gap=gap)
+            journeys = read_visits(store, scope, columns, gap=gap)
         else:
             raise BadRequest(f"Unknown journey case {case!r}", "use customer or visit")
-        if not len(journeys.customer):
-            return cls(journeys, [], np.zeros(0, dtype=np.int64))
-        # Never NULL: channel and type are required.
-        names, codes = journeys.codes("activity", ordered=True)
-        return cls(journeys, [str(n) for n in names], codes)
+        if not journeys.customers:
+            return cls(journeys, [], np.zeros(0, dtype=np.int8))
+        numbered = store.engine.query("SELECT code, name FROM event_names")
+        known = dict(zip(numbered["code"].to_pylist(), numbered["name"].to_pylist(), strict=True))
+        names, raw = _touchpoints(journeys, str(touchpoint), known)
+        # Codes in name order, so that codes compare as names do.
+        present = np.flatnonzero(np.bincount(raw))
+        order = sorted(range(len(present)), key=lambda i: names(int(present[i])))
+        rank = np.zeros(int(present[-1]) + 1, dtype=np.min_scalar_type(-len(present)))
+        rank[present[order]] = np.arange(len(present))
+        return cls(journeys, [names(int(present[i])) for i in order], rank[raw])
 
     @property
     def lengths(self) -> Ints:
@@ -286,7 +295,7 @@ class _Steps:
     def edges(self) -> list[dict[str, Any]]:
         """As `dfg_query`: per pair a → b of consecutive events of one journey, its count,
         the journeys it is in and the median seconds between."""
-        customer, codes, k = self.journeys.customer, self.codes, len(self.names)
+        journeys, codes, k = self.journeys, self.codes, len(self.names)
         if len(codes) < 2:
             return []
         # Each row's pair with the next row, or past every pair (k * k) when the next row is
@@ -294,22 +303,21 @@ class _Steps:
         # in 16 bits) groups each pair's steps, still in journey order: one journey's are
         # consecutive (to count journeys), and a group's times are one slice (for its median).
         small = k * k < 1 << 16
-        codes = codes.astype(np.uint16) if small else codes
+        codes = codes.astype(np.uint16 if small else np.int64)
         pair = codes[:-1] * k
         pair += codes[1:]
-        follows = customer[1:] == customer[:-1]
-        pair[~follows] = k * k
-        order = np.argsort(pair, kind="stable")[: np.count_nonzero(follows)]
-        counts = np.bincount(pair, minlength=k * k + 1)[: k * k]
-        present = np.flatnonzero(counts)
-        bounds = np.append(0, np.cumsum(counts[present])).tolist()
-        # A journey's first step in its pair's group: the customer changes, or the group does.
-        who = customer[order]
+        pair[journeys.first_row[1:-1] - 1] = k * k
+        order = np.argsort(pair, kind="stable")
+        order = order[: len(order) - (journeys.customers - 1)]
+        pair = pair[order]
+        bounds = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1], True]).tolist()
+        # A journey's first step in its pair's group: the journey changes, or the group does.
+        who = journeys.customer[order]
         new = np.ones(len(who), dtype=bool)
         new[1:] = who[1:] != who[:-1]
         new[bounds[:-1]] = True
-        journeys = np.diff(np.searchsorted(np.flatnonzero(new), bounds)).tolist()
-        gaps = np.diff(self.journeys.at)[order]
+        counted = np.diff(np.searchsorted(np.flatnonzero(new), bounds)).tolist()
+        gaps = np.diff(journeys.at)[order]
         found = [
             {
                 "source": self.names[p // k],
@@ -319,7 +327,7 @@ class _Steps:
                 "median_seconds": float(np.median(gaps[lo:hi])) / 1e6,
             }
             for p, lo, hi, n in zip(
-                present.tolist(), bounds[:-1], bounds[1:], journeys, strict=True
+                pair[bounds[:-1]].tolist(), bounds[:-1], bounds[1:], counted, strict=True
             )
         ]
         return sorted(found, key=lambda e: (-e["count"], e["source"], e["target"]))
@@ -347,7 +355,7 @@ class _Steps:
                 {"rank": rank, "variant": names, "journeys": n, "share": share}
                 for rank, (names, n, share) in enumerate(
                     zip(
-                        self._decode(steps, offsets[shown] // width, lengths[shown]),
+                        self._decode(steps, offsets // width, shown),
                         counts[shown].tolist(),
                         rounded(counts[shown] / total, 6).tolist(),
                         strict=True,
@@ -361,9 +369,16 @@ class _Steps:
             rows.append({"rank": None, "variant": None, "journeys": rest, "share": share})
         return rows
 
-    def _decode(self, codes: npt.NDArray[Any], starts: Ints, lengths: Ints) -> list[list[str]]:
-        """The touchpoints of the runs of `codes` at `starts`, each as a list."""
+    def _decode(self, codes: npt.NDArray[Any], bounds: Ints, shown: Ints) -> list[list[str]]:
+        """The touchpoints of the journeys `shown`, each as a list: journey i is the run of
+        `codes` from `bounds[i]` to `bounds[i + 1]`. When most are shown, all are decoded in
+        place (no index of runs to build), then picked."""
         names = np.array(self.names, dtype=object)
+        starts, ends = bounds[shown], bounds[shown + 1]
+        if 2 * len(shown) >= len(bounds) - 1:
+            flat = names[codes].tolist()
+            return [flat[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        lengths = ends - starts
         flat = names[codes[_runs(starts, lengths)]].tolist()
         ends = np.cumsum(lengths)
         return [flat[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist(), strict=True)]
@@ -408,6 +423,25 @@ class _Steps:
         nodes.sort(key=lambda n: (n["depth"], -n["customers"], n["activity"]))
         links.sort(key=lambda n: (n["depth"], -n["customers"], n["source"], n["target"]))
         return nodes, links
+
+
+def _touchpoints(
+    journeys: Journeys, touchpoint: str, known: dict[int, str]
+) -> tuple[Callable[[int], str], Ints]:
+    """Each row's touchpoint as a number, and what names a number."""
+    name = journeys.values("name_code", -1).astype(np.int64)
+    if len(name) and name.min() < 0:
+        raise StoreError(
+            "Some events of customer_events have no number for their name",
+            "run `parcours identity resolve` to write customer_events again",
+        )
+    channel = journeys.values("channel_code", 0).astype(np.int64)
+    if touchpoint == "name":
+        return known.__getitem__, name
+    if touchpoint == "channel":
+        return CHANNEL_NAMES.__getitem__, channel
+    width = max(known) + 1
+    return (lambda c: f"{CHANNEL_NAMES[c // width]}:{known[c % width]}"), channel * width + name
 
 
 def _bucketed(at: Ints, k: int, stop: int, other: int, top: int, names: list[str]) -> Ints:

@@ -38,6 +38,14 @@ def touchpoint_sql(kind: Touchpoint | str) -> str:
     raise BadRequest(f"Unknown touchpoint {kind!r}", f"use one of {', '.join(TOUCHPOINTS)}")
 
 
+CHANNEL_CODE = (
+    f"coalesce(list_position([{', '.join(lit(c) for c in CHANNELS)}], channel), 0)::UTINYINT"
+)
+"""SQL for an event's channel as a number: its index in `CHANNEL_NAMES` (imports refuse any
+channel outside CHANNELS, so never 0): analyses that walk arrays read numbers, not text."""
+CHANNEL_NAMES: tuple[str, ...] = ("(none)", *CHANNELS)
+
+
 @dataclass(frozen=True)
 class Scope:
     """The events an analysis reads. Every field narrows; the default is everything."""

@@ -24,9 +24,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
-from parcours.journeys.scope import Scope, parse_duration
+from parcours.journeys.scope import CHANNEL_CODE, CHANNEL_NAMES, Scope, parse_duration
 from parcours.sql import lit
-from parcours.store.schema import CHANNELS
 from parcours.store.store import Store
 
 GAP = "30m"
@@ -137,7 +136,7 @@ class _Visits:
     number: Ints
     channel: npt.NDArray[np.uint8]
     conversions: Ints
-    channels: list[str | None]
+    channels: list[str]
     first_visit: Ints
     """Per customer, the index of their first visit."""
 
@@ -156,12 +155,11 @@ def read_visits(
     windows."""
     if not scope.channels:
         scope = replace(scope, channels=VISIT_CHANNELS)
-    # The channel as its place in CHANNELS (imports refuse any other) and the session id as a
-    # hash: numbers, no text to carry out of the engine.
-    names: list[str | None] = [None, *CHANNELS]
-    channel_code = f"coalesce(list_position([{', '.join(map(lit, CHANNELS))}], channel), 0)"
+    # The channel as a number and the session id as a hash: no text to carry out of the
+    # engine.
+    names = CHANNEL_NAMES
     session_key = "(hash(session_id) >> 1)::BIGINT"  # NULL stays NULL
-    cut = f"{channel_code}::UTINYINT AS _channel, {session_key} AS _session"
+    cut = f"{CHANNEL_CODE} AS _channel, {session_key} AS _session"
     j = read_journeys(store, scope, f"{cut}, {columns}" if columns else cut)
     channel = j.values("_channel", 0)
     session = j.ints("_session")
@@ -198,7 +196,7 @@ def _walk_visits(
     )
     number = np.arange(len(starts)) - first_visit[customer] + 1
     channel = j.values("_channel", 0)[starts]
-    return _Visits(customer, number, channel, conversions, [None, *CHANNELS], first_visit)
+    return _Visits(customer, number, channel, conversions, list(CHANNEL_NAMES), first_visit)
 
 
 @dataclass

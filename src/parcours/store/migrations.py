@@ -15,12 +15,14 @@ from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
     CUSTOMER_EVENT_COLUMNS,
     EVENT_COLUMNS,
+    EVENT_NAME_COLUMNS,
     IDENTITY_LINK_COLUMNS,
     IDENTITY_MAP_COLUMNS,
     IDENTITY_MATCH_COLUMNS,
     IDENTITY_OVERRIDE_COLUMNS,
     IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
+    NAME_CODE,
     PRIVACY_LOG_COLUMNS,
     QUARANTINE_COLUMNS,
     SOURCE_COLUMNS,
@@ -77,6 +79,19 @@ def _v4() -> list[str]:
     return [create_table_sql("customer_events", CUSTOMER_EVENT_COLUMNS), *LOOKUP_INDEXES.values()]
 
 
+def _v5() -> list[str]:
+    # Stores made before v5 number the names their customer_events already hold.
+    return [
+        create_table_sql("event_names", EVENT_NAME_COLUMNS),
+        "CREATE UNIQUE INDEX event_names_name ON event_names (name)",
+        f"ALTER TABLE customer_events ADD COLUMN {NAME_CODE.name} {NAME_CODE.type}",
+        "INSERT INTO event_names SELECT (row_number() OVER (ORDER BY name) - 1)::INTEGER, name "
+        "FROM (SELECT DISTINCT coalesce(name, type) AS name FROM customer_events)",
+        "UPDATE customer_events SET name_code = n.code FROM event_names n "
+        "WHERE n.name = coalesce(customer_events.name, customer_events.type)",
+    ]
+
+
 def ensure_indexes(engine: Engine) -> list[str]:
     """Build the lookup indexes that are missing (a resolve killed while they were set
     aside); return their names."""
@@ -92,6 +107,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "sources and write keys for the live tracking API", _v2),
     Migration(3, "identity: the identifier to customer map, its links and runs", _v3),
     Migration(4, "each event with its customer, for profiles, timelines and journeys", _v4),
+    Migration(5, "event names as numbers, for journeys to read numbers instead of text", _v5),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

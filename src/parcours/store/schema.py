@@ -262,6 +262,21 @@ journeys read. Derived, never edited by hand: `identity.customer_events` rebuild
 resolve touches (all of them on a full resolve). The event's customer is its most trusted
 identifier's; `raw`, `context` and the identifiers stay in `events` only."""
 
+NAME_CODE = Column(
+    "name_code",
+    "INTEGER",
+    "The event's name as it is called in a journey (its name, else its type), as a number "
+    "in `event_names` (schema v5): journeys read numbers, not text.",
+)
+"""The column schema v5 adds to `customer_events`."""
+
+EVENT_NAME_COLUMNS: tuple[Column, ...] = (
+    Column("code", "INTEGER", "The number `customer_events.name_code` holds.", False),
+    Column("name", "VARCHAR", "An event's name (else its type) as journeys call it.", False),
+)
+"""Every name a journey step has had, numbered in the order they first came: written by the
+resolves that write `customer_events`, never renumbered."""
+
 EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
 
