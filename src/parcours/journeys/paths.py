@@ -255,7 +255,12 @@ class _Steps:
         event's `name_code`, the channel's place in CHANNELS), named here, so that no text
         leaves the engine."""
         touchpoint_sql(touchpoint)  # a clear error for an unknown touchpoint
-        columns = f"name_code, {CHANNEL_CODE} AS channel_code"
+        columns = ", ".join(
+            [
+                *(["name_code"] if touchpoint != "channel" else []),
+                *([f"{CHANNEL_CODE} AS channel_code"] if touchpoint != "name" else []),
+            ]
+        )
         if case == "customer":
             journeys = read_journeys(store, scope, columns)
         elif case == "visit":
@@ -427,20 +432,21 @@ class _Steps:
 
 def _touchpoints(
     journeys: Journeys, touchpoint: str, known: dict[int, str]
-) -> tuple[Callable[[int], str], Ints]:
-    """Each row's touchpoint as a number, and what names a number."""
-    name = journeys.values("name_code", -1).astype(np.int64)
+) -> tuple[Callable[[int], str], npt.NDArray[np.signedinteger[Any]]]:
+    """Each row's touchpoint as a number, and what names a number (the columns read are
+    the touchpoint's: `name_code`, `channel_code` or both)."""
+    if touchpoint == "channel":
+        return CHANNEL_NAMES.__getitem__, journeys.values("channel_code", 0).astype(np.int32)
+    name = journeys.values("name_code", -1)
     if len(name) and name.min() < 0:
         raise StoreError(
             "Some events of customer_events have no number for their name",
             "run `parcours identity resolve` to write customer_events again",
         )
-    channel = journeys.values("channel_code", 0).astype(np.int64)
     if touchpoint == "name":
         return known.__getitem__, name
-    if touchpoint == "channel":
-        return CHANNEL_NAMES.__getitem__, channel
     width = max(known) + 1
+    channel = journeys.values("channel_code", 0).astype(np.int64)
     return (lambda c: f"{CHANNEL_NAMES[c // width]}:{known[c % width]}"), channel * width + name
 
 
