@@ -134,7 +134,7 @@ def refresh_if_stale(store: Path, force: bool) -> float | None:
     resolve does. Returns the seconds it took, None when nothing was done."""
     import parcours
     from parcours.identity import customer_events
-    from parcours.store.schema import CUSTOMER_EVENT_COLUMNS, create_table_sql
+    from parcours.store.schema import create_table_sql
 
     with parcours.connect(store) as p:
         engine = p.store.engine
@@ -144,7 +144,9 @@ def refresh_if_stale(store: Path, force: bool) -> float | None:
         started = time.perf_counter()
         with engine.transaction():
             engine.execute_script(f"DROP TABLE {customer_events.TABLE}")
-            engine.execute_script(create_table_sql(customer_events.TABLE, CUSTOMER_EVENT_COLUMNS))
+            engine.execute_script(
+                create_table_sql(customer_events.TABLE, customer_events.COLUMN_SPECS)
+            )
             customer_events.refresh(p.store)
     return time.perf_counter() - started
 

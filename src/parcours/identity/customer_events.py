@@ -20,7 +20,9 @@ from parcours.store.schema import CUSTOMER_EVENT_COLUMNS, NAME_CODE
 from parcours.store.store import Store
 
 TABLE = "customer_events"
-COLUMNS = (*(c.name for c in CUSTOMER_EVENT_COLUMNS), NAME_CODE.name)
+COLUMN_SPECS = (*CUSTOMER_EVENT_COLUMNS, NAME_CODE)
+"""The table's columns, as schema v5 leaves it (v4's and the name's number)."""
+COLUMNS = tuple(c.name for c in COLUMN_SPECS)
 NAME = "coalesce(e.name, e.type)"
 """What a journey calls an event: its name, else its type."""
 
