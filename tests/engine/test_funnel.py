@@ -7,12 +7,12 @@ answer is known by construction (each case says why).
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from event_log import import_events
 
 import parcours
 from parcours.errors import BadRequest
@@ -20,27 +20,10 @@ from parcours.journeys.funnel import Exclusion, Step, funnel
 from parcours.journeys.scope import Scope
 from parcours.sql import lit
 
-MAPPING = """
-name: t
-event: {field: event}
-channel: {field: channel}
-occurred_at: {field: at}
-user_id: user
-"""
-START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
 
 def _log(p: parcours.Parcours, tmp_path: Path, events: list[tuple[str, float, str]]) -> None:
-    """Import (customer, hours after START, event name) rows, all on the web; customers are
-    resolved on arrival."""
-    (tmp_path / "m.yaml").write_text(MAPPING)
-    data = tmp_path / "events.csv"
-    lines = ["at,channel,user,event"]
-    for user, hours, name in events:
-        at = START + dt.timedelta(hours=hours)
-        lines.append(f"{at.isoformat()},web,{user},{name}")
-    data.write_text("\n".join(lines) + "\n")
-    p.import_file(data, source="s", mapping=tmp_path / "m.yaml")
+    """Import (customer, hours after START, event name) rows, all on the web."""
+    import_events(p, tmp_path, [(user, hours, "web", name) for user, hours, name in events])
 
 
 def _counts(result: object) -> list[int]:
@@ -165,15 +148,10 @@ def _customer(p: parcours.Parcours, user: str) -> str:
 def test_breakdowns_attribute_each_customer_once_per_step(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
-    (tmp_path / "m.yaml").write_text(MAPPING)
-    data = tmp_path / "events.csv"
     # u1 starts on the web and buys in the app; u2 stays on the web.
-    data.write_text(
-        "at,channel,user,event\n"
-        "2026-01-01T10:00:00Z,web,u1,A\n2026-01-01T11:00:00Z,app,u1,B\n"
-        "2026-01-01T10:00:00Z,web,u2,A\n2026-01-01T11:00:00Z,web,u2,B\n"
-    )
-    p.import_file(data, source="s", mapping=tmp_path / "m.yaml")
+    rows = [("u1", 10, "web", "A"), ("u1", 11, "app", "B")]
+    rows += [("u2", 10, "web", "A"), ("u2", 11, "web", "B")]
+    import_events(p, tmp_path, rows)
     first = funnel(p.store, ["A", "B"], breakdown="channel", attribution="first").breakdown
     assert first == [{"value": "web", "step_1": 2, "step_2": 2}]
     last = funnel(p.store, ["A", "B"], breakdown="channel", attribution="last").breakdown

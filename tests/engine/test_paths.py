@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from event_log import START, import_events
 
 import parcours
 from parcours.errors import StoreError
@@ -33,28 +34,8 @@ from parcours.journeys.paths import (
 )
 from parcours.journeys.scope import Scope
 
-MAPPING = """
-name: t
-event: {field: event}
-channel: {field: channel}
-occurred_at: {field: at}
-user_id: user
-"""
-START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NAMES = ["Viewed", "Added", "Bought", "Call", "Chat", OTHER, "Zoé", "Émail"]
 CHANNELS = ["web", "app", "call", "store"]
-
-
-def _import(p: parcours.Parcours, tmp_path: Path, name: str, rows: list[tuple[Any, ...]]) -> None:
-    """Import (customer, whole hours after START, channel, event name) rows; whole hours give
-    many events at the same instant."""
-    (tmp_path / "m.yaml").write_text(MAPPING)
-    data = tmp_path / f"{name}.csv"
-    lines = ["at,channel,user,event"]
-    for user, hours, channel, event in rows:
-        lines.append(f"{(START + dt.timedelta(hours=hours)).isoformat()},{channel},{user},{event}")
-    data.write_text("\n".join(lines) + "\n")
-    p.import_file(data, source=name, mapping=tmp_path / "m.yaml")
 
 
 @pytest.fixture
@@ -74,8 +55,8 @@ def log(p: parcours.Parcours, tmp_path: Path) -> parcours.Parcours:
             for _ in range(rng.randint(1, most))
         ]
 
-    _import(p, tmp_path, "first", events(range(400), 6))
-    _import(p, tmp_path, "second", events(range(200, 600), 4))  # half of them come back
+    import_events(p, tmp_path, events(range(400), 6), "first")
+    import_events(p, tmp_path, events(range(200, 600), 4), "second")  # half of them come back
     return p
 
 
@@ -134,7 +115,7 @@ def test_more_than_256_touchpoints_equal_the_sql(p: parcours.Parcours, tmp_path:
         for c in range(1200)
         for hour in range(rng.randint(1, 2))
     ]
-    _import(p, tmp_path, "pages", rows)
+    import_events(p, tmp_path, rows, "pages")
     expected = _sql_rows(p, variants_query(journeys_query(Scope()), 10_000))
     assert len({step for row in expected if row["variant"] for step in row["variant"]}) > 256
     assert variants(p.store, top=10_000) == expected
