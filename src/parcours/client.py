@@ -141,8 +141,10 @@ class Parcours:
         return export_events(self.store, Path(path), fmt=fmt, source=source)
 
     def sql(self, query: str) -> pa.Table:
-        """Run a read query of your own (DuckDB SQL) over the store's tables."""
-        return self.store.engine.query(query)
+        """Run a read query of your own (DuckDB SQL) over the store's tables, as an Arrow
+        table. Only reads run (one SELECT, WITH, FROM, DESCRIBE, SHOW or EXPLAIN statement):
+        the store changes through parcours's own operations, which keep its invariants."""
+        return self.store.engine.read_query(query)
 
     def close(self) -> None:
         self.store.close()

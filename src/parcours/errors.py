@@ -80,6 +80,12 @@ class BadRequest(ParcoursError):
     http_status = 400
 
 
+class QueryError(ParcoursError):
+    """A query of the user's own cannot be run as written."""
+
+    http_status = 400
+
+
 class NotFoundError(ParcoursError):
     """Something asked for by id does not exist."""
 
