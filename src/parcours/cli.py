@@ -261,7 +261,7 @@ def serve(
     console.print(
         f"parcours {__version__} serving [bold]{settings.store}[/bold] on "
         f"http://{settings.host}:{settings.port} — Segment: /v1/batch, PostHog: /batch/; "
-        "write keys: `parcours sources list` (while stopped)"
+        "write keys: `parcours sources list`"
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
@@ -289,7 +289,7 @@ def sources_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.tab
     """Every source with its write key, channel and state."""
     from parcours.collect.sources import list_sources
 
-    with _open(store) as p:
+    with _open_existing(store) as p:
         _print_sources(list_sources(p.store), fmt)
 
 
