@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from parcours import __version__
 from parcours.cli_output import (
     FormatOption,
     OutputFormat,
@@ -31,6 +30,7 @@ from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
 from parcours.identity.cli import customers_app, identity_app
 from parcours.journeys.cli import journeys_app
+from parcours.version import __version__
 
 EXIT_QUARANTINED = 3
 

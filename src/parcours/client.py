@@ -18,6 +18,7 @@ from parcours.collect.live.writer import recover_journal
 from parcours.collect.quarantine import ReplaySummary
 from parcours.config import Settings, load_settings
 from parcours.identity.resolve import resolve_new
+from parcours.identity.rules import identity_rules
 from parcours.journeys import (
     attribution,
     cohorts,
@@ -124,7 +125,7 @@ class Parcours:
         summary = import_file(
             self.store, Path(path), source=source, mapping=mapping, progress=progress
         )
-        if summary.accepted and self.settings.identity.resolve_on_arrival:
+        if summary.accepted and identity_rules(self.settings).resolve_on_arrival:
             resolve_new(
                 self.store,
                 "SELECT source, event_id FROM events WHERE import_id = ?",
@@ -161,6 +162,7 @@ def connect(
 ) -> Parcours:
     """Open (creating if needed) a store; settings as in `parcours.config.Settings`."""
     resolved = load_settings(store=Path(store) if store else None, **settings)
+    identity_rules(resolved)  # every capability's table checked before the store opens
     opened = Store.open(resolved, read_only=read_only)
     if not read_only:
         # Events a server acknowledged but had not loaded when it stopped (a crash).

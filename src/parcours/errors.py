@@ -86,6 +86,18 @@ class QueryError(ParcoursError):
     http_status = 400
 
 
+class Unauthorized(ParcoursError):
+    """A request without valid credentials (a write key, a token)."""
+
+    http_status = 401
+
+
+class Forbidden(ParcoursError):
+    """A request for something switched off or not allowed to its sender."""
+
+    http_status = 403
+
+
 class NotFoundError(ParcoursError):
     """Something asked for by id does not exist."""
 

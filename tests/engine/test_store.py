@@ -34,7 +34,7 @@ def test_new_store_has_every_table_at_the_latest_version(tmp_path: Path) -> None
 def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with parcours.connect(path) as p:
-        p.sql(
+        p.store.engine.execute(
             "INSERT INTO imports (import_id, source, path, started_at, status) "
             "VALUES ('i', 's', 'p', now(), 'completed')"
         )

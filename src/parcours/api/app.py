@@ -18,22 +18,23 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from parcours import __version__
-from parcours.api.deps import Unauthorized
 from parcours.collect.live.routes import Live, SourceKeys
 from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
 from parcours.config import Settings, load_settings
-from parcours.errors import ParcoursError
+from parcours.errors import ParcoursError, Unauthorized
 from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
+from parcours.identity.rules import identity_rules
 from parcours.journeys.routes import router as journeys_router
 from parcours.store.served import SNAPSHOT_ROUTE, Snapshots, mark_served, unmark_served
 from parcours.store.store import Store
+from parcours.version import __version__
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    identity_rules(settings)  # every capability's table checked before the server starts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,11 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = GroupCommitWriter(
             store,
             run_id=f"live-{uuid.uuid4().hex[:8]}",
-            on_loaded=update_customers if settings.identity.resolve_on_arrival else None,
+            on_loaded=update_customers if identity_rules(settings).resolve_on_arrival else None,
         )
         writer.start()
         keys = SourceKeys(store.engine.fork())
         keys.refresh()
+        app.state.settings, app.state.writer = settings, writer
         app.state.live = Live(settings, writer, keys)
         app.state.reader = Store(store.engine.fork(), settings)
         served = mark_served(settings.store, f"http://{settings.host}:{settings.port}")

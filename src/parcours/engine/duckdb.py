@@ -147,7 +147,7 @@ def _kinds(kinds: list[Any]) -> str:
     if not kinds:
         return "no statement"
     names = ", ".join(str(kind.name) for kind in kinds)
-    return f"{len(kinds)} statements ({names})" if len(kinds) > 1 else f"a {names} statement"
+    return f"{len(kinds)} statements ({names})" if len(kinds) > 1 else f"one {names} statement"
 
 
 @cache

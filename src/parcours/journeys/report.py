@@ -19,7 +19,6 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from parcours import __version__
 from parcours.journeys import (
     attribution,
     charts,
@@ -34,6 +33,7 @@ from parcours.journeys import (
 from parcours.journeys.contacts import RepeatContacts
 from parcours.journeys.scope import Scope
 from parcours.store.store import Store
+from parcours.version import __version__
 
 ECOMMERCE_STEPS = ("Product Viewed", "Product Added", "Checkout Started")
 """Segment's e-commerce spec: the funnel a report shows before the conversion, when present."""
