@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
-from parcours.cli_output import (
+from parcours.cli.identity import customers_app, identity_app
+from parcours.cli.journeys import journeys_app
+from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,
@@ -28,8 +30,6 @@ from parcours.client import Parcours, connect
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
-from parcours.identity.cli import customers_app, identity_app
-from parcours.journeys.cli import journeys_app
 from parcours.version import __version__
 
 EXIT_QUARANTINED = 3
