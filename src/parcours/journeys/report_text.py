@@ -54,7 +54,8 @@ def funnel_says(result: FunnelResult) -> Said:
     stop = percent(1 - (leak["from_previous"] or 0))
     return Said(
         f"{said} The biggest leak is between {before['name']} and {leak['name']}: "
-        f"{plural(leak['dropped'], 'customer')} ({stop}) stop there.",
+        f"{plural(leak['dropped'], 'customer')} ({stop}) "
+        f"{'stops' if leak['dropped'] == 1 else 'stop'} there.",
         f"The funnel leaks most between {before['name']} and {leak['name']}: {stop} stop there.",
     )
 
@@ -191,10 +192,12 @@ def typical_says(result: TypicalJourneys) -> Said:
     """How many typical journeys, and the one that converts most, if any converts."""
     said = (
         f"{plural(result.customers, 'customer')}' journeys fall into "
-        f"{plural(result.clusters, 'typical one', 'typical ones')}, grouped by how alike their "
-        "sequences of visits are and named by what sets them apart."
+        f"{_number(result.clusters)} typical {'one' if result.clusters == 1 else 'ones'}, "
+        "grouped by how alike their sequences of visits are and named by what sets them apart."
     )
     best = max(result.typical, key=lambda t: t["conversion_rate"] or 0)
+    if len(result.typical) == 1:
+        return Said(f"{said} It converts {percent(best['conversion_rate'] or 0)}.")
     if not best["conversion_rate"]:
         return Said(f"{said} None of them converts.")
     return Said(
