@@ -134,8 +134,8 @@ def _funnel_section(store: Store, scope: Scope, conversion: str, steps: list[str
     said = says.funnel_says(result)
     figures = [charts.funnel_figure(result)]
     sentence = said.sentence
-    leak = max(result.steps[1:], key=lambda r: r["dropped"])
-    if leak["dropped"]:  # where those who leak go instead
+    leak = says.biggest_leak(result)
+    if leak is not None:  # where those who leak go instead
         before = result.steps[leak["step"] - 2]["name"]
         after = paths.paths(store, before, scope, depth=LEAK_DEPTH, top=6)
         sentence += " " + says.leak_paths_says(after.customers, before, LEAK_DEPTH)

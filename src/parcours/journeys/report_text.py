@@ -47,8 +47,8 @@ def funnel_says(result: FunnelResult) -> Said:
         f"{last['customers']:,} ({percent(last['from_first'] or 0)}) went on to "
         f"{last['name']} within {within}."
     )
-    leak = max(rows[1:], key=lambda r: r["dropped"])
-    if not leak["dropped"]:
+    leak = biggest_leak(result)
+    if leak is None:
         return Said(f"{said} No one dropped out between two steps.")
     before = rows[leak["step"] - 2]
     stop = percent(1 - (leak["from_previous"] or 0))
@@ -58,6 +58,12 @@ def funnel_says(result: FunnelResult) -> Said:
         f"{'stops' if leak['dropped'] == 1 else 'stop'} there.",
         f"The funnel leaks most between {before['name']} and {leak['name']}: {stop} stop there.",
     )
+
+
+def biggest_leak(result: FunnelResult) -> dict[str, Any] | None:
+    """The step most customers dropped out before, or None when no one dropped out."""
+    leak = max(result.steps[1:], key=lambda r: r["dropped"])
+    return leak if leak["dropped"] else None
 
 
 def leak_paths_says(customers: int, step: str, depth: int) -> str:
@@ -248,8 +254,10 @@ def cohorts_says(result: Cohorts) -> Said:
             "Every customer was first seen in the data's last month: too soon to see anyone "
             "come back."
         )
-    said = f"Retention by the month customers were first seen: {percent(back)} come back the "
-    said += "month after."
+    said = (
+        f"Retention by the month customers were first seen: {percent(back)} come back the "
+        "month after."
+    )
     last = max(r["month"] for r in result.cohorts if r["observed"])
     far = {r["cohort"] for r in result.cohorts if r["month"] == last and r["observed"]}
     start = _pooled(result, "repeat_buyers", 0, far) or 0
