@@ -39,15 +39,17 @@ def test_the_visits_sentence_names_the_visit_that_converts_best() -> None:
     first = says.visits_says(_visits({1: 0.08, 2: 0.06, 3: 0.02}))
     never = says.visits_says(_visits({1: 0.0, 2: 0.03}))
     assert later and first and never
-    assert "unconverted at visit 3 converts there 10% of the time, 2.0x the 5% of a first" in (
+    assert "unconverted at visit 3 converts there 10.0% of the time, 2.0x the 5.0% of a first" in (
         later.sentence
     )
     assert later.finding == "Visit 3 converts 2.0x better than visit 1."
-    assert "First visits convert best, 8% of the time; the next best is visit 2, at 6%" in (
+    assert "First visits convert best, 8.0% of the time; the next best is visit 2, at 6.0%" in (
         first.sentence
     )
     assert first.finding == "First visits convert best."
-    assert "visit 2 converts there 3% of the time, where no first visit converts" in never.sentence
+    assert (
+        "visit 2 converts there 3.0% of the time, where no first visit converts" in never.sentence
+    )
 
 
 def test_the_visits_section_is_left_out_when_first_visits_are_too_few_to_judge() -> None:

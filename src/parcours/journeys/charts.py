@@ -77,7 +77,13 @@ def visits_figure(result: ConversionByVisit) -> go.Figure:
         title=f"Conversion ({result.conversion}) by visit number",
         xaxis_title="visit number",
         yaxis_title="visits",
-        yaxis2={"title": "rate", "overlaying": "y", "side": "right", "tickformat": ".0%"},
+        yaxis2={
+            "title": "rate",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "rangemode": "tozero",  # a rate is never below 0%
+        },
         legend={"orientation": "h", "y": 1.08},
         template=TEMPLATE,
     )
@@ -343,7 +349,7 @@ def typical_figure(result: TypicalJourneys) -> go.Figure:
             },
             customdata=[[r["customers"], r["conversion_rate"], r["mean_effort"]] for r in rows],
             hovertemplate="%{y}<br>%{customdata[0]:,} customers (%{x:.1%})<br>"
-            "conversion %{customdata[1]:.1%}, effort %{customdata[2]}<extra></extra>",
+            "conversion %{customdata[1]:.1%}, effort %{customdata[2]:.1f}<extra></extra>",
         )
     )
     figure.update_layout(

@@ -87,7 +87,8 @@ def first_conversion_rates(result: ConversionByVisit, last: int = 10) -> dict[in
 
 
 def visits_says(result: ConversionByVisit) -> Said | None:
-    """Which visit converts best, against the first; None when no visit number has enough."""
+    """Which visit converts best, against the first; None when no visit number has enough.
+    Rates are written to a tenth of a percent, so that the ratio between two can be checked."""
     rates = first_conversion_rates(result)
     if 1 not in rates:
         return None
@@ -98,16 +99,16 @@ def visits_says(result: ConversionByVisit) -> Said | None:
     if best == 1:
         others = {k: r for k, r in rates.items() if k != 1}
         if not others:
-            return Said(f"{said} First visits convert {percent(rates[1])} of the time.")
+            return Said(f"{said} First visits convert {_rate(rates[1])} of the time.")
         runner = max(others, key=lambda k: (others[k], -k))
         return Said(
-            f"{said} First visits convert best, {percent(rates[1])} of the time; the next best "
-            f"is visit {runner}, at {percent(others[runner])}.",
+            f"{said} First visits convert best, {_rate(rates[1])} of the time; the next best "
+            f"is visit {runner}, at {_rate(others[runner])}.",
             "First visits convert best.",
         )
     at_best = (
         f"{said} A customer still unconverted at visit {best} converts there "
-        f"{percent(rates[best])} of the time"
+        f"{_rate(rates[best])} of the time"
     )
     if not rates[1]:
         return Said(
@@ -115,7 +116,7 @@ def visits_says(result: ConversionByVisit) -> Said | None:
         )
     ratio = rates[best] / rates[1]
     return Said(
-        f"{at_best}, {ratio:.1f}x the {percent(rates[1])} of a first visit.",
+        f"{at_best}, {ratio:.1f}x the {_rate(rates[1])} of a first visit.",
         f"Visit {best} converts {ratio:.1f}x better than visit 1.",
     )
 
@@ -294,6 +295,10 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def _number(n: int) -> str:
     return NUMBERS[n] if n < len(NUMBERS) else f"{n:,}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.1%}"
 
 
 def _share(value: float | None) -> str:
