@@ -369,6 +369,8 @@ def report(
     write_report(built, output)
     for finding in built.findings:
         console.print(f"  • {finding}", highlight=False)
+    if built.nothing_yet:
+        console.print(built.nothing_yet, highlight=False, markup=False)
     console.print(f"Report written to [bold]{output}[/bold]", highlight=False)
 
 
