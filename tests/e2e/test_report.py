@@ -206,8 +206,8 @@ def test_an_empty_store_reports_that_there_is_nothing_yet_and_what_to_run(
 
 
 def test_a_store_whose_events_are_not_resolved_says_to_run_resolve(tmp_path: Path) -> None:
-    with parcours.connect(tmp_path / "store.duckdb") as p:
-        p.store.settings.identity.resolve_on_arrival = False
+    no_resolve = {"resolve_on_arrival": False}
+    with parcours.connect(tmp_path / "store.duckdb", identity=no_resolve) as p:
         import_events(p, tmp_path, _funnel((3, 0, 0, 0)))
         built = build_report(p.store)
     assert built.sections == []
