@@ -25,6 +25,7 @@ class Store:
             engine = open_engine(settings, read_only=read_only)
         except StoreLockedError as locked:
             raise _served_elsewhere(settings.store) or locked from locked
+        _refuse_other_databases(engine, settings.store)
         if read_only:
             version = current_version(engine)
             if version != LATEST_VERSION:
@@ -48,6 +49,34 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_other_databases(engine: Engine, path: Path, shown: int = 5) -> None:
+    """Refuse a DuckDB database that is not a parcours store rather than add our tables to it.
+
+    An empty database becomes a store; one holding other tables and no parcours schema is
+    someone's data, where a mistyped --store would otherwise scatter a dozen tables.
+    """
+    if current_version(engine):
+        return
+    names = engine.query(
+        # A first migration killed before it committed leaves only `schema_migrations`.
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_name <> 'schema_migrations' "
+        f"ORDER BY 1 LIMIT {shown + 1}"
+    )
+    found = [str(name) for name in names.column(0).to_pylist()]
+    if not found:
+        return
+    engine.close()
+    listed = ", ".join(found[:shown]) + (", ..." if len(found) > shown else "")
+    raise StoreError(
+        f"The DuckDB database {path} is not a parcours store: it holds other tables ({listed}) "
+        "and no parcours schema",
+        "point --store (PARCOURS_STORE) at a parcours store, or at a new file (such as "
+        "parcours.duckdb) to make one; parcours does not add its tables to another database",
+        where=str(path),
+    )
 
 
 def serve_marker(store: Path) -> Path:
