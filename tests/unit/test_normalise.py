@@ -173,6 +173,23 @@ def test_a_zone_in_the_value_is_honoured_never_ignored(
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-07-01T10:00:00", _in_zone("UTC", "2026-07-01T10:00:00")),
+        ("2026-07-01", _in_zone("UTC", "2026-07-01T00:00:00")),
+        ("2026-07-01T10:00:00 Europe/Paris", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00[Asia/Tokyo]", _in_zone("Asia/Tokyo", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00+02:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-03-01 10:00:00 tomorrow", None),
+    ],
+)
+def test_without_a_mapping_zone_local_times_are_utc_and_named_zones_still_count(
+    memory_engine: DuckDBEngine, raw: str, expected: dt.datetime | None
+) -> None:
+    assert _one(memory_engine, normalise.timestamp(lit(raw), FieldSpec(field="x"))) == expected
+
+
+@pytest.mark.parametrize(
     ("raw", "fmt", "expected"),
     [
         (

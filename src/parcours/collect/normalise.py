@@ -68,7 +68,7 @@ def timestamp(raw: str, spec: FieldSpec) -> str:
     if formats == "epoch_ms":
         return f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / 1000.0)"
     if formats == "iso":
-        return iso_timestamp(raw, zone)
+        return iso_timestamp(raw, None if spec.timezone in (None, "UTC") else zone)
     listed = [formats] if isinstance(formats, str) else formats
     parsed = f"try_strptime({raw}, [{', '.join(lit(f) for f in listed)}])"
     if any("%z" in f or "%Z" in f for f in listed):
@@ -76,10 +76,11 @@ def timestamp(raw: str, spec: FieldSpec) -> str:
     return f"timezone({zone}, {parsed})"
 
 
-def iso_timestamp(raw: str, zone: str) -> str:
+def iso_timestamp(raw: str, zone: str | None) -> str:
     """An ISO 8601 date and time, `T` or space between them.
 
-    With nothing after the time it is local to `zone` (SQL text). Anything after it says where:
+    With nothing after the time it is local to `zone` (SQL text; None for UTC, the engine
+    session's zone, which spares a test per record). Anything after it says where:
     an offset (`Z`, `+01:00`, `-0500`) or a zone name (`Europe/Paris`, with daylight saving
     time), read by the engine's time zone database; RFC 9557's `[Europe/Paris]` suffix too
     (after an offset, the offset gives the instant). Anything else there, such as an unknown
@@ -91,6 +92,8 @@ def iso_timestamp(raw: str, zone: str) -> str:
         "'([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)\\[[^]]*\\]$', '\\1'), '\\[([^]]*)\\]$', ' \\1')"
     )
     zoned = f"CASE WHEN {raw} LIKE '%]' THEN {bracketed} ELSE {raw} END"
+    if zone is None:
+        return f"TRY_CAST({zoned} AS TIMESTAMPTZ)"
     return (
         f"CASE WHEN regexp_full_match({raw}, {lit(LOCAL_ISO)}) "
         f"THEN timezone({zone}, TRY_CAST({raw} AS TIMESTAMP)) "
