@@ -360,6 +360,14 @@ def test_a_field_first_held_in_a_late_batch_is_found(tmp_path: Path) -> None:
         assert p.import_file(data, source="cc", mapping=mapping).fields_not_found == {}
 
 
+def test_a_file_without_records_lacks_no_field(p: parcours.Parcours, tmp_path: Path) -> None:
+    """Blank lines only: nothing is stored without a field, so nothing is named or refused."""
+    data, mapping = _contacts_jsonl(tmp_path, [])
+    data.write_text("\n\n")
+    summary = p.import_file(data, source="cc", mapping=mapping, strict=True)
+    assert (summary.records, summary.fields_not_found) == (0, {})
+
+
 def test_strict_refuses_a_file_missing_a_mapped_field_before_storing_anything(
     tmp_path: Path,
 ) -> None:
@@ -418,4 +426,4 @@ def test_zone_names_in_timestamps_are_honoured_or_quarantined(
         "local": utc("2026-07-01T10:00", "Europe/Paris"),
     }
     reason = p.quarantine.list().to_pylist()[0]["reason"]
-    assert "Europe/Pariss" in reason
+    assert "Europe/Pariss" in reason and "or a known zone name" in reason

@@ -58,7 +58,7 @@ def import_file(
     presence = FieldPresence.of(spec, reader.shape)
     if strict:
         presence.scan(store.engine, (batch.table for batch in reader.batches()))
-        if presence.unseen:
+        if presence.never_found():
             raise presence.refusal(str(path), mapping_ref)
     summary = ImportSummary(new_import_id(), source, str(path), mapping_ref)
     ledger.start(store, summary)

@@ -59,6 +59,8 @@ class FieldPresence:
     keys: set[str] = field(default_factory=set)
     per_record: bool = True
     """Whether records must be asked (JSON lines), or the header already answered."""
+    objects: int = 0
+    """JSON records seen so far: with none (an empty file), no field is missing any."""
 
     @classmethod
     def of(cls, mapping: Mapping, shape: InputShape) -> FieldPresence:
@@ -78,11 +80,13 @@ class FieldPresence:
         )
         row = engine.query(
             f"WITH j AS (SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation}) "
-            f"SELECT [{found}] AS found, (SELECT list(k) FROM (SELECT DISTINCT "
+            f"SELECT [{found}] AS found, count(*) FILTER (WHERE json_type(_j) = 'OBJECT') AS n, "
+            "(SELECT list(k) FROM (SELECT DISTINCT "
             "unnest(json_keys(_j)) AS k FROM j WHERE json_type(_j) = 'OBJECT' "
             f"LIMIT {KEYS_KEPT})) AS keys FROM j"
         ).to_pylist()[0]
         self._saw({name for name, seen in zip(names, row["found"], strict=True) if seen})
+        self.objects += row["n"]
         if len(self.keys) < KEYS_KEPT:
             self.keys.update(row["keys"] or [])
 
@@ -104,6 +108,8 @@ class FieldPresence:
 
     def never_found(self) -> dict[str, list[str]]:
         """Label → the source fields it names, for every part of the mapping no record fed."""
+        if self.per_record and not self.objects:
+            return {}
         return {label: list(names) for label, names in self.unseen.items()}
 
     def refusal(self, path: str, mapping: str) -> MappingError:

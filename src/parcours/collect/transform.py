@@ -341,6 +341,9 @@ def _checks(
 
     ts_spec = specs["occurred_at"]
     ts_format = ts_spec.format or "iso"
+    if ts_format == "iso":
+        # An unknown zone name fails here too: say what an ISO value may end with.
+        ts_format = "iso (a date and time, then optionally an offset or a known zone name)"
     checks = [
         Check("unparseable", "NOT _parsed", lit("the record is not a JSON object")),
         Check(
