@@ -2,17 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# The main job installs only what parcours runs on; the tests add their peers and tools.
+$(RUNTIME): pyproject.toml
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## build the demo world, import it, say what was found
+demo: $(RUNTIME)  ## build the demo world, import it, say what was found
 	$(BIN)/parcours demo
 
 test: $(STAMP)  ## run the whole test suite (installs Chromium and the browser SDK for its e2e test)

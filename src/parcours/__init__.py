@@ -9,7 +9,6 @@
 from parcours.client import Parcours, connect
 from parcours.errors import ParcoursError
 from parcours.journeys.scope import Scope
-
-__version__ = "0.1.0"
+from parcours.version import __version__
 
 __all__ = ["Parcours", "ParcoursError", "Scope", "__version__", "connect"]

@@ -2,6 +2,11 @@
 
 Precedence, highest first: explicit arguments, environment variables, the TOML file named by
 `PARCOURS_CONFIG` (default `./parcours.toml` when present), then the defaults below.
+
+The settings of the core (the store, the engine, the server) are declared here. A capability
+owns its settings model and reads its own table (`[parcours.identity]`) through
+`Settings.section`, so this module, below every capability, imports none of them; the front
+ends validate every table when they open a store (`parcours.client.connect`).
 """
 
 from __future__ import annotations
@@ -9,13 +14,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from parcours.errors import ConfigError
-from parcours.identity.rules import IdentityRules
+
+SectionModel = TypeVar("SectionModel", bound=BaseModel)
 
 
 class Settings(BaseSettings):
@@ -65,13 +71,38 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted by the tracking API (RudderStack's 4 MB).",
     )
-    identity: IdentityRules = Field(
-        default_factory=IdentityRules,
-        description="Identity resolution rules ([parcours.identity]).",
+    identity: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Identity resolution rules ([parcours.identity]; the model is "
+        "`parcours.identity.rules.IdentityRules`).",
     )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."
     )
+
+    _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
+
+    def section(self, name: str, model: type[SectionModel]) -> SectionModel:
+        """A capability's own settings: its table (`[parcours.<name>]`) read as `model`,
+        validated once and kept."""
+        kept = self._sections.get(name)
+        if isinstance(kept, model):
+            return kept
+        try:
+            parsed = model.model_validate(getattr(self, name))
+        except ValidationError as error:
+            raise ConfigError(
+                f"Invalid settings in [parcours.{name}]: {_problems(error)}",
+                f"correct the [parcours.{name}] table of the settings file, or the "
+                f"PARCOURS_{name.upper()} variable (JSON)",
+                where=f"parcours.{name}",
+            ) from error
+        self._sections[name] = parsed
+        return parsed
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -93,11 +124,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**values)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
         raise ConfigError(
-            f"Invalid settings: {problems}",
+            f"Invalid settings: {_problems(error)}",
             "correct the [parcours] table of the settings file or the PARCOURS_* variable",
             where=str(path) if path.exists() else "environment",
         ) from error

@@ -80,6 +80,24 @@ class BadRequest(ParcoursError):
     http_status = 400
 
 
+class QueryError(ParcoursError):
+    """A query of the user's own cannot be run as written."""
+
+    http_status = 400
+
+
+class Unauthorized(ParcoursError):
+    """A request without valid credentials (a write key, a token)."""
+
+    http_status = 401
+
+
+class Forbidden(ParcoursError):
+    """A request for something switched off or not allowed to its sender."""
+
+    http_status = 403
+
+
 class NotFoundError(ParcoursError):
     """Something asked for by id does not exist."""
 

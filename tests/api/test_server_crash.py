@@ -3,6 +3,7 @@ event that got a 200 is in the store exactly once, and resending (as SDKs retry)
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -76,21 +77,59 @@ def test_every_acknowledged_event_survives_a_sigkill(tmp_path: Path) -> None:
     assert total == distinct == 100 * len(sent)
 
 
-def test_commands_on_a_served_store_say_what_to_do(tmp_path: Path) -> None:
+def test_read_commands_answer_beside_the_server_and_writes_say_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """While `parcours serve` holds the store, read commands answer from the server's snapshot,
+    which holds every event acknowledged before they asked; a command that writes says how to
+    proceed; the snapshot route wants the marker's token."""
     import subprocess
     import sys
 
     store = tmp_path / "store.duckdb"
-    server = start_server(store, add_source(store))
+    key = add_source(store)
+    server = start_server(store, key)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "parcours", *args, "--store", str(store)]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "parcours", "stats", "--store", str(store)],
-            capture_output=True,
-            text=True,
-            check=False,
+        batch = {"batch": [_track(f"m-{i}") for i in range(25)]}
+        with httpx.Client(auth=(key, ""), timeout=30) as client:
+            assert client.post(f"{server.url}/v1/batch", json=batch).status_code == 200
+        stats = run("stats", "--format", "json")
+        sources = run("sources", "list", "--format", "json")
+        added = run("sources", "add", "app", "--channel", "app")
+        forged = httpx.post(
+            f"{server.url}/v1/store/snapshot", headers={"Authorization": "Bearer guess"}
         )
+        more = {"batch": [_track(f"n-{i}") for i in range(5)]}
+        with httpx.Client(auth=(key, ""), timeout=30) as client:
+            assert client.post(f"{server.url}/v1/batch", json=more).status_code == 200
+        again = run("stats", "--format", "json")
     finally:
         server.stop()
-    assert done.returncode == 2
-    assert "held by `parcours serve`" in done.stderr and server.url in done.stderr
-    assert "Traceback" not in done.stderr
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["totals"]["events"] == 25, (
+        "every acknowledged event is in the snapshot"
+    )
+    assert json.loads(again.stdout)["totals"]["events"] == 30, (
+        "a snapshot is made again after a change"
+    )
+    assert [s["name"] for s in json.loads(sources.stdout)] == ["website"]
+    assert added.returncode == 2
+    assert "held by `parcours serve`" in added.stderr and server.url in added.stderr
+    assert "Traceback" not in added.stderr
+    assert forged.status_code == 401
+    assert not store.with_name(store.name + ".snapshot.duckdb").exists(), "removed at stop"
+
+
+def _track(message_id: str) -> dict[str, object]:
+    return {
+        "type": "track",
+        "event": "Page Viewed",
+        "userId": "u-1",
+        "messageId": message_id,
+        "timestamp": "2026-03-01T10:00:00Z",
+    }

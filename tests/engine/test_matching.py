@@ -15,6 +15,7 @@ import parcours
 from parcours.identity.customers import customer_of
 from parcours.identity.probabilistic import match_people
 from parcours.identity.resolve import resolve_full
+from parcours.identity.rules import identity_rules
 
 MAPPING = """
 name: people
@@ -84,7 +85,7 @@ def test_two_records_of_one_person_with_no_shared_key_become_one_customer(
     assert run.records == 42 and run.matches_written >= 1
     # The CRM id is the more trusted identifier: it is the left of the pair.
     match = _match(p, ("crm_id", "C9001"), ("loyalty_id", "L777"))
-    assert match is not None and match["probability"] >= p.settings.identity.match_threshold
+    assert match is not None and match["probability"] >= identity_rules(p.settings).match_threshold
     evidence = json.loads(match["evidence"])
     names = "(Exact match on first_name) AND (Exact match on last_name)"
     assert evidence["first_name_last_name"]["level"] == names
@@ -104,7 +105,7 @@ def test_two_people_at_one_address_are_not_matched(p: parcours.Parcours, tmp_pat
     _store(p, tmp_path, [JEANNE_CRM, MARC_CRM])
     match_people(p.store)
     match = _match(p, ("crm_id", "C9001"), ("crm_id", "C9002"))
-    assert match is None or match["probability"] < p.settings.identity.match_threshold
+    assert match is None or match["probability"] < identity_rules(p.settings).match_threshold
     resolve_full(p.store)
     assert customer_of(p.store, "crm_id", "C9001") != customer_of(p.store, "crm_id", "C9002")
 
@@ -124,7 +125,7 @@ def test_a_deterministic_limit_refuses_a_probabilistic_merge(
     )
     match_people(p.store)
     match = _match(p, ("user_id", "u1"), ("user_id", "u2"))
-    assert match is not None and match["probability"] >= p.settings.identity.match_threshold
+    assert match is not None and match["probability"] >= identity_rules(p.settings).match_threshold
 
     result = resolve_full(p.store)
     assert result.refused == {"limit:user_id": 1}

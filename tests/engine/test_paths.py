@@ -194,6 +194,6 @@ def test_journeys_by_visit_equal_the_sql_over_visits(log: parcours.Parcours, gap
 def test_events_without_a_name_number_get_a_clear_error(log: parcours.Parcours) -> None:
     """A store whose customer_events lost a name's number (never written so by a resolve)
     says how to mend it rather than miscounting."""
-    log.sql("UPDATE customer_events SET name_code = NULL")
+    log.store.engine.execute("UPDATE customer_events SET name_code = NULL")
     with pytest.raises(StoreError, match="identity resolve"):
         journey_map(log.store)

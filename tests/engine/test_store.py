@@ -8,7 +8,7 @@ import pytest
 
 import parcours
 from parcours.engine.duckdb import DuckDBEngine
-from parcours.errors import SchemaVersionError, StoreError
+from parcours.errors import QueryError, SchemaVersionError, StoreError
 from parcours.store import migrations
 from parcours.store.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from parcours.store.schema import EVENT_COLUMN_NAMES
@@ -34,7 +34,7 @@ def test_new_store_has_every_table_at_the_latest_version(tmp_path: Path) -> None
 def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with parcours.connect(path) as p:
-        p.sql(
+        p.store.engine.execute(
             "INSERT INTO imports (import_id, source, path, started_at, status) "
             "VALUES ('i', 's', 'p', now(), 'completed')"
         )
@@ -47,7 +47,9 @@ def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
 def test_a_store_from_a_newer_parcours_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with parcours.connect(path) as p:
-        p.sql(f"INSERT INTO schema_migrations VALUES ({LATEST_VERSION + 1}, 'future', now())")
+        p.store.engine.execute(
+            f"INSERT INTO schema_migrations VALUES ({LATEST_VERSION + 1}, 'future', now())"
+        )
     with pytest.raises(SchemaVersionError, match="upgrade parcours"):
         parcours.connect(path)
 
@@ -151,3 +153,34 @@ def test_an_empty_duckdb_database_or_a_killed_first_migration_becomes_a_store(
     for path in (empty, killed):
         with parcours.connect(path) as p:
             assert current_version(p.store.engine) == LATEST_VERSION
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM events",
+        "DROP TABLE events",
+        "CREATE TABLE mine AS SELECT 1",
+        "COMMIT; DELETE FROM events",
+        "SELECT 1; DELETE FROM events",
+        "ATTACH 'other.duckdb' AS other",
+        "COPY events TO 'out.csv'",
+        "SET threads = 1",
+    ],
+)
+def test_p_sql_only_reads(p: parcours.Parcours, statement: str) -> None:
+    """`p.sql` is for reading: a statement that could change the store (or the session's
+    settings) is refused before it runs, and the store keeps its tables and rows."""
+    before = p.sql("SELECT count(*) AS n FROM events").to_pylist()
+    with pytest.raises(QueryError, match="Only one query that reads"):
+        p.sql(statement)
+    assert p.sql("SELECT count(*) AS n FROM events").to_pylist() == before
+    assert "mine" not in p.sql("SHOW TABLES").column("name").to_pylist()
+
+
+def test_p_sql_reads_and_names_the_mistake(p: parcours.Parcours) -> None:
+    assert p.sql("WITH t AS (SELECT 2 AS n) FROM t").to_pylist() == [{"n": 2}]
+    assert "event_id" in p.sql("DESCRIBE events").column("column_name").to_pylist()
+    with pytest.raises(QueryError, match="nosuch") as raised:
+        p.sql("SELECT nosuch FROM events")
+    assert "DESCRIBE events" in raised.value.message

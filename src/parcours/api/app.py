@@ -8,6 +8,7 @@ Every `ParcoursError` becomes a JSON answer with its status, its message and how
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,20 +18,23 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from parcours import __version__
 from parcours.collect.live.routes import Live, SourceKeys
 from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
 from parcours.config import Settings, load_settings
-from parcours.errors import ParcoursError
+from parcours.errors import ParcoursError, Unauthorized
 from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
+from parcours.identity.rules import identity_rules
 from parcours.journeys.routes import router as journeys_router
-from parcours.store.store import Store, mark_served, unmark_served
+from parcours.store.served import SNAPSHOT_ROUTE, Snapshots, mark_served, unmark_served
+from parcours.store.store import Store
+from parcours.version import __version__
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    identity_rules(settings)  # every capability's table checked before the server starts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,14 +48,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = GroupCommitWriter(
             store,
             run_id=f"live-{uuid.uuid4().hex[:8]}",
-            on_loaded=update_customers if settings.identity.resolve_on_arrival else None,
+            on_loaded=update_customers if identity_rules(settings).resolve_on_arrival else None,
         )
         writer.start()
         keys = SourceKeys(store.engine.fork())
         keys.refresh()
+        app.state.settings, app.state.writer = settings, writer
         app.state.live = Live(settings, writer, keys)
         app.state.reader = Store(store.engine.fork(), settings)
-        mark_served(settings.store, f"http://{settings.host}:{settings.port}")
+        served = mark_served(settings.store, f"http://{settings.host}:{settings.port}")
+        app.state.snapshots = Snapshots(settings.store, served.token)
         try:
             yield
         finally:
@@ -75,6 +81,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(journeys_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
+
+    @app.post(SNAPSHOT_ROUTE, include_in_schema=False)
+    async def snapshot(request: Request) -> dict[str, str]:
+        """For read commands run beside the server (see `store.served`): a copy of the store
+        as of everything acknowledged so far. The token is in the marker beside the store."""
+        snapshots: Snapshots = app.state.snapshots
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given, snapshots.token):
+            raise Unauthorized(
+                "Missing or wrong token", "run the command on the machine that holds the store"
+            )
+        writer: GroupCommitWriter = app.state.live.writer
+        path = await writer.call(
+            lambda store: snapshots.current(store.engine, writer.stats.changes), writes=False
+        )
+        return {"path": str(path), "as_of": str(snapshots.made_at)}
 
     @app.get("/health", tags=["server"])
     async def health() -> dict[str, object]:

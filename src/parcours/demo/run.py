@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parcours.cli_output import OutputFormat, console, print_rows, progress_bar
+from parcours.cli.output import OutputFormat, console, print_rows, progress_bar
 from parcours.client import connect
 from parcours.collect.ledger import ImportSummary
 from parcours.demo.world import DemoWorld, generate_world

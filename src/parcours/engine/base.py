@@ -54,6 +54,11 @@ class Engine(ABC):
         """Run a query and return its whole result as an Arrow table."""
         return self._fetch(self._sql(query), params or [])
 
+    def read_query(self, sql: str) -> pa.Table:
+        """Run a user's own query, which may only read: one SELECT (or EXPLAIN) statement, in
+        a read-only transaction of a session of its own. Anything else is refused, not run."""
+        return self._fetch_read_only(sql)
+
     def scalar(self, query: Query, params: list[Any] | None = None) -> Any:
         """Run a query that returns one value."""
         table = self.query(query, params)
@@ -139,6 +144,9 @@ class Engine(ABC):
 
     @abstractmethod
     def _fetch(self, sql: str, params: list[Any]) -> pa.Table: ...
+
+    @abstractmethod
+    def _fetch_read_only(self, sql: str) -> pa.Table: ...
 
     @abstractmethod
     def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None: ...

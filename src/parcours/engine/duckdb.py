@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from parcours.engine.base import Dialect, Engine
-from parcours.errors import StoreError, StoreLockedError
+from parcours.errors import QueryError, StoreError, StoreLockedError
 
 if TYPE_CHECKING:
     from splink import DuckDBAPI
@@ -68,6 +68,29 @@ class DuckDBEngine(Engine):
     def _fetch(self, sql: str, params: list[Any]) -> pa.Table:
         return self._guard(lambda: self._con.sql(sql, params=params or None).to_arrow_table())
 
+    def _fetch_read_only(self, sql: str) -> pa.Table:
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as error:
+            raise QueryError(f"The query cannot be parsed: {error}", _QUERY_FIX) from error
+        kinds = [statement.type for statement in statements]
+        if len(kinds) != 1 or kinds[0] not in _READ_STATEMENTS:
+            raise QueryError(
+                "Only one query that reads can run here (SELECT, WITH ... SELECT, FROM, "
+                f"DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); this text has {_kinds(kinds)}",
+                "send a single read query; the store changes only through parcours's own "
+                "commands (import, resolve, merge, erase...)",
+            )
+        session = self._con.cursor()
+        try:
+            session.execute("SET TimeZone = 'UTC'")
+            session.execute("BEGIN TRANSACTION READ ONLY")
+            return self._guard(lambda: session.sql(sql).to_arrow_table())
+        except duckdb.Error as error:
+            raise QueryError(f"The query failed: {error}", _QUERY_FIX) from error
+        finally:
+            session.close()
+
     def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None:
         self._con.register(name, table)
 
@@ -113,6 +136,20 @@ class DuckDBEngine(Engine):
                 "check the disk has free space and the store file is writable",
                 where=str(self.path),
             ) from error
+
+
+_READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_QUERY_FIX = (
+    "check the SQL (DuckDB's dialect) and the table and column names: `SHOW TABLES` lists the "
+    "tables, `DESCRIBE events` the columns of one"
+)
+
+
+def _kinds(kinds: list[Any]) -> str:
+    if not kinds:
+        return "no statement"
+    names = ", ".join(str(kind.name) for kind in kinds)
+    return f"{len(kinds)} statements ({names})" if len(kinds) > 1 else f"one {names} statement"
 
 
 @cache

@@ -14,7 +14,7 @@ customer's rows with the rest.
 
 from __future__ import annotations
 
-from parcours.identity.rules import IdentityRules
+from parcours.identity.rules import IdentityRules, identity_rules
 from parcours.sql import lit
 from parcours.store.schema import CUSTOMER_EVENT_COLUMNS, NAME_CODE
 from parcours.store.store import Store
@@ -83,7 +83,7 @@ def _number_names(store: Store, where: str) -> None:
 def refresh(store: Store, events: str | None = None) -> int:
     """Rebuild the rows of `events` (SQL selecting `source, event_id`), or of every event;
     return the rows written. Runs inside the resolve's transaction, after the map is written."""
-    engine, rules = store.engine, store.settings.identity
+    engine, rules = store.engine, identity_rules(store.settings)
     if events is None:
         # A full resolve has set the index aside (see identity.resolve). Written in journey
         # order: an analysis reading it needs no sort (see journeys.ordered).

@@ -17,6 +17,7 @@ from parcours.engine import Engine
 from parcours.errors import NotFoundError
 from parcours.identity import customer_events, graph
 from parcours.identity.profile import CONSENT_NAMES, IDENTIFY, consents_query, survivors
+from parcours.identity.rules import identity_rules
 from parcours.store.store import Store
 
 
@@ -72,7 +73,7 @@ def show_customer(store: Store, customer_id: str) -> CustomerView:
     identify = rows.filter(pc.is_in(rows["type"], pa.array(IDENTIFY)))
     traits = survivors(
         identify.select(["type", "properties", "source", "event_id", "occurred_at"]).to_pylist(),
-        store.settings.identity,
+        identity_rules(store.settings),
     )
     events = f"_customer_{uuid.uuid4().hex}"
     with engine.registered(events, rows):
@@ -158,7 +159,7 @@ def explain(store: Store, kind: str, value: str) -> dict[str, Any]:
     # The anchor is the customer's most trusted identifier, the one its id is derived from.
     anchor = store.engine.query(
         f"SELECT type, value FROM identity_map WHERE customer_id = ? "
-        f"ORDER BY {graph.rank_sql(store.settings.identity)}, type, value LIMIT 1",
+        f"ORDER BY {graph.rank_sql(identity_rules(store.settings))}, type, value LIMIT 1",
         [customer],
     ).to_pylist()[0]
     refused = store.engine.query(

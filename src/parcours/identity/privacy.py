@@ -15,6 +15,7 @@ from typing import Any
 
 from parcours.identity import graph
 from parcours.identity.customers import customer_of, show_customer
+from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -35,7 +36,7 @@ def _events_sql(store: Store, customer_id: str) -> str:
 
     Found from the identifiers themselves rather than from `customer_events`, which holds
     what the last resolve saw: an event imported since must be found too."""
-    events = graph.customer_events_query(store.settings.identity, customer_id)
+    events = graph.customer_events_query(identity_rules(store.settings), customer_id)
     return f"SELECT source, event_id FROM ({events})"
 
 

@@ -39,7 +39,7 @@ from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from parcours.identity import graph
-from parcours.identity.rules import IdentityRules
+from parcours.identity.rules import IdentityRules, identity_rules
 from parcours.sql import ident, lit
 from parcours.store.store import Store
 
@@ -335,7 +335,7 @@ def match_people(store: Store) -> MatchRun:
 
 def _collect_records(store: Store, run: MatchRun) -> None:
     """The records table, and which attributes are worth comparing."""
-    rules: IdentityRules = store.settings.identity
+    rules = identity_rules(store.settings)
     engine = store.engine
     engine.execute_script(
         f"CREATE OR REPLACE TEMP TABLE {DESCRIBED} AS {described_events_query(rules)}"
@@ -366,7 +366,9 @@ def _predict(store: Store, run: MatchRun) -> None:
         blocked = linker.inference.compute_blocked_pairs_for_predict()
         run.candidate_pairs = int(engine.scalar(f"SELECT count(*) FROM {blocked.physical_name}"))
         predictions = linker.inference.predict(
-            threshold_match_probability=min(KEEP_FROM, store.settings.identity.match_threshold),
+            threshold_match_probability=min(
+                KEEP_FROM, identity_rules(store.settings).match_threshold
+            ),
             warning_mode="never",
         )
         evidence = evidence_sql(linker.misc.save_model_to_json())

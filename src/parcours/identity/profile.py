@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from parcours.identity import customer_events
-from parcours.identity.rules import IdentityRules
+from parcours.identity.rules import IdentityRules, identity_rules
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -105,7 +105,7 @@ def traits(store: Store, customer_id: str) -> list[dict[str, Any]]:
         f"SELECT type, properties, source, event_id, occurred_at "
         f"FROM ({customer_events.of_customer(customer_id)}) WHERE type = 'identify'"
     ).to_pylist()
-    return survivors(records, store.settings.identity)
+    return survivors(records, identity_rules(store.settings))
 
 
 def consents(store: Store, customer_id: str) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ import pyarrow as pa
 from parcours.engine import Engine
 from parcours.errors import StoreError
 from parcours.identity import customer_events, graph, stitch
-from parcours.identity.rules import IdentityRules
+from parcours.identity.rules import identity_rules
 from parcours.sql import ident, lit
 from parcours.store.store import Store
 
@@ -78,7 +78,7 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
     closed part gives what a full resolve would give there; other customers are not touched.
     """
     engine = store.engine
-    occurrences = graph.occurrences_query(store.settings.identity)
+    occurrences = graph.occurrences_query(identity_rules(store.settings))
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT type, value FROM "
         f"({occurrences}) WHERE (source, event_id) IN ({new_events})",
@@ -102,7 +102,7 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
 
 def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolution:
     started = time.perf_counter()
-    rules: IdentityRules = store.settings.identity
+    rules = identity_rules(store.settings)
     engine = store.engine
     result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     occurrences = graph.occurrences_query(rules)
@@ -133,7 +133,7 @@ def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolutio
             result.links,
             result.customers,
             sum(result.refused.values()),
-            store.settings.identity.model_dump_json(),
+            identity_rules(store.settings).model_dump_json(),
         ],
     )
     return result
@@ -143,7 +143,7 @@ def _stitched(
     store: Store, *, scoped: bool, portable: bool
 ) -> tuple[stitch.Stitched, stitch.Graph]:
     """Build the graph and stitch it."""
-    rules: IdentityRules = store.settings.identity
+    rules = identity_rules(store.settings)
     links = _graph(store, scoped=scoped)
     limits = {kind: rules.limit(kind) for kind in links.type_names}
     how = stitch.union_find if portable else stitch.components
@@ -154,7 +154,7 @@ def _graph(store: Store, *, scoped: bool) -> stitch.Graph:
     """The graph's tables (occurrences, nodes, edges), made in one transaction (edges name
     their evidence's event by row id), and its arrays. The identifiers' keys are checked for
     collisions, and made again with another salt if two identifiers share one."""
-    rules: IdentityRules = store.settings.identity
+    rules = identity_rules(store.settings)
     engine = store.engine
     with engine.transaction():
         for salt in range(SALTS):

@@ -1,7 +1,7 @@
 """HTTP: customers by any identifier, their profile and timeline; explain, merge, split,
 resolve; access and erasure requests.
 
-Profiles are personal data: every route here needs the admin token (see `api.deps`).
+Profiles are personal data: every route here needs the admin token (see `serving.deps`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from parcours.api.deps import ReaderDep, WriterDep, require_admin
-from parcours.collect.live.writer import GroupCommitWriter
 from parcours.errors import BadRequest
 from parcours.identity import customers as service
 from parcours.identity import overrides, privacy
 from parcours.identity.resolve import Resolution, resolve_full
+from parcours.serving.deps import ReaderDep, StoreWriter, WriterDep, require_admin
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_admin)])
 
@@ -108,7 +107,7 @@ async def split(decision: Decision, writer: WriterDep) -> dict[str, Any]:
 
 
 async def _decide(
-    writer: GroupCommitWriter, act: Callable[..., Resolution], decision: Decision
+    writer: StoreWriter, act: Callable[..., Resolution], decision: Decision
 ) -> dict[str, Any]:
     left = (decision.left.type, decision.left.value)
     right = (decision.right.type, decision.right.value)

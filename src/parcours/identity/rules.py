@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from parcours.config import Settings
+
 DEFAULT_PRIORITY = [
     "user_id",
     "crm_id",
@@ -118,3 +120,8 @@ class IdentityRules(BaseModel):
 
     def limit(self, kind: str) -> int:
         return self.limits.get(kind, self.default_limit)
+
+
+def identity_rules(settings: Settings) -> IdentityRules:
+    """The identity station's rules, from the settings' `[parcours.identity]` table."""
+    return settings.section("identity", IdentityRules)

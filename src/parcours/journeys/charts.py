@@ -6,6 +6,7 @@ Plotly's JavaScript inside, so the file opens anywhere, offline.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,13 @@ def visits_figure(result: ConversionByVisit) -> go.Figure:
         title=f"Conversion ({result.conversion}) by visit number",
         xaxis_title="visit number",
         yaxis_title="visits",
-        yaxis2={"title": "rate", "overlaying": "y", "side": "right", "tickformat": ".0%"},
+        yaxis2={
+            "title": "rate",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "rangemode": "tozero",  # a rate is never below 0%
+        },
         legend={"orientation": "h", "y": 1.08},
         template=TEMPLATE,
     )
@@ -114,8 +121,19 @@ def paths_figure(result: Paths) -> go.Figure:
     return figure
 
 
+MAP_COLOURS = [[0.0, "#c6dbef"], [1.0, "#08306b"]]
+"""From a light blue any eye tells from the white of an empty cell, to a dark one."""
+TEXT_IN_CELLS = 12
+"""Up to this many touchpoints, each cell of the journey map writes its count."""
+
+
 def map_figure(result: JourneyMap, top: int = 25) -> go.Figure:
-    """The directly-follows graph as a matrix: row = touchpoint, column = the next one."""
+    """The directly-follows graph as a matrix: row = touchpoint, column = the next one.
+
+    Colour follows the count on a log scale, since moves within a channel (web → web) outnumber
+    moves across channels by orders of magnitude: on a linear scale every cross-channel cell
+    would be white. The real counts are in each cell (when few enough) and in the hover, with
+    the share of the row's moves."""
     edges = result.edges[: top * top]
     busiest: dict[str, int] = {}
     for edge in edges:
@@ -123,17 +141,35 @@ def map_figure(result: JourneyMap, top: int = 25) -> go.Figure:
         busiest[edge["target"]] = busiest.get(edge["target"], 0) + edge["count"]
     names = sorted(busiest, key=lambda n: -busiest[n])[:top]
     counts = {(e["source"], e["target"]): e["count"] for e in edges}
+    grid = [[counts.get((a, b)) for b in names] for a in names]
+    out_of = [sum(c or 0 for c in row) for row in grid]
+    most = max((c for row in grid for c in row if c), default=1)
+    decades = list(range(math.ceil(math.log10(most)) + 1)) if most > 1 else [0]
     figure = go.Figure(
         go.Heatmap(
-            z=[[counts.get((a, b)) for b in names] for a in names],
+            z=[[math.log10(c) if c else None for c in row] for row in grid],
             x=names,
             y=names,
-            colorscale="Blues",
-            hovertemplate="%{y} → %{x}: %{z}<extra></extra>",
+            text=[[f"{c:,}" if c else "" for c in row] for row in grid],
+            texttemplate="%{text}" if len(names) <= TEXT_IN_CELLS else None,
+            customdata=[
+                [c / total if c and total else None for c in row]
+                for row, total in zip(grid, out_of, strict=True)
+            ],
+            colorscale=MAP_COLOURS,
+            zmin=0,
+            zmax=max(decades[-1], 1),
+            colorbar={
+                "title": "moves",
+                "tickvals": decades,
+                "ticktext": [f"{10**d:,}" for d in decades],
+            },
+            hovertemplate="%{y} → %{x}: %{text} moves, "
+            "%{customdata:.1%} of the moves from %{y}<extra></extra>",
         )
     )
     figure.update_layout(
-        title=f"Journey map: what follows what ({result.journeys:,} journeys)",
+        title=f"Journey map: what follows what ({result.journeys:,} journeys; colour: log scale)",
         xaxis_title="next",
         yaxis_title="from",
         yaxis_autorange="reversed",
@@ -268,25 +304,29 @@ def agents_figure(result: AgentPerformance) -> go.Figure:
 
 
 def cohorts_figure(result: Cohorts) -> go.Figure:
-    """Retention per cohort and month since first seen, as a heat map."""
+    """Retention per cohort and month since first seen, as a heat map.
+
+    Both axes are categories: a cohort is a month ("2026-03") or a channel, and Plotly would
+    otherwise read "2026-03" as a date and, with one cohort, label it down to the millisecond."""
     names = sorted({r["cohort"] for r in result.cohorts})
     months = sorted({r["month"] for r in result.cohorts})
     cell = {(r["cohort"], r["month"]): r["retention"] for r in result.cohorts}
     figure = go.Figure(
         go.Heatmap(
             z=[[cell.get((c, m)) for m in months] for c in names],
-            x=months,
+            x=[str(m) for m in months],
             y=names,
             colorscale="Greens",
             zmin=0,
             zmax=1,
+            colorbar={"title": "retention", "tickformat": ".0%"},
             hovertemplate="%{y}, month %{x}: %{z:.0%}<extra></extra>",
         )
     )
     figure.update_layout(
         title=f"Retention by cohort ({result.by})",
-        xaxis_title="months since first seen",
-        yaxis_autorange="reversed",
+        xaxis={"title": "months since first seen", "type": "category"},
+        yaxis={"title": f"first seen ({result.by})", "type": "category", "autorange": "reversed"},
         template=TEMPLATE,
     )
     return figure
@@ -309,7 +349,7 @@ def typical_figure(result: TypicalJourneys) -> go.Figure:
             },
             customdata=[[r["customers"], r["conversion_rate"], r["mean_effort"]] for r in rows],
             hovertemplate="%{y}<br>%{customdata[0]:,} customers (%{x:.1%})<br>"
-            "conversion %{customdata[1]:.1%}, effort %{customdata[2]}<extra></extra>",
+            "conversion %{customdata[1]:.1%}, effort %{customdata[2]:.1f}<extra></extra>",
         )
     )
     figure.update_layout(

@@ -1,9 +1,11 @@
 """The journey report: every analysis a manager looks at, in one HTML file that works offline.
 
 `build_report` runs the analyses over a scope and turns each into a section — a figure, or a
-table, and one sentence that says what it shows, computed from the figures — plus the headline
-findings the demo prints. `write_report` writes one self-contained HTML file: Plotly's
-JavaScript comes from the installed package, inline, once; nothing is fetched when it opens.
+table whose columns say what kind of number they hold, and one sentence that says what it
+shows, computed from the figures (report_text) — plus the headline findings the demo prints. A
+store with nothing to show gets a report that says so, and what to run. `write_report` writes
+one self-contained HTML file: Plotly's JavaScript comes from the installed package, inline,
+once; nothing is fetched when it opens.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from parcours import __version__
 from parcours.journeys import (
     attribution,
     charts,
@@ -31,16 +31,17 @@ from parcours.journeys import (
     typical,
     visits,
 )
+from parcours.journeys import report_text as says
 from parcours.journeys.contacts import RepeatContacts
+from parcours.journeys.report_table import Column, Table
 from parcours.journeys.scope import Scope
 from parcours.store.store import Store
+from parcours.version import __version__
 
 ECOMMERCE_STEPS = ("Product Viewed", "Product Added", "Checkout Started")
 """Segment's e-commerce spec: the funnel a report shows before the conversion, when present."""
-MIN_VISITS = 30
-"""A visit number needs this many visits before the report compares its conversion."""
-MIN_SWITCHES = 10
-"""A switch needs this many occurrences before the report judges it."""
+LEAK_DEPTH = 4
+"""How many steps on the report follows the customers who did the step before the leak."""
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Section:
     title: str
     sentence: str
     figures: list[go.Figure] = field(default_factory=list)
-    table: list[dict[str, Any]] | None = None
+    table: Table | None = None
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Report:
     generated_at: str
     findings: list[str] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    nothing_yet: str | None = None
+    """When no analysis has anything to show: why, and what to run."""
 
 
 def build_report(
@@ -92,7 +95,33 @@ def build_report(
             report.sections.append(section)
         if finding:
             report.findings.append(finding)
+    if not report.sections:
+        report.nothing_yet = nothing_yet(store, scope, conversion)
     return report
+
+
+def nothing_yet(store: Store, scope: Scope, conversion: str) -> str:
+    """Why a report has no section, in plain words, with the commands that would give it one."""
+    events = store.engine.query("SELECT count(*) FROM events").column(0)[0].as_py()
+    customers = store.engine.query(scope.events("count(DISTINCT customer_id)")).column(0)[0]
+    again = "then `parcours report` again"
+    if not events:
+        return (
+            "There is nothing to report yet: the store holds no events. Import your exports "
+            "(`parcours import FILE --source NAME --mapping MAPPING`), then run "
+            f"`parcours identity resolve` to join them into customers, {again}."
+        )
+    if not customers.as_py():
+        return (
+            f"There is nothing to report yet: the store holds {events:,} events, but none in a "
+            "customer's journey. Run `parcours identity resolve` to join them into customers, "
+            f"{again}."
+        )
+    return (
+        f"There is nothing to report yet for these {customers.as_py():,} customers: no "
+        f"conversion ('{conversion}'), no move between channels and no contact to analyse. "
+        f"Import more of their events, or choose the conversion with `--conversion`, {again}."
+    )
 
 
 Built = tuple[Section | None, str | None]
@@ -102,201 +131,132 @@ def _funnel_section(store: Store, scope: Scope, conversion: str, steps: list[str
     if len(steps) < 2:
         return None, None
     result = funnel.funnel(store, steps, scope)
-    rows = result.steps
-    leak = max(rows[1:], key=lambda r: r["dropped"])
-    before = rows[leak["step"] - 2]
-    sentence = (
-        f"{result.customers:,} customers reached {rows[0]['name']}; "
-        f"{rows[-1]['customers']:,} ({rows[-1]['from_first']:.0%}) went on to "
-        f"{rows[-1]['name']} within 7 days. The biggest leak is between {before['name']} "
-        f"and {leak['name']}: {leak['dropped']:,} customers "
-        f"({1 - (leak['from_previous'] or 0):.0%}) stop there."
-    )
-    finding = (
-        f"The funnel leaks most between {before['name']} and {leak['name']}: "
-        f"{1 - (leak['from_previous'] or 0):.0%} stop there."
-    )
-    # Where those who leak go instead.
-    after = paths.paths(store, before["name"], scope, depth=4, top=6)
-    sentence += (
-        f" Below, what the {after.customers:,} customers who did {before['name']} did next, "
-        "four steps on (rarer touchpoints grouped as other, journeys that stop as (end))."
-    )
-    figures = [charts.funnel_figure(result), charts.paths_figure(after)]
-    return Section("funnel", "Funnel, its leaks, and where customers go", sentence, figures), (
-        finding
-    )
+    said = says.funnel_says(result)
+    figures = [charts.funnel_figure(result)]
+    sentence = said.sentence
+    leak = says.biggest_leak(result)
+    if leak is not None:  # where those who leak go instead
+        before = result.steps[leak["step"] - 2]["name"]
+        after = paths.paths(store, before, scope, depth=LEAK_DEPTH, top=6)
+        sentence += " " + says.leak_paths_says(after.customers, before, LEAK_DEPTH)
+        figures.append(charts.paths_figure(after))
+    title = "Funnel, its leaks, and where customers go"
+    return Section("funnel", title, sentence, figures), said.finding
 
 
 def _visits_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
     result = visits.conversion_by_visit(store, conversion, scope, max_visit=12)
-    rates = {
-        r["visit_number"]: r["first_conversion_rate"]
-        for r in result.by_visit
-        if r["visits"] >= MIN_VISITS and r["first_conversion_rate"] is not None
-    }
-    if 1 not in rates or not rates[1]:
+    said = says.visits_says(result)
+    if said is None:
         return None, None
-    best = max((k for k in rates if k <= 10), key=lambda k: rates[k])
-    ratio = rates[best] / rates[1]
-    sentence = (
-        f"Of {result.customers:,} customers, {result.converters:,} converted. A customer "
-        f"still unconverted at visit {best} converts there {rates[best]:.1%} of the time, "
-        f"{ratio:.1f}x the {rates[1]:.1%} of a first visit."
-    )
-    finding = f"Visit {best} converts {ratio:.1f}x better than visit 1."
-    return Section(
-        "visits", "Conversion by visit number", sentence, [charts.visits_figure(result)]
-    ), finding
+    figure = charts.visits_figure(result)
+    return Section("visits", "Conversion by visit number", said.sentence, [figure]), said.finding
 
 
 def _map_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
     result = paths.journey_map(store, scope, touchpoint="channel")
-    moves = [e for e in result.edges if e["source"] != e["target"]]
-    if not moves:
+    if not result.edges:
         return None, None
-    top = moves[0]
-    sentence = (
-        f"What follows what across {result.journeys:,} customers' journeys, by channel: the "
-        f"most frequent move between channels is {top['source']} → {top['target']} "
-        f"({top['count']:,} times, in {top['journeys']:,} journeys)."
-    )
-    return Section("map", "The journey map", sentence, [charts.map_figure(result)]), None
+    said = says.map_says(result)
+    return Section("map", "The journey map", said.sentence, [charts.map_figure(result)]), None
 
 
 def _switch_section(
     store: Store, scope: Scope, conversion: str, steps: list[str], *, repeats: RepeatContacts
 ) -> Built:
     result = contacts.channel_switching(store, scope)
-    if not result.by_switch:
+    if not result.matrix:
         return None, None
-    first = {r["channel"]: r["first_contact_resolution"] for r in repeats.by_channel}
-    costly = result.by_switch[0]
-    sentence = (
-        f"{result.switches:,} channel switches in {result.contacts:,} contacts. The costliest, "
-        f"{costly['from_channel']} → {costly['to_channel']} ({costly['switches']:,} switches), "
-        f"still needed {costly['contacts_after']:,} contacts after it."
-    )
-    # The switch that settles least, against a first contact on the channel it leads to.
-    judged = [
-        (unsettled / base, s)
-        for s in result.by_switch
-        if s["switches"] >= MIN_SWITCHES
-        and (base := 1 - (first.get(s["to_channel"]) or 1.0)) > 0
-        and (unsettled := 1 - (s["resolved_rate"] or 0)) > 0
-    ]
-    finding = None
-    if judged:
-        ratio, worst = max(judged, key=lambda j: j[0])
-        finding = (
-            f"{worst['from_channel']} → {worst['to_channel']} switches end unsettled "
-            f"{ratio:.1f}x as often as a first {worst['to_channel']} contact."
-        )
-        sentence += f" {finding}"
-    return Section(
-        "switches",
-        "Channel switching and what followed",
-        sentence,
-        [charts.switch_heatmap_figure(result)],
-    ), finding
+    said = says.switches_says(result, repeats)
+    title = "Channel switching and what followed"
+    figure = charts.switch_heatmap_figure(result)
+    return Section("switches", title, said.sentence, [figure]), said.finding
+
+
+INTENT_COLUMNS = (
+    Column("intent", "intent", "text"),
+    Column("contacts", "contacts", "count"),
+    Column("cases", "cases", "count"),
+    Column("repeat_rate", "repeat rate", "share"),
+    Column("first_contact_resolution", "first-contact resolution", "share"),
+    Column("mean_effort", "mean effort", "score"),
+)
 
 
 def _repeats_section(
     store: Store, scope: Scope, conversion: str, steps: list[str], *, repeats: RepeatContacts
 ) -> Built:
-    result = repeats
-    if not result.by_intent:
+    if not repeats.by_intent:
         return None, None
-    worst = max(result.by_intent, key=lambda r: r["repeat_rate"] or 0)
-    sentence = (
-        f"{result.cases:,} cases, {result.repeats:,} repeats; first-contact resolution "
-        f"{result.first_contact_resolution:.0%}, {result.contacts_per_resolution} contacts per "
-        f"resolution, mean effort {result.mean_effort}. {worst['intent']} repeats most: "
-        f"{worst['repeat_rate']:.0%} of its contacts are followed by another within 7 days."
-    )
-    finding = (
-        f"{worst['repeat_rate']:.0%} of {worst['intent'].replace('_', ' ')} contacts repeat "
-        "within 7 days."
-    )
+    said = says.repeats_says(repeats)
     return Section(
         "repeats",
         "Repeat contacts and effort by intent",
-        sentence,
-        [charts.repeats_figure(result)],
-        [
-            {
-                k: r[k]
-                for k in (
-                    "intent",
-                    "contacts",
-                    "cases",
-                    "repeat_rate",
-                    "first_contact_resolution",
-                    "mean_effort",
-                )
-            }
-            for r in result.by_intent
-        ],
-    ), finding
+        said.sentence,
+        [charts.repeats_figure(repeats)],
+        Table(INTENT_COLUMNS, repeats.by_intent),
+    ), said.finding
+
+
+TYPICAL_COLUMNS = (
+    Column("name", "journey", "text"),
+    Column("customers", "customers", "count"),
+    Column("conversion_rate", "conversion", "share"),
+    Column("mean_effort", "mean effort", "score"),
+    Column("median_tenure", "median tenure", "duration"),
+)
 
 
 def _typical_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
     result = typical.typical_journeys(store, scope, conversion=conversion)
     if not result.typical:
         return None, None
-    best = max(result.typical, key=lambda t: t["conversion_rate"] or 0)
-    sentence = (
-        f"{result.customers:,} customers' journeys fall into {result.clusters} typical ones, "
-        f"grouped by how alike their sequences of visits are and named by what sets them "
-        f"apart. The one that converts most, '{best['name']}' ({best['share']:.0%} of "
-        f"customers), converts {best['conversion_rate']:.0%}."
-    )
+    rows = [
+        {**t, "median_tenure": _days_in_seconds(t["profile"]["median_tenure_days"])}
+        for t in result.typical
+    ]
+    said = says.typical_says(result)
     return Section(
         "typical",
         "Typical journeys",
-        sentence,
+        said.sentence,
         [charts.typical_figure(result)],
-        [
-            {
-                "journey": t["name"],
-                "customers": t["customers"],
-                "conversion": t["conversion_rate"],
-                "effort": t["mean_effort"],
-                "median tenure (days)": t["profile"]["median_tenure_days"],
-            }
-            for t in result.typical
-        ],
-    ), None
+        Table(TYPICAL_COLUMNS, rows),
+    ), said.finding
+
+
+def _days_in_seconds(days: float | None) -> float | None:
+    return None if days is None else days * 86400
 
 
 def _attribution_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
     result = attribution.attribution(store, conversion, scope)
     if not result.conversions:
         return None, None
-    top = result.by_touchpoint[0]
-    sentence = (
-        f"{result.conversions:,} conversions credited to channels by seven models. The exact "
-        f"Markov model gives {top['touchpoint']} {top['markov_share']:.0%} of the credit "
-        f"(last touch: {top['last_touch_share']:.0%}, first touch: "
-        f"{top['first_touch_share']:.0%}); a budget split in proportion follows each model."
-    )
-    finding = (
-        f"{top['touchpoint']} earns {top['markov_share']:.0%} of conversions (Markov), "
-        f"against {top['last_touch_share']:.0%} by last touch."
+    said = says.attribution_says(result)
+    columns = (
+        Column("touchpoint", "channel", "text"),
+        *(
+            Column(f"{m}_budget", f"{m.replace('_', ' ')} budget", "money")
+            for m in attribution.MODELS
+        ),
     )
     return Section(
         "attribution",
         "Attribution and budget",
-        sentence,
+        said.sentence,
         [charts.attribution_figure(result)],
-        [
-            {
-                "channel": r["touchpoint"],
-                **{f"{m} budget": r[f"{m}_budget"] for m in attribution.MODELS},
-            }
-            for r in result.by_touchpoint
-        ],
-    ), finding
+        Table(columns, result.by_touchpoint),
+    ), said.finding
+
+
+AGENT_COLUMNS = (
+    Column("agent", "agent", "text"),
+    Column("contacts", "contacts", "count"),
+    Column("first_contact_resolution", "first-contact resolution", "share"),
+    Column("repeat_rate", "repeat rate", "share"),
+    Column("median_handle_seconds", "median handle time", "duration"),
+)
 
 
 def _agents_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
@@ -304,35 +264,23 @@ def _agents_section(store: Store, scope: Scope, conversion: str, steps: list[str
     teams = [t for t in result.teams if t["first_contact_resolution"] is not None]
     if not teams:
         return None, None
-    best = max(teams, key=lambda t: t["first_contact_resolution"])
-    worst = min(teams, key=lambda t: t["first_contact_resolution"])
-    sentence = (
-        f"{len(result.agents)} agents in {len(result.teams)} teams. {best['team']} settles "
-        f"{best['first_contact_resolution']:.0%} of its first contacts, {worst['team']} "
-        f"{worst['first_contact_resolution']:.0%} (repeat rates {best['repeat_rate']:.0%} and "
-        f"{worst['repeat_rate']:.0%})."
-    )
-    columns = ("contacts", "first_contact_resolution", "repeat_rate", "median_handle_seconds")
+    said = says.agents_says(result, teams)
     return Section(
         "agents",
         "Teams and agents",
-        sentence,
+        said.sentence,
         [charts.agents_figure(result)],
-        [{"agent": r["agent"], **{c: r[c] for c in columns}} for r in result.agents],
-    ), None
+        Table(AGENT_COLUMNS, result.agents),
+    ), said.finding
 
 
 def _cohorts_section(store: Store, scope: Scope, conversion: str, steps: list[str]) -> Built:
-    result = cohorts.cohorts(store, scope, months=6)
-    month_one = [r for r in result.cohorts if r["month"] == 1 and r["observed"]]
-    if not month_one:
+    result = cohorts.cohorts(store, scope, months=6, conversion=conversion)
+    if not any(r["observed"] for r in result.cohorts):
         return None, None
-    back = sum(r["active"] for r in month_one) / sum(r["observed"] for r in month_one)
-    sentence = (
-        f"Retention by the month customers were first seen: {back:.0%} come back the month "
-        "after; repeat purchase grows month by month."
-    )
-    return Section("cohorts", "Cohorts", sentence, [charts.cohorts_figure(result)]), None
+    said = says.cohorts_says(result)
+    figure = charts.cohorts_figure(result)
+    return Section("cohorts", "Cohorts", said.sentence, [figure]), said.finding
 
 
 def write_report(report: Report, path: Path) -> Path:
@@ -342,15 +290,14 @@ def write_report(report: Report, path: Path) -> Path:
         body = [f"<h2>{html.escape(section.title)}</h2>", f"<p>{html.escape(section.sentence)}</p>"]
         body += [f.to_html(full_html=False, include_plotlyjs=False) for f in section.figures]
         if section.table:
-            body.append(_table(section.table))
+            body.append(section.table.to_html())
         parts.append(f'<section id="{section.key}">' + "\n".join(body) + "</section>")
-    findings = "".join(f"<li>{html.escape(f)}</li>" for f in report.findings)
     page = PAGE.format(
         title=html.escape(report.title),
         plotly=get_plotlyjs(),
         generated=html.escape(report.generated_at),
         version=__version__,
-        findings=findings,
+        summary=_summary(report),
         sections="\n".join(parts),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -358,21 +305,16 @@ def write_report(report: Report, path: Path) -> Path:
     return path
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.0%}" if 0 <= value <= 1 else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+def _summary(report: Report) -> str:
+    """The box at the top: the headlines, or why there is nothing to show yet."""
+    if report.nothing_yet:
+        return (
+            f'<div class="summary" id="nothing-yet"><p>{html.escape(report.nothing_yet)}</p></div>'
+        )
+    if not report.findings:
+        return ""
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in report.findings)
+    return f'<div class="summary"><h2>Headlines</h2><ul>{findings}</ul></div>'
 
 
 PAGE = """<!doctype html>
@@ -386,13 +328,13 @@ section {{ margin: 2.5em 0; }} h2 {{ border-bottom: 1px solid #ddd; padding-bott
 table {{ border-collapse: collapse; font-size: 0.9em; }}
 td, th {{ border-bottom: 1px solid #eee; padding: 0.3em 0.8em; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
-.findings {{ background: #f6f8fa; padding: 1em 2em; border-radius: 6px; }}
+.summary {{ background: #f6f8fa; padding: 1em 2em; border-radius: 6px; }}
 </style>
 <script type="text/javascript">{plotly}</script>
 </head><body>
 <h1>{title}</h1>
 <p class="meta">Generated {generated} by parcours {version}.</p>
-<div class="findings"><h2>Headlines</h2><ul>{findings}</ul></div>
+{summary}
 {sections}
 </body></html>
 """

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from parcours.api.deps import ReaderDep, require_admin
 from parcours.journeys import (
     attribution,
     cohorts,
@@ -26,6 +25,7 @@ from parcours.journeys import (
     visits,
 )
 from parcours.journeys.scope import Scope, parse_properties
+from parcours.serving.deps import ReaderDep, require_admin
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
 

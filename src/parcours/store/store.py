@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from parcours.config import Settings
 from parcours.engine import Engine, open_engine
 from parcours.errors import StoreError, StoreLockedError
 from parcours.store.migrations import LATEST_VERSION, current_version, migrate
+from parcours.store.served import held_by_server, read_marker, request_snapshot
 
 
 class Store:
@@ -21,10 +20,18 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> Store:
+        """Open the store; for reading only, a store that `parcours serve` holds is read
+        through a snapshot the server writes (see `store.served`)."""
         try:
             engine = open_engine(settings, read_only=read_only)
         except StoreLockedError as locked:
-            raise _served_elsewhere(settings.store) or locked from locked
+            served = read_marker(settings.store)
+            if served is None:
+                raise
+            snapshot = request_snapshot(settings.store, served) if read_only else None
+            if snapshot is None:
+                raise held_by_server(settings.store, served) from locked
+            engine = open_engine(settings.model_copy(update={"store": snapshot}), read_only=True)
         _refuse_other_databases(engine, settings.store)
         if read_only:
             version = current_version(engine)
@@ -76,31 +83,4 @@ def _refuse_other_databases(engine: Engine, path: Path, shown: int = 5) -> None:
         "point --store (PARCOURS_STORE) at a parcours store, or at a new file (such as "
         "parcours.duckdb) to make one; parcours does not add its tables to another database",
         where=str(path),
-    )
-
-
-def serve_marker(store: Path) -> Path:
-    """The file `parcours serve` keeps beside the store it holds: its pid and URL."""
-    return store.with_name(store.name + ".serve.json")
-
-
-def mark_served(store: Path, url: str) -> None:
-    serve_marker(store).write_text(json.dumps({"pid": os.getpid(), "url": url}))
-
-
-def unmark_served(store: Path) -> None:
-    serve_marker(store).unlink(missing_ok=True)
-
-
-def _served_elsewhere(store: Path) -> StoreLockedError | None:
-    try:
-        served = json.loads(serve_marker(store).read_text())
-    except (OSError, ValueError):
-        return None
-    return StoreLockedError(
-        f"The store {store} is held by `parcours serve` (pid {served.get('pid')}) at "
-        f"{served.get('url')}; DuckDB lets one process write a file",
-        "send events to that server, or stop it (Ctrl-C or SIGTERM: it commits what is queued) "
-        "to run this command",
-        where=str(store),
     )

@@ -28,7 +28,7 @@ from parcours.collect.live.writer import GroupCommitWriter
 from parcours.collect.sources import Source
 from parcours.config import Settings
 from parcours.engine import Engine
-from parcours.errors import BadRequest, ParcoursError
+from parcours.errors import BadRequest, ParcoursError, Unauthorized
 
 router = APIRouter()
 
@@ -38,10 +38,6 @@ POSTHOG_OK = {"status": 1}
 
 class PayloadTooLarge(ParcoursError):
     http_status = 413
-
-
-class Unauthorized(ParcoursError):
-    http_status = 401
 
 
 @dataclass

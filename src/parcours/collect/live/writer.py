@@ -62,6 +62,7 @@ class _Task:
     work: Callable[[Store], Any]
     done: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    writes: bool = True
 
 
 @dataclass
@@ -76,6 +77,9 @@ class WriterStats:
     segments_loaded: int = 0
     load_errors: int = 0
     backlog_bytes: int = 0
+    changes: int = 0
+    """Grows with every load and every task that writes: what was read at one count is
+    still the store's content while the count stays."""
 
 
 class GroupCommitWriter:
@@ -222,11 +226,12 @@ class GroupCommitWriter:
 
     # --- the loader thread: journal segments into the store --------------------------------
 
-    async def call(self, work: Callable[[Store], Any]) -> Any:
+    async def call(self, work: Callable[[Store], Any], *, writes: bool = True) -> Any:
         """Run `work(store)` in the loader once everything acknowledged before is loaded, and
-        return its result: the store's one writer does it, between loads."""
+        return its result: the store's one writer does it, between loads. `writes=False`
+        for work that only reads (it leaves `stats.changes` as it is)."""
         loop = asyncio.get_running_loop()
-        task = _Task(work, loop.create_future(), loop)
+        task = _Task(work, loop.create_future(), loop, writes)
         self._requests.put(task)
         return await task.done
 
@@ -243,6 +248,7 @@ class GroupCommitWriter:
         self._announce()
 
     def _run(self, task: _Task) -> None:
+        self.stats.changes += task.writes
         try:
             result = task.work(self.store)
         except BaseException as error:
@@ -272,6 +278,7 @@ class GroupCommitWriter:
         else:
             segment.path.unlink()
             self.stats.segments_loaded += 1
+            self.stats.changes += 1
             self.stats.accepted += summary.accepted
             self.stats.duplicates += summary.duplicates + summary.already_quarantined
             self.stats.quarantined += summary.quarantined_total

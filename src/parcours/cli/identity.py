@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from parcours.cli_output import (
+from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,

@@ -3,32 +3,34 @@
 Routes that show customers (profiles, journeys and the customers behind their numbers) carry
 personal data: they need `Authorization: Bearer <admin_token>` (the `admin_token` setting;
 unset, they answer 403). Reads use a session of their own; writes run in the server's one
-writer (the journal loader), between loads.
+writer (the journal loader), between loads. The app (`parcours.api.create_app`) puts the
+settings, the read store and the writer in `app.state`; routes reach them only through here.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
-from parcours.collect.live.writer import GroupCommitWriter
-from parcours.errors import ParcoursError
+from parcours.config import Settings
+from parcours.errors import Forbidden, Unauthorized
 from parcours.store.store import Store
 
 
-class Forbidden(ParcoursError):
-    http_status = 403
+class StoreWriter(Protocol):
+    """The store's one writer while serving (the live loader, `collect.live.writer`)."""
 
-
-class Unauthorized(ParcoursError):
-    http_status = 401
+    async def call(self, work: Callable[[Store], Any], *, writes: bool = True) -> Any:
+        """Run `work(store)` between loads, once everything acknowledged before is stored."""
+        ...
 
 
 def require_admin(request: Request) -> None:
-    token = request.app.state.live.settings.admin_token
+    settings: Settings = request.app.state.settings
+    token = settings.admin_token
     if token is None:
         raise Forbidden(
             "Routes that show customers are off: no admin token is set",
@@ -49,10 +51,10 @@ def get_reader(request: Request) -> Iterator[Store]:
         session.close()
 
 
-def get_writer(request: Request) -> GroupCommitWriter:
-    writer: GroupCommitWriter = request.app.state.live.writer
+def get_writer(request: Request) -> StoreWriter:
+    writer: StoreWriter = request.app.state.writer
     return writer
 
 
 ReaderDep = Annotated[Store, Depends(get_reader)]
-WriterDep = Annotated[GroupCommitWriter, Depends(get_writer)]
+WriterDep = Annotated[StoreWriter, Depends(get_writer)]

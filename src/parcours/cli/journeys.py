@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from parcours.cli_output import (
+from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,

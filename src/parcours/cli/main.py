@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
-from parcours import __version__
-from parcours.cli_output import (
+from parcours.cli.identity import customers_app, identity_app
+from parcours.cli.journeys import journeys_app
+from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,
@@ -29,8 +30,7 @@ from parcours.client import Parcours, connect
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
-from parcours.identity.cli import customers_app, identity_app
-from parcours.journeys.cli import journeys_app
+from parcours.version import __version__
 
 EXIT_QUARANTINED = 3
 
@@ -289,7 +289,7 @@ def serve(
     console.print(
         f"parcours {__version__} serving [bold]{settings.store}[/bold] on "
         f"http://{settings.host}:{settings.port} — Segment: /v1/batch, PostHog: /batch/; "
-        "write keys: `parcours sources list` (while stopped)"
+        "write keys: `parcours sources list`"
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
@@ -317,7 +317,7 @@ def sources_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.tab
     """Every source with its write key, channel and state."""
     from parcours.collect.sources import list_sources
 
-    with _open(store) as p:
+    with _open_existing(store) as p:
         _print_sources(list_sources(p.store), fmt)
 
 
@@ -397,6 +397,8 @@ def report(
     write_report(built, output)
     for finding in built.findings:
         console.print(f"  • {finding}", highlight=False)
+    if built.nothing_yet:
+        console.print(built.nothing_yet, highlight=False, markup=False)
     console.print(f"Report written to [bold]{output}[/bold]", highlight=False)
 
 
