@@ -48,12 +48,21 @@ class Parcours:
         *,
         source: str,
         mapping: str | Path,
+        strict: bool = False,
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping; then
-        update the customers its events touch (unless `identity.resolve_on_arrival` is off)."""
+        update the customers its events touch (unless `identity.resolve_on_arrival` is off).
+
+        `summary.fields_not_found` names the mapped fields no record had; `strict=True` refuses
+        such a file (`MappingError`) before storing anything."""
         summary = import_file(
-            self.store, Path(path), source=source, mapping=mapping, progress=progress
+            self.store,
+            Path(path),
+            source=source,
+            mapping=mapping,
+            strict=strict,
+            progress=progress,
         )
         if summary.accepted and identity_rules(self.settings).resolve_on_arrival:
             self.identity.resolve_new(

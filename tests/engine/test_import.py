@@ -4,14 +4,18 @@ files below (the test says why each is what it is)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 import parcours
+from parcours.errors import MappingError
 
 MAPPING = """
 name: contacts
@@ -310,3 +314,116 @@ def test_keyword_rules_give_a_value_from_text(p: parcours.Parcours, tmp_path: Pa
         "p7": None,
         "p8": "account",
     }
+
+
+CONTACTS_JSONL = """
+name: contacts
+event_id: id
+event: {field: [event, name]}
+channel: {value: call}
+occurred_at: {field: at, timezone: Europe/Paris}
+anonymous_id: who
+outcome: statut
+intent: {field: reason, default: other}
+"""
+
+
+def _contacts_jsonl(tmp_path: Path, records: list[dict[str, str]]) -> tuple[Path, Path]:
+    mapping = tmp_path / "contacts.yaml"
+    mapping.write_text(CONTACTS_JSONL)
+    data = tmp_path / "contacts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return data, mapping
+
+
+def _contact(number: int, **more: str) -> dict[str, str]:
+    return {"id": f"c{number}", "at": "2026-03-01T10:00:00Z", "who": "a", "event": "Call", **more}
+
+
+def test_a_mapped_field_no_record_has_is_named_in_the_summary(tmp_path: Path) -> None:
+    """`outcome: statut` where the records say `status`: every record is stored without an
+    outcome, and the summary says so. `reason` has a default (optional by declaration) and
+    `name` is an alternative to `event`, which the records have: neither is named."""
+    data, mapping = _contacts_jsonl(tmp_path, [_contact(i, status="resolved") for i in (1, 2, 3)])
+    with parcours.connect(tmp_path / "s.duckdb", import_batch_rows=2) as p:
+        summary = p.import_file(data, source="cc", mapping=mapping)
+    assert summary.accepted == 3
+    assert summary.fields_not_found == {"outcome": ["statut"]}
+    assert summary.to_dict()["fields_not_found"] == {"outcome": ["statut"]}
+
+
+def test_a_field_first_held_in_a_late_batch_is_found(tmp_path: Path) -> None:
+    """Records 1-4 lack `statut`, record 5 has it: in batches of two it is in the third."""
+    records = [_contact(i) for i in (1, 2, 3, 4)] + [_contact(5, statut="resolved")]
+    data, mapping = _contacts_jsonl(tmp_path, records)
+    with parcours.connect(tmp_path / "s.duckdb", import_batch_rows=2) as p:
+        assert p.import_file(data, source="cc", mapping=mapping).fields_not_found == {}
+
+
+def test_a_file_without_records_lacks_no_field(p: parcours.Parcours, tmp_path: Path) -> None:
+    """Blank lines only: nothing is stored without a field, so nothing is named or refused."""
+    data, mapping = _contacts_jsonl(tmp_path, [])
+    data.write_text("\n\n")
+    summary = p.import_file(data, source="cc", mapping=mapping, strict=True)
+    assert (summary.records, summary.fields_not_found) == (0, {})
+
+
+def test_strict_refuses_a_file_missing_a_mapped_field_before_storing_anything(
+    tmp_path: Path,
+) -> None:
+    data, mapping = _contacts_jsonl(tmp_path, [_contact(1, status="resolved"), _contact(2)])
+    with parcours.connect(tmp_path / "s.duckdb") as p:
+        with pytest.raises(MappingError) as raised:
+            p.import_file(data, source="cc", mapping=mapping, strict=True)
+        counts = p.sql(
+            "SELECT (SELECT count(*) FROM events) AS events, "
+            "(SELECT count(*) FROM imports) AS imports"
+        ).to_pylist()
+    message = raised.value.message
+    assert "has the field 'statut' the mapping reads for outcome (did you mean 'status'?)" in (
+        message
+    )
+    assert "the records have the fields at, event, id, status, who" in message
+    assert str(mapping) in message
+    assert counts == [{"events": 0, "imports": 0}]
+
+
+def test_strict_imports_a_file_whose_fields_appear_only_late(tmp_path: Path) -> None:
+    records = [_contact(i) for i in range(1, 6)] + [_contact(6, statut="resolved")]
+    data, mapping = _contacts_jsonl(tmp_path, records)
+    with parcours.connect(tmp_path / "s.duckdb", import_batch_rows=2) as p:
+        summary = p.import_file(data, source="cc", mapping=mapping, strict=True)
+    assert (summary.accepted, summary.fields_not_found) == (6, {})
+
+
+def test_zone_names_in_timestamps_are_honoured_or_quarantined(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """The mapping's zone is Paris; a zone named in the value wins. Expected instants come from
+    Python's zoneinfo; an unknown zone is quarantined, never read as UTC."""
+    at = {
+        "winter-paris": "2026-03-01T10:00:00 Europe/Paris",
+        "summer-paris": "2026-07-01T10:00:00 Europe/Paris",
+        "new-york": "2026-03-01T12:00:00 America/New_York",
+        "offset": "2026-07-01T10:00:00+02:00",
+        "local": "2026-07-01T10:00:00",
+        "typo": "2026-03-01T10:00:00 Europe/Pariss",
+    }
+    records = [_contact(0, id=k, at=v, statut="resolved") for k, v in at.items()]
+    data, mapping = _contacts_jsonl(tmp_path, records)
+    summary = p.import_file(data, source="cc", mapping=mapping)
+    assert summary.quarantined == {"bad_timestamp": 1}
+    stored = {r["event_id"]: r["occurred_at"] for r in p.sql("SELECT * FROM events").to_pylist()}
+
+    def utc(wall: str, zone: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(wall).replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+    assert stored == {
+        "winter-paris": utc("2026-03-01T10:00", "Europe/Paris"),  # 09:00 UTC
+        "summer-paris": utc("2026-07-01T10:00", "Europe/Paris"),  # 08:00 UTC
+        "new-york": utc("2026-03-01T12:00", "America/New_York"),  # 17:00 UTC
+        "offset": utc("2026-07-01T10:00", "Europe/Paris"),
+        "local": utc("2026-07-01T10:00", "Europe/Paris"),
+    }
+    reason = p.quarantine.list().to_pylist()[0]["reason"]
+    assert "Europe/Pariss" in reason and "or a known zone name" in reason

@@ -8,7 +8,7 @@ import pytest
 
 import parcours
 from parcours.engine.duckdb import DuckDBEngine
-from parcours.errors import QueryError, SchemaVersionError
+from parcours.errors import QueryError, SchemaVersionError, StoreError
 from parcours.store import migrations
 from parcours.store.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from parcours.store.schema import EVENT_COLUMN_NAMES
@@ -98,6 +98,61 @@ def test_v5_numbers_the_event_names_a_v4_store_holds(
     ]
     assert engine.scalar("SELECT count(*) FROM event_names") == 2
     engine.close()
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_refused_and_left_untouched(
+    tmp_path: Path,
+) -> None:
+    """DuckDB would open a CSV given as a database as a view over it, in memory: an import
+    "into" it would report rows stored and keep none. It is refused before connecting."""
+    victim = tmp_path / "victim.csv"
+    victim.write_bytes(b"a,b\n1,2\n")
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="not a DuckDB database file") as raised:
+            parcours.connect(victim, read_only=read_only)
+        assert "new file (such as parcours.duckdb)" in raised.value.message
+    assert victim.read_bytes() == b"a,b\n1,2\n"
+
+
+def test_an_empty_file_or_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.duckdb").touch()
+    with pytest.raises(StoreError, match="not a DuckDB database file"):
+        parcours.connect(tmp_path / "empty.duckdb")
+    with pytest.raises(StoreError, match="is a directory"):
+        parcours.connect(tmp_path)
+
+
+def test_a_duckdb_database_of_other_tables_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Someone's own DuckDB file is not turned into a store: no parcours table is added."""
+    path = tmp_path / "analytics.duckdb"
+    engine = DuckDBEngine(path)
+    engine.execute_script("CREATE TABLE orders (id INTEGER); CREATE VIEW recent AS SELECT 1")
+    engine.close()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=r"holds other tables \(main.orders, main.recent\)"):
+            parcours.connect(path, read_only=read_only)
+    engine = DuckDBEngine(path, read_only=True)
+    tables = engine.query("SELECT table_name FROM information_schema.tables ORDER BY 1")
+    engine.close()
+    assert tables.column(0).to_pylist() == ["orders", "recent"]
+
+
+def test_an_empty_duckdb_database_or_a_killed_first_migration_becomes_a_store(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty.duckdb"
+    DuckDBEngine(empty).close()
+    killed = tmp_path / "killed.duckdb"
+    engine = DuckDBEngine(killed)
+    # What `migrate` creates before the first migration's transaction.
+    engine.execute_script(
+        "CREATE TABLE schema_migrations ("
+        "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    engine.close()
+    for path in (empty, killed):
+        with parcours.connect(path) as p:
+            assert current_version(p.store.engine) == LATEST_VERSION
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,52 @@ def test_invalid_mapping_says_what_to_fix(tmp_path: Path, text: str, message: st
     assert str(path) in raised.value.message
 
 
+BASE = "name: x\nchannel: {value: web}\nuser_id: u\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "occurred_at: {field: t, format: epoch_sec}",
+            "occurred_at.format: unknown timestamp format 'epoch_sec' (did you mean 'epoch_s'?): "
+            "a format is iso, epoch_s, epoch_ms, or a strptime pattern",
+        ),
+        ("occurred_at: {field: t, format: ISO}", "(did you mean 'iso'?)"),
+        ("occurred_at: {field: t, format: [iso]}", "format 'iso' stands alone"),
+        (
+            "occurred_at: {field: t, timezone: Europe/Pariss}",
+            "occurred_at.timezone: unknown time zone 'Europe/Pariss' (did you mean "
+            "'Europe/Paris'?): a zone is an IANA name",
+        ),
+        ("occurred_at: t\nsent_at: {field: s, timezone: Mars/Olympus}", "sent_at.timezone"),
+    ],
+)
+def test_unknown_format_or_zone_is_refused_when_the_mapping_loads(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """Refused at load, naming the value, the allowed ones and the closest, the field and the
+    file, rather than quarantining every row (format) or failing mid-import (zone)."""
+    path = tmp_path / "m.yaml"
+    path.write_text(BASE + line + "\n")
+    with pytest.raises(MappingError) as raised:
+        load_mapping(path)
+    assert message in raised.value.message
+    assert str(path) in raised.value.message
+
+
+def test_known_formats_and_zones_load(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        BASE + 'occurred_at: {field: t, format: ["%d/%m/%Y %H:%M", "%Y"], timezone: Asia/Tokyo}\n'
+        "sent_at: {field: s, format: epoch_ms, timezone: europe/paris}\n"
+    )
+    mapping, _ = load_mapping(path)
+    assert mapping.fields()["occurred_at"].timezone == "Asia/Tokyo"
+    # Another case of a known name is unambiguous: written as the zone database writes it.
+    assert mapping.fields()["sent_at"].timezone == "Europe/Paris"
+
+
 def test_toml_mapping_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text(

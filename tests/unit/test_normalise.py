@@ -7,6 +7,7 @@ E.164; our vectorised SQL must agree with it.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -119,6 +120,91 @@ UTC = dt.UTC
 def test_timestamps_are_utc_instants(
     memory_engine: DuckDBEngine, raw: str, spec: FieldSpec, expected: dt.datetime | None
 ) -> None:
+    assert _one(memory_engine, normalise.timestamp(lit(raw), spec)) == expected
+
+
+def _in_zone(zone: str, wall: str) -> dt.datetime:
+    """The UTC instant of a wall-clock time in `zone`, by Python's zoneinfo (the reference)."""
+    return dt.datetime.fromisoformat(wall).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+PARIS = FieldSpec(field="x", timezone="Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # A zone name in the value wins over the mapping's zone, with its daylight saving time.
+        ("2026-03-01T10:00:00 Europe/Paris", _in_zone("Europe/Paris", "2026-03-01T10:00:00")),
+        ("2026-07-01T10:00:00 Europe/Paris", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        (
+            "2026-03-01T12:00:00 America/New_York",
+            _in_zone("America/New_York", "2026-03-01T12:00:00"),
+        ),
+        (
+            "2026-07-01 12:00:00 America/New_York",
+            _in_zone("America/New_York", "2026-07-01T12:00:00"),
+        ),
+        # A 'T' inside the zone name is not the date-time separator.
+        ("2026-03-01T10:00:00 America/Tijuana", _in_zone("America/Tijuana", "2026-03-01T10:00:00")),
+        ("2026-03-01T10:00:00 UTC", _in_zone("UTC", "2026-03-01T10:00:00")),
+        # RFC 9557's bracketed zone; after an offset the offset gives the instant.
+        ("2026-07-01T10:00:00[Europe/Paris]", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        (
+            "2026-03-01T10:00:00+01:00[Europe/Paris]",
+            _in_zone("Europe/Paris", "2026-03-01T10:00:00"),
+        ),
+        # Offsets keep working; without offset or name the mapping's zone applies.
+        ("2026-07-01T10:00:00+02:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00-0500", _in_zone("America/Bogota", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00Z", _in_zone("UTC", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-07-01 10:00:00.5", _in_zone("Europe/Paris", "2026-07-01T10:00:00.500000")),
+        ("2026-07-01", _in_zone("Europe/Paris", "2026-07-01T00:00:00")),
+        # What cannot be read is NULL (quarantined), never read as if it were UTC.
+        ("2026-03-01T10:00:00 Europe/Pariss", None),
+        ("2026-03-01 10:00:00 tomorrow", None),
+    ],
+)
+def test_a_zone_in_the_value_is_honoured_never_ignored(
+    memory_engine: DuckDBEngine, raw: str, expected: dt.datetime | None
+) -> None:
+    assert _one(memory_engine, normalise.timestamp(lit(raw), PARIS)) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-07-01T10:00:00", _in_zone("UTC", "2026-07-01T10:00:00")),
+        ("2026-07-01", _in_zone("UTC", "2026-07-01T00:00:00")),
+        ("2026-07-01T10:00:00 Europe/Paris", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00[Asia/Tokyo]", _in_zone("Asia/Tokyo", "2026-07-01T10:00:00")),
+        ("2026-07-01T10:00:00+02:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-03-01 10:00:00 tomorrow", None),
+    ],
+)
+def test_without_a_mapping_zone_local_times_are_utc_and_named_zones_still_count(
+    memory_engine: DuckDBEngine, raw: str, expected: dt.datetime | None
+) -> None:
+    assert _one(memory_engine, normalise.timestamp(lit(raw), FieldSpec(field="x"))) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "expected"),
+    [
+        (
+            "01/07/2026 10:00 America/New_York",
+            "%d/%m/%Y %H:%M %Z",
+            _in_zone("America/New_York", "2026-07-01T10:00:00"),
+        ),
+        # A pattern without %Z does not match a value with a zone: quarantined, not misread.
+        ("01/07/2026 10:00 America/New_York", "%d/%m/%Y %H:%M", None),
+    ],
+)
+def test_a_strptime_pattern_reads_a_zone_only_with_percent_z(
+    memory_engine: DuckDBEngine, raw: str, fmt: str, expected: dt.datetime | None
+) -> None:
+    spec = FieldSpec(field="x", format=fmt, timezone="Europe/Paris")
     assert _one(memory_engine, normalise.timestamp(lit(raw), spec)) == expected
 
 

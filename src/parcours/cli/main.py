@@ -71,10 +71,18 @@ def import_command(
     ],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse the file if no record has a field the mapping names."
+        ),
+    ] = False,
 ) -> None:
     """Import a file: good records become events, bad ones go to quarantine with their reason."""
     with _open(store) as p, progress_bar(f"Importing {path.name}", in_bytes=True) as update:
-        summary = p.import_file(path, source=source, mapping=mapping, progress=update)
+        summary = p.import_file(
+            path, source=source, mapping=mapping, strict=strict, progress=update
+        )
     _print_import(summary, fmt)
     if summary.quarantined_total:
         raise typer.Exit(EXIT_QUARANTINED)
@@ -94,12 +102,32 @@ def _print_import(summary: ImportSummary, fmt: OutputFormat) -> None:
     )
     for code, count in sorted(summary.quarantined.items(), key=lambda kv: -kv[1]):
         console.print(f"    {count:,} × {code}")
+    _print_fields_not_found(summary)
     if summary.quarantined_total:
         console.print(
             "  See why: [bold]parcours quarantine list --source "
             f"{summary.source}[/bold]; after fixing the mapping: "
             f"[bold]parcours quarantine replay --source {summary.source}[/bold]"
         )
+
+
+def _print_fields_not_found(summary: ImportSummary) -> None:
+    """A misspelt field breaks no record, so only the summary can say it: name it plainly."""
+    from rich.markup import escape
+
+    if not summary.fields_not_found:
+        return
+    missing = summary.fields_not_found
+    named = ", ".join(
+        f"{' or '.join(repr(n) for n in names)} ({label})" for label, names in missing.items()
+    )
+    field, it = ("fields", "them") if len(missing) > 1 else ("field", "it")
+    console.print(
+        f"  [yellow]No record has the mapped {field} {escape(named)}[/yellow]: the records were "
+        f"stored without {it}. Check the spelling in the mapping; [bold]--strict[/bold] refuses "
+        "such a file.",
+        highlight=False,
+    )
 
 
 @quarantine_app.command("list")

@@ -14,6 +14,7 @@ from pathlib import Path
 from parcours.collect import ledger
 from parcours.collect.ledger import ImportSummary, new_import_id
 from parcours.collect.mapping import Mapping, load_mapping
+from parcours.collect.presence import FieldPresence
 from parcours.collect.readers import (
     Batch,
     Reader,
@@ -37,9 +38,14 @@ def import_file(
     *,
     source: str,
     mapping: str | Path,
+    strict: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import one CSV, JSON-lines or Parquet file (plain or gzip) with a mapping."""
+    """Import one CSV, JSON-lines or Parquet file (plain or gzip) with a mapping.
+
+    The summary names the mapped fields no record has; `strict` refuses such a file instead,
+    before storing anything (`MappingError`).
+    """
     spec, _ = load_mapping(mapping)
     # Quarantine remembers the mapping for replay: an absolute path works from any directory.
     mapping_ref = str(Path(mapping).resolve()) if Path(mapping).is_file() else str(mapping)
@@ -49,6 +55,11 @@ def import_file(
         spec.csv,
         store.settings.import_batch_rows,
     )
+    presence = FieldPresence.of(spec, reader.shape)
+    if strict:
+        presence.scan(store.engine, (batch.table for batch in reader.batches()))
+        if presence.never_found():
+            raise presence.refusal(str(path), mapping_ref)
     summary = ImportSummary(new_import_id(), source, str(path), mapping_ref)
     ledger.start(store, summary)
     try:
@@ -59,6 +70,7 @@ def import_file(
             summary,
             progress=progress,
             in_each_commit=lambda: ledger.update(store, summary, status="running"),
+            presence=presence,
         )
     except BaseException:
         ledger.update(store, summary, status="failed")
@@ -76,10 +88,12 @@ def import_records(
     dedup_window_hours: float | None = None,
     progress: Progress | None = None,
     in_each_commit: Callable[[], None] | None = None,
+    presence: FieldPresence | None = None,
 ) -> ImportSummary:
     """Store what `reader` reads through `mapping`, a commit per batch, counting into `summary`.
 
-    `in_each_commit` runs inside each batch's transaction (the ledger's progress, for files).
+    `in_each_commit` runs inside each batch's transaction (the ledger's progress, for files);
+    `presence`, when given, notes which mapped fields the records have (file imports).
     """
     started = time.perf_counter()
     transform = store_transform(
@@ -91,9 +105,13 @@ def import_records(
         import_id=summary.import_id,
     )
     for batch in _batches_capped(store, reader):
-        _import_batch(store, batch, transform, summary, dedup_window_hours, in_each_commit)
+        _import_batch(
+            store, batch, transform, summary, dedup_window_hours, in_each_commit, presence
+        )
         if progress:
             progress(batch.position, reader.total)
+    if presence:
+        summary.fields_not_found = presence.never_found()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -127,12 +145,15 @@ def _import_batch(
     summary: ImportSummary,
     dedup_window_hours: float | None,
     in_each_commit: Callable[[], None] | None,
+    presence: FieldPresence | None,
 ) -> None:
     engine, origin = store.engine, summary.path
     summary.records += batch.table.num_rows + len(batch.unparseable)
     if batch.table.num_rows:
         with engine.registered("_parcours_input", batch.table):
             stage(engine, transform)
+            if presence:
+                presence.observe(engine, "_parcours_input")
     with engine.transaction():
         if batch.table.num_rows:
             summary.absorb(

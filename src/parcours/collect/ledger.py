@@ -25,6 +25,8 @@ class ImportSummary:
     quarantined: dict[str, int] = field(default_factory=dict)
     already_quarantined: int = 0
     seconds: float = 0.0
+    fields_not_found: dict[str, list[str]] = field(default_factory=dict)
+    """Parts of the mapping (`outcome`) → the source fields they name that no record had."""
 
     @property
     def quarantined_total(self) -> int:

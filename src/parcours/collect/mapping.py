@@ -8,8 +8,12 @@ A plain string always names a source field; a constant is written `{value: ...}`
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+import zoneinfo
+from collections.abc import Collection
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +25,45 @@ from parcours.errors import MappingError
 from parcours.store.schema import CHANNELS, EVENT_TYPES
 
 TimestampFormat = str
-"""`iso` (ISO 8601, offset optional), `epoch_s`, `epoch_ms`, or a strptime format like
-`%d/%m/%Y %H:%M`."""
+"""`iso` (ISO 8601, offset or zone name optional), `epoch_s`, `epoch_ms`, or a strptime format
+like `%d/%m/%Y %H:%M`."""
+
+NAMED_FORMATS = ("iso", "epoch_s", "epoch_ms")
+"""The timestamp formats known by name; any other format is a strptime pattern (with `%`)."""
+
+
+def closest(value: str, choices: Collection[str]) -> str | None:
+    """The choice most like `value` (ignoring case), for a "did you mean" hint; None if none
+    is close."""
+    by_folded = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(value.lower(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[found[0]] if found else None
+
+
+def _did_you_mean(value: str, choices: Collection[str]) -> str:
+    near = closest(value, choices)
+    return f" (did you mean {near!r}?)" if near else ""
+
+
+@cache
+def known_zones() -> frozenset[str]:
+    """IANA zone names of the time zone database Python sees (system or `tzdata`)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_format(value: str, *, in_list: bool) -> str:
+    if value in NAMED_FORMATS and not in_list:
+        return value
+    if value in NAMED_FORMATS:
+        raise ValueError(
+            f"format {value!r} stands alone: a list holds strptime patterns like '%d/%m/%Y %H:%M'"
+        )
+    if "%" not in value:
+        raise ValueError(
+            f"unknown timestamp format {value!r}{_did_you_mean(value, NAMED_FORMATS)}: a "
+            f"format is {', '.join(NAMED_FORMATS)}, or a strptime pattern such as '%d/%m/%Y %H:%M'"
+        )
+    return value
 
 
 class SkewSpec(BaseModel):
@@ -72,6 +113,33 @@ class FieldSpec(BaseModel):
     skew: SkewSpec | None = Field(
         default=None, description="Timestamps: correct the client's clock (Segment's rule)."
     )
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(
+        cls, value: TimestampFormat | list[TimestampFormat] | None
+    ) -> TimestampFormat | list[TimestampFormat] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("`format` lists at least one strptime pattern")
+            return [_check_format(v, in_list=True) for v in value]
+        return None if value is None else _check_format(value, in_list=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        zones = known_zones()
+        # Without a time zone database there is nothing to check against; the engine's is used.
+        if value is None or not zones or value in zones:
+            return value
+        # The name in another case is unambiguous: it is written as the database writes it.
+        same = [zone for zone in zones if zone.lower() == value.lower()]
+        if len(same) == 1:
+            return same[0]
+        raise ValueError(
+            f"unknown time zone {value!r}{_did_you_mean(value, zones)}: a zone is an IANA name "
+            "such as 'Europe/Paris', 'America/New_York' or 'UTC'"
+        )
 
     @property
     def sources(self) -> list[str]:

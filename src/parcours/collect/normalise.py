@@ -55,6 +55,10 @@ def identifier(kind: str, raw: str, spec: FieldSpec) -> str:
     return f"trim({raw})"
 
 
+LOCAL_ISO = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
+"""An ISO date and time with nothing after it: local time, in the mapping's `timezone`."""
+
+
 def timestamp(raw: str, spec: FieldSpec) -> str:
     """A TIMESTAMPTZ parsed per the spec's format and time zone; NULL if it does not parse."""
     formats = spec.format or "iso"
@@ -64,18 +68,37 @@ def timestamp(raw: str, spec: FieldSpec) -> str:
     if formats == "epoch_ms":
         return f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / 1000.0)"
     if formats == "iso":
-        # An ISO string with an offset is an instant; without one it is local to `timezone`.
-        has_offset = f"regexp_matches({raw}, '([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
-        iso = f"replace({raw}, 'T', ' ')"
-        return (
-            f"CASE WHEN {has_offset} THEN TRY_CAST({iso} AS TIMESTAMPTZ) "
-            f"ELSE timezone({zone}, TRY_CAST({iso} AS TIMESTAMP)) END"
-        )
+        return iso_timestamp(raw, None if spec.timezone in (None, "UTC") else zone)
     listed = [formats] if isinstance(formats, str) else formats
     parsed = f"try_strptime({raw}, [{', '.join(lit(f) for f in listed)}])"
     if any("%z" in f or "%Z" in f for f in listed):
         return parsed
     return f"timezone({zone}, {parsed})"
+
+
+def iso_timestamp(raw: str, zone: str | None) -> str:
+    """An ISO 8601 date and time, `T` or space between them.
+
+    With nothing after the time it is local to `zone` (SQL text; None for UTC, the engine
+    session's zone, which spares a test per record). Anything after it says where:
+    an offset (`Z`, `+01:00`, `-0500`) or a zone name (`Europe/Paris`, with daylight saving
+    time), read by the engine's time zone database; RFC 9557's `[Europe/Paris]` suffix too
+    (after an offset, the offset gives the instant). Anything else there, such as an unknown
+    zone, gives NULL: the record is quarantined rather than read as UTC (a cast to TIMESTAMP
+    would silently drop whatever follows the time).
+    """
+    bracketed = (
+        f"regexp_replace(regexp_replace({raw}, "
+        "'([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)\\[[^]]*\\]$', '\\1'), '\\[([^]]*)\\]$', ' \\1')"
+    )
+    zoned = f"CASE WHEN {raw} LIKE '%]' THEN {bracketed} ELSE {raw} END"
+    if zone is None:
+        return f"TRY_CAST({zoned} AS TIMESTAMPTZ)"
+    return (
+        f"CASE WHEN regexp_full_match({raw}, {lit(LOCAL_ISO)}) "
+        f"THEN timezone({zone}, TRY_CAST({raw} AS TIMESTAMP)) "
+        f"ELSE TRY_CAST({zoned} AS TIMESTAMPTZ) END"
+    )
 
 
 def number(raw: str, spec: FieldSpec) -> str:

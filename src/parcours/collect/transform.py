@@ -193,7 +193,7 @@ class _FieldReader:
 
     def source_select(self, relation: str) -> str:
         if self.shape.kind == "json":
-            paths = ", ".join(lit(_json_path(p)) for p in self.paths) or "'$.none'"
+            paths = ", ".join(lit(json_path(p)) for p in self.paths) or "'$.none'"
             return (
                 "SELECT _record_no, _raw, _j, "
                 "coalesce(json_type(_j) = 'OBJECT', false) AS _parsed, "
@@ -213,11 +213,12 @@ class _FieldReader:
 
     def json(self, field: str) -> str:
         if self.shape.kind == "json":
-            return f"json_extract(_j, {lit(_json_path(field))})"
+            return f"json_extract(_j, {lit(json_path(field))})"
         return f"TRY_CAST({ident(field)} AS JSON)"
 
 
-def _json_path(field: str) -> str:
+def json_path(field: str) -> str:
+    """The JSON path of a source field: dots step into objects (`context.traits.email`)."""
     return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in field.split("."))
 
 
@@ -340,6 +341,9 @@ def _checks(
 
     ts_spec = specs["occurred_at"]
     ts_format = ts_spec.format or "iso"
+    if ts_format == "iso":
+        # An unknown zone name fails here too: say what an ISO value may end with.
+        ts_format = "iso (a date and time, then optionally an offset or a known zone name)"
     checks = [
         Check("unparseable", "NOT _parsed", lit("the record is not a JSON object")),
         Check(

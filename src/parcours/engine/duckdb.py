@@ -47,6 +47,8 @@ class DuckDBEngine(Engine):
                 "run `parcours demo` or `parcours import` first, or point --store "
                 "(PARCOURS_STORE) at an existing store",
             )
+        if path is not None:
+            _refuse_other_files(path)
         try:
             self._con = duckdb.connect(
                 str(path) if path else ":memory:", read_only=read_only, config=config
@@ -164,6 +166,36 @@ def _session_api_class() -> type[DuckDBAPI]:
             return f"CREATE TEMP TABLE {physical_name} AS\n{sql}"
 
     return SessionDuckDBAPI
+
+
+DUCKDB_MAGIC = b"DUCK"
+"""What a DuckDB database file holds right after its header's 8-byte checksum."""
+
+
+def _refuse_other_files(path: Path) -> None:
+    """Refuse a store path that is a directory or a file other than a DuckDB database.
+
+    Checked before connecting: DuckDB opens a CSV, Parquet or JSON file given as a database
+    as views over it, in memory, so an import "into" it would report rows stored and keep none.
+    """
+    if path.is_dir():
+        raise StoreError(
+            f"The store path {path} is a directory",
+            f"point --store (PARCOURS_STORE) at a file, such as {path / 'parcours.duckdb'}",
+            where=str(path),
+        )
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        header = handle.read(12)
+    if header[8:12] != DUCKDB_MAGIC:
+        raise StoreError(
+            f"{path} is not a parcours store: it is not a DuckDB database file, and parcours "
+            "never writes into other files",
+            "point --store (PARCOURS_STORE) at an existing parcours store, or at a new file "
+            "(such as parcours.duckdb) to make one",
+            where=str(path),
+        )
 
 
 def _open_error(path: Path | None, error: duckdb.IOException) -> StoreError:

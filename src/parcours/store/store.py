@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from parcours.config import Settings
 from parcours.engine import Engine, open_engine
 from parcours.errors import StoreError, StoreLockedError
@@ -30,6 +32,7 @@ class Store:
             if snapshot is None:
                 raise held_by_server(settings.store, served) from locked
             engine = open_engine(settings.model_copy(update={"store": snapshot}), read_only=True)
+        _refuse_other_databases(engine, settings.store)
         if read_only:
             version = current_version(engine)
             if version != LATEST_VERSION:
@@ -53,3 +56,31 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_other_databases(engine: Engine, path: Path, shown: int = 5) -> None:
+    """Refuse a DuckDB database that is not a parcours store rather than add our tables to it.
+
+    An empty database becomes a store; one holding other tables and no parcours schema is
+    someone's data, where a mistyped --store would otherwise scatter a dozen tables.
+    """
+    if current_version(engine):
+        return
+    names = engine.query(
+        # A first migration killed before it committed leaves only `schema_migrations`.
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_name <> 'schema_migrations' "
+        f"ORDER BY 1 LIMIT {shown + 1}"
+    )
+    found = [str(name) for name in names.column(0).to_pylist()]
+    if not found:
+        return
+    engine.close()
+    listed = ", ".join(found[:shown]) + (", ..." if len(found) > shown else "")
+    raise StoreError(
+        f"The DuckDB database {path} is not a parcours store: it holds other tables ({listed}) "
+        "and no parcours schema",
+        "point --store (PARCOURS_STORE) at a parcours store, or at a new file (such as "
+        "parcours.duckdb) to make one; parcours does not add its tables to another database",
+        where=str(path),
+    )
