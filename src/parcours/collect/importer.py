@@ -25,6 +25,7 @@ from parcours.collect.readers import (
 from parcours.collect.transform import InputShape, build_transform
 from parcours.sql import lit
 from parcours.store.store import Store
+from parcours.store.suppression import withhold_erased
 from parcours.store.writer import BatchResult, quarantine_id, stage, write_staged
 
 Progress = Callable[[int, int], None]
@@ -133,6 +134,7 @@ def _import_batch(
     if batch.table.num_rows:
         with engine.registered("_parcours_input", batch.table):
             stage(engine, transform)
+        withhold_erased(engine)  # an erased person is not brought back by an old file
     with engine.transaction():
         if batch.table.num_rows:
             summary.absorb(
