@@ -19,20 +19,29 @@ from parcours.store.writer import STAGED
 
 TABLE = "erased_identifiers"
 REASON_CODE = "erased"
+FOUND = "_parcours_erased_found"
+"""The staged batch's identifiers found on the list (temporary, per batch)."""
 
 
-def identifier_hash_sql(kind: str, value: str) -> str:
-    """SQL for an identifier's salted hash, over SQL expressions for its type and value."""
-    return f"sha256((SELECT salt FROM erasure_salt) || chr(0) || {kind} || chr(0) || {value})"
+def hashed(identifiers: str) -> str:
+    """The rows `identifiers` selects (SQL with columns `type, value`), each with its salted
+    hash as `identifier_hash`.
+
+    The salt is joined once rather than read by a subquery inside the hash: a subquery there
+    would keep the engine from joining on the hash (a nested loop, quadratic in the rows)."""
+    return (
+        "SELECT i.*, sha256(k.salt || chr(0) || i.type || chr(0) || i.value) AS identifier_hash "
+        f"FROM ({identifiers}) i CROSS JOIN erasure_salt k"
+    )
 
 
 def suppress(engine: Engine, identifiers: str, request_id: str) -> int:
     """Add the identifiers `identifiers` selects (SQL with columns `type, value`) to the list,
     stamped with the erasure's `request_id`; return how many were new."""
-    hashed = identifier_hash_sql("type", "value")
     return engine.write(
-        f"INSERT INTO {TABLE} SELECT DISTINCT {hashed}, now(), ? FROM ({identifiers}) "
-        f"WHERE {hashed} NOT IN (SELECT identifier_hash FROM {TABLE})",
+        f"INSERT INTO {TABLE} SELECT DISTINCT identifier_hash, now(), ? "
+        f"FROM ({hashed(identifiers)}) "
+        f"WHERE identifier_hash NOT IN (SELECT identifier_hash FROM {TABLE})",
         [request_id],
     )
 
@@ -40,10 +49,11 @@ def suppress(engine: Engine, identifiers: str, request_id: str) -> int:
 def _staged_identifiers() -> str:
     """Every identifier on the staged records, as `identity` reads them off events."""
     return (
-        "SELECT _record_no, i.type AS type, i.value AS value FROM ("
-        "SELECT _record_no, unnest([{'type': 'anonymous_id', 'value': anonymous_id}, "
-        "{'type': 'user_id', 'value': user_id}] || coalesce(identifiers, [])) AS i "
-        f"FROM {STAGED}) WHERE i.value IS NOT NULL"
+        f"SELECT _record_no, 'anonymous_id' AS type, anonymous_id AS value FROM {STAGED} "
+        "WHERE anonymous_id IS NOT NULL "
+        f"UNION ALL SELECT _record_no, 'user_id', user_id FROM {STAGED} WHERE user_id IS NOT NULL "
+        "UNION ALL SELECT _record_no, i.type, i.value FROM ("
+        f"SELECT _record_no, unnest(identifiers) AS i FROM {STAGED}) WHERE i.value IS NOT NULL"
     )
 
 
@@ -56,10 +66,19 @@ def withhold_erased(engine: Engine) -> int:
     once, and two different records stay two."""
     if not engine.scalar(f"SELECT EXISTS (SELECT 1 FROM {TABLE})"):
         return 0
+    # Each distinct identifier is hashed once (a batch repeats its visitors' ids); only when
+    # some are found erased are their records looked for.
+    staged = _staged_identifiers()
+    engine.execute_script(
+        f"CREATE OR REPLACE TEMP TABLE {FOUND} AS SELECT h.type, h.value, x.erased_at "
+        f"FROM ({hashed(f'SELECT DISTINCT type, value FROM ({staged})')}) h "
+        f"JOIN {TABLE} x ON x.identifier_hash = h.identifier_hash"
+    )
+    if not engine.scalar(f"SELECT count(*) FROM {FOUND}"):
+        return 0
     erased = (
-        "SELECT s._record_no, min(x.erased_at) AS erased_at "
-        f"FROM ({_staged_identifiers()}) s JOIN {TABLE} x "
-        f"ON x.identifier_hash = {identifier_hash_sql('s.type', 's.value')} GROUP BY s._record_no"
+        f"SELECT s._record_no, min(f.erased_at) AS erased_at FROM ({staged}) s "
+        f"JOIN {FOUND} f ON f.type = s.type AND f.value = s.value GROUP BY s._record_no"
     )
     return engine.write(
         f"UPDATE {STAGED} SET _reason_code = '{REASON_CODE}', "
