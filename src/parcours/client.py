@@ -20,7 +20,7 @@ from parcours.config import Settings, load_settings
 from parcours.identity.rules import identity_rules
 from parcours.identity.service import Customers, Identity
 from parcours.journeys.service import Journeys
-from parcours.store.export import ExportFormat, export_events
+from parcours.store.export import ExportFormat, export_events, export_identifiers
 from parcours.store.stats import store_stats
 from parcours.store.store import Store
 
@@ -77,7 +77,14 @@ class Parcours:
     def export(
         self, path: str | Path, *, fmt: ExportFormat = "parquet", source: str | None = None
     ) -> int:
+        """Write the events, each with its customer (`customer_id`), to a file; return how
+        many were written."""
         return export_events(self.store, Path(path), fmt=fmt, source=source)
+
+    def export_identifiers(self, path: str | Path, *, fmt: ExportFormat = "parquet") -> int:
+        """Write every identifier with its customer (type, value, customer_id...) to a file;
+        return how many were written."""
+        return export_identifiers(self.store, Path(path), fmt=fmt)
 
     def sql(self, query: str) -> pa.Table:
         """Run a read query of your own (DuckDB SQL) over the store's tables, as an Arrow

@@ -147,10 +147,15 @@ def test_identity_and_privacy_over_http(server: Server) -> None:
     assert erased.status_code == 200 and erased.json()["counts"]["events"] == 2
     gone = admin.get(f"{url}/v1/customers/lookup", params={"user_id": "u1"})
     assert gone.status_code == 404
+    # The erased person's app sends again: acknowledged, but withheld when loaded.
+    again = {"batch": [{"type": "track", "event": "Opened", "userId": "u1", "messageId": "c"}]}
+    assert httpx.post(f"{url}/v1/batch", json=again, auth=auth).status_code == 200
 
     server.stop()
     with parcours.connect(server.store, read_only=True) as p:
         kinds = p.sql("SELECT kind FROM identity_overrides").column(0).to_pylist()
         log = p.sql("SELECT kind FROM privacy_log ORDER BY carried_out_at").column(0).to_pylist()
         left = p.sql("SELECT count(*) FROM events WHERE user_id = 'u1'").column(0)[0].as_py()
+        withheld = p.sql("SELECT reason_code FROM quarantine").column(0).to_pylist()
     assert kinds == [] and log == ["access", "erasure"] and left == 0
+    assert withheld == ["erased"]

@@ -78,6 +78,27 @@ def test_stats_and_export_round_trip(tmp_path: Path) -> None:
     assert first["event_id"] == "C1" and first["identifiers"][0]["value"] == "+33612345678"
 
 
+def test_export_gives_each_event_its_customer_and_the_identifiers_theirs(tmp_path: Path) -> None:
+    """C1 and C2 come from one phone number (written two ways), so they are one customer."""
+    (tmp_path / "calls.csv").write_text(CALLS)
+    run("import", "calls.csv", "--source", "cc", "-m", "call_centre", cwd=tmp_path)
+    done = run("export", "-f", "csv", "-o", "events.csv", cwd=tmp_path)
+    assert done.returncode == 0 and "2 events with their customer" in done.stdout
+    lines = (tmp_path / "events.csv").read_text().splitlines()
+    assert lines[0].endswith(",customer_id")
+    customers = {line.rsplit(",", 1)[1] for line in lines[1:]}
+    assert len(customers) == 1 and customers != {""}
+
+    done = run("export", "--identifiers", cwd=tmp_path)
+    assert done.returncode == 0 and "1 identifiers with their customer" in done.stdout
+    rows = pq.read_table(tmp_path / "identifiers.parquet").to_pylist()
+    assert [(r["type"], r["value"], r["customer_id"]) for r in rows] == [
+        ("phone", "+33612345678", customers.pop())
+    ]
+    mixed = run("export", "--identifiers", "--source", "cc", cwd=tmp_path)
+    assert mixed.returncode == 2 and "leave out --source" in mixed.stderr
+
+
 def test_errors_are_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     missing = run("import", "nope.csv", "--source", "x", "-m", "call_centre", cwd=tmp_path)
     assert missing.returncode == 2

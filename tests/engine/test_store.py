@@ -86,7 +86,7 @@ def test_v5_numbers_the_event_names_a_v4_store_holds(
         "('c1', 1, 2, now(), 's', 'e2', 'web', 'identify', NULL), "
         "('c2', 2, 3, now(), 's', 'e3', 'call', 'track', 'Viewed')"
     )
-    assert [m.version for m in migrate(engine)] == [5]
+    assert [m.version for m in migrate(engine)] == list(range(5, LATEST_VERSION + 1))
     named = engine.query(
         "SELECT e.event_id, n.name FROM customer_events e JOIN event_names n "
         "ON n.code = e.name_code ORDER BY e.event_id"
@@ -184,3 +184,27 @@ def test_p_sql_reads_and_names_the_mistake(p: parcours.Parcours) -> None:
     with pytest.raises(QueryError, match="nosuch") as raised:
         p.sql("SELECT nosuch FROM events")
     assert "DESCRIBE events" in raised.value.message
+
+
+def test_v6_gives_a_v5_store_an_empty_suppression_list_and_its_own_salt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before v6 opens with the suppression list erasure writes; each store
+    draws its own salt, so a hash in one means nothing in another."""
+    stores = []
+    for name in ("a.duckdb", "b.duckdb"):
+        engine = DuckDBEngine(tmp_path / name)
+        with monkeypatch.context() as v5:
+            v5.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+            v5.setattr(migrations, "LATEST_VERSION", 5)
+            migrations.migrate(engine)
+        assert current_version(engine) == 5
+        engine.close()
+        stores.append(tmp_path / name)
+    salts = []
+    for path in stores:
+        with parcours.connect(path) as p:
+            assert current_version(p.store.engine) == LATEST_VERSION
+            assert p.sql("SELECT count(*) AS n FROM erased_identifiers").to_pylist() == [{"n": 0}]
+            salts += p.sql("SELECT salt FROM erasure_salt").column(0).to_pylist()
+    assert len(salts) == 2 and len(set(salts)) == 2 and all(len(s) == 64 for s in salts)

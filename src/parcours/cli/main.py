@@ -30,6 +30,7 @@ from parcours.client import Parcours, connect
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
+from parcours.store.export import events_without_customer
 from parcours.version import __version__
 
 EXIT_QUARANTINED = 3
@@ -234,21 +235,51 @@ def stats(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> 
 
 @app.command()
 def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("events"),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (default: events or identifiers, with the format's suffix).",
+        ),
+    ] = None,
     file_format: Annotated[
         str, typer.Option("--format", "-f", help="parquet, csv or jsonl.")
     ] = "parquet",
-    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source's events.")] = None,
+    identifiers: Annotated[
+        bool,
+        typer.Option(
+            "--identifiers", help="Write every identifier with its customer instead of the events."
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Write the canonical events to a Parquet, CSV or JSON-lines file."""
+    """Write the canonical events, each with its customer, to a Parquet, CSV or JSON-lines file;
+    or, with --identifiers, every identifier with its customer (type, value, customer_id)."""
     if file_format not in ("parquet", "csv", "jsonl"):
         raise ParcoursError(f"Unknown export format {file_format!r}", "use parquet, csv or jsonl")
+    if identifiers and source:
+        raise ParcoursError(
+            "--source chooses events; identifiers belong to customers, not to a source",
+            "leave out --source to export the identifiers",
+        )
+    output = output or Path("identifiers" if identifiers else "events")
     if not output.suffix:
         output = output.with_suffix("." + file_format)
     with _open_existing(store) as p:
-        count = p.export(output, fmt=file_format, source=source)  # type: ignore[arg-type]
-    console.print(f"Wrote {count:,} events to [bold]{output}[/bold]")
+        if identifiers:
+            count = p.export_identifiers(output, fmt=file_format)  # type: ignore[arg-type]
+            what, unresolved = "identifiers", 0
+        else:
+            count = p.export(output, fmt=file_format, source=source)  # type: ignore[arg-type]
+            what, unresolved = "events", events_without_customer(p.store, source)
+    console.print(f"Wrote {count:,} {what} with their customer to [bold]{output}[/bold]")
+    if unresolved:
+        console.print(
+            f"{unresolved:,} of them have no customer: imported since the last resolve (run "
+            "`parcours identity resolve`), or carrying only blocked identifiers"
+        )
 
 
 @mappings_app.command("list")

@@ -26,6 +26,7 @@ from parcours.collect.readers import (
 from parcours.collect.transform import InputShape, build_transform
 from parcours.sql import lit
 from parcours.store.store import Store
+from parcours.store.suppression import withhold_erased
 from parcours.store.writer import BatchResult, quarantine_id, stage, write_staged
 
 Progress = Callable[[int, int], None]
@@ -154,6 +155,7 @@ def _import_batch(
             stage(engine, transform)
             if presence:
                 presence.observe(engine, "_parcours_input")
+        withhold_erased(engine)  # an erased person is not brought back by an old file
     with engine.transaction():
         if batch.table.num_rows:
             summary.absorb(

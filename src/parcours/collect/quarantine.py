@@ -21,10 +21,12 @@ from parcours.collect.transform import InputShape
 from parcours.errors import NotFoundError
 from parcours.sql import lit
 from parcours.store.store import Store
+from parcours.store.suppression import withhold_erased
 from parcours.store.writer import STAGED, insert_events, stage
 
 # A line that was not even parseable cannot be fixed by a mapping: fix the file, import again.
-REPLAYABLE = " AND reason_code <> 'unparseable'"
+# A record withheld as erased holds no content to replay.
+REPLAYABLE = " AND reason_code NOT IN ('unparseable', 'erased')"
 
 LIST_COLUMNS = "quarantine_id, source, reason_code, reason, origin, quarantined_at, status"
 
@@ -129,6 +131,7 @@ def _replay_group(
     )
     with engine.registered("_parcours_replay", records):
         stage(engine, transform)
+        withhold_erased(engine)
         with engine.transaction():
             good = engine.scalar(f"SELECT count(*) FROM {STAGED} WHERE _reason_code IS NULL")
             stored = insert_events(engine, source)

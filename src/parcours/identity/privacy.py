@@ -5,6 +5,11 @@ every event carrying one, quarantined records that mention one, the identity gra
 (map, links, matches, overrides). Erasure leaves one row in `privacy_log` that holds no
 personal data — an id to give the person, counts per table, the operator's reason — so the
 store can prove it was done without keeping what was erased.
+
+Erasure also puts the customer's identifiers on the suppression list (`store.suppression`:
+salted hashes, never the values), in the same transaction: what is imported afterwards — an
+old export again, or live messages the journal held when the erasure ran — is withheld at
+import, quarantined as `erased`, rather than bringing the person back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from parcours.identity import graph
 from parcours.identity.customers import customer_of, show_customer
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
+from parcours.store import suppression
 from parcours.store.store import Store
 
 MIN_SEARCHABLE = 4
@@ -41,10 +47,11 @@ def _events_sql(store: Store, customer_id: str) -> str:
 
 
 def _quarantine_sql(values: list[str]) -> str:
-    searchable = [v for v in values if len(v) >= MIN_SEARCHABLE]
+    # Raw records hold values as the source wrote them: `Jane@X.com` is jane@x.com.
+    searchable = [v.lower() for v in values if len(v) >= MIN_SEARCHABLE]
     if not searchable:
         return "false"
-    return " OR ".join(f"contains(raw, {lit(v)})" for v in searchable)
+    return " OR ".join(f"contains(lower(raw), {lit(v)})" for v in searchable)
 
 
 def access(store: Store, kind: str, value: str) -> dict[str, Any]:
@@ -77,12 +84,17 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
     """Remove the person everywhere; return the privacy log entry (no personal data in it)."""
     customer = customer_of(store, kind, value)
     values = [i["value"] for i in _identifiers(store, customer)]
-    engine = store.engine
+    engine, request_id = store.engine, _request_id()
     with engine.transaction():
         engine.execute_script(
             f"CREATE OR REPLACE TEMP TABLE _erase_events AS {_events_sql(store, customer)}"
         )
         counts = {
+            "erased_identifiers": suppression.suppress(
+                engine,
+                f"SELECT type, value FROM identity_map WHERE customer_id = {lit(customer)}",
+                request_id,
+            ),
             "events": engine.write(
                 "DELETE FROM events WHERE (source, event_id) IN "
                 "(SELECT source, event_id FROM _erase_events)"
@@ -110,12 +122,27 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
                 [values, values, customer],
             ),
         }
-        entry = _log(store, "erasure", counts, reason)
+        entry = _log(store, "erasure", counts, reason, request_id)
     return entry
 
 
-def _log(store: Store, kind: str, counts: dict[str, int], reason: str | None) -> dict[str, Any]:
-    entry = {"request_id": uuid.uuid4().hex[:16], "kind": kind, "counts": counts, "reason": reason}
+def _request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _log(
+    store: Store,
+    kind: str,
+    counts: dict[str, int],
+    reason: str | None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    entry = {
+        "request_id": request_id or _request_id(),
+        "kind": kind,
+        "counts": counts,
+        "reason": reason,
+    }
     store.engine.execute(
         "INSERT INTO privacy_log VALUES (?, ?, now(), ?, ?)",
         [entry["request_id"], kind, json.dumps(counts), reason],

@@ -7,6 +7,7 @@ the ones it has not seen, in order, each in its own transaction, and records it 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from parcours.engine import Engine
 from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
     CUSTOMER_EVENT_COLUMNS,
+    ERASED_IDENTIFIER_COLUMNS,
+    ERASURE_SALT_COLUMNS,
     EVENT_COLUMNS,
     EVENT_NAME_COLUMNS,
     IDENTITY_LINK_COLUMNS,
@@ -92,6 +95,15 @@ def _v5() -> list[str]:
     ]
 
 
+def _v6() -> list[str]:
+    # The salt is drawn here, when a store first reaches v6: each store gets its own.
+    return [
+        create_table_sql("erased_identifiers", ERASED_IDENTIFIER_COLUMNS),
+        create_table_sql("erasure_salt", ERASURE_SALT_COLUMNS),
+        f"INSERT INTO erasure_salt VALUES ('{secrets.token_hex(32)}')",
+    ]
+
+
 def ensure_indexes(engine: Engine) -> list[str]:
     """Build the lookup indexes that are missing (a resolve killed while they were set
     aside); return their names."""
@@ -108,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "identity: the identifier to customer map, its links and runs", _v3),
     Migration(4, "each event with its customer, for profiles, timelines and journeys", _v4),
     Migration(5, "event names as numbers, for journeys to read numbers instead of text", _v5),
+    Migration(6, "the suppression list: salted hashes of erased identifiers", _v6),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -214,6 +214,26 @@ PRIVACY_LOG_COLUMNS: tuple[Column, ...] = (
     Column("reason", "VARCHAR", "The legal ground or ticket, as the operator wrote it."),
 )
 
+ERASED_IDENTIFIER_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "identifier_hash",
+        "VARCHAR",
+        "SHA-256 of the store's salt, the identifier's type and its value: never the value.",
+        False,
+    ),
+    Column("erased_at", "TIMESTAMPTZ", "When the person was erased, UTC.", False),
+    Column("request_id", "VARCHAR", "The erasure in `privacy_log` that added it."),
+)
+"""The suppression list (schema v6): every identifier of every erased person, salted and
+hashed, so that a record carrying one is withheld at import instead of bringing the person
+back (see `store.suppression`)."""
+
+ERASURE_SALT_COLUMNS: tuple[Column, ...] = (
+    Column("salt", "VARCHAR", "A random secret made once per store, when v6 created it.", False),
+)
+"""One row: the salt of `erased_identifiers`' hashes. Per store, so a hash means nothing
+outside it."""
+
 IDENTITY_RUN_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Id of the resolve.", False),
     Column("resolved_at", "TIMESTAMPTZ", "When, UTC.", False),
