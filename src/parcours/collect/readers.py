@@ -9,6 +9,7 @@ one `_raw` text column per line, which the transform reads with JSON paths.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -279,8 +280,7 @@ class CsvReader(_TextReader):
                 "set `csv: {encoding: ...}` to utf-8, latin-1, cp1252 or another Python codec",
                 where=str(self.path),
             ) from error
-        lines = text.splitlines(keepends=True)
-        if len(lines) == 1 and len(head) == SAMPLE_BYTES:
+        if "\n" not in text and "\r" not in text and len(head) == SAMPLE_BYTES:
             raise InputFileError(
                 f"The first line of {self.path.name} is longer than {SAMPLE_BYTES:,} bytes: "
                 "no header is",
@@ -288,7 +288,11 @@ class CsvReader(_TextReader):
                 where=str(self.path),
             )
         first = next(
-            csv.reader(lines, delimiter=self.options.delimiter, quotechar=self.options.quote),
+            csv.reader(
+                io.StringIO(text, newline=""),
+                delimiter=self.options.delimiter,
+                quotechar=self.options.quote,
+            ),
             None,
         )
         if not first:
