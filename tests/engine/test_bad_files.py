@@ -14,6 +14,8 @@ import sys
 import zlib
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import parcours
@@ -259,3 +261,23 @@ def test_the_command_line_reports_bad_files_without_a_bug_or_raw_bytes(
         assert run.returncode == status, said
         assert b"bug in parcours" not in said and b"Traceback" not in said
         assert not CONTROL.search(said.decode("utf-8")), said
+
+
+def test_a_parquet_file_without_a_mapped_column_is_refused_before_reading(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    data = tmp_path / "contacts.parquet"
+    pq.write_table(pa.table({"id": ["r1"], "at": [AT], "email": ["a@example.com"]}), data)
+    with pytest.raises(ParcoursError, match=r"Column mail is not in contacts\.parquet"):
+        p.import_file(data, source="crm", mapping=mapping)
+
+
+def test_a_gzip_file_of_several_members_is_read_whole(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    """`cat a.csv.gz b.gz > c.csv.gz` is a valid gzip file of two members (RFC 1952)."""
+    data = tmp_path / "contacts.csv.gz"
+    first = b"id,at,mail\n" + b"".join(_row(i) for i in range(1, 1001))
+    second = b"".join(_row(i) for i in range(1001, 2001))
+    data.write_bytes(gzip.compress(first) + gzip.compress(second))
+    assert p.import_file(data, source="crm", mapping=mapping).accepted == 2000

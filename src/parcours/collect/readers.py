@@ -113,7 +113,7 @@ def _numbered(table: pa.Table, first: int, skipped: list[Unparseable] | None = N
     taken = pa.array([u.record_number for u in skipped or []], pa.int64())
     numbers = pa.array(range(first, first + table.num_rows + len(taken)), pa.int64())
     if len(taken):
-        numbers = numbers.filter(pc.invert(pc.is_in(numbers, taken)))[: table.num_rows]
+        numbers = numbers.filter(pc.invert(pc.is_in(numbers, taken)))
     return table.add_column(0, "_record_no", numbers)
 
 
