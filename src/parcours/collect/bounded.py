@@ -1,13 +1,14 @@
 """A file's bytes made safe to parse: decompressed to the last readable byte, no line too long.
 
 Arrow's CSV parser, which splits CSV and JSON-lines files into records, reads fixed-size
-blocks and gives up on a record larger than a block; and a gzip stream cut short (a copy
-interrupted mid-way) fails the read that reaches the cut, losing what that read held.
-`BoundedLines` sits between the file and the parser. It hands the parser the file's bytes,
-except that a line longer than `limit` bytes is replaced by a short marker line and kept aside
-(`cuts`: its size and first bytes), and a damaged or truncated gzip stream ends the stream at its
-last readable byte (`broken` says why) instead of failing it. The reader then quarantines the
-record holding a marker in its place, with its number, so every other record is still stored.
+blocks and gives up on a record larger than a block; it fails the whole file on a byte that is
+not UTF-8; and a gzip stream cut short (a copy interrupted mid-way) fails the read that reaches
+the cut, losing what that read held. `BoundedLines` sits between the file and the parser. It
+hands the parser the file's bytes, except that a line longer than `limit` bytes, or not valid
+UTF-8, is replaced by a short marker line and kept aside (`cuts`: why, its size, its first
+bytes), and a damaged or truncated gzip stream ends at its last readable byte (`broken` says
+why) instead of failing. The reader then quarantines the record holding a marker in its place,
+with its number, so every other record is still stored.
 
 Memory is bounded by `limit` and the parser's block size, whatever the file.
 """
