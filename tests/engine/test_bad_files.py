@@ -281,3 +281,22 @@ def test_a_gzip_file_of_several_members_is_read_whole(
     second = b"".join(_row(i) for i in range(1001, 2001))
     data.write_bytes(gzip.compress(first) + gzip.compress(second))
     assert p.import_file(data, source="crm", mapping=mapping).accepted == 2000
+
+
+def test_a_damaged_parquet_row_group_costs_only_its_records(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    """Four row groups of 1,000 records; the third one's first page header is overwritten."""
+    data = tmp_path / "contacts.parquet"
+    ids = [f"r{i}" for i in range(1, 4001)]
+    table = pa.table({"id": ids, "at": [AT] * 4000, "mail": [f"{i}@example.com" for i in ids]})
+    pq.write_table(table, data, row_group_size=1000)
+    page = pq.ParquetFile(data).metadata.row_group(2).column(0).data_page_offset
+    damaged = bytearray(data.read_bytes())
+    damaged[page : page + 64] = bytes(64)
+    data.write_bytes(bytes(damaged))
+
+    with pytest.raises(ParcoursError, match=r"records 2,001 to 3,000 .* cannot be read"):
+        p.import_file(data, source="crm", mapping=mapping)
+    assert _count(p, "events") == 3000
+    assert p.sql("SELECT count(*) FROM events WHERE event_id = 'r2500'").column(0)[0].as_py() == 0

@@ -468,11 +468,36 @@ class ParquetReader(Reader):
         self.shape = InputShape("columns", tuple(schema.names), texts, instants)
 
     def batches(self) -> Iterator[Batch]:
+        """Read row group by row group, so a damaged one costs only its unread records; the
+        tables are gathered into batches of about `batch_rows` rows all the same."""
+        pending: list[pa.Table] = []
+        damaged: list[str] = []
         first = 1
-        for record_batch in self.file.iter_batches(batch_size=self.batch_rows):
-            table = pa.Table.from_batches([record_batch])
-            yield Batch(_numbered(table, first), [], first - 1 + table.num_rows)
-            first += table.num_rows
+        for group in range(self.file.num_row_groups):
+            end = first + self.file.metadata.row_group(group).num_rows
+            try:
+                for record_batch in self.file.iter_batches(
+                    batch_size=self.batch_rows, row_groups=[group]
+                ):
+                    pending.append(_numbered(pa.Table.from_batches([record_batch]), first))
+                    first += record_batch.num_rows
+                    if sum(t.num_rows for t in pending) >= self.batch_rows:
+                        yield Batch(pa.concat_tables(pending), [], first - 1)
+                        pending = []
+            except (pa.ArrowException, OSError) as error:
+                why = " ".join(str(error).split())
+                damaged.append(f"{first:,} to {end - 1:,} ({shown(why, limit=200)})")
+            first = end
+        if pending:
+            yield Batch(pa.concat_tables(pending), [], first - 1)
+        if damaged:
+            raise InputFileError(
+                f"{self.path.name} is damaged: records {'; '.join(damaged)} cannot be read. "
+                "Every other record is imported",
+                "export the file again and import it again: records already stored are not "
+                "stored twice",
+                where=str(self.path),
+            )
 
 
 def unparseable_table(rows: list[Unparseable]) -> pa.Table:
