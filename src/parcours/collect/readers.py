@@ -282,9 +282,10 @@ class CsvReader(_TextReader):
             ) from error
         if "\n" not in text and "\r" not in text and len(head) == SAMPLE_BYTES:
             raise InputFileError(
-                f"The first line of {self.path.name} is longer than {SAMPLE_BYTES:,} bytes: "
-                "no header is",
-                "check the file: a CSV file starts with a line of column names",
+                f"The first line of {self.path.name} is longer than {SAMPLE_BYTES:,} bytes, too "
+                "long to read the file's columns from",
+                "check the file: a CSV file starts with a line of column names (or, with "
+                "`csv: {header: false}`, a record of ordinary size)",
                 where=str(self.path),
             )
         first = next(
