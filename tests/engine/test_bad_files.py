@@ -300,3 +300,35 @@ def test_a_damaged_parquet_row_group_costs_only_its_records(
         p.import_file(data, source="crm", mapping=mapping)
     assert _count(p, "events") == 3000
     assert p.sql("SELECT count(*) FROM events WHERE event_id = 'r2500'").column(0)[0].as_py() == 0
+
+
+def test_a_file_whose_lines_end_in_cr_alone_is_read(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    """Classic Mac line ends: lines are found by CR, so the file's 200 KB (more than 4 ×
+    max_record_bytes) are not taken for one long line."""
+    data = tmp_path / "contacts.csv"
+    rows = b"".join(_row(i).replace(b"\n", b"\r") for i in range(1, 5001))
+    data.write_bytes(b"id,at,mail\r" + rows)
+    assert len(rows) > 4 * 32 * 1024
+    assert p.import_file(data, source="crm", mapping=mapping).accepted == 5000
+
+
+def test_a_byte_the_declared_encoding_does_not_have_is_a_file_error(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """0x81 means nothing in Windows-1252: the file is not in the encoding the mapping says."""
+    mapping = tmp_path / "cp1252.yaml"
+    mapping.write_text(MAPPING + "csv: {encoding: cp1252}\n")
+    data = _csv(tmp_path / "contacts.csv", [_row(1), f"r2,{AT},".encode() + b"\x81@x.fr\n"])
+    with pytest.raises(ParcoursError, match="is not cp1252 text: byte 0x81 has no meaning there"):
+        p.import_file(data, source="crm", mapping=mapping)
+
+
+def test_a_first_line_too_long_for_a_header_is_refused(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    data = tmp_path / "contacts.csv"
+    data.write_text("a" * 100_000 + "\n")
+    with pytest.raises(ParcoursError, match="too long to read the file's columns from"):
+        p.import_file(data, source="crm", mapping=mapping)
