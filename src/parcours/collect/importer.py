@@ -13,7 +13,7 @@ from pathlib import Path
 
 from parcours.collect import ledger
 from parcours.collect.ledger import ImportSummary, new_import_id
-from parcours.collect.mapping import Mapping, load_mapping
+from parcours.collect.mapping import FieldSpec, Mapping, load_mapping
 from parcours.collect.presence import FieldPresence
 from parcours.collect.readers import (
     Batch,
@@ -21,9 +21,11 @@ from parcours.collect.readers import (
     detect_format,
     open_reader,
     prefetched,
+    shown,
     unparseable_table,
 )
 from parcours.collect.transform import InputShape, build_transform
+from parcours.errors import InputFileError
 from parcours.sql import lit
 from parcours.store.store import Store
 from parcours.store.suppression import withhold_erased
@@ -55,7 +57,9 @@ def import_file(
         detect_format(path, spec.format),
         spec.csv,
         store.settings.import_batch_rows,
+        store.settings.max_record_bytes,
     )
+    _refuse_missing_columns(spec, reader.shape, path)
     presence = FieldPresence.of(spec, reader.shape)
     if strict:
         presence.scan(store.engine, (batch.table for batch in reader.batches()))
@@ -78,6 +82,45 @@ def import_file(
         raise
     ledger.update(store, summary, status="completed")
     return summary
+
+
+def _refuse_missing_columns(mapping: Mapping, shape: InputShape, path: Path) -> None:
+    """A file whose columns lack one the mapping reads is refused before anything is read.
+
+    Only files with columns (CSV, Parquet) can be checked: a JSON record may leave out a field.
+    """
+    if shape.kind != "columns":
+        return
+    missing = sorted(_columns_read(mapping) - set(shape.columns))
+    if not missing:
+        return
+    has = shown(", ".join(shape.columns), limit=300)
+    fix = "check the mapping's field names against the file's first line"
+    if len(shape.columns) == 1 and (found := _likely_delimiter(shape.columns[0])):
+        fix = (
+            f"the header read as one column, so the file looks {found!r}-delimited: set "
+            f"`csv: {{delimiter: {found!r}}}` in the mapping; or " + fix
+        )
+    raise InputFileError(
+        f"Column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+        f"{'are' if len(missing) > 1 else 'is'} not in {path.name}; its columns are: {has}",
+        fix,
+        where=str(path),
+    )
+
+
+def _columns_read(mapping: Mapping) -> set[str]:
+    """Every source column the mapping's transform reads: its fields and chosen properties."""
+    chosen = mapping.properties
+    properties = chosen.sources if isinstance(chosen, FieldSpec) else chosen
+    return mapping.used_source_fields() | (set(properties) if properties != "*" else set())
+
+
+def _likely_delimiter(header: str) -> str | None:
+    """The delimiter a header read as one column seems to use, if any."""
+    counts = {d: header.count(d) for d in (";", "\t", "|", ",")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
 
 
 def import_records(

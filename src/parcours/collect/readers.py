@@ -9,9 +9,10 @@ one `_raw` text column per line, which the transform reads with JSON paths.
 from __future__ import annotations
 
 import csv
-import gzip
+import io
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
@@ -22,6 +23,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from parcours.collect.bounded import (
+    MARKER,
+    SAMPLE_BYTES,
+    BoundedLines,
+    ByteSource,
+    Cut,
+    binary_kind,
+    sample,
+)
 from parcours.collect.mapping import CsvOptions
 from parcours.collect.transform import InputShape
 from parcours.errors import InputFileError
@@ -82,19 +92,20 @@ class Reader:
         raise NotImplementedError
 
 
-def open_reader(path: Path, fmt: FileFormat, csv_options: CsvOptions, batch_rows: int) -> Reader:
+def open_reader(
+    path: Path,
+    fmt: FileFormat,
+    csv_options: CsvOptions,
+    batch_rows: int,
+    max_record_bytes: int = 32 * 1024,
+) -> Reader:
     if not path.is_file():
         raise InputFileError(f"No file at {path}", "check the path", where=str(path))
     if fmt == "csv":
-        return CsvReader(path, csv_options, batch_rows)
+        return CsvReader(path, csv_options, batch_rows, max_record_bytes)
     if fmt == "jsonl":
-        return JsonLinesReader(path, batch_rows)
+        return JsonLinesReader(path, batch_rows, max_record_bytes)
     return ParquetReader(path, batch_rows)
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def _numbered(table: pa.Table, first: int, skipped: list[Unparseable] | None = None) -> pa.Table:
@@ -106,25 +117,185 @@ def _numbered(table: pa.Table, first: int, skipped: list[Unparseable] | None = N
     return table.add_column(0, "_record_no", numbers)
 
 
-class CsvReader(Reader):
-    def __init__(self, path: Path, options: CsvOptions, batch_rows: int) -> None:
+LONG_LINE_FACTOR = 4
+"""A line up to this many times `max_record_bytes` is read whole (and quarantined whole as
+`oversize`, replayable once the setting is raised); a longer one only as its first bytes."""
+
+
+class _TextReader(Reader):
+    """What the CSV and JSON-lines readers share: a look at the file's first bytes before
+    reading, its content through `BoundedLines`, and the records cut there quarantined."""
+
+    path: Path
+    batch_rows: int
+    max_record_bytes: int
+    utf8: bool = True
+    advice = "export the file again as UTF-8"
+    """What to do about a line that is not UTF-8."""
+
+    def _look(self, encoding: str = "utf8") -> bytes:
+        """The file's first bytes, refused if they are not text; sets the line end."""
+        self.encoding = encoding
+        self.total = self.path.stat().st_size
+        self.line_limit = LONG_LINE_FACTOR * self.max_record_bytes
+        self.block_size = max(8 << 20, 2 * self.line_limit + (1 << 16))
+        head = sample(self.path)
+        wide = encoding.lower().replace("-", "").replace("_", "") in _WIDE_ENCODINGS
+        kind = None if wide else binary_kind(head)
+        if kind:
+            raise InputFileError(
+                f"{self.path.name} is not a text file: it looks like {kind}",
+                "export the data as CSV or JSON lines in UTF-8 (for UTF-16 text, or set "
+                "`csv: {encoding: utf-16}` in the mapping); a Parquet file is read when "
+                "named .parquet",
+                where=str(self.path),
+            )
+        self.newline = b"\r" if b"\r" in head and b"\n" not in head else b"\n"
+        return head
+
+    def _lines(self, quote: str | None = None, delimiter: str = ",") -> BoundedLines:
+        self.source = ByteSource(self.path)
+        return BoundedLines(
+            self.source,
+            self.line_limit,
+            newline=self.newline,
+            quote=quote.encode() if quote else None,
+            delimiter=delimiter.encode(),
+            utf8=self.utf8,
+        )
+
+    def _unparseable(self, record: int, cut: Cut) -> Unparseable:
+        """The quarantine entry of a record whose line `BoundedLines` cut."""
+        if cut.kind == "not_utf8":
+            reason = (
+                f"record {record} is not valid UTF-8 (byte 0x{cut.byte:02X} at position "
+                f"{cut.offset + 1}); {self.advice}"
+            )
+        elif cut.kind == "truncated":
+            reason = (
+                f"record {record} is incomplete: the file ends inside it "
+                f"({self.source.broken}); the {len(cut.preview):,} bytes of it there are kept"
+            )
+        else:
+            reason = (
+                f"record {record} is a line of {cut.size:,} bytes, more than the "
+                f"{self.max_record_bytes:,} allowed (setting max_record_bytes); only its "
+                f"first {len(cut.preview):,} bytes are kept here"
+            )
+        return Unparseable(record, shown(cut.preview), reason)
+
+    def _checked(self, lines: BoundedLines, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """The batches with cut records moved to quarantine; file-level trouble said plainly."""
+        done = 0
+        try:
+            for batch in batches:
+                batch = self._without_cuts(batch, lines)
+                done += batch.table.num_rows + len(batch.unparseable)
+                yield batch
+        except UnicodeDecodeError as error:
+            raise InputFileError(
+                f"{self.path.name} is not {self.encoding} text: byte "
+                f"0x{error.object[error.start]:02X} has no meaning there ({done:,} records "
+                "before it were imported)",
+                "set the file's real encoding in the mapping, `csv: {encoding: ...}` (cp1252 "
+                "for Windows files, utf-8, latin-1), and import it again",
+                where=str(self.path),
+            ) from error
+        except pa.ArrowInvalid as error:
+            raise InputFileError(
+                f"{self.path.name} stops making sense after record {done:,}: "
+                f"{shown(str(error), limit=300)}",
+                "a quote that never closes makes the rest of a file one value: check the "
+                "`csv:` delimiter and quote settings of the mapping, or that record; "
+                f"the {done:,} records before it are imported",
+                where=str(self.path),
+            ) from error
+        finally:
+            self.source.close()
+        if self.source.broken:
+            raise InputFileError(
+                f"{self.path.name} cannot be read to its end: {self.source.broken}. The "
+                f"{done:,} records read before that point are imported (an incomplete last "
+                "one goes to quarantine)",
+                "copy or export the file again and import it again: records already "
+                "stored are not stored twice",
+                where=str(self.path),
+            )
+
+    def _without_cuts(self, batch: Batch, lines: BoundedLines) -> Batch:
+        """Rows holding a cut line's marker go to quarantine, with their record number."""
+        if not lines.unfound:
+            return batch
+        table = batch.table
+        marked = None
+        for name in table.column_names[1:]:
+            found = pc.match_substring(table.column(name), MARKER.decode())
+            marked = found if marked is None else pc.or_(marked, found)
+        if marked is None or not pc.any(marked).as_py():
+            return batch
+        rows = table.filter(marked)
+        for number, values in zip(
+            rows.column("_record_no").to_pylist(),
+            zip(*(rows.column(n).to_pylist() for n in rows.column_names[1:]), strict=True),
+            strict=True,
+        ):
+            cut = next(c for v in values if (c := lines.cut_of(v)) is not None)
+            batch.unparseable.append(self._unparseable(number, cut))
+        return Batch(table.filter(pc.invert(marked)), batch.unparseable, batch.position)
+
+
+_WIDE_ENCODINGS = {"utf16", "utf16le", "utf16be", "utf32", "utf32le", "utf32be"}
+
+
+def shown(text: str | bytes, limit: int = 64 * 1024) -> str:
+    """A record as text a person can read safely: bytes that are not UTF-8 and control
+    characters written as escapes (never raw to a terminal), at most `limit` characters."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text) - limit:,} more characters)"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class CsvReader(_TextReader):
+    def __init__(
+        self, path: Path, options: CsvOptions, batch_rows: int, max_record_bytes: int = 32 * 1024
+    ) -> None:
         self.path, self.options, self.batch_rows = path, options, batch_rows
-        self.total = path.stat().st_size
-        self.header = self._header()
+        self.max_record_bytes = max_record_bytes
+        self.utf8 = options.encoding.lower().replace("-", "").replace("_", "") == "utf8"
+        self.advice = "if the file is Latin-1, set `csv: {encoding: latin-1}` in the mapping"
+        self.header = self._header(self._look(options.encoding))
         self.shape = InputShape("columns", tuple(self.header), frozenset(self.header))
 
-    def _open(self) -> tuple[pa.NativeFile, pa.NativeFile]:
-        raw = pa.OSFile(str(self.path))
-        stream = pa.CompressedInputStream(raw, "gzip") if _is_gzip(self.path) else raw
-        return raw, stream
-
-    def _header(self) -> list[str]:
-        opener = gzip.open if _is_gzip(self.path) else open
-        with opener(self.path, "rt", encoding="utf-8", errors="replace", newline="") as text:
-            first = next(
-                csv.reader(text, delimiter=self.options.delimiter, quotechar=self.options.quote),
-                None,
+    def _header(self, head: bytes) -> list[str]:
+        try:
+            text = head.decode(self.options.encoding, errors="replace")
+        except LookupError as error:
+            raise InputFileError(
+                f"Unknown encoding {self.options.encoding!r}",
+                "set `csv: {encoding: ...}` to utf-8, latin-1, cp1252 or another Python codec",
+                where=str(self.path),
+            ) from error
+        if "\n" not in text and "\r" not in text and len(head) == SAMPLE_BYTES:
+            raise InputFileError(
+                f"The first line of {self.path.name} is longer than {SAMPLE_BYTES:,} bytes, too "
+                "long to read the file's columns from",
+                "check the file: a CSV file starts with a line of column names (or, with "
+                "`csv: {header: false}`, a record of ordinary size)",
+                where=str(self.path),
             )
+        first = next(
+            csv.reader(
+                io.StringIO(text, newline=""),
+                delimiter=self.options.delimiter,
+                quotechar=self.options.quote,
+            ),
+            None,
+        )
         if not first:
             raise InputFileError(
                 f"{self.path.name} is empty", "export the file again", where=str(self.path)
@@ -144,55 +315,57 @@ class CsvReader(Reader):
     def batches(self) -> Iterator[Batch]:
         bad: list[Unparseable] = []
         expected = len(self.header)
-
         header_rows = 1 if self.options.header else 0
+        quote = self.options.quote
+        lines = self._lines(quote, self.options.delimiter)
 
         def on_invalid(row: Any) -> str:
             record = row.number - header_rows
+            cut = lines.cut_of(row.text)
             bad.append(
-                Unparseable(
+                self._unparseable(record, cut)
+                if cut
+                else Unparseable(
                     record,
-                    row.text,
-                    f"record {record} (line {row.number}) has {row.actual_columns} fields "
-                    f"where the header has {expected}",
+                    shown(row.text),
+                    f"record {record} has {row.actual_columns} fields where the header has "
+                    f"{expected}",
                 )
             )
             return "skip"
 
-        raw, stream = self._open()
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(
-                column_names=self.header,
-                skip_rows=header_rows,
-                block_size=8 << 20,
-                # One thread: the handler then learns each bad row's number.
-                use_threads=False,
-                encoding=self.options.encoding,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=self.options.delimiter,
-                quote_char=self.options.quote,
-                newlines_in_values=True,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in self.header},
-                strings_can_be_null=False,
-            ),
+        reader = _opened(
+            lambda: pacsv.open_csv(
+                lines,
+                read_options=pacsv.ReadOptions(
+                    column_names=self.header,
+                    skip_rows=header_rows,
+                    block_size=self.block_size,
+                    # One thread: the handler then learns each bad row's number.
+                    use_threads=False,
+                    encoding=self.options.encoding,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.options.delimiter,
+                    quote_char=quote or False,
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in self.header},
+                    strings_can_be_null=False,
+                ),
+            )
         )
-        yield from _rebatch(_reader_batches(reader), self.batch_rows, bad, lambda: raw.tell())
-        raw.close()
+        yield from self._checked(
+            lines, _rebatch(reader, self.batch_rows, bad, lambda: self.source.position)
+        )
 
 
-def _reader_batches(reader: Any) -> Iterator[pa.RecordBatch]:
-    try:
-        yield from reader
-    except pa.ArrowInvalid as error:
-        raise InputFileError(
-            f"The file stops making sense as CSV: {error}",
-            "check the delimiter and quote settings in the mapping's `csv:` table",
-        ) from error
+def _opened(open_reader: Callable[[], Iterable[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    """The batches of a reader opened when first asked for: Arrow reads a first block as it
+    opens, and what goes wrong there must surface where reading is checked."""
+    yield from open_reader()
 
 
 def _rebatch(
@@ -218,7 +391,7 @@ def _rebatch(
         yield Batch(_numbered(table, first, bad), bad[:], position())
 
 
-class JsonLinesReader(Reader):
+class JsonLinesReader(_TextReader):
     """One `_raw` text column, a line each; the transform parses it (once) as JSON.
 
     Lines are split by Arrow's CSV reader with a delimiter no valid JSON line holds (a raw
@@ -227,77 +400,51 @@ class JsonLinesReader(Reader):
     """
 
     shape = InputShape("json")
+    advice = "JSON lines are UTF-8: export the file again as UTF-8"
 
-    def __init__(self, path: Path, batch_rows: int) -> None:
-        self.path, self.batch_rows = path, batch_rows
-        self.total = path.stat().st_size
+    def __init__(self, path: Path, batch_rows: int, max_record_bytes: int = 32 * 1024) -> None:
+        self.path, self.batch_rows, self.max_record_bytes = path, batch_rows, max_record_bytes
+        self._look()
 
     def batches(self) -> Iterator[Batch]:
         bad: list[Unparseable] = []
+        lines = self._lines()
 
         def on_invalid(row: Any) -> str:
+            cut = lines.cut_of(row.text)
             bad.append(
-                Unparseable(row.number, row.text, f"line {row.number} is not one JSON value")
+                self._unparseable(row.number, cut)
+                if cut
+                else Unparseable(
+                    row.number, shown(row.text), f"record {row.number} is not one JSON value"
+                )
             )
             return "skip"
 
-        raw = pa.OSFile(str(self.path))
-        stream = pa.CompressedInputStream(raw, "gzip") if _is_gzip(self.path) else raw
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(
-                column_names=["_raw"], block_size=8 << 20, use_threads=False
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=JSON_LINE_DELIMITER,
-                quote_char=False,
-                escape_char=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"_raw": pa.binary()}, strings_can_be_null=False
-            ),
+        reader = _opened(
+            lambda: pacsv.open_csv(
+                lines,
+                read_options=pacsv.ReadOptions(
+                    column_names=["_raw"], block_size=self.block_size, use_threads=False
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=JSON_LINE_DELIMITER,
+                    quote_char=False,
+                    escape_char=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={"_raw": pa.string()}, strings_can_be_null=False
+                ),
+            )
         )
-        for batch in _rebatch(_reader_batches(reader), self.batch_rows, bad, lambda: raw.tell()):
-            yield _decoded(batch)
-        raw.close()
+        yield from self._checked(
+            lines, _rebatch(reader, self.batch_rows, bad, lambda: self.source.position)
+        )
 
 
 JSON_LINE_DELIMITER = "\x1e"
 """ASCII record separator: JSON forbids raw control characters, so no valid line holds it."""
-
-
-def _decoded(batch: Batch) -> Batch:
-    """Bytes to text; a line that is not valid UTF-8 becomes unparseable instead of failing."""
-    table = batch.table
-    if "_raw" not in table.column_names:
-        return batch
-    column = table.column("_raw")
-    try:
-        text = column.cast(pa.string())
-        return Batch(table.set_column(1, "_raw", text), batch.unparseable, batch.position)
-    except pa.ArrowInvalid:
-        pass
-    keep, decoded = [], []
-    for number, line in zip(
-        table.column("_record_no").to_pylist(), column.to_pylist(), strict=True
-    ):
-        try:
-            decoded.append(line.decode("utf-8"))
-            keep.append(True)
-        except UnicodeDecodeError:
-            keep.append(False)
-            batch.unparseable.append(
-                Unparseable(
-                    number, line.decode("utf-8", "replace"), f"line {number} is not valid UTF-8"
-                )
-            )
-    kept = table.filter(pa.array(keep))
-    return Batch(
-        kept.set_column(1, "_raw", pa.array(decoded, pa.string())),
-        batch.unparseable,
-        batch.position,
-    )
 
 
 class ParquetReader(Reader):
@@ -322,11 +469,36 @@ class ParquetReader(Reader):
         self.shape = InputShape("columns", tuple(schema.names), texts, instants)
 
     def batches(self) -> Iterator[Batch]:
+        """Read row group by row group, so a damaged one costs only its unread records; the
+        tables are gathered into batches of about `batch_rows` rows all the same."""
+        pending: list[pa.Table] = []
+        damaged: list[str] = []
         first = 1
-        for record_batch in self.file.iter_batches(batch_size=self.batch_rows):
-            table = pa.Table.from_batches([record_batch])
-            yield Batch(_numbered(table, first), [], first - 1 + table.num_rows)
-            first += table.num_rows
+        for group in range(self.file.num_row_groups):
+            end = first + self.file.metadata.row_group(group).num_rows
+            try:
+                for record_batch in self.file.iter_batches(
+                    batch_size=self.batch_rows, row_groups=[group]
+                ):
+                    pending.append(_numbered(pa.Table.from_batches([record_batch]), first))
+                    first += record_batch.num_rows
+                    if sum(t.num_rows for t in pending) >= self.batch_rows:
+                        yield Batch(pa.concat_tables(pending), [], first - 1)
+                        pending = []
+            except (pa.ArrowException, OSError) as error:
+                why = " ".join(str(error).split())
+                damaged.append(f"{first:,} to {end - 1:,} ({shown(why, limit=200)})")
+            first = end
+        if pending:
+            yield Batch(pa.concat_tables(pending), [], first - 1)
+        if damaged:
+            raise InputFileError(
+                f"{self.path.name} is damaged: records {'; '.join(damaged)} cannot be read. "
+                "Every other record is imported",
+                "export the file again and import it again: records already stored are not "
+                "stored twice",
+                where=str(self.path),
+            )
 
 
 def unparseable_table(rows: list[Unparseable]) -> pa.Table:

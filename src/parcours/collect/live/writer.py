@@ -291,7 +291,9 @@ def load_segment(store: Store, segment: Segment, run_id: str) -> ImportSummary:
     from parcours.collect.importer import import_records
 
     summary = ImportSummary(run_id, segment.source, str(segment.path), "tracking")
-    reader = JsonLinesReader(segment.path, store.settings.import_batch_rows)
+    reader = JsonLinesReader(
+        segment.path, store.settings.import_batch_rows, store.settings.max_record_bytes
+    )
     return import_records(
         store,
         reader,
