@@ -332,3 +332,14 @@ def test_a_first_line_too_long_for_a_header_is_refused(
     data.write_text("a" * 100_000 + "\n")
     with pytest.raises(ParcoursError, match="too long to read the file's columns from"):
         p.import_file(data, source="crm", mapping=mapping)
+
+
+@pytest.mark.parametrize("name", ["contacts.jsonl", "contacts.jsonl.gz"])
+def test_an_empty_json_lines_file_imports_nothing_without_error(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path, name: str
+) -> None:
+    """An export of a day with no contacts is an empty file: no records, no error."""
+    data = tmp_path / name
+    data.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"")
+    summary = p.import_file(data, source="crm", mapping=mapping)
+    assert (summary.records, summary.accepted, summary.quarantined_total) == (0, 0, 0)

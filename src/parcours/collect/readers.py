@@ -364,8 +364,15 @@ class CsvReader(_TextReader):
 
 def _opened(open_reader: Callable[[], Iterable[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
     """The batches of a reader opened when first asked for: Arrow reads a first block as it
-    opens, and what goes wrong there must surface where reading is checked."""
-    yield from open_reader()
+    opens, and what goes wrong there must surface where reading is checked. A file with no
+    line at all (an empty JSON-lines export) has no records, which is no error."""
+    try:
+        opened = open_reader()
+    except pa.ArrowInvalid as error:
+        if "Empty CSV file" in str(error):
+            return
+        raise
+    yield from opened
 
 
 def _rebatch(
