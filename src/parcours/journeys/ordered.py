@@ -191,6 +191,22 @@ def rounded(values: npt.NDArray[np.float64], digits: int) -> npt.NDArray[np.floa
     return (whole + (scaled - whole >= 0.5)) / scale
 
 
+def rounded_ratio(numerator: Ints, denominator: Ints | int, digits: int) -> npt.NDArray[np.float64]:
+    """`numerator / denominator` (counts, the denominator >= 1) to `digits` decimals, rounded
+    half up on the exact fraction, in integers: a double near a half (23/160 is 0.14374999...)
+    rounds one way or the other depending on the engine and its version, the fraction one way
+    only. `ratio_sql` is the same rounding in SQL, so a walk and its SQL reference agree."""
+    scale = 10**digits
+    n, d = np.asarray(numerator, dtype=np.int64), np.asarray(denominator, dtype=np.int64)
+    return np.asarray((2 * scale * n + d) // (2 * d) / scale, dtype=np.float64)
+
+
+def ratio_sql(numerator: str, denominator: str, digits: int) -> str:
+    """SQL for `rounded_ratio` of two integer expressions (NULL when the denominator is 0)."""
+    scale, d = 10**digits, f"nullif({denominator}, 0)"
+    return f"((2 * {scale} * ({numerator}) + {d}) // (2 * {d})) / {scale}"
+
+
 def ids_of(store: Store, keys: list[int]) -> list[str]:
     """The customer ids behind these keys, read from the store."""
     if not keys:

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from parcours.journeys.ordered import Ints, Journeys, read_journeys, rounded
+from parcours.journeys.ordered import Ints, Journeys, ratio_sql, read_journeys, rounded_ratio
 from parcours.journeys.scope import CHANNEL_CODE, CHANNEL_NAMES, Scope, parse_duration
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -117,11 +117,11 @@ def conversion_by_visit_query(visit_table: str, max_visit: int) -> str:
             GROUP BY k
         )
         SELECT p.visit_number, p.customers, p.visits, p.converting_visits, p.conversions,
-               round(p.converting_visits / p.visits, 4) AS visit_conversion_rate,
+               {ratio_sql("p.converting_visits", "p.visits", 4)} AS visit_conversion_rate,
                p.first_conversions,
-               round(p.first_conversions / nullif(sum(p.first_conversions) OVER (), 0), 4)
+               {ratio_sql("p.first_conversions", "sum(p.first_conversions) OVER ()", 4)}
                    AS share_of_converters,
-               round(p.first_conversions / nullif(p.at_risk, 0), 4) AS first_conversion_rate,
+               {ratio_sql("p.first_conversions", "p.at_risk", 4)} AS first_conversion_rate,
                m.channel_mix, m.converting_channel_mix
         FROM per_k p JOIN mix m USING (visit_number) ORDER BY visit_number
     """
@@ -257,9 +257,9 @@ def _by_visit_number(v: _Visits, top: int) -> list[dict[str, Any]]:
     by_channel = np.bincount(cells, minlength=shape[0] * shape[1]).reshape(shape)
     converting_by_channel = np.bincount(cells[converting], minlength=shape[0] * shape[1])
     converting_by_channel = converting_by_channel.reshape(shape)
-    visit_rate = rounded(converting_visits / np.maximum(visits, 1), 4).tolist()
-    share = rounded(first_conversions / max(converters, 1), 4).tolist()
-    hazard = rounded(first_conversions / np.maximum(at_risk, 1), 4).tolist()
+    visit_rate = rounded_ratio(converting_visits, np.maximum(visits, 1), 4).tolist()
+    share = rounded_ratio(first_conversions, max(converters, 1), 4).tolist()
+    hazard = rounded_ratio(first_conversions, np.maximum(at_risk, 1), 4).tolist()
     channels = sorted(range(len(v.channels)), key=lambda c: str(v.channels[c]))
     return [
         {
