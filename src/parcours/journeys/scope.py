@@ -9,6 +9,7 @@ properties, and (from Python and the command line) any DuckDB expression over it
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from parcours.errors import BadRequest
+from parcours.identity.customer_events import COLUMNS
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
 
@@ -62,6 +64,16 @@ class Scope:
     """A DuckDB expression over customer_events' columns, e.g. "amount > 100"."""
     extra: tuple[str, ...] = field(default=(), repr=False)
     """Conditions an analysis adds itself (already valid SQL)."""
+
+    def __post_init__(self) -> None:
+        """Refuse what cannot narrow the events, when the scope is made: a time that is not
+        one, a filter naming no column."""
+        for name in ("since", "until"):
+            object.__setattr__(self, name, _instant(name, getattr(self, name)))
+        if isinstance(self.channels, str):
+            object.__setattr__(self, "channels", (self.channels,))
+        if self.where is not None:
+            checked_expression(self.where)
 
     @staticmethod
     def of_customers(ids: list[str]) -> str:
@@ -115,6 +127,20 @@ def parse_properties(texts: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _instant(name: str, value: object) -> dt.datetime | None:
+    """`value` as a time: a datetime as it is, a date as its midnight (UTC); anything else is
+    refused with the fix."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    raise BadRequest(
+        f"Scope({name}={value!r}) is not a time",
+        f"pass a datetime or a date, e.g. Scope({name}=datetime.fromisoformat('2026-05-01')) "
+        "(UTC unless it names its offset)",
+    )
+
+
 def _utc(at: dt.datetime) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
@@ -140,7 +166,29 @@ def checked_expression(text: str) -> str:
         raise BadRequest(
             f"The filter {text!r} holds a query", "a filter is an expression, not a query"
         )
+    for column in parsed.find_all(exp.Column):
+        _check_column(text, column)
     return parsed.sql(dialect="duckdb")
+
+
+def _check_column(text: str, column: exp.Column) -> None:
+    """Refuse a filter naming a column customer_events lacks, with the closest it has. The
+    first part of a dotted name is the column (`identifier.type` reads a field of it), unless
+    it names the table itself."""
+    parts = [p.name.lower() for p in column.parts]
+    if len(parts) > 1 and parts[0] == "customer_events":
+        parts = parts[1:]
+    if parts[0] in COLUMNS:
+        return
+    closest = difflib.get_close_matches(parts[0], COLUMNS, n=3)
+    hint = f"did you mean {' or '.join(closest)}? " if closest else ""
+    if column.this.args.get("quoted"):
+        hint += "Text is written in single quotes ('Order Completed'). "
+    raise BadRequest(
+        f"The filter {text!r} names {column.sql(dialect='duckdb')}, which events do not have",
+        f"{hint}The columns are {', '.join(COLUMNS)}; read an event property with "
+        "json_extract_string(properties, '$.KEY') (or filter by property: KEY=VALUE)",
+    )
 
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)?\s*$")
