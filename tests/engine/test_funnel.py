@@ -7,6 +7,7 @@ answer is known by construction (each case says why).
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 from pathlib import Path
@@ -15,8 +16,8 @@ import pytest
 from event_log import import_events
 
 import parcours
-from parcours.errors import BadRequest
-from parcours.journeys.funnel import Exclusion, Step, funnel
+from parcours.errors import BadRequest, ParcoursError
+from parcours.journeys.funnel import Exclusion, Step, UnknownStepWarning, funnel
 from parcours.journeys.scope import Scope
 from parcours.sql import lit
 
@@ -177,3 +178,51 @@ def test_bad_funnels_get_clear_errors(p: parcours.Parcours) -> None:
         Exclusion.parse("R1-2")
     with pytest.raises(BadRequest, match="not a valid expression"):
         funnel(p.store, ["A", "B"], Scope(where="amount >"))
+
+
+def test_a_misspelt_step_is_warned_with_the_closest_names(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """A name no event has counts nobody: the result says so, with the names the store has
+    that are closest (here, the one it was meant to be), and so does Python's `warnings`."""
+    _log(p, tmp_path, [("u1", 1, "Product Viewed"), ("u1", 2, "Order Completed")])
+    with pytest.warns(UnknownStepWarning, match="'Product Viewd'"):
+        result = funnel(p.store, ["Product Viewd", "Order Completed"])
+    assert _counts(result) == [0, 0]
+    assert result.warnings == [
+        "No event is named 'Product Viewd', so no one does that step; "
+        "did you mean 'Product Viewed'?"
+    ]
+    assert result.to_dict()["warnings"] == result.warnings
+    known = funnel(p.store, ["Product Viewed", "Order Completed"])
+    assert known.warnings == [] and _counts(known) == [1, 1]
+
+
+def test_steps_given_as_one_text_are_refused(p: parcours.Parcours) -> None:
+    """A string is a sequence of characters: walked as steps, "AB" would be the funnel A → B."""
+    with pytest.raises(BadRequest, match="pass a list of steps"):
+        p.journeys.funnel("Product Viewed")
+
+
+def test_customers_of_a_funnel_after_its_store_closed_are_a_clear_error(tmp_path: Path) -> None:
+    with parcours.connect(tmp_path / "s.duckdb") as p:
+        _log(p, tmp_path, [("u1", 1, "A"), ("u1", 2, "B")])
+        result = funnel(p.store, ["A", "B"])
+        assert len(result.customers_at(2)) == 1  # u1, under the id the resolve gave them
+    with pytest.raises(ParcoursError, match="store this funnel was counted on is closed"):
+        result.customers_at(2)
+
+
+def test_a_scope_that_cannot_narrow_is_refused_when_made() -> None:
+    """Refused with the fix, as a ParcoursError, not later as an AttributeError or the
+    engine's binder error."""
+    with pytest.raises(BadRequest, match=r"pass a datetime or a date"):
+        Scope(since="2026-05-01")  # type: ignore[arg-type]
+    with pytest.raises(BadRequest, match="names nosuch, which events do not have"):
+        Scope(where="nosuch = 1")
+    with pytest.raises(BadRequest, match="did you mean amount"):
+        Scope(where="amout > 100")
+    with pytest.raises(BadRequest, match="single quotes"):
+        Scope(where='name = "Order Completed"')
+    assert Scope(since=dt.date(2026, 5, 1)).since == dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    assert Scope(where="customer_events.amount > 1 AND channel = 'web'").where

@@ -33,6 +33,8 @@ last step they reached) or per step (each step's own event).
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -40,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from parcours.errors import BadRequest
+from parcours.errors import BadRequest, ParcoursError
 from parcours.journeys.ordered import Journeys, ids_of, read_journeys
 from parcours.journeys.scope import Scope, checked_expression, parse_duration
 from parcours.sql import lit
@@ -125,6 +127,8 @@ class FunnelResult:
     customers: int
     """Customers in the scope with an event at step 1."""
     breakdown: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What may make the counts other than meant: steps naming events the store never saw."""
     _levels: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     """Per customer (by number), the steps reached."""
     _ids: Callable[[Ints], list[str]] = field(default=lambda numbers: [], repr=False)
@@ -137,6 +141,7 @@ class FunnelResult:
             "window_seconds": self.window_seconds,
             "customers": self.customers,
             "breakdown": self.breakdown,
+            "warnings": self.warnings,
         }
 
     def customers_at(self, step: int, *, dropped: bool = False) -> list[str]:
@@ -161,7 +166,13 @@ def funnel(
     attribution: Attribution | str = "first",
 ) -> FunnelResult:
     """Count the funnel `steps` (see the module's docstring). `breakdown` is `channel`, an
-    event column, or `properties.<key>`."""
+    event column, or `properties.<key>`. A step naming an event the store has never seen is
+    counted (as nobody) and warned about, on the result and through `warnings`."""
+    if isinstance(steps, str):
+        raise BadRequest(
+            f"The funnel's steps are one text, {steps!r}",
+            f"pass a list of steps, e.g. [{steps!r}, 'Order Completed']",
+        )
     parsed = [s if isinstance(s, Step) else Step.parse(s) for s in steps]
     exclusions = exclusions or []
     order, attribution = _check(parsed, exclusions, order, attribution)
@@ -174,8 +185,48 @@ def funnel(
         else walk.chains(parsed, exclusions, seconds, strict=order == "strict")
     )
     result = _result(parsed, order, seconds, walk, walked, breakdown, attribution)
-    result._ids = lambda numbers: ids_of(store, walk.keys[numbers].tolist())
+    result._ids = _ids_reader(store, walk.keys)
+    result.warnings = unknown_step_warnings(store, reading.conditions)
+    for warning in result.warnings:
+        warnings.warn(warning, UnknownStepWarning, stacklevel=2)
     return result
+
+
+class UnknownStepWarning(UserWarning):
+    """A funnel step names an event the store has never seen: a typo, most often."""
+
+
+def unknown_step_warnings(store: Store, steps: Sequence[Step]) -> list[str]:
+    """A sentence for each step (or exclusion) naming an event no resolved event has, with the
+    closest names the store knows: a misspelt name counts nobody, silently otherwise."""
+    named = dict.fromkeys(s.name for s in steps if s.name != "*")  # once each, in order
+    if not named:
+        return []
+    names: list[str] = store.engine.query("SELECT name FROM event_names").column(0).to_pylist()
+    known = set(names)
+    found = []
+    for name in named:
+        if name in known:
+            continue
+        closest = difflib.get_close_matches(name, names, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in closest)}?" if closest else ""
+        found.append(f"No event is named {name!r}, so no one does that step{hint}")
+    return found
+
+
+def _ids_reader(store: Store, keys: Ints) -> Callable[[Ints], list[str]]:
+    """What reads the ids of customers (by number) from the store, while it is open."""
+
+    def ids(numbers: Ints) -> list[str]:
+        if store.closed:
+            raise ParcoursError(
+                "The store this funnel was counted on is closed, so its customers cannot be read",
+                "ask for them (customers_at) before the connection closes, inside "
+                "`with parcours.connect(...)`",
+            )
+        return ids_of(store, keys[numbers].tolist())
+
+    return ids
 
 
 def _check(

@@ -100,7 +100,7 @@ def funnel_customers(
     dropped: Annotated[bool, Query(description="Those who left just before it.")] = False,
 ) -> dict[str, Any]:
     ids = result.customers_at(step, dropped=dropped)
-    return {"step": step, "dropped": dropped, "customers": ids}
+    return {"step": step, "dropped": dropped, "customers": ids, "warnings": result.warnings}
 
 
 @router.get("/v1/journeys/map", summary="The directly-follows graph of the journeys")

@@ -17,6 +17,8 @@ class Store:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
+        self.closed = False
+        """Whether `close` was called: results read lazily ask before they read."""
 
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> Store:
@@ -50,6 +52,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.close()
+        self.closed = True
 
     def __enter__(self) -> Store:
         return self
