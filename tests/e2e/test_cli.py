@@ -20,13 +20,13 @@ CALLS = (
 )
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "parcours", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
 
 
@@ -129,3 +129,25 @@ def test_mappings_are_listed_and_shown(tmp_path: Path) -> None:
     listed = json.loads(run("mappings", "list", "-f", "json", cwd=tmp_path).stdout)
     assert "call_centre" in {m["name"] for m in listed}
     assert "caller_number" in run("mappings", "show", "call_centre", cwd=tmp_path).stdout
+
+
+def test_tables_for_people_fit_80_columns_in_plain_words(tmp_path: Path) -> None:
+    """What people read: no markup printed as text, yes/no for a flag, times without
+    microseconds, nothing wider than the terminal; JSON for programs as it was."""
+    (tmp_path / "calls.csv").write_text(CALLS)
+    run("import", "calls.csv", "--source", "cc", "-m", "call_centre", cwd=tmp_path)
+    run("sources", "add", "site", "--channel", "web", cwd=tmp_path)
+    quarantined = json.loads(run("quarantine", "list", "-f", "json", cwd=tmp_path).stdout)[0]
+
+    shown = run("quarantine", "show", quarantined["quarantine_id"][:10], cwd=tmp_path, columns=80)
+    assert "[bold]" not in shown.stdout and "reason_code  bad_timestamp" in shown.stdout
+    sources = run("sources", "list", cwd=tmp_path, columns=80).stdout
+    assert [line.split()[-1] for line in sources.splitlines() if "site" in line] == ["yes"]
+    assert json.loads(run("sources", "list", "-f", "json", cwd=tmp_path).stdout)[0]["enabled"]
+    stats = run("stats", cwd=tmp_path).stdout
+    # The calls at 10:15 and 11:15, Paris time (the shipped mapping's zone), in UTC.
+    assert "2026-03-02 09:15 → 2026-03-02 10:15 UTC" in stats
+    for args in (["stats"], ["quarantine", "list"], ["sources", "list"], ["mappings", "list"]):
+        printed = run(*args, cwd=tmp_path, columns=80)
+        assert printed.returncode == 0, printed.stderr
+        assert max(map(len, printed.stdout.splitlines())) <= 80, args

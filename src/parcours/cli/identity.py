@@ -1,10 +1,13 @@
-"""`parcours identity ...` and `parcours customers ...`: thin commands over `identity`."""
+"""`parcours identity ...` and `parcours customers ...`: thin commands over `identity`.
+
+The services are imported when a command runs, not with the command line (see `parcours.cli`).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,13 +15,16 @@ from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,
+    cell,
     console,
     print_json,
     print_rows,
 )
-from parcours.client import connect
 from parcours.errors import ParcoursError
-from parcours.identity.resolve import Resolution
+
+if TYPE_CHECKING:
+    from parcours.client import Parcours
+    from parcours.identity.resolve import Resolution
 
 # Every command that names a person takes the same identifier options.
 EmailOption = Annotated[str | None, typer.Option(help="An email.")]
@@ -26,6 +32,13 @@ PhoneOption = Annotated[str | None, typer.Option(help="A phone, E.164.")]
 UserIdOption = Annotated[str | None, typer.Option(help="A user id.")]
 TypeOption = Annotated[str | None, typer.Option("--type", help="Any identifier type...")]
 ValueOption = Annotated[str | None, typer.Option(help="...and its value.")]
+
+
+def connect(store: Path | None, *, read_only: bool = False) -> Parcours:
+    from parcours.client import connect as open_store
+
+    return open_store(store, read_only=read_only)
+
 
 identity_app = typer.Typer(
     help="One customer from many identifiers: resolve, explain, merge, split."
@@ -91,7 +104,7 @@ def identity_explain(
         console.print(
             f"  {step['from']['type']} {step['from']['value']} → {step['to']['type']} "
             f"{step['to']['value']}   seen together on {evidence['events']} event(s), first "
-            f"{evidence['source']}/{evidence['event_id']} at {evidence['first_seen']}",
+            f"{evidence['source']}/{evidence['event_id']} at {cell('', evidence['first_seen'])}",
             highlight=False,
         )
     for refused in why["refused"]:
@@ -124,7 +137,8 @@ def customers_show(
         return
     console.print(
         f"Customer [bold]{view.customer_id}[/bold]: {view.events:,} events, "
-        f"{view.first_seen} → {view.last_seen}"
+        f"{cell('', view.first_seen)} → {cell('', view.last_seen)} UTC",
+        highlight=False,
     )
     print_rows(view.identifiers, fmt, title="Identifiers")
     print_rows(view.by_channel, fmt, title="By channel")
@@ -178,11 +192,13 @@ def _print_resolution(result: Resolution, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
         return
+    refused = ", ".join(f"{count:,} {rule}" for rule, count in result.refused.items())
     console.print(
         f"{result.identifiers:,} identifiers → [bold]{result.customers:,} customers[/bold] through "
         f"{result.links:,} links in {result.seconds:.1f}s; refused by the rules: "
-        f"{sum(result.refused.values()):,} {result.refused or ''}; shared devices: "
-        f"{result.shared_devices:,}"
+        f"{sum(result.refused.values()):,}{f' ({refused})' if refused else ''}; shared devices: "
+        f"{result.shared_devices:,}",
+        highlight=False,
     )
 
 
@@ -233,7 +249,8 @@ def customers_erase(
     if fmt is OutputFormat.json:
         print_json(entry)
     else:
-        console.print(f"Erased (request {entry['request_id']}): {entry['counts']}")
+        counts = ", ".join(f"{count:,} {what}" for what, count in entry["counts"].items())
+        console.print(f"Erased (request {entry['request_id']}): {counts}", highlight=False)
 
 
 @identity_app.command("match")

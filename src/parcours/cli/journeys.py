@@ -3,13 +3,20 @@
 Every command takes the same filters (time range, channels, a segment as SQL, event
 properties, a free expression), prints a table, JSON or CSV, and with `--chart FILE.html`
 draws the result too.
+
+Each command imports its analysis when it runs (see `parcours.cli`); the analyses' defaults
+the options show are written here for that reason, and tests/e2e/test_journeys_cli.py holds
+them equal to the analyses' own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,30 +25,52 @@ from parcours.cli.output import (
     OutputFormat,
     StoreOption,
     console,
+    duration,
+    errors,
+    percent,
     print_json,
+    print_record,
     print_rows,
 )
-from parcours.client import connect
-from parcours.journeys import (
-    attribution,
-    cohorts,
-    contacts,
-    funnel,
-    paths,
-    performance,
-    typical,
-    visits,
-)
-from parcours.journeys.scope import Scope, parse_properties
+
+if TYPE_CHECKING:
+    from parcours.client import Parcours
+    from parcours.journeys.scope import Scope
+
+GAP = "30m"
+"""`journeys.visits.GAP`: inactivity that ends a visit."""
+CHURN_DAYS = 90
+"""`journeys.contacts.CHURN_DAYS`."""
+LOOKBACK, HALF_LIFE = "30d", "7d"
+"""`journeys.attribution.LOOKBACK` and `HALF_LIFE`."""
+TOP_VARIANTS = 300
+"""`journeys.typical.TOP_VARIANTS`."""
+MAX_DEPTH = 50
+"""`journeys.paths.MAX_DEPTH`."""
 
 journeys_app = typer.Typer(
     help="The whole journey across channels: visits, funnels, paths, switches, repeats."
 )
 
+
+def _instant(text: str) -> dt.datetime:
+    """A date or time as people write it: 2026-05-01, 2026-05-01T09:30, ...+02:00."""
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date or time: write it 2026-05-01 or 2026-05-01T09:30 "
+            "(UTC unless it ends with an offset such as +02:00)"
+        ) from None
+
+
 SinceOption = Annotated[
-    dt.datetime | None, typer.Option(help="Events from this time (UTC unless it says).")
+    dt.datetime | None,
+    typer.Option(parser=_instant, help="Events from this time (UTC unless it says)."),
 ]
-UntilOption = Annotated[dt.datetime | None, typer.Option(help="Events before this time.")]
+UntilOption = Annotated[
+    dt.datetime | None, typer.Option(parser=_instant, help="Events before this time.")
+]
 ChannelOption = Annotated[
     list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable).")
 ]
@@ -72,7 +101,16 @@ def _scope(
     prop: list[str] | None,
     where: str | None,
 ) -> Scope:
+    from parcours.journeys.scope import Scope, parse_properties
+
     return Scope(since, until, tuple(channel or ()), customers, parse_properties(prop), where)
+
+
+def connect(store: Path | None) -> Parcours:
+    """The store, read-only: analyses only read, and several can run side by side."""
+    from parcours.client import connect as open_store
+
+    return open_store(store, read_only=True)
 
 
 def _draw(result: Any, chart: Path | None) -> None:
@@ -84,12 +122,23 @@ def _draw(result: Any, chart: Path | None) -> None:
     console.print(f"Chart written to [bold]{chart}[/bold]", highlight=False)
 
 
+@contextmanager
+def _warned() -> Iterator[None]:
+    """Python warnings an analysis gives, printed for people on stderr (the result also carries
+    them, for --format json), not as Python's file-and-line lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for warning in dict.fromkeys(str(w.message) for w in caught):
+        errors.print(f"[bold yellow]Warning:[/bold yellow] {warning}", highlight=False)
+
+
 @journeys_app.command("visits")
 def visits_command(
     conversion: Annotated[
         str, typer.Argument(help="The conversion event, e.g. 'Order Completed'.")
     ],
-    gap: Annotated[str, typer.Option(help="Inactivity that ends a visit.")] = visits.GAP,
+    gap: Annotated[str, typer.Option(help="Inactivity that ends a visit.")] = GAP,
     max_visit: Annotated[int, typer.Option(help="Fold later visits into this number.")] = 20,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -102,18 +151,37 @@ def visits_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Conversion by visit number: which visit converts, and the channel mix of each."""
+    from parcours.journeys import visits
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = visits.conversion_by_visit(
             p.store, conversion, scope, gap=gap, max_visit=max_visit
         )
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
-    else:
+    elif fmt is OutputFormat.csv:
         print_rows(
             [
                 {
                     **{k: v for k, v in r.items() if k != "converting_channel_mix"},
+                    "channel_mix": _mix(r["channel_mix"], top=None),
+                }
+                for r in result.by_visit
+            ],
+            fmt,
+        )
+    else:
+        # The visits of number k are the customers who made k visits: one column says both.
+        print_rows(
+            [
+                {
+                    "visit": r["visit_number"],
+                    "customers": r["customers"],
+                    "converting_visits": r["converting_visits"],
+                    "visit_conversion_rate": r["visit_conversion_rate"],
+                    "first_conversions": r["first_conversions"],
+                    "share_of_converters": r["share_of_converters"],
                     "channel_mix": _mix(r["channel_mix"]),
                 }
                 for r in result.by_visit
@@ -124,9 +192,11 @@ def visits_command(
     _draw(result, chart)
 
 
-def _mix(mix: dict[str, int]) -> str:
+def _mix(mix: dict[str, Any], top: int | None = 3) -> str:
+    """The largest shares of a mix (counts or shares), e.g. "web 78%, app 14%, store 5%"."""
     total = sum(mix.values()) or 1
-    return " ".join(f"{k} {v / total:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))
+    ranked = sorted(mix.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v / total:.0%}" for k, v in ranked[:top])
 
 
 @journeys_app.command("funnel")
@@ -166,9 +236,12 @@ def funnel_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """A funnel: customers at each step, conversion, the leaks and time to convert."""
+    from parcours.journeys import funnel
+
     scope = _scope(since, until, channel, customers, prop, where)
     exclusions = [funnel.Exclusion.parse(text) for text in exclude or []]
-    with connect(store, read_only=True) as p:
+    listed = customers_at if customers_at is not None else dropped_at
+    with connect(store) as p, _warned():
         result = funnel.funnel(
             p.store,
             list(steps),
@@ -179,18 +252,37 @@ def funnel_command(
             breakdown=breakdown,
             attribution=attribution,
         )
-    if customers_at is not None or dropped_at is not None:
-        step = customers_at if customers_at is not None else dropped_at
-        ids = result.customers_at(step or 0, dropped=dropped_at is not None)
+        # The customers are read from the store: while it is open.
+        ids = None if listed is None else result.customers_at(listed, dropped=customers_at is None)
+    if ids is not None:
         print_rows([{"customer_id": i} for i in ids], fmt)
         return
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
+    elif fmt is OutputFormat.csv:
+        print_rows(result.steps, fmt)
     else:
-        print_rows(result.steps, fmt, title=f"{result.customers:,} customers at step 1")
+        _print_funnel_steps(result.steps)
         if result.breakdown:
             print_rows(result.breakdown, fmt, title=f"By {breakdown} ({attribution} touch)")
     _draw(result, chart)
+
+
+def _print_funnel_steps(steps: list[dict[str, Any]]) -> None:
+    """The steps as a table; the time to convert, which only the last step has, below it."""
+    timing = ("median_seconds_to_convert", "p90_seconds_to_convert")
+    print_rows(
+        [{k: v for k, v in step.items() if k not in timing} for step in steps],
+        OutputFormat.table,
+        title=f"{steps[0]['customers']:,} customers at step 1",
+    )
+    last = steps[-1]
+    if last.get(timing[0]) is not None:
+        console.print(
+            f"Time to convert: median {duration(last[timing[0]])}, "
+            f"90% within {duration(last[timing[1]])}",
+            highlight=False,
+        )
 
 
 @journeys_app.command("map")
@@ -208,14 +300,11 @@ def map_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The journey map: which touchpoint follows which, how often, and how long between."""
+    from parcours.journeys import paths
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
-        result = paths.journey_map(
-            p.store,
-            scope,
-            touchpoint=touchpoint,
-            case=case,
-        )
+    with connect(store) as p:
+        result = paths.journey_map(p.store, scope, touchpoint=touchpoint, case=case)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -238,15 +327,11 @@ def variants_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The most frequent whole journeys and their share."""
+    from parcours.journeys import paths
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
-        rows = paths.variants(
-            p.store,
-            scope,
-            touchpoint=touchpoint,
-            case=case,
-            top=top,
-        )
+    with connect(store) as p:
+        rows = paths.variants(p.store, scope, touchpoint=touchpoint, case=case, top=top)
     if fmt is not OutputFormat.json:
         rows = [
             {**r, "variant": " → ".join(r["variant"]) if r["variant"] else "(others)"} for r in rows
@@ -258,7 +343,7 @@ def variants_command(
 def paths_command(
     anchor: Annotated[str, typer.Argument(help="The touchpoint paths start from (or end at).")],
     to: Annotated[bool, typer.Option("--to", help="Paths leading to the anchor.")] = False,
-    depth: Annotated[int, typer.Option(help=f"Steps, 1 to {paths.MAX_DEPTH}.")] = 5,
+    depth: Annotated[int, typer.Option(help=f"Steps, 1 to {MAX_DEPTH}.")] = 5,
     top: Annotated[int, typer.Option(help="Touchpoints kept per step; the rest: other.")] = 8,
     touchpoint: TouchpointOption = "name",
     since: SinceOption = None,
@@ -272,8 +357,10 @@ def paths_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """What customers did after (or before) a touchpoint, step by step."""
+    from parcours.journeys import paths
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = paths.paths(
             p.store,
             anchor,
@@ -293,9 +380,9 @@ def paths_command(
 @journeys_app.command("switches")
 def switches_command(
     window: Annotated[str, typer.Option(help="Contacts this close make one case.")] = "7d",
-    churn_days: Annotated[int, typer.Option(help="Silent this long at the end: churned.")] = (
-        contacts.CHURN_DAYS
-    ),
+    churn_days: Annotated[
+        int, typer.Option(help="Silent this long at the end: churned.")
+    ] = CHURN_DAYS,
     detail: Annotated[bool, typer.Option(help="Every switch, one row each.")] = False,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -308,8 +395,10 @@ def switches_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Channel switching within cases, and what followed each switch."""
+    from parcours.journeys import contacts
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         if detail:
             rows = contacts.switches(p.store, scope, window=window, churn_days=churn_days)
             print_rows(rows, fmt, title="Channel switches")
@@ -341,8 +430,10 @@ def repeats_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Repeat contacts, first-contact resolution, time to resolution and customer effort."""
+    from parcours.journeys import contacts
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         if list_cases:
             rows = contacts.repeaters(p.store, scope, window=window, limit=limit)
             if fmt is not OutputFormat.json:
@@ -360,7 +451,7 @@ def repeats_command(
         print_json(result.to_dict())
     else:
         summary = {k: v for k, v in result.to_dict().items() if not k.startswith("by_")}
-        print_rows([summary], fmt, title="Contacts and cases")
+        print_record(summary, fmt, title="Contacts and cases")
         print_rows(result.by_intent, fmt, title="By intent")
         print_rows(result.by_channel, fmt, title="By channel")
     _draw(result, chart)
@@ -370,12 +461,8 @@ def repeats_command(
 def attribution_command(
     conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
     touchpoint: TouchpointOption = "channel",
-    lookback: Annotated[str, typer.Option(help="Touches this long before count.")] = (
-        attribution.LOOKBACK
-    ),
-    half_life: Annotated[str, typer.Option(help="Time decay's half-life.")] = (
-        attribution.HALF_LIFE
-    ),
+    lookback: Annotated[str, typer.Option(help="Touches this long before count.")] = LOOKBACK,
+    half_life: Annotated[str, typer.Option(help="Time decay's half-life.")] = HALF_LIFE,
     budget: Annotated[float, typer.Option(help="The budget to split by credit.")] = 100.0,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -389,8 +476,10 @@ def attribution_command(
 ) -> None:
     """Which touchpoints earn the conversions: first, last, linear, position, time decay,
     exact Markov and Shapley credit side by side, and the budget each would give."""
+    from parcours.journeys import attribution
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = attribution.attribution(
             p.store,
             conversion,
@@ -428,9 +517,9 @@ def touchpoints_command(
     conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
     touchpoint: TouchpointOption = "channel:name",
     window: Annotated[str, typer.Option(help="Conversion counted this long after.")] = "30d",
-    churn_days: Annotated[int, typer.Option(help="Silent this long at the end: churned.")] = (
-        contacts.CHURN_DAYS
-    ),
+    churn_days: Annotated[
+        int, typer.Option(help="Silent this long at the end: churned.")
+    ] = CHURN_DAYS,
     since: SinceOption = None,
     until: UntilOption = None,
     channel: ChannelOption = None,
@@ -441,8 +530,10 @@ def touchpoints_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each touchpoint's reach, what follows it, and the moments of truth."""
+    from parcours.journeys import performance
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = performance.touchpoints(
             p.store,
             scope,
@@ -458,7 +549,7 @@ def touchpoints_command(
         result.moments_of_truth,
         fmt,
         title=f"Moments of truth ({result.customers:,} customers, conversion "
-        f"{result.conversion_rate:.1%}, churn {result.churn_rate:.1%})",
+        f"{percent(result.conversion_rate)}, churn {percent(result.churn_rate)})",
     )
     print_rows(result.touchpoints, fmt, title="Every touchpoint")
 
@@ -477,8 +568,10 @@ def agents_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each agent and team: contacts, first-contact resolution, repeats caused, handle time."""
+    from parcours.journeys import performance
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = performance.agents(p.store, scope, window=window)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -506,8 +599,10 @@ def cohorts_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Retention and repeat purchase by first-seen month or acquisition channel."""
+    from parcours.journeys import cohorts
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = cohorts.cohorts(p.store, scope, by=by, conversion=conversion, months=months)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -525,7 +620,7 @@ def typical_command(
     conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
     top: Annotated[
         int, typer.Option(help="Cluster the most frequent journeys; the rest join the nearest.")
-    ] = typical.TOP_VARIANTS,
+    ] = TOP_VARIANTS,
     seed: Annotated[int, typer.Option(help="Seed of the k-medoids restarts.")] = 0,
     members: Annotated[
         int | None, typer.Option("--list", help="The customers following typical journey N.")
@@ -542,8 +637,10 @@ def typical_command(
 ) -> None:
     """Typical journeys: whole journeys grouped by their edit distances (k-medoids), each
     named by its characteristic sub-paths, with its share, conversion, effort and customers."""
+    from parcours.journeys import typical
+
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store, read_only=True) as p:
+    with connect(store) as p:
         result = typical.typical_journeys(
             p.store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
         )
@@ -561,13 +658,11 @@ def typical_command(
                     "name": t["name"],
                     "customers": t["customers"],
                     "share": t["share"],
-                    "conversion": t["conversion_rate"],
+                    "conversion_rate": t["conversion_rate"],
                     "effort": t["mean_effort"],
                     "tenure (days)": t["profile"]["median_tenure_days"],
                     "value": t["profile"]["mean_value"],
-                    "channels": ", ".join(
-                        f"{c} {s:.0%}" for c, s in list(t["channel_mix"].items())[:3]
-                    ),
+                    "channels": _mix(t["channel_mix"]),
                 }
                 for t in result.typical
             ],

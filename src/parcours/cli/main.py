@@ -2,6 +2,9 @@
 
 Exit status: 0 done; 3 done, but some records were quarantined (see `parcours quarantine list`);
 2 a usage or input error (the message says how to fix it); 1 an unexpected failure.
+
+Each command imports the services it calls when it runs: `parcours --help` and a command's
+start-up load the command line only, not the engine, Arrow and numpy of every capability.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from parcours.cli.identity import customers_app, identity_app
 from parcours.cli.journeys import journeys_app
@@ -20,18 +24,20 @@ from parcours.cli.output import (
     OutputFormat,
     StoreOption,
     by_month,
+    cell,
     console,
     errors,
     print_json,
     print_rows,
     progress_bar,
 )
-from parcours.client import Parcours, connect
-from parcours.collect.ledger import ImportSummary
-from parcours.collect.mapping import load_mapping, shipped_mappings
 from parcours.errors import ParcoursError
 from parcours.store.export import events_without_customer
 from parcours.version import __version__
+
+if TYPE_CHECKING:
+    from parcours.client import Parcours
+    from parcours.collect.ledger import ImportSummary
 
 EXIT_QUARANTINED = 3
 
@@ -54,12 +60,14 @@ app.add_typer(journeys_app, name="journeys")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> Parcours:
+    from parcours.client import connect
+
     return connect(store, read_only=read_only)
 
 
 def _open_existing(store: Path | None) -> Parcours:
     """Read commands open an existing store read-only, so several can run side by side."""
-    return connect(store, read_only=True)
+    return _open(store, read_only=True)
 
 
 @app.command("import")
@@ -172,7 +180,8 @@ def quarantine_show(
         record = p.quarantine.show(quarantine_id)
     if fmt is OutputFormat.table:
         for key, value in record.items():
-            console.print(f"[bold]{key:>15}[/bold]  {value}", highlight=False, markup=False)
+            shown = "–" if value is None else escape(cell(key, value))
+            console.print(f"[bold]{key:>15}[/bold]  {shown}", highlight=False)
     else:
         print_rows([record], fmt)
 
@@ -215,10 +224,12 @@ def stats(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> 
         print_json(figures)
         return
     totals = figures["totals"]
+    first, last = (totals[k] for k in ("first_occurred_at", "last_occurred_at"))
+    span = f", {cell('', first)} → {cell('', last)} UTC" if first is not None else ""
     console.print(
-        f"[bold]{figures['store']}[/bold]: {totals['events']:,} events from "
-        f"{totals['sources']} sources, {totals['first_occurred_at']} → "
-        f"{totals['last_occurred_at']}; {totals['quarantined']:,} records in quarantine"
+        f"[bold]{escape(str(figures['store']))}[/bold]: {totals['events']:,} events from "
+        f"{totals['sources']} sources{span}; {totals['quarantined']:,} records in quarantine",
+        highlight=False,
     )
     for key, title in (
         ("by_channel", "Events by channel"),
@@ -285,6 +296,8 @@ def export(
 @mappings_app.command("list")
 def mappings_list(fmt: FormatOption = OutputFormat.table) -> None:
     """The shipped mappings, usable by name with `parcours import --mapping NAME`."""
+    from parcours.collect.mapping import load_mapping, shipped_mappings
+
     rows = []
     for name in shipped_mappings():
         mapping, _ = load_mapping(name)
@@ -295,7 +308,7 @@ def mappings_list(fmt: FormatOption = OutputFormat.table) -> None:
 @mappings_app.command("show")
 def mappings_show(name: Annotated[str, typer.Argument(help="A shipped mapping name.")]) -> None:
     """Print a shipped mapping, to copy and adapt."""
-    from parcours.collect.mapping import SHIPPED
+    from parcours.collect.mapping import SHIPPED, shipped_mappings
 
     if name not in shipped_mappings():
         raise ParcoursError(
@@ -326,7 +339,13 @@ def serve(
 
 
 def _print_sources(sources: list[Any], fmt: OutputFormat) -> None:
-    print_rows([s.to_dict() for s in sources], fmt, title="Sources")
+    rows = [s.to_dict() for s in sources]
+    if fmt is OutputFormat.table:
+        if not rows:
+            console.print("No sources yet: add one with `parcours sources add NAME --channel web`.")
+            return
+        rows = [{**r, "enabled": bool(r["enabled"])} for r in rows]
+    print_rows(rows, fmt, title="Sources")
 
 
 @sources_app.command("add")
@@ -443,11 +462,11 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: user errors are one clear message, never a traceback."""
+    """Entry point: a mistake is one clear message and exit 2, never a traceback."""
     try:
         return app(args=argv, standalone_mode=False)
     except ParcoursError as error:
-        errors.print(f"[bold red]Error:[/bold red] {error.message}", highlight=False)
+        errors.print(f"[bold red]Error:[/bold red] {escape(error.message)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         errors.print(
@@ -458,17 +477,31 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(done.exit_code)
     except typer.Abort:
         sys.exit(1)
+    except _usage_error() as error:
+        _show_usage_error(error)
     except Exception as error:
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
         if os.environ.get("PARCOURS_DEBUG"):
             raise
         errors.print(
-            f"[bold red]Unexpected error:[/bold red] {type(error).__name__}: {error}\n"
+            f"[bold red]Unexpected error:[/bold red] {type(error).__name__}: "
+            f"{escape(str(error))}\n"
             "This is a bug in parcours. Run again with PARCOURS_DEBUG=1 for the traceback, and "
-            "report it with that output."
+            "report it with that output.",
+            highlight=False,
         )
         sys.exit(1)
+
+
+def _usage_error() -> type[Exception]:
+    """The base of the exceptions a command-line mistake raises (unknown option or command,
+    missing or bad value). Found through `typer.BadParameter`, a public name: Typer 0.2x
+    raises those of the copy of Click it bundles, earlier Typers Click's own."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _show_usage_error(error: Exception) -> NoReturn:
+    """Print the mistake as Click does (the usage line, where to find help, the error) and
+    exit with its status: 2 for a usage error. With no arguments, the help is already shown."""
+    if type(error).__name__ != "NoArgsIsHelpError":
+        error.show()  # type: ignore[attr-defined]
+    sys.exit(getattr(error, "exit_code", 2))

@@ -1,0 +1,66 @@
+"""Command-line mistakes as people make them: each is a usage error, as Click reports one —
+exit status 2 and a message naming the mistake — never "a bug in parcours", never a traceback.
+
+The expected messages are Click's own wording for Click's checks, and ours for the checks
+parcours makes (a date, a filter's columns).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MISTAKES = {
+    "unknown option": (["stats", "--nosuch"], "No such option: --nosuch"),
+    "missing required option": (
+        ["import", "calls.csv", "--mapping", "call_centre"],
+        "Missing option '--source'",
+    ),
+    "bad choice": (["stats", "--format", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
+    "unknown command": (["nosuchcmd"], "No such command 'nosuchcmd'"),
+    "unknown subcommand": (["journeys", "funel", "A", "B"], "No such command 'funel'"),
+    "bad date": (
+        ["journeys", "funnel", "A", "B", "--since", "yesterday"],
+        "'yesterday' is not a date or time",
+    ),
+    "bad --where": (
+        ["journeys", "funnel", "A", "B", "--where", "nosuch=1"],
+        "The filter 'nosuch=1' names nosuch, which events do not have",
+    ),
+    "misspelt column in --where": (
+        ["journeys", "visits", "Order Completed", "--where", "amout > 100"],
+        "did you mean amount?",
+    ),
+}
+
+
+@pytest.mark.parametrize("args, says", MISTAKES.values(), ids=MISTAKES.keys())
+def test_a_command_line_mistake_is_a_usage_error(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "parcours", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr
+    assert "bug in parcours" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "parcours.duckdb").exists(), "a mistake creates no store"
+
+
+def test_no_command_shows_the_help(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "parcours"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 2, "as Click does when a group is called without a command"
+    assert "Commands" in done.stdout + done.stderr
+    assert "bug in parcours" not in done.stderr
