@@ -155,8 +155,8 @@ def test_tables_fit_80_columns_in_human_units(demo: tuple[Path, dict[str, Any]])
 def test_the_commands_show_the_analyses_own_defaults() -> None:
     """The command line writes the analyses' defaults down so as not to import them at start-up;
     they must stay the analyses' own."""
+    from parcours.cli import journeys as journeys_cli
     from parcours.journeys import attribution, contacts, paths, typical, visits
-    from parcours.journeys import cli as journeys_cli
 
     assert journeys_cli.GAP == visits.GAP
     assert journeys_cli.CHURN_DAYS == contacts.CHURN_DAYS

@@ -62,7 +62,8 @@ def test_ordered_funnels_equal_clickhouse_window_funnel(
     ]
     _log(p, tmp_path, events)
     log = tmp_path / "log.parquet"
-    p.sql(
+    # A COPY writes a file: through the engine, p.sql only reads.
+    p.store.engine.execute(
         "COPY (SELECT customer_id, epoch_us(occurred_at)::UBIGINT AS at, name "
         f"FROM customer_events) TO {lit(str(log))}"
     )
