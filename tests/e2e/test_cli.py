@@ -151,3 +151,21 @@ def test_tables_for_people_fit_80_columns_in_plain_words(tmp_path: Path) -> None
         printed = run(*args, cwd=tmp_path, columns=80)
         assert printed.returncode == 0, printed.stderr
         assert max(map(len, printed.stdout.splitlines())) <= 80, args
+
+
+def test_help_loads_the_command_line_only(tmp_path: Path) -> None:
+    """`parcours --help` (and every command's start-up) imports no engine, Arrow, numpy, SQL
+    builder or settings library: each command imports what it needs when it runs. What this
+    spares is start-up time (about a second); the test checks the imports, not the time."""
+    heavy = ("duckdb", "pyarrow", "numpy", "pandas", "sqlglot", "pydantic_settings", "splink")
+    code = (
+        "import sys\n"
+        "from parcours.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert "Commands" in done.stdout, done.stderr
+    assert done.stderr.strip() == "", f"imported at start-up: {done.stderr.strip()}"

@@ -32,7 +32,6 @@ from parcours.cli.output import (
     progress_bar,
 )
 from parcours.errors import ParcoursError
-from parcours.store.export import events_without_customer
 from parcours.version import __version__
 
 if TYPE_CHECKING:
@@ -283,6 +282,8 @@ def export(
             count = p.export_identifiers(output, fmt=file_format)  # type: ignore[arg-type]
             what, unresolved = "identifiers", 0
         else:
+            from parcours.store.export import events_without_customer
+
             count = p.export(output, fmt=file_format, source=source)  # type: ignore[arg-type]
             what, unresolved = "events", events_without_customer(p.store, source)
     console.print(f"Wrote {count:,} {what} with their customer to [bold]{output}[/bold]")
