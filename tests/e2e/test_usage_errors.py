@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from event_log import import_events
+
+import parcours
 
 MISTAKES = {
     "unknown option": (["stats", "--nosuch"], "No such option: --nosuch"),
@@ -64,3 +67,27 @@ def test_no_command_shows_the_help(tmp_path: Path) -> None:
     assert done.returncode == 2, "as Click does when a group is called without a command"
     assert "Commands" in done.stdout + done.stderr
     assert "bug in parcours" not in done.stderr
+
+
+def test_a_filter_the_engine_refuses_is_a_usage_error(tmp_path: Path) -> None:
+    """A filter that parses and names real columns, but that the engine cannot run (a time
+    compared with text that is none, a function it does not have): said before the analysis
+    runs, in the engine's words."""
+    with parcours.connect(tmp_path / "s.duckdb") as p:
+        import_events(p, tmp_path, [("u1", 1, "web", "A"), ("u1", 2, "web", "B")])
+    for where, says in (
+        ("occurred_at > 'yesterday'", 'invalid timestamp field format: "yesterday"'),
+        ("nosuchfn(amount) > 1", "nosuchfn does not exist"),
+    ):
+        funnel = ["journeys", "funnel", "A", "B", "--where", where, "--store", "s.duckdb"]
+        done = subprocess.run(
+            [sys.executable, "-m", "parcours", *funnel],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert f"The filter {where!r} cannot be used" in done.stderr and says in done.stderr
+        assert "bug in parcours" not in done.stderr and "Traceback" not in done.stderr

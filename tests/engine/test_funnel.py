@@ -227,3 +227,13 @@ def test_a_scope_that_cannot_narrow_is_refused_when_made() -> None:
         Scope(where='name = "Order Completed"')
     assert Scope(since=dt.date(2026, 5, 1)).since == dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
     assert Scope(where="customer_events.amount > 1 AND channel = 'web'").where
+
+
+def test_a_filter_the_engine_refuses_is_found_by_check(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    _log(p, tmp_path, [("u1", 1, "A"), ("u1", 2, "B")])
+    with pytest.raises(BadRequest, match="cannot be used: .*yesterday"):
+        Scope(where="occurred_at > 'yesterday'").check(p.store)
+    fine = Scope(where="occurred_at > '2026-01-01'")
+    assert fine.check(p.store) is fine

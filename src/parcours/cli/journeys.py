@@ -106,11 +106,18 @@ def _scope(
     return Scope(since, until, tuple(channel or ()), customers, parse_properties(prop), where)
 
 
-def connect(store: Path | None) -> Parcours:
-    """The store, read-only: analyses only read, and several can run side by side."""
+def connect(store: Path | None, scope: Scope) -> Parcours:
+    """The store, read-only (analyses only read, and several can run side by side), once the
+    scope's filter has been tried on it."""
     from parcours.client import connect as open_store
 
-    return open_store(store, read_only=True)
+    p = open_store(store, read_only=True)
+    try:
+        scope.check(p.store)
+    except BaseException:
+        p.close()
+        raise
+    return p
 
 
 def _draw(result: Any, chart: Path | None) -> None:
@@ -154,7 +161,7 @@ def visits_command(
     from parcours.journeys import visits
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = visits.conversion_by_visit(
             p.store, conversion, scope, gap=gap, max_visit=max_visit
         )
@@ -241,7 +248,7 @@ def funnel_command(
     scope = _scope(since, until, channel, customers, prop, where)
     exclusions = [funnel.Exclusion.parse(text) for text in exclude or []]
     listed = customers_at if customers_at is not None else dropped_at
-    with connect(store) as p, _warned():
+    with connect(store, scope) as p, _warned():
         result = funnel.funnel(
             p.store,
             list(steps),
@@ -303,7 +310,7 @@ def map_command(
     from parcours.journeys import paths
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = paths.journey_map(p.store, scope, touchpoint=touchpoint, case=case)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -330,7 +337,7 @@ def variants_command(
     from parcours.journeys import paths
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         rows = paths.variants(p.store, scope, touchpoint=touchpoint, case=case, top=top)
     if fmt is not OutputFormat.json:
         rows = [
@@ -360,7 +367,7 @@ def paths_command(
     from parcours.journeys import paths
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = paths.paths(
             p.store,
             anchor,
@@ -398,7 +405,7 @@ def switches_command(
     from parcours.journeys import contacts
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         if detail:
             rows = contacts.switches(p.store, scope, window=window, churn_days=churn_days)
             print_rows(rows, fmt, title="Channel switches")
@@ -433,7 +440,7 @@ def repeats_command(
     from parcours.journeys import contacts
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         if list_cases:
             rows = contacts.repeaters(p.store, scope, window=window, limit=limit)
             if fmt is not OutputFormat.json:
@@ -479,7 +486,7 @@ def attribution_command(
     from parcours.journeys import attribution
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = attribution.attribution(
             p.store,
             conversion,
@@ -533,7 +540,7 @@ def touchpoints_command(
     from parcours.journeys import performance
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = performance.touchpoints(
             p.store,
             scope,
@@ -571,7 +578,7 @@ def agents_command(
     from parcours.journeys import performance
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = performance.agents(p.store, scope, window=window)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -602,7 +609,7 @@ def cohorts_command(
     from parcours.journeys import cohorts
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = cohorts.cohorts(p.store, scope, by=by, conversion=conversion, months=months)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
@@ -640,7 +647,7 @@ def typical_command(
     from parcours.journeys import typical
 
     scope = _scope(since, until, channel, customers, prop, where)
-    with connect(store) as p:
+    with connect(store, scope) as p:
         result = typical.typical_journeys(
             p.store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
         )

@@ -12,16 +12,19 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from parcours.errors import BadRequest
+from parcours.errors import BadRequest, ParcoursError
 from parcours.identity.customer_events import COLUMNS
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
+
+if TYPE_CHECKING:
+    from parcours.store.store import Store
 
 Touchpoint = Literal["name", "channel", "channel:name"]
 """How a journey names a step: the event's name, its channel, or both ("call:Call")."""
@@ -106,6 +109,25 @@ class Scope:
         if self.where:
             found.append(f"({checked_expression(self.where)})")
         return found
+
+    def check(self, store: Store) -> Scope:
+        """The scope, once its expression has been tried on one of the store's events: a
+        filter the engine refuses (an unknown function, text where a number or a time is
+        compared) is a BadRequest naming it, before an analysis runs into the engine's error."""
+        if self.where:
+            expression = checked_expression(self.where)
+            one = "(SELECT * FROM customer_events LIMIT 1)"
+            try:
+                store.engine.query(f"SELECT 1 FROM {one} WHERE ({expression})")
+            except ParcoursError:
+                raise  # the store's own trouble (unreadable...), already said
+            except Exception as error:  # only the expression varies: the engine refused it
+                raise BadRequest(
+                    f"The filter {self.where!r} cannot be used: {str(error).splitlines()[0]}",
+                    "compare each column with a value of its type (amount > 100, occurred_at "
+                    ">= '2026-05-01', channel = 'web'), with DuckDB's functions",
+                ) from None
+        return self
 
     def events(self, columns: str = "*") -> str:
         """SQL for the scoped events."""
