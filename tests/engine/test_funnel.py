@@ -233,7 +233,7 @@ def test_a_filter_the_engine_refuses_is_found_by_check(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
     _log(p, tmp_path, [("u1", 1, "A"), ("u1", 2, "B")])
-    with pytest.raises(BadRequest, match="cannot be used: .*yesterday"):
+    with pytest.raises(BadRequest, match=r"cannot be used: .*yesterday"):
         Scope(where="occurred_at > 'yesterday'").check(p.store)
     fine = Scope(where="occurred_at > '2026-01-01'")
     assert fine.check(p.store) is fine
