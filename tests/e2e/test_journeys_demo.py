@@ -210,7 +210,8 @@ def test_funnel_equals_clickhouse_window_funnel(world: Any, tmp_path: Path) -> N
     chdb = pytest.importorskip("chdb")
     _, p, _ = world
     log = tmp_path / "log.parquet"
-    p.sql(
+    # A COPY writes a file: through the engine, p.sql only reads.
+    p.store.engine.execute(
         "COPY (SELECT customer_id, epoch_us(occurred_at)::UBIGINT AS at, "
         f"coalesce(name, '') AS name FROM customer_events) TO {lit(str(log))}"
     )
