@@ -8,6 +8,8 @@ records, and the test says why. FEBRL, scored against its truth, is tests/e2e/te
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +162,31 @@ def test_a_run_is_repeatable_and_leaves_no_work_table(p: parcours.Parcours, tmp_
         "OR table_name LIKE '_person%'"
     ).to_pylist()
     assert left == []
+
+
+def test_records_with_only_names_are_refused_with_what_to_add(tmp_path: Path) -> None:
+    # First and last names are one comparison: nothing tells two namesakes apart. Splink
+    # itself fails on it with invalid SQL; the command says what is missing and exits 2.
+    (tmp_path / "m.yaml").write_text(
+        "name: t\ntype: {value: identify}\nchannel: {value: other}\noccurred_at: at\n"
+        "identifiers:\n  crm_id: crm\nproperties: [first_name, last_name]\n"
+    )
+    (tmp_path / "e.csv").write_text(
+        "at,crm,first_name,last_name\n2026-01-01 10:00:00,C1,Jeanne,Fontaine\n"
+        "2026-01-01 10:00:00,C2,jeanne,FONTAINE\n2026-01-01 10:00:00,C3,Marc,Durand\n"
+    )
+    store = tmp_path / "names.duckdb"
+    with parcours.connect(store) as p:
+        p.import_file(tmp_path / "e.csv", source="s", mapping=tmp_path / "m.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "parcours", "identity", "match", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    message = " ".join(done.stdout.split() + done.stderr.split())
+    assert done.returncode == 2, message
+    assert "share only first_name and last_name" in message  # the fields present
+    assert "birth_date, postcode, city, street, street_number" in message  # the fields needed
+    assert "identity.person_fields" in message  # the fix
+    assert "bug in parcours" not in message

@@ -38,8 +38,9 @@ from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from parcours.errors import ConfigError
 from parcours.identity import graph
-from parcours.identity.rules import IdentityRules
+from parcours.identity.rules import DEFAULT_PERSON_FIELDS, IdentityRules
 from parcours.sql import ident, lit
 from parcours.store.store import Store
 
@@ -199,6 +200,23 @@ def prediction_blocks(attributes: list[str]) -> list[Any]:
     return rules or [block_on(a) for a in attributes]
 
 
+def check_comparable(attributes: list[str]) -> None:
+    """Refuse records that give the model fewer than two comparisons: with one (first and last
+    names, which are compared as one), every pair agreeing on it looks alike and nothing tells
+    namesakes apart, so there is nothing to train the model on."""
+    if len(comparisons(attributes)) >= MIN_ATTRIBUTES:
+        return
+    others = [a for a in DEFAULT_PERSON_FIELDS if a not in attributes and a not in NAMES]
+    raise ConfigError(
+        f"The person records share only {' and '.join(attributes) or 'no attribute'}: "
+        "matching needs two attributes to compare (first and last names count as one), "
+        f"so one more of {', '.join(others)}",
+        "send a birth date or an address with the records, as a property that the setting "
+        "identity.person_fields names for it (birth_date, postcode...), or add the property "
+        "name your events use to that setting (parcours.toml, section parcours.identity)",
+    )
+
+
 def exact_rule(attributes: list[str]) -> list[str]:
     """The attributes a near-certain match agrees on, for the prior's estimate."""
     for rule in EXACT_RULES:
@@ -308,16 +326,18 @@ def match_people(store: Store) -> MatchRun:
 
     Returns how many records were compared, on which attributes, over how many candidate
     pairs, and how many matches (pairs of identities, probability at least 0.5, or the
-    threshold if lower) were written. Fewer than two records, or fewer than two attributes
-    that two records carry, is not an error: nothing to match, and no match is kept.
+    threshold if lower) were written. Fewer than two records is not an error: nothing to
+    match, and no match is kept. Records that carry too little to compare (only names) are a
+    ConfigError that says which attribute to add (`check_comparable`).
     """
     started = time.perf_counter()
     engine = store.engine
     run = MatchRun(run_id="m" + time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     try:
         _collect_records(store, run)
-        comparable = run.records >= 2 and len(run.attributes) >= MIN_ATTRIBUTES
+        comparable = run.records >= 2
         if comparable:
+            check_comparable(run.attributes)
             with _quiet_splink():
                 _predict(store, run)
         with engine.transaction():
