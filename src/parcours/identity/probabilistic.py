@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import Any
 
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.internals.comparison_creator import ComparisonCreator
@@ -89,19 +90,43 @@ class MatchRun:
 def normalised_sql(attribute: str, value: str) -> str:
     """SQL for an attribute's value as matching compares it: lower case, no accents, and for
     names and addresses only letters and digits (`Jean-Pierre` and `jean pierre` agree); birth
-    dates as ISO `YYYY-MM-DD` when they parse, else their digits. Empty is NULL."""
+    dates as ISO `YYYY-MM-DD` (see `birth_date_sql`). Empty is NULL."""
     text = f"lower(strip_accents(trim({value})))"
     if attribute in NAMES:
         text = rf"regexp_replace({text}, '[^\pL]', '', 'g')"
     elif attribute == "birth_date":
-        formats = "['%Y-%m-%d', '%Y%m%d', '%d/%m/%Y', '%Y/%m/%d', '%d.%m.%Y', '%Y-%m-%dT%H:%M:%S']"
-        digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
-        text = f"coalesce(strftime(try_strptime({text}, {formats}), '%Y-%m-%d'), {digits})"
+        text = birth_date_sql(text)
     elif attribute in ("street", "street_number", "postcode", "city"):
         text = rf"regexp_replace({text}, '[^\pL\pN]', '', 'g')"
     else:
         text = rf"regexp_replace({text}, '\s+', ' ', 'g')"
     return f"nullif({text}, '')"
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
+"""Day first before month first: `05/03/1987` is the 5th of March (an American record of
+the 3rd of May then reads as its day and month swapped, which the comparison allows for)."""
+
+
+def birth_date_sql(text: str) -> str:
+    """SQL for a birth date as ISO `YYYY-MM-DD`: parsed when it parses (timestamps too), else
+    its digits put in that shape when it is written year first or year last (a typo such as
+    `1968-07-74` is still one digit from `1968-07-24`), else its digits."""
+    # Lower-cased before: a timestamp's T is a t.
+    formats = ", ".join([*(lit(f) for f in DATE_FORMATS), "'%Y-%m-%dt%H:%M:%S'"])
+    digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
+    year_first = (
+        f"substr({digits}, 1, 4) || '-' || substr({digits}, 5, 2) || '-' || substr({digits}, 7, 2)"
+    )
+    year_last = (
+        f"substr({digits}, 5, 4) || '-' || substr({digits}, 3, 2) || '-' || substr({digits}, 1, 2)"
+    )
+    return (
+        f"coalesce(strftime(try_strptime({text}, [{formats}]), '%Y-%m-%d'), "
+        rf"CASE WHEN regexp_full_match({text}, '\d{{4}}\D?\d{{2}}\D?\d{{2}}') THEN {year_first} "
+        rf"WHEN regexp_full_match({text}, '\d{{2}}\D\d{{2}}\D\d{{4}}') THEN {year_last} "
+        f"ELSE {digits} END)"
+    )
 
 
 def described_events_query(rules: IdentityRules) -> str:
@@ -157,10 +182,36 @@ def records_query(rules: IdentityRules, described: str) -> str:
 # ---------------------------------------------------------------- pure builders: the model
 
 
+def day_month_swapped(date: str) -> str:
+    """SQL for an ISO date written with its day and month swapped."""
+    return f"substr({date}, 1, 5) || substr({date}, 9, 2) || '-' || substr({date}, 6, 2)"
+
+
+def birth_date_comparison(attribute: str) -> ComparisonCreator:
+    """Birth dates as written (`birth_date_sql`): the same, day and month swapped, one digit
+    wrong or two swapped, or different. A date that does not parse still counts: a wrong
+    day (`1968-07-74`) is one digit off, and any other date is a disagreement, not a blank."""
+    swapped = f"{attribute}_l = {day_month_swapped(attribute + '_r')}"
+    return cl.CustomComparison(
+        output_column_name=attribute,
+        comparison_levels=[
+            cll.NullLevel(attribute),
+            cll.ExactMatchLevel(attribute).configure(
+                label_for_charts="Exact match on date of birth"
+            ),
+            cll.CustomLevel(swapped, "Day and month swapped"),
+            cll.DamerauLevenshteinLevel(attribute, 1).configure(
+                label_for_charts="One digit wrong or two swapped"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparison_for(attribute: str) -> ComparisonCreator:
     """How one attribute is compared; an attribute parcours does not know is compared exactly."""
     if attribute == "birth_date":
-        return cl.DateOfBirthComparison(attribute, input_is_string=True, datetime_format="%Y-%m-%d")
+        return birth_date_comparison(attribute)
     if attribute in NAMES:
         return cl.NameComparison(attribute)
     if attribute == "postcode":
@@ -170,26 +221,63 @@ def comparison_for(attribute: str) -> ComparisonCreator:
     return cl.ExactMatch(attribute)
 
 
+def names_comparison() -> ComparisonCreator:
+    """First and last names as one comparison, so that a swap is a level of its own rather
+    than two disagreements; swapped names with a typo, and a nickname (the surname agrees, on
+    either side), are levels too. A surname or a first name that agrees alone weighs by its
+    frequency (term frequency): a rare surname says more than a common one."""
+    first, last = NAMES
+    first_l, first_r, last_l, last_r = (f"{a}_{side}" for a in NAMES for side in "lr")
+
+    def similar(left: str, right: str, threshold: float) -> str:
+        return f"jaro_winkler_similarity({left}, {right}) >= {threshold}"
+
+    return cl.CustomComparison(
+        output_column_name=f"{first}_{last}",
+        comparison_levels=[
+            cll.And(cll.NullLevel(first), cll.NullLevel(last)),
+            cll.And(cll.ExactMatchLevel(first), cll.ExactMatchLevel(last)),
+            cll.ColumnsReversedLevel(first, last, symmetrical=True),
+            cll.And(cll.JaroWinklerLevel(first, 0.92), cll.JaroWinklerLevel(last, 0.92)),
+            cll.CustomLevel(
+                f"{similar(first_l, last_r, 0.92)} AND {similar(last_l, first_r, 0.92)}",
+                "Names swapped, with a typo",
+            ),
+            cll.And(cll.JaroWinklerLevel(first, 0.88), cll.JaroWinklerLevel(last, 0.88)),
+            cll.ExactMatchLevel(last).configure(tf_adjustment_column=last),
+            cll.CustomLevel(
+                f"{last_l} = {first_r} OR {first_l} = {last_r}",
+                "One name the same on the other side",
+            ),
+            cll.JaroWinklerLevel(last, 0.92),
+            cll.ExactMatchLevel(first).configure(tf_adjustment_column=first),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons(attributes: list[str]) -> list[ComparisonCreator]:
     """One comparison per attribute; first and last names as one when both are there, so
     that a swap (`martin` `paul` against `paul` `martin`) is a level of its own."""
     found = [a for a in attributes if a not in NAMES]
     if all(name in attributes for name in NAMES):
-        names: list[ComparisonCreator] = [cl.ForenameSurnameComparison(*NAMES)]
+        names: list[ComparisonCreator] = [names_comparison()]
     else:
         names = [comparison_for(a) for a in attributes if a in NAMES]
     return [*names, *(comparison_for(a) for a in found)]
 
 
 def prediction_blocks(attributes: list[str]) -> list[Any]:
-    """Candidate pairs: records that agree exactly on a birth date, or on their names
-    swapped, or on any two blocking attributes (not two places). Pairs of keys keep the blocks
-    small on a million records (one first name alone would pair up a hundred million) while a
-    true pair with typos in a few fields still agrees on some two others."""
+    """Candidate pairs: records that agree exactly on a birth date (or on it with day and
+    month swapped), or on their names swapped, or on any two blocking attributes (not two
+    places), or on a place and the house number their streets start with. Pairs of keys keep
+    the blocks small on a million records (one first name alone would pair up a hundred
+    million) while a true pair with typos in a few fields still agrees on some two others."""
     usable = [a for a in BLOCKING_ATTRIBUTES if a in attributes]
     rules: list[Any] = []
     if "birth_date" in usable:
         rules.append(block_on("birth_date"))
+        rules.append(f"l.birth_date = {day_month_swapped('r.birth_date')}")
     if all(name in usable for name in NAMES):
         rules.append("l.first_name = r.last_name AND l.last_name = r.first_name")
     rules += [
@@ -197,7 +285,19 @@ def prediction_blocks(attributes: list[str]) -> list[Any]:
         for a, b in combinations(usable, 2)
         if not (a in PLACES and b in PLACES) and "birth_date" not in (a, b)
     ]
+    if "street" in usable and "street_number" not in usable:
+        # The house number a street starts with survives a typo in the street's name.
+        rules += [
+            f"l.{place} = r.{place} AND {house_number('l')} = {house_number('r')}"
+            for place in PLACES
+            if place in usable
+        ]
     return rules or [block_on(a) for a in attributes]
+
+
+def house_number(side: str) -> str:
+    """SQL for the number a record's street starts with (`12ruedelapaix`), NULL if none."""
+    return f"nullif(regexp_extract({side}.street, '^[0-9]+'), '')"
 
 
 def check_comparable(attributes: list[str]) -> None:
