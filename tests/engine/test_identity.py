@@ -364,6 +364,27 @@ def test_new_events_on_a_limited_or_shared_identifier_resolve_as_a_full_resolve_
     assert customer_of(p.store, "anonymous_id", "ck2") == u2
 
 
+def test_new_events_of_a_customer_a_limit_kept_apart_resolve_as_a_full_resolve_would(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,app,,u1,home@x.com,",  # u1 and the home email
+            "2026-01-02 10:00:00,app,,u2,home@x.com,",  # u2 too: refused, one user id each
+        ],
+    )
+    resolve_full(p.store)
+    # Only u2's customer is touched, but whether the home email may join it depends on u1's,
+    # which the refused link ties it to: both are re-resolved.
+    refused = _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck9,u2,,"])
+    assert refused == ["limit:user_id"]
+    assert customer_of(p.store, "email", "home@x.com") == customer_of(p.store, "user_id", "u1")
+    assert customer_of(p.store, "anonymous_id", "ck9") == customer_of(p.store, "user_id", "u2")
+
+
 # --- the fast path (connected components) against the reference union–find --------------------
 
 
