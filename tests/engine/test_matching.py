@@ -205,13 +205,25 @@ GOAL = 0.99
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("persons", "seed", "measured"),
+    [
+        # Measured when written (precision, recall); the model before birth dates that do
+        # not parse counted, swapped names with typos, house-number blocks and the floor
+        # under m: (1.0, 0.7210) on the few people, where training failed, and (0.9988,
+        # 0.9841) on the thousand.
+        (200, 21, (1.0, 0.9919)),
+        (1000, 12, (1.0, 0.9974)),
+    ],
+)
 def test_people_with_one_to_nine_records_and_typos_of_every_kind_are_found(
-    tmp_path: Path,
+    tmp_path: Path, persons: int, seed: int, measured: tuple[float, float]
 ) -> None:
-    # A thousand people written 1 to 9 times each, with up to four mistakes a record (see
-    # tests/person_records.py); data no other test uses. The truth is the generator's person
-    # id, which each record's id carries and which matching never sees.
-    records = person_records(1000, seed=12)
+    # People written 1 to 9 times each, with up to four mistakes a record of every kind (see
+    # tests/person_records.py); data no other test uses, a few people (little to train on)
+    # and a thousand. The truth is the generator's person id, which each record's id carries
+    # and which matching never sees.
+    records = person_records(persons, seed=seed)
     per_person = Counter(r.rec_id.split("-")[0] for r in records)
     assert set(per_person.values()) == set(RECORDS_PER_PERSON)  # 1 to 9, each occurs
     (tmp_path / "people.yaml").write_text(PEOPLE_MAPPING)
@@ -226,7 +238,5 @@ def test_people_with_one_to_nine_records_and_typos_of_every_kind_are_found(
         match_people(p.store)
         resolve_full(p.store)
         scores = pairwise_scores(p.store.engine, TRUTH)
-    # Measured when written: P 1.0000, R 0.9974 over 4,888 records (the model before birth
-    # dates that do not parse counted, swapped names with typos and house-number blocks: R 0.9841).
-    assert scores.true_customers == 1000
-    assert scores.precision >= GOAL and scores.recall >= GOAL, scores
+    assert scores.true_customers == persons
+    assert scores.precision >= GOAL and scores.recall >= GOAL, (scores, measured)

@@ -54,6 +54,12 @@ audit shows the near misses, and a lower threshold needs no new run."""
 SEED = 5
 """Splink samples random pairs to estimate u; seeded, a run on the same data is repeatable."""
 U_SAMPLE_PAIRS = 5e6
+M_FLOOR = 1e-4
+"""No level is impossible for a match. Expectation–maximisation drives a level's m to zero
+when it judges every pair at that level a non-match (the postcodes of pairs that agree on
+names, all different): that level would then veto any match (a weight of -140 bits), and the
+next session fails on it (Splink refuses an m that small), leaving the comparisons it trains
+untrained. Floored, a disagreement weighs at most log2(M_FLOOR / u) bits: about -13."""
 RECALL_OF_EXACT_RULE = 0.7
 """How many true matches agree exactly on names and birth date (the prior's estimate)."""
 
@@ -249,7 +255,11 @@ def names_comparison() -> ComparisonCreator:
                 f"{last_l} = {first_r} OR {first_l} = {last_r}",
                 "One name the same on the other side",
             ),
-            cll.JaroWinklerLevel(last, 0.92),
+            cll.CustomLevel(
+                f"{similar(last_l, last_r, 0.92)} OR {similar(last_l, first_r, 0.92)} "
+                f"OR {similar(first_l, last_r, 0.92)}",
+                "Last name alike, on either side",
+            ),
             cll.ExactMatchLevel(first).configure(tf_adjustment_column=first),
             cll.ElseLevel(),
         ],
@@ -512,7 +522,10 @@ def _trained(
         )
     training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
     for block in training_blocks(attributes):
-        model = linker.misc.save_model_to_json()
+        model = floored(linker.misc.save_model_to_json())
+        # Each session starts from the model so far, floored (on the same database API,
+        # whose cache of tables the new linker shares).
+        linker = Linker(records, model, log_level=None)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*block), record_sample_proportion=1.0
@@ -522,10 +535,19 @@ def _trained(
             # different person), has nothing to teach: its comparisons keep the estimates
             # so far, or Splink's defaults, which still weigh an agreement above a
             # disagreement. A failed session leaves Splink's linker without the blocked
-            # comparisons, so the model is restored from before it (on the same database
-            # API, whose cache of tables the new linker shares).
+            # comparisons, so the model is restored from before it.
             linker = Linker(records, model, log_level=None)
-    return linker
+    return Linker(records, floored(linker.misc.save_model_to_json()), log_level=None)
+
+
+def floored(model: dict[str, Any]) -> dict[str, Any]:
+    """The model with every level's m probability at least `M_FLOOR`."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            if isinstance(m, float) and m < M_FLOOR:
+                level["m_probability"] = M_FLOOR
+    return model
 
 
 @contextmanager
