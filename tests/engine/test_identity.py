@@ -385,6 +385,18 @@ def test_new_events_of_a_customer_a_limit_kept_apart_resolve_as_a_full_resolve_w
     assert customer_of(p.store, "anonymous_id", "ck9") == customer_of(p.store, "user_id", "u2")
 
 
+def test_new_events_after_events_no_resolve_saw_catch_up_with_a_full_resolve(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    # Imported with resolving on arrival off, and never resolved: no customer knows ck1.
+    _store(p, tmp_path, ["2026-01-01 10:00:00,email,ck1,,ann@x.com,"])
+    # Then u1 signs in on ck1: resolving only what the new event touches would miss Ann's
+    # email, seen on the earlier event; the earlier events are resolved with it.
+    _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck1,u1,,"])
+    assert customer_of(p.store, "email", "ann@x.com") == customer_of(p.store, "user_id", "u1")
+
+
 # --- the fast path (connected components) against the reference union–find --------------------
 
 

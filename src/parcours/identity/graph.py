@@ -69,6 +69,17 @@ def events_of_query(relation: str) -> str:
     """
 
 
+def unresolved_events_query(new_events: str) -> str:
+    """How many events arrived since the last resolve (any, if none ran) and are not among
+    `new_events` (`source, event_id`): events no resolve has seen."""
+    return f"""
+        SELECT count(*) FROM (
+            SELECT source, event_id FROM events WHERE received_at > coalesce(
+                (SELECT max(resolved_at) FROM identity_runs), '-infinity'::TIMESTAMPTZ)
+            EXCEPT SELECT source, event_id FROM {new_events})
+    """
+
+
 def refused_pairs_query() -> str:
     """The customers a refused link stands between (`left_customer`, `right_customer`).
 

@@ -83,8 +83,11 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
     link the rules refused (a shared device, a limit, a split) reaches from them, until
     nothing more joins; then every event of those customers (`customer_events`) and the new
     ones. Resolving a closed part gives what a full resolve would give there, and costs what
-    the part holds, not what the store holds; other customers are not touched. It takes the
-    earlier events as resolved (on arrival, or by a full resolve since they came).
+    the part holds, not what the store holds; other customers are not touched.
+
+    That takes the earlier events as resolved. When some arrived since the last resolve and
+    are not among the new ones (imported with `resolve_on_arrival` off, or a resolve that
+    failed), a full resolve catches up instead.
     """
     engine = store.engine
     rules: IdentityRules = store.settings.identity
@@ -93,6 +96,9 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
         f"FROM ({new_events})",
         params,
     )
+    if engine.scalar(graph.unresolved_events_query(SCOPE)):
+        engine.execute_script(f"DROP TABLE {SCOPE}")
+        return resolve_full(store)
     new = graph.occurrences_query(rules, f"({graph.events_of_query(SCOPE)})")
     steps = {
         NEW_IDENTIFIERS: f"SELECT DISTINCT type, value FROM ({new})",
