@@ -40,6 +40,7 @@ TRUTH = (
 )
 """The truth for `accuracy.pairwise_scores`: the person id in each record's id."""
 MAX_ERRORS = 4
+"""Each record but a person's first carries 0 to this many mistakes, each of another kind."""
 PHONE_SHARE = 0.25
 """People with a phone; a record carries it one time in two."""
 RECORDS_PER_PERSON = range(1, 10)
@@ -207,7 +208,8 @@ def missing_field(rng: random.Random, person: Person, record: Record) -> Record:
 
 
 def american_date(rng: random.Random, person: Person, record: Record) -> Record:
-    """Month first: read day first, day and month swap (or the date does not parse)."""
+    """Month first, as in the US: read day first where it can be (a day up to 12), the day
+    and the month come out swapped."""
     return replace(record, birth_date=person.birth_date.strftime("%m/%d/%Y"))
 
 
