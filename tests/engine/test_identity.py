@@ -7,6 +7,7 @@ is); the demo's truth is checked in tests/e2e/test_demo.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -277,6 +278,123 @@ def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would
     resolve_full(p.store)
     assert _customers(p) == incremental, "the same customers a full resolve finds"
     assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"
+
+
+def _resolve_new_then_full(p: parcours.Parcours, tmp_path: Path, rows: list[str]) -> list[str]:
+    """Import `rows` (not resolved on arrival), resolve them with `resolve_new`, and check
+    that a full resolve then changes nothing: the same customers, links and decisions, and
+    the same customer for every event. Returns the incremental refusals' decisions."""
+    from parcours.identity.resolve import resolve_new
+
+    more = tmp_path / "more.csv"
+    more.write_text("at,channel,cookie,user,email,device\n" + "\n".join(rows) + "\n")
+    summary = p.import_file(more, source="s", mapping=tmp_path / "m.yaml")
+    resolve_new(
+        p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
+    )
+    each_event = "SELECT customer_id, source, event_id FROM customer_events ORDER BY ALL"
+    incremental, incremental_events = _audit(p), p.sql(each_event).to_pylist()
+    resolve_full(p.store)
+    assert _audit(p) == incremental, "the same customers, links and decisions as a full resolve"
+    assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"
+    return sorted(link["decision"] for link in incremental[1] if link["decision"] != "linked")
+
+
+@pytest.fixture
+def on_demand(tmp_path: Path) -> Iterator[parcours.Parcours]:
+    """A store whose imports leave resolving to the test (resolve_on_arrival off)."""
+    with parcours.connect(
+        tmp_path / "store.duckdb", identity={"resolve_on_arrival": False}
+    ) as client:
+        yield client
+
+
+def test_new_events_that_join_two_customers_resolve_as_a_full_resolve_would(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,email,ck1,,ann@x.com,",  # customer A: a cookie and an email
+            "2026-01-02 10:00:00,web,ck2,u2,,",  # customer B: a user id on a cookie
+            "2026-01-03 10:00:00,web,ck3,u3,,",  # customer C, which nothing new touches
+        ],
+    )
+    resolve_full(p.store)
+    untouched = customer_of(p.store, "user_id", "u3")
+    # u2 signs in with Ann's email on the app: A and B are one customer from now on.
+    _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,app,,u2,ann@x.com,"])
+    joined = customer_of(p.store, "user_id", "u2")
+    assert joined == customer_of(p.store, "anonymous_id", "ck1")
+    assert joined == customer_of(p.store, "email", "ann@x.com")
+    assert show_customer(p.store, joined).events == 3  # A's event, B's and the new one
+    assert customer_of(p.store, "user_id", "u3") == untouched
+
+
+def test_new_events_on_a_limited_or_shared_identifier_resolve_as_a_full_resolve_would(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,app,,u1,home@x.com,tablet",  # u1, the home email, a tablet
+            "2026-01-02 10:00:00,web,ck2,u2,,",  # u2 on a cookie of their own
+        ],
+    )
+    resolve_full(p.store)
+    refused = _resolve_new_then_full(
+        p,
+        tmp_path,
+        [
+            # u2 on the tablet: now seen with two user ids, it is shared and links nobody.
+            "2026-02-01 10:00:00,app,,u2,,tablet",
+            # u3 with the home email: one user id per customer, u1's link came first.
+            "2026-02-02 10:00:00,app,,u3,home@x.com,",
+        ],
+    )
+    # The tablet's two links (to u1, to u2) are refused; u3's to the email is over the limit.
+    assert refused == ["limit:user_id", "shared_device", "shared_device"]
+    u1, u2, u3 = (customer_of(p.store, "user_id", u) for u in ("u1", "u2", "u3"))
+    assert len({u1, u2, u3, customer_of(p.store, "device_id", "tablet")}) == 4
+    assert customer_of(p.store, "email", "home@x.com") == u1
+    assert customer_of(p.store, "anonymous_id", "ck2") == u2
+
+
+def test_new_events_of_a_customer_a_limit_kept_apart_resolve_as_a_full_resolve_would(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,app,,u1,home@x.com,",  # u1 and the home email
+            "2026-01-02 10:00:00,app,,u2,home@x.com,",  # u2 too: refused, one user id each
+        ],
+    )
+    resolve_full(p.store)
+    # Only u2's customer is touched, but whether the home email may join it depends on u1's,
+    # which the refused link ties it to: both are re-resolved.
+    refused = _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck9,u2,,"])
+    assert refused == ["limit:user_id"]
+    assert customer_of(p.store, "email", "home@x.com") == customer_of(p.store, "user_id", "u1")
+    assert customer_of(p.store, "anonymous_id", "ck9") == customer_of(p.store, "user_id", "u2")
+
+
+def test_new_events_after_events_no_resolve_saw_catch_up_with_a_full_resolve(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    p = on_demand
+    # Imported with resolving on arrival off, and never resolved: no customer knows ck1.
+    _store(p, tmp_path, ["2026-01-01 10:00:00,email,ck1,,ann@x.com,"])
+    # Then u1 signs in on ck1: resolving only what the new event touches would miss Ann's
+    # email, seen on the earlier event; the earlier events are resolved with it.
+    _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck1,u1,,"])
+    assert customer_of(p.store, "email", "ann@x.com") == customer_of(p.store, "user_id", "u1")
 
 
 # --- the fast path (connected components) against the reference union–find --------------------

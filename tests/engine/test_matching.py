@@ -2,16 +2,26 @@
 
 Each test imports forty distinct people (a CRM export: what the model learns "different
 people" from) and the few records it is about; the expected outcome is written from those
-records, and the test says why. FEBRL, scored against its truth, is tests/e2e/test_febrl.py.
+records, and the test says why. FEBRL, scored against its truth, is tests/e2e/test_febrl.py;
+generated people with typos of every kind (tests/person_records.py), scored against the
+generator's truth, are the last test here.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+from person_records import MAPPING as PEOPLE_MAPPING
+from person_records import RECORDS_PER_PERSON, TRUTH, person_records, write_records
+
 import parcours
+from parcours.identity.accuracy import pairwise_scores
 from parcours.identity.customers import customer_of
 from parcours.identity.probabilistic import match_people
 from parcours.identity.resolve import resolve_full
@@ -161,3 +171,73 @@ def test_a_run_is_repeatable_and_leaves_no_work_table(p: parcours.Parcours, tmp_
         "OR table_name LIKE '_person%'"
     ).to_pylist()
     assert left == []
+
+
+def test_records_with_only_names_are_refused_with_what_to_add(tmp_path: Path) -> None:
+    # First and last names are one comparison: nothing tells two namesakes apart. Splink
+    # itself fails on it with invalid SQL; the command says what is missing and exits 2.
+    (tmp_path / "m.yaml").write_text(
+        "name: t\ntype: {value: identify}\nchannel: {value: other}\noccurred_at: at\n"
+        "identifiers:\n  crm_id: crm\nproperties: [first_name, last_name]\n"
+    )
+    (tmp_path / "e.csv").write_text(
+        "at,crm,first_name,last_name\n2026-01-01 10:00:00,C1,Jeanne,Fontaine\n"
+        "2026-01-01 10:00:00,C2,jeanne,FONTAINE\n2026-01-01 10:00:00,C3,Marc,Durand\n"
+    )
+    store = tmp_path / "names.duckdb"
+    with parcours.connect(store) as p:
+        p.import_file(tmp_path / "e.csv", source="s", mapping=tmp_path / "m.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "parcours", "identity", "match", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    message = " ".join(done.stdout.split() + done.stderr.split())
+    assert done.returncode == 2, message
+    assert "share only first_name and last_name" in message  # the fields present
+    assert "birth_date, postcode, city, street, street_number" in message  # the fields needed
+    assert "identity.person_fields" in message  # the fix
+    assert "bug in parcours" not in message
+
+
+GOAL = 0.99
+"""Precision and recall of the customers, pairwise (the issue's goal on data of this kind)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("persons", "seed", "measured"),
+    [
+        # Measured when written (precision, recall); the model before birth dates that do
+        # not parse counted, swapped names with typos, house-number blocks and the floor
+        # under m: (1.0, 0.7210) on the few people, where training failed, and (0.9988,
+        # 0.9841) on the thousand.
+        (200, 21, (1.0, 0.9919)),
+        (1000, 12, (1.0, 0.9974)),
+    ],
+)
+def test_people_with_one_to_nine_records_and_typos_of_every_kind_are_found(
+    tmp_path: Path, persons: int, seed: int, measured: tuple[float, float]
+) -> None:
+    # People written 1 to 9 times each, with up to four mistakes a record of every kind (see
+    # tests/person_records.py); data no other test uses, a few people (little to train on)
+    # and a thousand. The truth is the generator's person id, which each record's id carries
+    # and which matching never sees.
+    records = person_records(persons, seed=seed)
+    per_person = Counter(r.rec_id.split("-")[0] for r in records)
+    assert set(per_person.values()) == set(RECORDS_PER_PERSON)  # 1 to 9, each occurs
+    (tmp_path / "people.yaml").write_text(PEOPLE_MAPPING)
+    # Up to nine record ids in one customer: past the default limit of five of a type.
+    with parcours.connect(tmp_path / "people.duckdb", identity={"limits": {"record_id": 9}}) as p:
+        summary = p.import_file(
+            write_records(records, tmp_path / "people.csv"),
+            source="forms",
+            mapping=tmp_path / "people.yaml",
+        )
+        assert summary.accepted == len(records) and not summary.quarantined
+        match_people(p.store)
+        resolve_full(p.store)
+        scores = pairwise_scores(p.store.engine, TRUTH)
+    assert scores.true_customers == persons
+    assert scores.precision >= GOAL and scores.recall >= GOAL, (scores, measured)

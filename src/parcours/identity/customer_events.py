@@ -61,11 +61,11 @@ ORDER = "customer_key, occurred_at, event_key"
 """Journey order: each customer's events together, in time, ties in one fixed order."""
 
 
-def _select(rules: IdentityRules, where: str) -> str:
+def _select(rules: IdentityRules, where: str, owners: str = "identity_map") -> str:
     columns = ", ".join(f"{KEYS.get(c, 'e.' + c)} AS {c}" for c in COLUMNS)
     return (
         f"SELECT {columns} FROM (SELECT *, {best_identifier_sql(rules)} AS best FROM events "
-        f"WHERE {where}) e JOIN identity_map m ON m.type = e.best.type AND m.value = e.best.value "
+        f"WHERE {where}) e JOIN {owners} m ON m.type = e.best.type AND m.value = e.best.value "
         f"LEFT JOIN event_names n ON n.name = {NAME}"
     )
 
@@ -80,9 +80,11 @@ def _number_names(store: Store, where: str) -> None:
     )
 
 
-def refresh(store: Store, events: str | None = None) -> int:
+def refresh(store: Store, events: str | None = None, owners: str = "identity_map") -> int:
     """Rebuild the rows of `events` (SQL selecting `source, event_id`), or of every event;
-    return the rows written. Runs inside the resolve's transaction, after the map is written."""
+    return the rows written. Runs inside the resolve's transaction, after the map is written.
+    `owners`: where the events' identifiers find their customers (type, value, customer_id),
+    the map or the part of it the resolve just wrote (smaller, so cheaper to join)."""
     engine, rules = store.engine, identity_rules(store.settings)
     if events is None:
         # A full resolve has set the index aside (see identity.resolve). Written in journey
@@ -101,7 +103,9 @@ def refresh(store: Store, events: str | None = None) -> int:
     _number_names(store, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")
     return engine.write(
         f"INSERT INTO {TABLE} "
-        + _select(rules, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")
+        + _select(
+            rules, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)", owners
+        )
     )
 
 

@@ -24,50 +24,108 @@ def _blocked(rules: IdentityRules) -> str:
     return f"regexp_full_match(lower(value), {lit(pattern)})"
 
 
-def _identifiers_on_events(rules: IdentityRules, columns: dict[str, str]) -> str:
+def _identifiers_on_events(
+    rules: IdentityRules, columns: dict[str, str], events: str = "events"
+) -> str:
     """One row per identifier on an event: the event's `columns` (name: expression over
-    `events`), then type, value and rank; empty and blocked values left out."""
+    `events`), then type, value and rank; empty and blocked values left out. `events`: the
+    relation of events to read (every event by default)."""
     inner = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
     outer = ", ".join(columns)
     return f"""
         SELECT {outer}, type, value, {rank_sql(rules)} AS rank FROM (
             SELECT {inner}, 'anonymous_id' AS type, anonymous_id AS value
-            FROM events WHERE anonymous_id IS NOT NULL
+            FROM {events} WHERE anonymous_id IS NOT NULL
             UNION ALL
             SELECT {inner}, 'user_id', user_id
-            FROM events WHERE user_id IS NOT NULL
+            FROM {events} WHERE user_id IS NOT NULL
             UNION ALL
             SELECT {outer}, i.type, i.value
-            FROM (SELECT {inner}, unnest(identifiers) AS i FROM events)
+            FROM (SELECT {inner}, unnest(identifiers) AS i FROM {events})
         ) WHERE value <> '' AND NOT {_blocked(rules)}
     """
 
 
-def occurrences_query(rules: IdentityRules) -> str:
-    """Every (event, identifier) pair with the identifier's rank; blocked values left out."""
+def occurrences_query(rules: IdentityRules, events: str = "events") -> str:
+    """Every (event, identifier) pair with the identifier's rank; blocked values left out.
+    `events`: the events to read (see `events_of_query`; every event by default)."""
     return _identifiers_on_events(
-        rules, {"source": "source", "event_id": "event_id", "occurred_at": "occurred_at"}
+        rules, {"source": "source", "event_id": "event_id", "occurred_at": "occurred_at"}, events
     )
 
 
-def scoped_occurrences_query(occurrences: str, scope: str) -> str:
-    """`occurrences` of the events that carry at least one identifier of `scope` (type, value)."""
+EVENT_ROW = "event_row"
+"""`events_of_query`'s column for an event's row id in the store."""
+
+
+def events_of_query(relation: str) -> str:
+    """The events of `relation` (`source, event_id`) with the columns the graph reads, and
+    their row id in the store as `event_row`. Kept as a table, a part of the graph reads the
+    store's events once, however many times it reads its own."""
     return f"""
-        SELECT * FROM ({occurrences}) WHERE (source, event_id) IN (
-            SELECT source, event_id FROM ({occurrences}) WHERE (type, value) IN (
-                SELECT type, value FROM {scope}))
+        SELECT rowid AS {EVENT_ROW}, source, event_id, occurred_at, anonymous_id, user_id,
+               identifiers
+        FROM events WHERE (source, event_id) IN (SELECT source, event_id FROM {relation})
     """
 
 
-def grow_scope_query(occurrences: str, scope: str) -> str:
-    """The scope's closure step: its identifiers, those on the events that carry one, and
-    every identifier of the customers they belong to."""
+def unresolved_events_query(new_events: str) -> str:
+    """How many events arrived since the last resolve (any, if none ran) and are not among
+    `new_events` (`source, event_id`): events no resolve has seen."""
     return f"""
-        SELECT type, value FROM {scope}
-        UNION SELECT type, value FROM ({scoped_occurrences_query(occurrences, scope)})
-        UNION SELECT m.type, m.value FROM identity_map m WHERE m.customer_id IN (
-            SELECT customer_id FROM identity_map WHERE (type, value) IN (
-                SELECT type, value FROM {scope}))
+        SELECT count(*) FROM (
+            SELECT source, event_id FROM events WHERE received_at > coalesce(
+                (SELECT max(resolved_at) FROM identity_runs), '-infinity'::TIMESTAMPTZ)
+            EXCEPT SELECT source, event_id FROM {new_events})
+    """
+
+
+def refused_pairs_query() -> str:
+    """The customers a refused link stands between (`left_customer`, `right_customer`).
+
+    Two customers one identity_links row refused to join are one part of the graph: whether
+    the link is refused depends on both sides, so they are re-resolved together."""
+    return """
+        SELECT l.customer_id AS left_customer, m.customer_id AS right_customer
+        FROM identity_links l
+        JOIN identity_map m ON m.type = l.right_type AND m.value = l.right_value
+        WHERE l.decision NOT IN ('linked', 'matched', 'forced')
+          AND l.customer_id <> m.customer_id
+    """
+
+
+def owners_query(identifiers: str) -> str:
+    """The customers `identifiers` (type, value) belong to."""
+    return (
+        "SELECT DISTINCT customer_id FROM identity_map "
+        f"WHERE (type, value) IN (SELECT type, value FROM {identifiers})"
+    )
+
+
+def reached_customers_query(customers: str, refused_pairs: str) -> str:
+    """`customers` (customer_id) and those the links the rules refused reach from them, until
+    nothing more joins: with the customers of some identifiers, the closed part of the graph
+    they are in (`refused_pairs`: a `refused_pairs_query` relation)."""
+    return f"""
+        WITH RECURSIVE pairs AS (
+            SELECT left_customer AS here, right_customer AS there FROM {refused_pairs}
+            UNION SELECT right_customer, left_customer FROM {refused_pairs}
+        ),
+        reached(customer_id) AS (
+            SELECT customer_id FROM {customers}
+            UNION SELECT p.there FROM pairs p JOIN reached r ON p.here = r.customer_id
+        )
+        SELECT DISTINCT customer_id FROM reached
+    """
+
+
+def customers_events_query(customers: str) -> str:
+    """The events (`source, event_id`) of `customers` (customer_id), as the last resolve
+    left them in customer_events (compared by key first: integers are cheaper to match)."""
+    return f"""
+        SELECT source, event_id FROM customer_events
+        WHERE customer_key IN (SELECT (hash(customer_id) >> 1)::BIGINT FROM {customers})
+          AND customer_id IN (SELECT customer_id FROM {customers})
     """
 
 
@@ -99,21 +157,16 @@ def key_sql(salt: int) -> str:
     return f"hash(type, value, {int(salt)})"
 
 
-def graph_occurrences_query(rules: IdentityRules, salt: int = 0) -> str:
+def graph_occurrences_query(rules: IdentityRules, salt: int = 0, events: str | None = None) -> str:
     """`occurrences_query` as the graph reads it: each identifier with its `key`, and its event
     as `event`, the event's row id in the store (one integer rather than source and event id;
-    stable within a transaction, which is where `resolve` reads it)."""
-    rows = _identifiers_on_events(rules, {"event": "rowid", "occurred_at": "occurred_at"})
+    stable within a transaction, which is where `resolve` reads it). `events`: a table of
+    `events_of_query` to read (every event by default)."""
+    row = "rowid" if events is None else EVENT_ROW
+    rows = _identifiers_on_events(
+        rules, {"event": row, "occurred_at": "occurred_at"}, events or "events"
+    )
     return f"SELECT *, {key_sql(salt)} AS key FROM ({rows})"
-
-
-def scoped_graph_occurrences_query(occurrences: str, scope: str) -> str:
-    """`graph_occurrences_query` rows of the events that carry an identifier of `scope`."""
-    return f"""
-        SELECT * FROM ({occurrences}) WHERE event IN (
-            SELECT event FROM ({occurrences}) WHERE (type, value) IN (
-                SELECT type, value FROM {scope}))
-    """
 
 
 def nodes_query(occurrences: str) -> str:

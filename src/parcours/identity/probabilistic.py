@@ -29,23 +29,27 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from typing import Any
 
-import splink.comparison_library as cl
-from splink import Linker, SettingsCreator, block_on
-from splink.internals.comparison_creator import ComparisonCreator
+from splink import Linker, block_on
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from parcours.identity import graph
+from parcours.identity.person_model import (
+    MIN_ATTRIBUTES,
+    NAMES,
+    check_comparable,
+    exact_rule,
+    floored,
+    model_settings,
+    training_blocks,
+)
 from parcours.identity.rules import IdentityRules, identity_rules
 from parcours.sql import ident, lit
 from parcours.store.store import Store
 
 DESCRIBED, RECORDS, PREDICTIONS = "_person_described", "_person_records", "_person_matches"
-MIN_ATTRIBUTES = 2
-"""A record needs this many attributes: a lone postcode or first name describes nobody."""
 KEEP_FROM = 0.5
 """Matches from this probability on are written (or from the threshold, if it is lower): the
 audit shows the near misses, and a lower threshold needs no new run."""
@@ -54,17 +58,6 @@ SEED = 5
 U_SAMPLE_PAIRS = 5e6
 RECALL_OF_EXACT_RULE = 0.7
 """How many true matches agree exactly on names and birth date (the prior's estimate)."""
-
-NAMES = ("first_name", "last_name")
-PLACES = ("postcode", "city")
-"""Pairs of these are not blocked on together: a postcode says what a city says."""
-BLOCKING_ATTRIBUTES = (*NAMES, "birth_date", "street", "street_number", *PLACES)
-EXACT_RULES = (
-    ("first_name", "last_name", "birth_date"),
-    ("first_name", "last_name", "postcode"),
-    ("first_name", "last_name", "street"),
-    ("first_name", "last_name", "city"),
-)
 
 
 @dataclass
@@ -88,19 +81,43 @@ class MatchRun:
 def normalised_sql(attribute: str, value: str) -> str:
     """SQL for an attribute's value as matching compares it: lower case, no accents, and for
     names and addresses only letters and digits (`Jean-Pierre` and `jean pierre` agree); birth
-    dates as ISO `YYYY-MM-DD` when they parse, else their digits. Empty is NULL."""
+    dates as ISO `YYYY-MM-DD` (see `birth_date_sql`). Empty is NULL."""
     text = f"lower(strip_accents(trim({value})))"
     if attribute in NAMES:
         text = rf"regexp_replace({text}, '[^\pL]', '', 'g')"
     elif attribute == "birth_date":
-        formats = "['%Y-%m-%d', '%Y%m%d', '%d/%m/%Y', '%Y/%m/%d', '%d.%m.%Y', '%Y-%m-%dT%H:%M:%S']"
-        digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
-        text = f"coalesce(strftime(try_strptime({text}, {formats}), '%Y-%m-%d'), {digits})"
+        text = birth_date_sql(text)
     elif attribute in ("street", "street_number", "postcode", "city"):
         text = rf"regexp_replace({text}, '[^\pL\pN]', '', 'g')"
     else:
         text = rf"regexp_replace({text}, '\s+', ' ', 'g')"
     return f"nullif({text}, '')"
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
+"""Day first before month first: `05/03/1987` is the 5th of March (an American record of
+the 3rd of May then reads as its day and month swapped, which the comparison allows for)."""
+
+
+def birth_date_sql(text: str) -> str:
+    """SQL for a birth date as ISO `YYYY-MM-DD`: parsed when it parses (timestamps too), else
+    its digits put in that shape when it is written year first or year last (a typo such as
+    `1968-07-74` is still one digit from `1968-07-24`), else its digits."""
+    # Lower-cased before: a timestamp's T is a t.
+    formats = ", ".join([*(lit(f) for f in DATE_FORMATS), "'%Y-%m-%dt%H:%M:%S'"])
+    digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
+    year_first = (
+        f"substr({digits}, 1, 4) || '-' || substr({digits}, 5, 2) || '-' || substr({digits}, 7, 2)"
+    )
+    year_last = (
+        f"substr({digits}, 5, 4) || '-' || substr({digits}, 3, 2) || '-' || substr({digits}, 1, 2)"
+    )
+    return (
+        f"coalesce(strftime(try_strptime({text}, [{formats}]), '%Y-%m-%d'), "
+        rf"CASE WHEN regexp_full_match({text}, '\d{{4}}\D?\d{{2}}\D?\d{{2}}') THEN {year_first} "
+        rf"WHEN regexp_full_match({text}, '\d{{2}}\D\d{{2}}\D\d{{4}}') THEN {year_last} "
+        f"ELSE {digits} END)"
+    )
 
 
 def described_events_query(rules: IdentityRules) -> str:
@@ -153,58 +170,7 @@ def records_query(rules: IdentityRules, described: str) -> str:
     """
 
 
-# ---------------------------------------------------------------- pure builders: the model
-
-
-def comparison_for(attribute: str) -> ComparisonCreator:
-    """How one attribute is compared; an attribute parcours does not know is compared exactly."""
-    if attribute == "birth_date":
-        return cl.DateOfBirthComparison(attribute, input_is_string=True, datetime_format="%Y-%m-%d")
-    if attribute in NAMES:
-        return cl.NameComparison(attribute)
-    if attribute == "postcode":
-        return cl.DamerauLevenshteinAtThresholds(attribute, [1, 2])
-    if attribute in ("city", "street"):
-        return cl.JaroWinklerAtThresholds(attribute, [0.9, 0.8])
-    return cl.ExactMatch(attribute)
-
-
-def comparisons(attributes: list[str]) -> list[ComparisonCreator]:
-    """One comparison per attribute; first and last names as one when both are there, so
-    that a swap (`martin` `paul` against `paul` `martin`) is a level of its own."""
-    found = [a for a in attributes if a not in NAMES]
-    if all(name in attributes for name in NAMES):
-        names: list[ComparisonCreator] = [cl.ForenameSurnameComparison(*NAMES)]
-    else:
-        names = [comparison_for(a) for a in attributes if a in NAMES]
-    return [*names, *(comparison_for(a) for a in found)]
-
-
-def prediction_blocks(attributes: list[str]) -> list[Any]:
-    """Candidate pairs: records that agree exactly on a birth date, or on their names
-    swapped, or on any two blocking attributes (not two places). Pairs of keys keep the blocks
-    small on a million records (one first name alone would pair up a hundred million) while a
-    true pair with typos in a few fields still agrees on some two others."""
-    usable = [a for a in BLOCKING_ATTRIBUTES if a in attributes]
-    rules: list[Any] = []
-    if "birth_date" in usable:
-        rules.append(block_on("birth_date"))
-    if all(name in usable for name in NAMES):
-        rules.append("l.first_name = r.last_name AND l.last_name = r.first_name")
-    rules += [
-        block_on(a, b)
-        for a, b in combinations(usable, 2)
-        if not (a in PLACES and b in PLACES) and "birth_date" not in (a, b)
-    ]
-    return rules or [block_on(a) for a in attributes]
-
-
-def exact_rule(attributes: list[str]) -> list[str]:
-    """The attributes a near-certain match agrees on, for the prior's estimate."""
-    for rule in EXACT_RULES:
-        if all(a in attributes for a in rule):
-            return list(rule)
-    return attributes
+# ---------------------------------------------------------------- pure builders: the output
 
 
 def exact_pairs_query(attributes: list[str]) -> str:
@@ -214,30 +180,6 @@ def exact_pairs_query(attributes: list[str]) -> str:
         SELECT count(*) FROM {RECORDS} a JOIN {RECORDS} b
         ON a.record_id < b.record_id AND {agree}
     """
-
-
-def training_blocks(attributes: list[str]) -> list[list[str]]:
-    """Blocks for the EM sessions: each trains the comparisons it does not block on, so two
-    disjoint blocks train them all (names, then a birth date or an address)."""
-    names = [a for a in NAMES if a in attributes]
-    others: list[str] = [a for a in ("birth_date", "postcode", "street", "city") if a in attributes]
-    return [block for block in (names, others[:1]) if block]
-
-
-def model_settings(attributes: list[str], prior: float = 1e-4) -> SettingsCreator:
-    """Splink's settings for records with these attributes; `prior` is the probability that
-    two random records match, before it is estimated."""
-    return SettingsCreator(
-        link_type="dedupe_only",
-        probability_two_random_records_match=prior,
-        unique_id_column_name="record_id",
-        comparisons=[*comparisons(attributes)],
-        blocking_rules_to_generate_predictions=prediction_blocks(attributes),
-        # The evidence: each comparison's level (gamma, kept with the matching columns) and
-        # its weight (an intermediate column).
-        retain_matching_columns=True,
-        retain_intermediate_calculation_columns=True,
-    )
 
 
 def evidence_sql(model: dict[str, Any]) -> str:
@@ -308,16 +250,18 @@ def match_people(store: Store) -> MatchRun:
 
     Returns how many records were compared, on which attributes, over how many candidate
     pairs, and how many matches (pairs of identities, probability at least 0.5, or the
-    threshold if lower) were written. Fewer than two records, or fewer than two attributes
-    that two records carry, is not an error: nothing to match, and no match is kept.
+    threshold if lower) were written. Fewer than two records is not an error: nothing to
+    match, and no match is kept. Records that carry too little to compare (only names) are a
+    ConfigError that says which attribute to add (`check_comparable`).
     """
     started = time.perf_counter()
     engine = store.engine
     run = MatchRun(run_id="m" + time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     try:
         _collect_records(store, run)
-        comparable = run.records >= 2 and len(run.attributes) >= MIN_ATTRIBUTES
+        comparable = run.records >= 2
         if comparable:
+            check_comparable(run.attributes)
             with _quiet_splink():
                 _predict(store, run)
         with engine.transaction():
@@ -385,7 +329,7 @@ def _trained(
 ) -> Linker:
     """A linker with unsupervised estimates: the prior from near-certain matches, u from
     random pairs, m by expectation–maximisation on two blocks that between them train every
-    comparison."""
+    comparison, floored before each session and after the last (`person_model.M_FLOOR`)."""
     linker = Linker(records, model_settings(attributes, prior), log_level=None)
     training = linker.training
     if estimate_prior:
@@ -394,7 +338,10 @@ def _trained(
         )
     training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
     for block in training_blocks(attributes):
-        model = linker.misc.save_model_to_json()
+        model = floored(linker.misc.save_model_to_json())
+        # Each session starts from the model so far, floored (on the same database API,
+        # whose cache of tables the new linker shares).
+        linker = Linker(records, model, log_level=None)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*block), record_sample_proportion=1.0
@@ -404,10 +351,9 @@ def _trained(
             # different person), has nothing to teach: its comparisons keep the estimates
             # so far, or Splink's defaults, which still weigh an agreement above a
             # disagreement. A failed session leaves Splink's linker without the blocked
-            # comparisons, so the model is restored from before it (on the same database
-            # API, whose cache of tables the new linker shares).
+            # comparisons, so the model is restored from before it.
             linker = Linker(records, model, log_level=None)
-    return linker
+    return Linker(records, floored(linker.misc.save_model_to_json()), log_level=None)
 
 
 @contextmanager

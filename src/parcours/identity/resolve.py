@@ -58,7 +58,12 @@ class Resolution:
 
 
 SCOPE = "_identity_scope"
-MAX_SCOPE_ROUNDS = 20
+"""The events a resolve_new re-resolves (`source, event_id`)."""
+NEW_IDENTIFIERS, OWNERS = "_identity_new_identifiers", "_identity_new_owners"
+REFUSED_PAIRS, TOUCHED = "_identity_refused_pairs", "_identity_touched"
+"""The customers the new identifiers belong to, and those refused links reach from them."""
+SCOPE_EVENTS = "_identity_scope_events"
+"""The scope's events as the graph reads them (`graph.events_of_query`)."""
 
 
 def resolve_full(store: Store, *, portable: bool = False) -> Resolution:
@@ -73,41 +78,51 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
     """Bring the customers up to date with new events (`new_events`: SQL selecting their
     `source, event_id`), re-resolving only the part of the graph they touch.
 
-    The part is closed before it is resolved: the new events' identifiers, the customers they
-    already belong to, and everything linked to those, until nothing more joins. Resolving a
-    closed part gives what a full resolve would give there; other customers are not touched.
+    The part is closed before it is resolved, from what the last resolve wrote rather than
+    from every event: the customers the new events' identifiers belong to, and those that a
+    link the rules refused (a shared device, a limit, a split) reaches from them, until
+    nothing more joins; then every event of those customers (`customer_events`) and the new
+    ones. Resolving a closed part gives what a full resolve would give there, and costs what
+    the part holds, not what the store holds; other customers are not touched.
+
+    That takes the earlier events as resolved. When some arrived since the last resolve and
+    are not among the new ones (imported with `resolve_on_arrival` off, or a resolve that
+    failed), a full resolve catches up instead.
     """
     engine = store.engine
-    occurrences = graph.occurrences_query(identity_rules(store.settings))
+    rules = identity_rules(store.settings)
     engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT type, value FROM "
-        f"({occurrences}) WHERE (source, event_id) IN ({new_events})",
+        f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT source, event_id "
+        f"FROM ({new_events})",
         params,
     )
-    size = engine.scalar(f"SELECT count(*) FROM {SCOPE}")
-    for _ in range(MAX_SCOPE_ROUNDS):
+    if engine.scalar(graph.unresolved_events_query(SCOPE)):
+        engine.execute_script(f"DROP TABLE {SCOPE}")
+        return resolve_full(store)
+    new = graph.occurrences_query(rules, f"({graph.events_of_query(SCOPE)})")
+    steps = {
+        NEW_IDENTIFIERS: f"SELECT DISTINCT type, value FROM ({new})",
+        OWNERS: graph.owners_query(NEW_IDENTIFIERS),
+        REFUSED_PAIRS: graph.refused_pairs_query(),
+        TOUCHED: graph.reached_customers_query(OWNERS, REFUSED_PAIRS),
+    }
+    try:
+        for table, query in steps.items():
+            engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
         engine.execute_script(
-            f"CREATE OR REPLACE TEMP TABLE {SCOPE}_next AS "
-            f"{graph.grow_scope_query(occurrences, SCOPE)}"
+            f"INSERT INTO {SCOPE} {graph.customers_events_query(TOUCHED)} "
+            f"EXCEPT SELECT source, event_id FROM {SCOPE}"
         )
-        engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT * FROM {SCOPE}_next")
-        grown = engine.scalar(f"SELECT count(*) FROM {SCOPE}")
-        if grown == size:
-            break
-        size = grown
-    else:
-        return resolve_full(store)  # a part this entangled is the whole graph, near enough
-    return _resolve(store, scoped=True)
+        return _resolve(store, scoped=True)
+    finally:
+        for table in (SCOPE, SCOPE_EVENTS, *steps):
+            engine.execute_script(f"DROP TABLE IF EXISTS {table}")
 
 
 def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolution:
     started = time.perf_counter()
-    rules = identity_rules(store.settings)
     engine = store.engine
     result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
-    occurrences = graph.occurrences_query(rules)
-    if scoped:
-        occurrences = graph.scoped_occurrences_query(occurrences, SCOPE)
     stitched, links = _stitched(store, scoped=scoped, portable=portable)
 
     _name(engine, stitched.customers)
@@ -117,9 +132,10 @@ def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolutio
             stack.enter_context(_indexes_set_aside(engine, REWRITTEN))
         with engine.transaction():
             _write(store, result.run_id, stitched.refused, scoped=scoped)
-            customer_events.refresh(
-                store, f"SELECT source, event_id FROM ({occurrences})" if scoped else None
-            )
+            if scoped:
+                customer_events.refresh(store, f"SELECT source, event_id FROM {SCOPE}", OWNED)
+            else:
+                customer_events.refresh(store)
     result.identifiers, result.links = len(links.ranks), len(links.edges) - len(stitched.refused)
     result.customers = len(stitched.customers)
     result.shared_devices = len(links.shared)
@@ -157,10 +173,15 @@ def _graph(store: Store, *, scoped: bool) -> stitch.Graph:
     rules = identity_rules(store.settings)
     engine = store.engine
     with engine.transaction():
+        if scoped:
+            # Read in the transaction: the graph names events by their row ids.
+            engine.execute_script(
+                f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS {graph.events_of_query(SCOPE)}"
+            )
         for salt in range(SALTS):
-            occurrences = graph.graph_occurrences_query(rules, salt)
-            if scoped:
-                occurrences = graph.scoped_graph_occurrences_query(occurrences, SCOPE)
+            occurrences = graph.graph_occurrences_query(
+                rules, salt, SCOPE_EVENTS if scoped else None
+            )
             engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {OCCURRENCES} AS {occurrences}")
             engine.execute_script(
                 f"CREATE OR REPLACE TEMP TABLE {NODES} AS {graph.nodes_query(OCCURRENCES)}"
