@@ -57,10 +57,8 @@ def identity_resolve(
 
     Every resolve is full: it recomputes from all events, so a rule change re-resolves history.
     """
-    from parcours.identity.resolve import resolve_full
-
     with connect(store) as p:
-        result = resolve_full(p.store)
+        result = p.identity.resolve()
     _print_resolution(result, fmt)
 
 
@@ -88,10 +86,8 @@ def identity_explain(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Why an identifier belongs to its customer: the chain of links, with their evidence."""
-    from parcours.identity.customers import explain
-
     with connect(store, read_only=True) as p:
-        why = explain(p.store, *_identifier(email, phone, user_id, kind, value))
+        why = p.identity.explain(*_identifier(email, phone, user_id, kind, value))
     if fmt is OutputFormat.json:
         print_json(why)
         return
@@ -126,12 +122,8 @@ def customers_show(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The customer behind an identifier: all its identifiers and its events by channel."""
-    from parcours.identity.customers import customer_of, show_customer
-
     with connect(store, read_only=True) as p:
-        view = show_customer(
-            p.store, customer_of(p.store, *_identifier(email, phone, user_id, kind, value))
-        )
+        view = p.customers.show(p.customers.find(*_identifier(email, phone, user_id, kind, value)))
     if fmt is OutputFormat.json:
         print_json(view.to_dict())
         return
@@ -165,10 +157,8 @@ def identity_merge(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Force two identifiers into one customer, whatever the limits; survives every resolve."""
-    from parcours.identity.overrides import force_merge
-
     with connect(store) as p:
-        result = force_merge(p.store, _pair(left), _pair(right), reason)
+        result = p.identity.merge(_pair(left), _pair(right), reason)
     _print_resolution(result, fmt)
 
 
@@ -181,10 +171,8 @@ def identity_split(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Unmerge: never let these two identifiers be one customer again; survives every resolve."""
-    from parcours.identity.overrides import split
-
     with connect(store) as p:
-        result = split(p.store, _pair(left), _pair(right), reason)
+        result = p.identity.split(_pair(left), _pair(right), reason)
     _print_resolution(result, fmt)
 
 
@@ -213,10 +201,8 @@ def customers_export(
     store: StoreOption = None,
 ) -> None:
     """Right of access: everything held about the person, as one JSON file."""
-    from parcours.identity.privacy import access
-
     with connect(store) as p:
-        held = access(p.store, *_identifier(email, phone, user_id, kind, value))
+        held = p.customers.access(*_identifier(email, phone, user_id, kind, value))
     output.write_text(json.dumps(held, default=str, indent=2, ensure_ascii=False))
     console.print(
         f"Wrote {len(held['events']):,} events, {len(held['quarantine']):,} quarantined records "
@@ -237,15 +223,13 @@ def customers_erase(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Right to erasure: remove the person everywhere; the log keeps counts, no personal data."""
-    from parcours.identity.privacy import erase
-
     if not yes:
         raise ParcoursError(
             "Erasure removes the person's events, identity and quarantined records for good",
             "add --yes to confirm",
         )
     with connect(store) as p:
-        entry = erase(p.store, *_identifier(email, phone, user_id, kind, value), reason=reason)
+        entry = p.customers.erase(*_identifier(email, phone, user_id, kind, value), reason=reason)
     if fmt is OutputFormat.json:
         print_json(entry)
     else:
@@ -260,12 +244,9 @@ def identity_match(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Match person records that share no key (Splink: Fellegi–Sunter, EM-trained)."""
-    from parcours.identity.probabilistic import match_people
-    from parcours.identity.resolve import resolve_full
-
     with connect(store) as p:
-        run = match_people(p.store)
-        result = resolve_full(p.store) if resolve else None
+        run = p.identity.match()
+        result = p.identity.resolve() if resolve else None
     if fmt is OutputFormat.json:
         print_json({"match": run.to_dict(), "resolve": result.to_dict() if result else None})
         return

@@ -158,13 +158,9 @@ def visits_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Conversion by visit number: which visit converts, and the channel mix of each."""
-    from parcours.journeys import visits
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = visits.conversion_by_visit(
-            p.store, conversion, scope, gap=gap, max_visit=max_visit
-        )
+        result = p.journeys.visits(conversion, scope, gap=gap, max_visit=max_visit)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     elif fmt is OutputFormat.csv:
@@ -249,8 +245,7 @@ def funnel_command(
     exclusions = [funnel.Exclusion.parse(text) for text in exclude or []]
     listed = customers_at if customers_at is not None else dropped_at
     with connect(store, scope) as p, _warned():
-        result = funnel.funnel(
-            p.store,
+        result = p.journeys.funnel(
             list(steps),
             scope,
             window=window,
@@ -307,11 +302,9 @@ def map_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The journey map: which touchpoint follows which, how often, and how long between."""
-    from parcours.journeys import paths
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = paths.journey_map(p.store, scope, touchpoint=touchpoint, case=case)
+        result = p.journeys.map(scope, touchpoint=touchpoint, case=case)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -334,11 +327,9 @@ def variants_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The most frequent whole journeys and their share."""
-    from parcours.journeys import paths
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        rows = paths.variants(p.store, scope, touchpoint=touchpoint, case=case, top=top)
+        rows = p.journeys.variants(scope, touchpoint=touchpoint, case=case, top=top)
     if fmt is not OutputFormat.json:
         rows = [
             {**r, "variant": " → ".join(r["variant"]) if r["variant"] else "(others)"} for r in rows
@@ -364,12 +355,9 @@ def paths_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """What customers did after (or before) a touchpoint, step by step."""
-    from parcours.journeys import paths
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = paths.paths(
-            p.store,
+        result = p.journeys.paths(
             anchor,
             scope,
             direction="to" if to else "from",
@@ -402,15 +390,13 @@ def switches_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Channel switching within cases, and what followed each switch."""
-    from parcours.journeys import contacts
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         if detail:
-            rows = contacts.switches(p.store, scope, window=window, churn_days=churn_days)
+            rows = p.journeys.switch_list(scope, window=window, churn_days=churn_days)
             print_rows(rows, fmt, title="Channel switches")
             return
-        result = contacts.channel_switching(p.store, scope, window=window, churn_days=churn_days)
+        result = p.journeys.switches(scope, window=window, churn_days=churn_days)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -437,12 +423,10 @@ def repeats_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Repeat contacts, first-contact resolution, time to resolution and customer effort."""
-    from parcours.journeys import contacts
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         if list_cases:
-            rows = contacts.repeaters(p.store, scope, window=window, limit=limit)
+            rows = p.journeys.repeaters(scope, window=window, limit=limit)
             if fmt is not OutputFormat.json:
                 rows = [
                     {
@@ -453,7 +437,7 @@ def repeats_command(
                 ]
             print_rows(rows, fmt, title="Customers who had to repeat themselves")
             return
-        result = contacts.repeat_contacts(p.store, scope, window=window)
+        result = p.journeys.repeats(scope, window=window)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -487,8 +471,7 @@ def attribution_command(
 
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = attribution.attribution(
-            p.store,
+        result = p.journeys.attribution(
             conversion,
             scope,
             touchpoint=touchpoint,
@@ -537,12 +520,9 @@ def touchpoints_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each touchpoint's reach, what follows it, and the moments of truth."""
-    from parcours.journeys import performance
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = performance.touchpoints(
-            p.store,
+        result = p.journeys.touchpoints(
             scope,
             conversion=conversion,
             touchpoint=touchpoint,
@@ -575,11 +555,9 @@ def agents_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each agent and team: contacts, first-contact resolution, repeats caused, handle time."""
-    from parcours.journeys import performance
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = performance.agents(p.store, scope, window=window)
+        result = p.journeys.agents(scope, window=window)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -606,11 +584,9 @@ def cohorts_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Retention and repeat purchase by first-seen month or acquisition channel."""
-    from parcours.journeys import cohorts
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = cohorts.cohorts(p.store, scope, by=by, conversion=conversion, months=months)
+        result = p.journeys.cohorts(scope, by=by, conversion=conversion, months=months)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
@@ -644,12 +620,10 @@ def typical_command(
 ) -> None:
     """Typical journeys: whole journeys grouped by their edit distances (k-medoids), each
     named by its characteristic sub-paths, with its share, conversion, effort and customers."""
-    from parcours.journeys import typical
-
     scope = _scope(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
-        result = typical.typical_journeys(
-            p.store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
+        result = p.journeys.typical(
+            scope, clusters=clusters, conversion=conversion, top=top, seed=seed
         )
     if members is not None:
         rows = [{"customer_id": c} for c in result.customers_in(members)]

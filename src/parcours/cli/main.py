@@ -357,19 +357,15 @@ def sources_add(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Add a source and print its write key (configure the SDK with it)."""
-    from parcours.collect.sources import add_source
-
     with _open(store) as p:
-        _print_sources([add_source(p.store, name, channel)], fmt)
+        _print_sources([p.sources.add(name, channel)], fmt)
 
 
 @sources_app.command("list")
 def sources_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """Every source with its write key, channel and state."""
-    from parcours.collect.sources import list_sources
-
     with _open_existing(store) as p:
-        _print_sources(list_sources(p.store), fmt)
+        _print_sources(p.sources.list(), fmt)
 
 
 @sources_app.command("disable")
@@ -379,10 +375,8 @@ def sources_disable(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Refuse the source's key (401) until enabled again; nothing stored is touched."""
-    from parcours.collect.sources import set_enabled
-
     with _open(store) as p:
-        _print_sources([set_enabled(p.store, name, False)], fmt)
+        _print_sources([p.sources.set_enabled(name, False)], fmt)
 
 
 @sources_app.command("enable")
@@ -392,10 +386,8 @@ def sources_enable(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Accept the source's key again."""
-    from parcours.collect.sources import set_enabled
-
     with _open(store) as p:
-        _print_sources([set_enabled(p.store, name, True)], fmt)
+        _print_sources([p.sources.set_enabled(name, True)], fmt)
 
 
 @sources_app.command("rotate")
@@ -405,10 +397,8 @@ def sources_rotate(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Give the source a new write key; the old one stops working at once."""
-    from parcours.collect.sources import rotate_key
-
     with _open(store) as p:
-        _print_sources([rotate_key(p.store, name)], fmt)
+        _print_sources([p.sources.rotate_key(name)], fmt)
 
 
 @app.command()

@@ -6,17 +6,15 @@ Profiles are personal data: every route here needs the admin token (see `serving
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from parcours.errors import BadRequest
-from parcours.identity import customers as service
-from parcours.identity import overrides, privacy
-from parcours.identity.resolve import Resolution, resolve_full
-from parcours.serving.deps import ReaderDep, StoreWriter, WriterDep, require_admin
+from parcours.identity.resolve import Resolution
+from parcours.identity.service import Customers, Identity
+from parcours.serving.deps import ReaderDep, WriterDep, require_admin
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_admin)])
 
@@ -32,6 +30,9 @@ class Decision(BaseModel):
     left: Identifier
     right: Identifier
     reason: str = ""
+
+    def pair(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        return (self.left.type, self.left.value), (self.right.type, self.right.value)
 
 
 class Erasure(BaseModel):
@@ -63,12 +64,13 @@ def lookup(
 ) -> dict[str, Any]:
     given = {"email": email, "phone": phone, "user_id": user_id, "anonymous_id": anonymous_id}
     kind, found = _one_identifier(given, type, value)
-    return service.show_customer(store, service.customer_of(store, kind, found)).to_dict()
+    customers = Customers(store)
+    return customers.show(customers.find(kind, found)).to_dict()
 
 
 @router.get("/v1/customers/{customer_id}", summary="A customer: identifiers, traits, consents")
 def customer(customer_id: str, store: ReaderDep) -> dict[str, Any]:
-    return service.show_customer(store, customer_id).to_dict()
+    return Customers(store).show(customer_id).to_dict()
 
 
 @router.get("/v1/customers/{customer_id}/timeline", summary="Every event, oldest first, paged")
@@ -78,7 +80,7 @@ def customer_timeline(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(description="The previous page's `next`.")] = None,
 ) -> dict[str, Any]:
-    return service.timeline(store, customer_id, limit=limit, after=after)
+    return Customers(store).timeline(customer_id, limit=limit, after=after)
 
 
 @router.get("/v1/identity/explain", summary="Why an identifier belongs to its customer")
@@ -87,38 +89,37 @@ def explain(
     type: Annotated[str, Query(description="Identifier type")],
     value: Annotated[str, Query(description="Identifier value")],
 ) -> dict[str, Any]:
-    return service.explain(store, type, value)
+    return Identity(store).explain(type, value)
 
 
 @router.post("/v1/identity/resolve", summary="Recompute every customer under the current rules")
 async def resolve(writer: WriterDep) -> dict[str, Any]:
-    result = await writer.call(resolve_full)
+    result = await writer.call(lambda s: Identity(s).resolve())
     return dict(result.to_dict())
 
 
 @router.post("/v1/identity/merge", summary="Force two identifiers into one customer")
 async def merge(decision: Decision, writer: WriterDep) -> dict[str, Any]:
-    return await _decide(writer, overrides.force_merge, decision)
+    left, right = decision.pair()
+    result: Resolution = await writer.call(
+        lambda s: Identity(s).merge(left, right, decision.reason)
+    )
+    return result.to_dict()
 
 
 @router.post("/v1/identity/split", summary="Never let two identifiers be one customer")
 async def split(decision: Decision, writer: WriterDep) -> dict[str, Any]:
-    return await _decide(writer, overrides.split, decision)
-
-
-async def _decide(
-    writer: StoreWriter, act: Callable[..., Resolution], decision: Decision
-) -> dict[str, Any]:
-    left = (decision.left.type, decision.left.value)
-    right = (decision.right.type, decision.right.value)
-    result: Resolution = await writer.call(lambda s: act(s, left, right, decision.reason))
+    left, right = decision.pair()
+    result: Resolution = await writer.call(
+        lambda s: Identity(s).split(left, right, decision.reason)
+    )
     return result.to_dict()
 
 
 @router.post("/v1/privacy/access", summary="Everything held about a person (right of access)")
 async def access(identifier: Identifier, writer: WriterDep) -> dict[str, Any]:
     held: dict[str, Any] = await writer.call(
-        lambda s: privacy.access(s, identifier.type, identifier.value)
+        lambda s: Customers(s).access(identifier.type, identifier.value)
     )
     return held
 
@@ -127,6 +128,6 @@ async def access(identifier: Identifier, writer: WriterDep) -> dict[str, Any]:
 async def erase(request: Erasure, writer: WriterDep) -> dict[str, Any]:
     kind, value = request.identifier.type, request.identifier.value
     entry: dict[str, Any] = await writer.call(
-        lambda s: privacy.erase(s, kind, value, reason=request.reason)
+        lambda s: Customers(s).erase(kind, value, reason=request.reason)
     )
     return entry

@@ -16,15 +16,14 @@ from fastapi import APIRouter, Depends, Query
 
 from parcours.journeys import (
     attribution,
-    cohorts,
     contacts,
     funnel,
     paths,
-    performance,
     typical,
     visits,
 )
 from parcours.journeys.scope import Scope, parse_properties
+from parcours.journeys.service import Journeys
 from parcours.serving.deps import ReaderDep, require_admin
 
 router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
@@ -51,21 +50,27 @@ def scope_of(
 ScopeDep = Annotated[Scope, Depends(scope_of)]
 
 
+def journeys_of(store: ReaderDep) -> Journeys:
+    """The analyses on this request's own read session."""
+    return Journeys(store)
+
+
+JourneysDep = Annotated[Journeys, Depends(journeys_of)]
+
+
 @router.get("/v1/journeys/visits", summary="Conversion by visit number")
 def conversion_by_visit(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     conversion: Annotated[str, Query(description="The conversion event's name.")],
     gap: str = visits.GAP,
     max_visit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
-    return visits.conversion_by_visit(
-        store, conversion, scope, gap=gap, max_visit=max_visit
-    ).to_dict()
+    return journeys.visits(conversion, scope, gap=gap, max_visit=max_visit).to_dict()
 
 
 def _funnel(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     steps: Annotated[list[str], Query(description="The steps, in order (repeat the key).")],
     window: str = "7d",
@@ -76,8 +81,7 @@ def _funnel(
     breakdown: str | None = None,
     attribution: Annotated[str, Query(description="first, last or step.")] = "first",
 ) -> funnel.FunnelResult:
-    return funnel.funnel(
-        store,
+    return journeys.funnel(
         list(steps),
         scope,
         window=window,
@@ -105,10 +109,9 @@ def funnel_customers(
 
 @router.get("/v1/journeys/map", summary="The directly-follows graph of the journeys")
 def journey_map(
-    store: ReaderDep, scope: ScopeDep, touchpoint: str = "name", case: str = "customer"
+    journeys: JourneysDep, scope: ScopeDep, touchpoint: str = "name", case: str = "customer"
 ) -> dict[str, Any]:
-    return paths.journey_map(
-        store,
+    return journeys.map(
         scope,
         touchpoint=touchpoint,
         case=case,
@@ -117,14 +120,13 @@ def journey_map(
 
 @router.get("/v1/journeys/variants", summary="The most frequent whole journeys")
 def journey_variants(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     touchpoint: str = "name",
     case: str = "customer",
     top: Annotated[int, Query(ge=1, le=10_000)] = 20,
 ) -> dict[str, Any]:
-    rows = paths.variants(
-        store,
+    rows = journeys.variants(
         scope,
         touchpoint=touchpoint,
         case=case,
@@ -135,7 +137,7 @@ def journey_variants(
 
 @router.get("/v1/journeys/paths", summary="Paths from or to a touchpoint")
 def journey_paths(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     anchor: str,
     direction: Annotated[str, Query(description="from or to.")] = "from",
@@ -143,8 +145,7 @@ def journey_paths(
     top: Annotated[int, Query(ge=1, le=100)] = 8,
     touchpoint: str = "name",
 ) -> dict[str, Any]:
-    return paths.paths(
-        store,
+    return journeys.paths(
         anchor,
         scope,
         direction=direction,
@@ -156,34 +157,34 @@ def journey_paths(
 
 @router.get("/v1/journeys/switches", summary="Channel switching and what followed")
 def channel_switching(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     window: str = contacts.REPEAT_WINDOW,
     churn_days: Annotated[int, Query(ge=1)] = contacts.CHURN_DAYS,
 ) -> dict[str, Any]:
-    return contacts.channel_switching(store, scope, window=window, churn_days=churn_days).to_dict()
+    return journeys.switches(scope, window=window, churn_days=churn_days).to_dict()
 
 
 @router.get("/v1/journeys/repeats", summary="Repeat contacts, first-contact resolution, effort")
 def repeat_contacts(
-    store: ReaderDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
+    journeys: JourneysDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
 ) -> dict[str, Any]:
-    return contacts.repeat_contacts(store, scope, window=window).to_dict()
+    return journeys.repeats(scope, window=window).to_dict()
 
 
 @router.get("/v1/journeys/repeats/cases", summary="Customers who had to repeat themselves")
 def repeat_cases(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     window: str = contacts.REPEAT_WINDOW,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
-    return {"cases": contacts.repeaters(store, scope, window=window, limit=limit)}
+    return {"cases": journeys.repeaters(scope, window=window, limit=limit)}
 
 
 @router.get("/v1/journeys/attribution", summary="Credit and budget per touchpoint, every model")
 def attribution_route(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     conversion: str = "Order Completed",
     touchpoint: str = "channel",
@@ -191,8 +192,7 @@ def attribution_route(
     half_life: str = attribution.HALF_LIFE,
     budget: Annotated[float, Query(gt=0)] = 100.0,
 ) -> dict[str, Any]:
-    return attribution.attribution(
-        store,
+    return journeys.attribution(
         conversion,
         scope,
         touchpoint=touchpoint,
@@ -204,15 +204,14 @@ def attribution_route(
 
 @router.get("/v1/journeys/touchpoints", summary="Touchpoints: reach, lifts, moments of truth")
 def touchpoints_route(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     conversion: str = "Order Completed",
     touchpoint: str = "channel:name",
     window: str = "30d",
     churn_days: Annotated[int, Query(ge=1)] = contacts.CHURN_DAYS,
 ) -> dict[str, Any]:
-    return performance.touchpoints(
-        store,
+    return journeys.touchpoints(
         scope,
         conversion=conversion,
         touchpoint=touchpoint,
@@ -223,24 +222,24 @@ def touchpoints_route(
 
 @router.get("/v1/journeys/agents", summary="Agents and teams: resolution, repeats, handle time")
 def agents_route(
-    store: ReaderDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
+    journeys: JourneysDep, scope: ScopeDep, window: str = contacts.REPEAT_WINDOW
 ) -> dict[str, Any]:
-    return performance.agents(store, scope, window=window).to_dict()
+    return journeys.agents(scope, window=window).to_dict()
 
 
 @router.get("/v1/journeys/cohorts", summary="Retention and repeat purchase by cohort")
 def cohorts_route(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     by: Annotated[str, Query(description="month or channel.")] = "month",
     conversion: str = "Order Completed",
     months: Annotated[int, Query(ge=0, le=120)] = 12,
 ) -> dict[str, Any]:
-    return cohorts.cohorts(store, scope, by=by, conversion=conversion, months=months).to_dict()
+    return journeys.cohorts(scope, by=by, conversion=conversion, months=months).to_dict()
 
 
 def _typical(
-    store: ReaderDep,
+    journeys: JourneysDep,
     scope: ScopeDep,
     clusters: Annotated[
         int | None, Query(ge=2, le=20, description="Default: by silhouette.")
@@ -249,9 +248,7 @@ def _typical(
     top: Annotated[int, Query(ge=2, le=5000)] = typical.TOP_VARIANTS,
     seed: int = 0,
 ) -> typical.TypicalJourneys:
-    return typical.typical_journeys(
-        store, scope, clusters=clusters, conversion=conversion, top=top, seed=seed
-    )
+    return journeys.typical(scope, clusters=clusters, conversion=conversion, top=top, seed=seed)
 
 
 @router.get("/v1/journeys/typical", summary="Typical journeys: whole journeys grouped and named")
