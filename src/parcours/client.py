@@ -7,22 +7,26 @@ of their own, so there is one way into each service.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from parcours.collect.importer import Progress, import_file
-from parcours.collect.ledger import ImportSummary
-from parcours.collect.live.writer import recover_journal
-from parcours.collect.service import Quarantine, Sources
 from parcours.config import Settings, load_settings
 from parcours.identity.rules import identity_rules
-from parcours.identity.service import Customers, Identity
-from parcours.journeys.service import Journeys
-from parcours.store.export import ExportFormat, export_events, export_identifiers
-from parcours.store.stats import store_stats
 from parcours.store.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from parcours.collect.importer import Progress
+    from parcours.collect.ledger import ImportSummary
+    from parcours.collect.service import Quarantine, Sources
+    from parcours.identity.service import Customers, Identity
+    from parcours.journeys.service import Journeys
+    from parcours.store.export import ExportFormat
+
+# Each component is imported when first used: a command that reads journeys does not load
+# the import path or probabilistic matching (see cli/).
 
 
 class Parcours:
@@ -32,11 +36,36 @@ class Parcours:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.quarantine = Quarantine(store)
-        self.sources = Sources(store)
-        self.identity = Identity(store)
-        self.customers = Customers(store)
-        self.journeys = Journeys(store)
+
+    @cached_property
+    def quarantine(self) -> Quarantine:
+        from parcours.collect.service import Quarantine
+
+        return Quarantine(self.store)
+
+    @cached_property
+    def sources(self) -> Sources:
+        from parcours.collect.service import Sources
+
+        return Sources(self.store)
+
+    @cached_property
+    def identity(self) -> Identity:
+        from parcours.identity.service import Identity
+
+        return Identity(self.store)
+
+    @cached_property
+    def customers(self) -> Customers:
+        from parcours.identity.service import Customers
+
+        return Customers(self.store)
+
+    @cached_property
+    def journeys(self) -> Journeys:
+        from parcours.journeys.service import Journeys
+
+        return Journeys(self.store)
 
     @property
     def settings(self) -> Settings:
@@ -56,6 +85,8 @@ class Parcours:
 
         `summary.fields_not_found` names the mapped fields no record had; `strict=True` refuses
         such a file (`MappingError`) before storing anything."""
+        from parcours.collect.importer import import_file
+
         summary = import_file(
             self.store,
             Path(path),
@@ -72,6 +103,9 @@ class Parcours:
         return summary
 
     def stats(self) -> dict[str, Any]:
+        """What the store holds: totals, by channel, type, source and day; quarantine."""
+        from parcours.store.stats import store_stats
+
         return store_stats(self.store)
 
     def export(
@@ -79,11 +113,15 @@ class Parcours:
     ) -> int:
         """Write the events, each with its customer (`customer_id`), to a file; return how
         many were written."""
+        from parcours.store.export import export_events
+
         return export_events(self.store, Path(path), fmt=fmt, source=source)
 
     def export_identifiers(self, path: str | Path, *, fmt: ExportFormat = "parquet") -> int:
         """Write every identifier with its customer (type, value, customer_id...) to a file;
         return how many were written."""
+        from parcours.store.export import export_identifiers
+
         return export_identifiers(self.store, Path(path), fmt=fmt)
 
     def sql(self, query: str) -> pa.Table:
@@ -110,6 +148,8 @@ def connect(
     identity_rules(resolved)  # every capability's table checked before the store opens
     opened = Store.open(resolved, read_only=read_only)
     if not read_only:
+        from parcours.collect.live.writer import recover_journal
+
         # Events a server acknowledged but had not loaded when it stopped (a crash).
         recover_journal(opened)
     return Parcours(opened)

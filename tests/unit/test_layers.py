@@ -18,7 +18,7 @@ import parcours
 PACKAGE = Path(parcours.__file__).parent
 
 LAYERS: list[set[str]] = [
-    {"errors", "sql", "version", "config"},
+    {"errors", "sql", "version", "arrays", "config"},
     {"engine"},
     {"store"},
     {"serving"},

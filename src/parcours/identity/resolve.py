@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from parcours.arrays import numpy_of
 from parcours.engine import Engine
 from parcours.errors import StoreError
 from parcours.identity import customer_events, graph, stitch
@@ -256,7 +257,7 @@ def _order(engine: Engine) -> stitch.Order:
 
 
 def _ints(column: pa.ChunkedArray | pa.Array) -> stitch.Ints:
-    return np.asarray(column.to_numpy(), dtype=np.int64)
+    return np.asarray(numpy_of(column), dtype=np.int64)
 
 
 def _placed(at: stitch.Ints, values: stitch.Ints) -> stitch.Ints:

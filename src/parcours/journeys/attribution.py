@@ -35,6 +35,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcours.arrays import numpy_of
 from parcours.journeys.scope import Scope, Touchpoint, parse_duration, touchpoint_sql
 from parcours.journeys.visits import ORDER
 from parcours.sql import lit
@@ -149,13 +150,13 @@ class _Touches:
         named = pc.is_valid(flat)  # a touch without a name (a NULL from elsewhere) is none
         flat, parent = flat.filter(named), parent.filter(named)
         encoded = pc.dictionary_encode(flat)
-        path = np.asarray(parent.to_numpy(zero_copy_only=False), dtype=np.int64)
+        path = np.asarray(numpy_of(parent), dtype=np.int64)
         count = len(paths)
         length = np.bincount(path, minlength=count).astype(np.int64)
         start = np.cumsum(length) - length
         return cls(
             encoded.dictionary.to_pylist(),
-            np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            np.asarray(numpy_of(encoded.indices), dtype=np.int64),
             path,
             np.arange(len(path), dtype=np.int64) - start[path],
             length,
@@ -169,7 +170,7 @@ class _Touches:
 
 
 def _numbers(column: pa.ChunkedArray) -> Floats:
-    return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(numpy_of(column, nulls=0), dtype=np.float64)
 
 
 def path_credit(t: _Touches) -> dict[str, Floats]:

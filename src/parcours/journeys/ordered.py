@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcours.arrays import numpy_of
 from parcours.journeys.scope import Scope
 from parcours.store.store import Store
 
@@ -67,8 +68,8 @@ def _restore(customer: Ints, at: Ints, event: Ints) -> Ints:
     return rows
 
 
-def _ints(column: pa.ChunkedArray, rows: Ints | None = None) -> Ints:
-    values = np.asarray(column.to_numpy(), dtype=np.int64)
+def _ints(column: pa.ChunkedArray, rows: Ints | None = None, nulls: int | None = None) -> Ints:
+    values = np.asarray(numpy_of(column, nulls), dtype=np.int64)
     return values if rows is None else values[rows]
 
 
@@ -138,18 +139,18 @@ class Journeys:
         no bits to unpack)."""
         values = self.table[column]
         if values.type == pa.uint8() and not values.null_count:
-            return self._ordered(np.asarray(values.to_numpy()).view(np.bool_))
-        values = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+            return self._ordered(numpy_of(values).view(np.bool_))
+        values = numpy_of(values, nulls=False)
         return self._ordered(np.asarray(values, dtype=bool))
 
     def values(self, column: str, missing: Any) -> npt.NDArray[Any]:
         """A column in its own type, NULL as `missing`."""
-        values = pc.fill_null(self.table[column], missing).to_numpy(zero_copy_only=False)
+        values = numpy_of(self.table[column], nulls=missing)
         return self._ordered(np.asarray(values))
 
     def ints(self, column: str, missing: int = -1) -> Ints:
         """An integer column, NULL as `missing`."""
-        return _ints(pc.fill_null(self.table[column], missing), self.rows)
+        return _ints(self.table[column], self.rows, nulls=missing)
 
     def codes(self, column: str, *, ordered: bool = False) -> tuple[list[Any], Codes]:
         """A column as (its distinct values, each row's index into them, -1: NULL), the
@@ -168,10 +169,8 @@ class Journeys:
         codes = np.empty(len(self.at), dtype=dtype)
         start = 0
         for chunk in chunks:
-            indices = chunk.indices
-            if indices.null_count:
-                indices = pc.fill_null(indices, -1)
-            codes[start : start + len(indices)] = rank[np.asarray(indices.to_numpy())]
+            indices = numpy_of(chunk.indices, nulls=-1)
+            codes[start : start + len(indices)] = rank[indices]
             start += len(indices)
         values = [values[i] for i in order] if order is not None else values
         return values, self._ordered(codes)

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parcours.arrays import numpy_of
 from parcours.errors import BadRequest, StoreError
 from parcours.journeys.ordered import Codes, Ints, Journeys, read_journeys, rounded
 from parcours.journeys.scope import CHANNEL_CODE, CHANNEL_NAMES, Scope, Touchpoint, touchpoint_sql
@@ -349,7 +350,7 @@ class _Steps:
         whole = _binary(self.codes.astype(f">u{width}"), journeys.first_row * width)
         encoded = pc.dictionary_encode(whole)
         variants = encoded.dictionary
-        counts = np.bincount(encoded.indices.to_numpy(), minlength=len(variants))
+        counts = np.bincount(numpy_of(encoded.indices), minlength=len(variants))
         offsets = np.frombuffer(variants.buffers()[1], dtype=np.int64)[: len(variants) + 1]
         lengths = np.diff(offsets) // width
         shown = _ranked(variants, lengths, counts, top)[: max(top, 0)]
@@ -522,7 +523,7 @@ def _ranked(variants: pa.LargeBinaryArray, lengths: Ints, counts: Ints, top: int
         {"journeys": counts[order], "length": lengths[order], "steps": variants.take(order)}
     )
     keys = [("journeys", "descending"), ("length", "ascending"), ("steps", "ascending")]
-    return order[np.asarray(pc.sort_indices(table, keys).to_numpy(), dtype=np.int64)]
+    return order[np.asarray(numpy_of(pc.sort_indices(table, keys)), dtype=np.int64)]
 
 
 @contextmanager
