@@ -166,6 +166,9 @@ def test_an_empty_duckdb_database_or_a_killed_first_migration_becomes_a_store(
         "ATTACH 'other.duckdb' AS other",
         "COPY events TO 'out.csv'",
         "SET threads = 1",
+        "EXPLAIN ANALYZE COPY (SELECT 42) TO 'leak.csv'",
+        "explain  analyse SET memory_limit = '1MB'",
+        "EXPLAIN ANALYZE CHECKPOINT",
     ],
 )
 def test_p_sql_only_reads(p: parcours.Parcours, statement: str) -> None:
@@ -184,6 +187,9 @@ def test_p_sql_reads_and_names_the_mistake(p: parcours.Parcours) -> None:
     with pytest.raises(QueryError, match="nosuch") as raised:
         p.sql("SELECT nosuch FROM events")
     assert "DESCRIBE events" in raised.value.message
+    assert p.sql("EXPLAIN SELECT count(*) FROM events").column(0).to_pylist() == ["physical_plan"]
+    with pytest.raises(QueryError, match="nofile.csv"):
+        p.sql("SELECT * FROM read_csv('nofile.csv')")
 
 
 def test_v6_gives_a_v5_store_an_empty_suppression_list_and_its_own_salt(

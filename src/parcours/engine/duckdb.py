@@ -74,6 +74,8 @@ class DuckDBEngine(Engine):
         except duckdb.Error as error:
             raise QueryError(f"The query cannot be parsed: {error}", _QUERY_FIX) from error
         kinds = [statement.type for statement in statements]
+        if len(kinds) == 1 and _RUNS_WHAT_IT_EXPLAINS.match(statements[0].query):
+            kinds = [duckdb.StatementType.EXECUTE]  # EXPLAIN ANALYZE runs its statement
         if len(kinds) != 1 or kinds[0] not in _READ_STATEMENTS:
             raise QueryError(
                 "Only one query that reads can run here (SELECT, WITH ... SELECT, FROM, "
@@ -85,8 +87,8 @@ class DuckDBEngine(Engine):
         try:
             session.execute("SET TimeZone = 'UTC'")
             session.execute("BEGIN TRANSACTION READ ONLY")
-            return self._guard(lambda: session.sql(sql).to_arrow_table())
-        except duckdb.Error as error:
+            return session.sql(sql).to_arrow_table()
+        except duckdb.Error as error:  # the user's query, not the store: say what DuckDB said
             raise QueryError(f"The query failed: {error}", _QUERY_FIX) from error
         finally:
             session.close()
@@ -139,6 +141,7 @@ class DuckDBEngine(Engine):
 
 
 _READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_RUNS_WHAT_IT_EXPLAINS = re.compile(r"\s*EXPLAIN\s+ANALY[SZ]E\b", re.IGNORECASE)
 _QUERY_FIX = (
     "check the SQL (DuckDB's dialect) and the table and column names: `SHOW TABLES` lists the "
     "tables, `DESCRIBE events` the columns of one"
