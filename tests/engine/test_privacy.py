@@ -42,9 +42,12 @@ BOB_ROWS = 2
 JANE = ("ck-jane", "u-jane", "jane@x.com")
 """Jane's identifiers as the store holds them (emails lower-cased): what erasure suppresses."""
 
-REASON = (
-    f"carries an identifier erased on {dt.datetime.now(dt.UTC):%Y-%m-%d} at the person's request"
-)
+
+def _reason(p: parcours.Parcours) -> str:
+    """The reason a withheld record gets: the day of the erasure, as the store recorded it."""
+    erased_at = p.sql("SELECT max(erased_at) AS at FROM erased_identifiers").column(0)[0]
+    day = erased_at.as_py().astimezone(dt.UTC)
+    return f"carries an identifier erased on {day:%Y-%m-%d} at the person's request"
 
 
 def _import(p: parcours.Parcours, tmp_path: Path, source: str = "crm") -> ImportSummary:
@@ -96,7 +99,7 @@ def test_an_old_export_imported_again_does_not_bring_an_erased_person_back(
         "SELECT reason_code, reason, record_number FROM quarantine ORDER BY record_number"
     ).to_pylist()
     assert [r["record_number"] for r in withheld] == JANE_ROWS
-    assert {(r["reason_code"], r["reason"]) for r in withheld} == {("erased", REASON)}
+    assert {(r["reason_code"], r["reason"]) for r in withheld} == {("erased", _reason(p))}
     events = p.sql("SELECT user_id FROM events ORDER BY occurred_at").column(0).to_pylist()
     assert events == ["u-bob", "u-bob"]
     for trace in JANE:
@@ -156,6 +159,37 @@ def test_erasure_reaches_live_messages_still_in_the_journal(tmp_path: Path) -> N
         withheld = p.sql(
             "SELECT reason_code, reason FROM quarantine WHERE source = 'website'"
         ).to_pylist()
-        assert withheld == [{"reason_code": "erased", "reason": REASON}] * 3
+        assert withheld == [{"reason_code": "erased", "reason": _reason(p)}] * 3
         for trace in JANE:
             assert trace not in _everything(p).lower(), f"{trace} came back from the journal"
+
+
+def test_records_no_reader_could_parse_are_withheld_too(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """Lines the reader cannot parse are quarantined as they are, which would keep an erased
+    person's identifiers in clear: a line with one field too many and a line with a byte that
+    is not UTF-8, both Jane's, are withheld; Bob's unparseable line is kept to be fixed."""
+    _import(p, tmp_path)
+    erase(p.store, "email", "jane@x.com", reason="ticket 9")
+    data = tmp_path / "old.csv"
+    data.write_bytes(
+        b"at,channel,cookie,user,email\n"
+        b"2026-01-07 10:00:00,web,ck-jane,u-jane,jane@x.com,extra\n"  # Jane, a field too many
+        b"2026-01-08 10:00:00,web,ck-caf\xe9,,Jane@X.com\n"  # Jane, a Latin-1 byte
+        b"2026-01-09 10:00:00,web,ck-bob,u-bob,bob@y.com,extra\n"  # Bob, a field too many
+    )
+    summary = p.import_file(data, source="crm", mapping=tmp_path / "m.yaml")
+    assert summary.quarantined == {"erased": 2, "unparseable": 1}
+    rows = p.sql(
+        "SELECT record_number, reason_code FROM quarantine WHERE import_id = ? "
+        "ORDER BY record_number".replace("?", f"'{summary.import_id}'")
+    ).to_pylist()
+    assert rows == [
+        {"record_number": 1, "reason_code": "erased"},
+        {"record_number": 2, "reason_code": "erased"},
+        {"record_number": 3, "reason_code": "unparseable"},
+    ]
+    for trace in JANE:
+        assert trace not in _everything(p).lower(), f"{trace} came back unparsed"
+    assert "bob@y.com" in _everything(p)

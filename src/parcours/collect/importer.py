@@ -8,6 +8,7 @@ The import ledger (`imports`) records every run, including those that never fini
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from parcours.collect.transform import InputShape, build_transform
 from parcours.errors import InputFileError
 from parcours.sql import lit
 from parcours.store.store import Store
-from parcours.store.suppression import withhold_erased
+from parcours.store.suppression import any_erased, withheld_text_query, withhold_erased
 from parcours.store.writer import BatchResult, quarantine_id, stage, write_staged
 
 Progress = Callable[[int, int], None]
@@ -198,9 +199,11 @@ def _import_batch(
             stage(engine, transform)
             if presence:
                 presence.observe(engine, "_parcours_input")
-        withhold_erased(engine)  # an erased person is not brought back by an old file
     with engine.transaction():
         if batch.table.num_rows:
+            # An erased person is not brought back by an old file: checked in the batch's
+            # transaction, so an erasure committed meanwhile is seen.
+            withhold_erased(engine)
             summary.absorb(
                 write_staged(
                     engine,
@@ -219,16 +222,23 @@ def _import_batch(
 
 def _quarantine_unparseable(store: Store, batch: Batch, summary: ImportSummary) -> BatchResult:
     """Lines the reader could not parse go to quarantine as they are, with the reader's reason."""
-    qid = quarantine_id(lit(summary.source), "u.raw")
-    with store.engine.registered("_parcours_unparseable", unparseable_table(batch.unparseable)):
-        added = store.engine.write(
+    engine, qid = store.engine, quarantine_id(lit(summary.source), "u.raw")
+    # An erased person's identifier in the text withholds the record (store.suppression).
+    rows = (
+        withheld_text_query("_parcours_parsed_not")
+        if any_erased(engine)
+        else "SELECT *, 'unparseable' AS reason_code FROM _parcours_parsed_not"
+    )
+    with engine.registered("_parcours_parsed_not", unparseable_table(batch.unparseable)):
+        added = engine.query(
             f"INSERT INTO quarantine SELECT {qid}, {lit(summary.source)}, "
             f"{lit(summary.path)} || ', record ' || u.record_number, {lit(summary.mapping)}, "
-            f"u.record_number, u.raw, 'unparseable', u.reason, now(), 'open', NULL, "
-            f"{lit(summary.import_id)} FROM _parcours_unparseable u "
-            f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.quarantine_id = {qid})"
-        )
+            f"u.record_number, u.raw, u.reason_code, u.reason, now(), 'open', NULL, "
+            f"{lit(summary.import_id)} FROM ({rows}) u "
+            f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.quarantine_id = {qid}) "
+            "RETURNING reason_code"
+        ).column(0)
+    counts = Counter(added.to_pylist())
     return BatchResult(
-        quarantined={"unparseable": added} if added else {},
-        already_quarantined=len(batch.unparseable) - added,
+        quarantined=dict(counts), already_quarantined=len(batch.unparseable) - len(added)
     )

@@ -15,6 +15,8 @@ This lives in the store, below both stations: identity writes the list, collect 
 from __future__ import annotations
 
 from parcours.engine import Engine
+from parcours.sql import lit
+from parcours.store.schema import IDENTIFIER_TYPES
 from parcours.store.writer import STAGED
 
 TABLE = "erased_identifiers"
@@ -57,14 +59,56 @@ def _staged_identifiers() -> str:
     )
 
 
+def any_erased(engine: Engine) -> bool:
+    return bool(engine.scalar(f"SELECT EXISTS (SELECT 1 FROM {TABLE})"))
+
+
+def withheld_text_query(relation: str) -> str:
+    """`relation` (`record_number, raw, reason`: records the reader could not parse, which no
+    mapping has read) with `reason_code`, and with the record withheld as `erased` when a word
+    of its text is an erased identifier.
+
+    Unparsed text has no fields to read identifiers from: each word of it (split at spaces,
+    quotes and the usual delimiters) is taken for an identifier of every type, as written and
+    lower-cased. A phone written with spaces inside is not found this way."""
+    types = "', '".join(("anonymous_id", "user_id", *IDENTIFIER_TYPES))
+    words = (
+        "SELECT DISTINCT w.record_number, t.type, w.value FROM (SELECT record_number, "
+        "unnest(list_distinct(list_concat(ws, list_transform(ws, lambda x: lower(x))))) AS value "
+        f"FROM (SELECT record_number, regexp_extract_all(raw, {lit(WORD)}) AS ws "
+        f"FROM {relation})) w CROSS JOIN (SELECT unnest(list_distinct(['{types}'] || "
+        "coalesce((SELECT list(DISTINCT type) FROM identity_map), []))) AS type) t"
+    )
+    erased = (
+        f"SELECT h.record_number, min(x.erased_at) AS erased_at FROM ({hashed(words)}) h "
+        f"JOIN {TABLE} x ON x.identifier_hash = h.identifier_hash GROUP BY h.record_number"
+    )
+    return (
+        "SELECT u.record_number, "
+        "CASE WHEN e.erased_at IS NULL THEN u.raw ELSE json_object('withheld', "
+        "'carries an erased identifier', "
+        "'record_md5', md5((SELECT salt FROM erasure_salt) || u.raw))::VARCHAR END AS raw, "
+        f"CASE WHEN e.erased_at IS NULL THEN 'unparseable' ELSE '{REASON_CODE}' END "
+        "AS reason_code, "
+        "CASE WHEN e.erased_at IS NULL THEN u.reason ELSE 'carries an identifier erased on ' "
+        "|| strftime(e.erased_at, '%Y-%m-%d') || ' at the person''s request' END AS reason "
+        f"FROM {relation} u LEFT JOIN ({erased}) e USING (record_number)"
+    )
+
+
+WORD = r"[^\s,;|\t\"'{}\[\]()<>=]+"
+"""A word of unparsed text: what lies between spaces, quotes, brackets and delimiters."""
+
+
 def withhold_erased(engine: Engine) -> int:
     """Turn the staged records that carry an erased identifier into quarantine candidates
     with the reason `erased` and their content withheld; return how many.
 
     Call after `writer.stage` and before `writer.write_staged`. The withheld record keeps a
-    fingerprint (the MD5 of the record), so the same record imported twice is quarantined
-    once, and two different records stay two."""
-    if not engine.scalar(f"SELECT EXISTS (SELECT 1 FROM {TABLE})"):
+    fingerprint (the MD5 of the store's salt and the record: a copy of the record cannot
+    confirm it was here), so the same record imported twice is quarantined once, and two
+    different records stay two."""
+    if not any_erased(engine):
         return 0
     # Each distinct identifier is hashed once (a batch repeats its visitors' ids); only when
     # some are found erased are their records looked for.
@@ -85,6 +129,6 @@ def withhold_erased(engine: Engine) -> int:
         "_reason = 'carries an identifier erased on ' || strftime(w.erased_at, '%Y-%m-%d') || "
         "' at the person''s request', "
         "_raw = json_object('withheld', 'carries an erased identifier', "
-        f"'record_md5', md5({STAGED}._raw))::VARCHAR "
+        f"'record_md5', md5((SELECT salt FROM erasure_salt) || {STAGED}._raw))::VARCHAR "
         f"FROM ({erased}) w WHERE {STAGED}._record_no = w._record_no"
     )
