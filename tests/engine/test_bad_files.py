@@ -212,6 +212,21 @@ def test_a_long_line_inside_a_quoted_value_leaves_the_records_after_it_whole(
     ]
 
 
+@pytest.mark.parametrize("filler", [",", '",'], ids=["delimiters", "quoted-delimiters"])
+def test_a_line_of_millions_of_fields_is_quarantined_like_any_long_line(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path, filler: str
+) -> None:
+    """A 20 MB line of nothing but delimiters (and quotes): its stand-in must stay small, or it
+    is the whole file that fails (Arrow reads blocks of 8 MB)."""
+    data = tmp_path / "contacts.csv"
+    line = "r2" + filler * (20_000_000 // len(filler))
+    data.write_text(f"id,at,mail\nr1,{AT},a@example.com\n{line}\nr3,{AT},b@example.com\n")
+    summary = p.import_file(data, source="crm", mapping=mapping)
+    assert (summary.accepted, summary.quarantined) == (2, {"unparseable": 1})
+    bad = p.sql("SELECT record_number, reason FROM quarantine").to_pylist()[0]
+    assert bad["record_number"] == 2 and f"a line of {len(line):,} bytes" in bad["reason"]
+
+
 def _truncated_gzip(tmp_path: Path) -> tuple[Path, int]:
     """A gzip CSV of 200,000 rows cut at half its bytes, and how many whole rows precede the
     cut (counted by Python's zlib on the same bytes)."""

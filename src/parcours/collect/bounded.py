@@ -34,6 +34,8 @@ PREVIEW_BYTES = 1024
 """How much of a line too long to keep is kept, to show what it was."""
 
 MARKER = b"\x1aparcours_cut_"
+SKELETON_BYTES = 64 * 1024
+"""The longest skeleton kept of a cut line (see `BoundedLines`)."""
 """Starts the line put in place of a cut one (SUB, a control character text files do not hold)."""
 
 _MARKER_NUMBER = re.compile(rb"\x1aparcours_cut_(\d+)\x1a")
@@ -152,7 +154,9 @@ class BoundedLines(io.RawIOBase):
     its skeleton: its `quote` and `delimiter` bytes as they were, each run of other bytes as one
     `x`, the first of them the marker. The parser moves through the skeleton as it did through
     the line (a quote opening or closing a value, or written inside one, stays so), so the
-    records after a cut are read as they were written.
+    records after a cut are read as they were written. A skeleton past `SKELETON_BYTES` (a long
+    line of nothing but delimiters) keeps only what decides the parser's state after the line:
+    the marker, and a quote if the line had an odd number of them.
     """
 
     def __init__(
@@ -171,10 +175,13 @@ class BoundedLines(io.RawIOBase):
         self.found: set[int] = set()
         """Cuts whose marker a record was found holding (`cut_of`)."""
         self._others = re.compile(b"[^" + re.escape(delimiter + (quote or b"")) + b"]+")
+        self._quote = quote or b""
         self._ready = bytearray()
         self._carry = b""
         self._cutting: Cut | None = None
-        self._skeleton = bytearray()
+        self._skeleton: bytearray | None = bytearray()
+        self._quotes = 0
+        """Quotes of the line being cut, once its skeleton is too long to keep."""
         self._done = False
 
     def readable(self) -> bool:
@@ -275,20 +282,31 @@ class BoundedLines(io.RawIOBase):
 
     def _open_cut(self, cut: Cut) -> None:
         self._cutting = cut
-        self._skeleton.clear()
+        self._skeleton, self._quotes = bytearray(), 0
 
     def _grow_cut(self, more: bytes, *, counted: bool = False) -> None:
         assert self._cutting is not None
         if not counted:
             self._cutting.size += len(more)
+        if self._skeleton is None:
+            self._quotes += more.count(self._quote) if self._quote else 0
+            return
         self._skeleton += self._others.sub(b"x", more)
+        if len(self._skeleton) > SKELETON_BYTES:
+            self._quotes = self._skeleton.count(self._quote) if self._quote else 0
+            self._skeleton = None
 
     def _close_cut(self) -> None:
         assert self._cutting is not None
         self.cuts.append(self._cutting)
         marker = b"%s%d\x1a" % (MARKER, len(self.cuts) - 1)
-        skeleton = bytes(self._skeleton)
-        self._ready += skeleton.replace(b"x", marker, 1) if b"x" in skeleton else skeleton + marker
+        if self._skeleton is None:
+            self._ready += marker + (self._quote if self._quotes % 2 else b"")
+        else:
+            skeleton = bytes(self._skeleton)
+            self._ready += (
+                skeleton.replace(b"x", marker, 1) if b"x" in skeleton else skeleton + marker
+            )
         self._ready += self.newline
         self._cutting = None
 
