@@ -181,6 +181,15 @@ def test_a_zone_in_the_value_is_honoured_never_ignored(
         ("2026-07-01T10:00:00[Asia/Tokyo]", _in_zone("Asia/Tokyo", "2026-07-01T10:00:00")),
         ("2026-07-01T10:00:00+02:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
         ("2026-03-01 10:00:00 tomorrow", None),
+        ("2026-07-01 10:00:00 +02:00", _in_zone("Europe/Paris", "2026-07-01T10:00:00")),
+        ("2026-07-01 10:00:00 UTC", _in_zone("UTC", "2026-07-01T10:00:00")),
+        (
+            "2026-07-01 10:00:00 America/Argentina/Buenos_Aires",
+            _in_zone("America/Argentina/Buenos_Aires", "2026-07-01T10:00:00"),
+        ),
+        # An abbreviation names several zones (British or Bangladesh summer time): refused.
+        ("2026-07-01 10:00:00 BST", None),
+        ("2026-07-01 10:00:00 IST", None),
     ],
 )
 def test_without_a_mapping_zone_local_times_are_utc_and_named_zones_still_count(

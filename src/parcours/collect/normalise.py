@@ -58,6 +58,13 @@ def identifier(kind: str, raw: str, spec: FieldSpec) -> str:
 LOCAL_ISO = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
 """An ISO date and time with nothing after it: local time, in the mapping's `timezone`."""
 
+OFFSET = r"[zZ]|[+-][0-9]{2}(:?[0-9]{2})?"
+ZONE_NAME = r"UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+"
+"""An IANA zone name (Area/Location), UTC or GMT. Abbreviations (BST, IST, CST) are not: each
+names several zones (British or Bangladesh, India or Israel), and DuckDB would pick one."""
+ZONED_ISO = rf"{LOCAL_ISO}(\s*({OFFSET}))?(\s+({ZONE_NAME})|\[({ZONE_NAME})\])?"
+"""What an ISO value may be: a date and time, then an offset, a zone name, or both."""
+
 
 def timestamp(raw: str, spec: FieldSpec) -> str:
     """A TIMESTAMPTZ parsed per the spec's format and time zone; NULL if it does not parse."""
@@ -81,23 +88,26 @@ def iso_timestamp(raw: str, zone: str | None) -> str:
 
     With nothing after the time it is local to `zone` (SQL text; None for UTC, the engine
     session's zone, which spares a test per record). Anything after it says where:
-    an offset (`Z`, `+01:00`, `-0500`) or a zone name (`Europe/Paris`, with daylight saving
-    time), read by the engine's time zone database; RFC 9557's `[Europe/Paris]` suffix too
-    (after an offset, the offset gives the instant). Anything else there, such as an unknown
-    zone, gives NULL: the record is quarantined rather than read as UTC (a cast to TIMESTAMP
-    would silently drop whatever follows the time).
+    an offset (`Z`, `+01:00`, `-0500`, a space before it or not) or a zone name (`Europe/Paris`,
+    with daylight saving time), read by the engine's time zone database; RFC 9557's
+    `[Europe/Paris]` suffix too (after an offset, the offset gives the instant). Anything else
+    there, such as an unknown zone or an abbreviation (`BST`: see `ZONE_NAME`), gives NULL:
+    the record is quarantined rather than read wrong (a cast to TIMESTAMP would silently drop
+    whatever follows the time).
     """
+    spaced = f"regexp_replace({raw}, '\\s+([+-][0-9]{{2}}(:?[0-9]{{2}})?)', '\\1')"
     bracketed = (
-        f"regexp_replace(regexp_replace({raw}, "
+        f"regexp_replace(regexp_replace({spaced}, "
         "'([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)\\[[^]]*\\]$', '\\1'), '\\[([^]]*)\\]$', ' \\1')"
     )
-    zoned = f"CASE WHEN {raw} LIKE '%]' THEN {bracketed} ELSE {raw} END"
+    zoned = f"CASE WHEN {raw} LIKE '%]' THEN {bracketed} ELSE {spaced} END"
+    known = f"regexp_full_match({raw}, {lit(ZONED_ISO)})"
     if zone is None:
-        return f"TRY_CAST({zoned} AS TIMESTAMPTZ)"
+        return f"CASE WHEN {known} THEN TRY_CAST({zoned} AS TIMESTAMPTZ) END"
     return (
         f"CASE WHEN regexp_full_match({raw}, {lit(LOCAL_ISO)}) "
         f"THEN timezone({zone}, TRY_CAST({raw} AS TIMESTAMP)) "
-        f"ELSE TRY_CAST({zoned} AS TIMESTAMPTZ) END"
+        f"WHEN {known} THEN TRY_CAST({zoned} AS TIMESTAMPTZ) END"
     )
 
 
