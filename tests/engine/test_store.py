@@ -188,7 +188,7 @@ def test_p_sql_reads_and_names_the_mistake(p: parcours.Parcours) -> None:
         p.sql("SELECT nosuch FROM events")
     assert "DESCRIBE events" in raised.value.message
     assert p.sql("EXPLAIN SELECT count(*) FROM events").column(0).to_pylist() == ["physical_plan"]
-    with pytest.raises(QueryError, match="nofile.csv"):
+    with pytest.raises(QueryError, match=r"nofile\.csv"):
         p.sql("SELECT * FROM read_csv('nofile.csv')")
 
 
