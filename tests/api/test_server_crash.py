@@ -88,7 +88,9 @@ def test_read_commands_answer_beside_the_server_and_writes_say_what_to_do(
 
     store = tmp_path / "store.duckdb"
     key = add_source(store)
+    store.chmod(0o600)  # the store holds personal data: so does its snapshot
     server = start_server(store, key)
+    snapshot = store.with_name(store.name + ".snapshot.duckdb")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "parcours", *args, "--store", str(store)]
@@ -99,6 +101,7 @@ def test_read_commands_answer_beside_the_server_and_writes_say_what_to_do(
         with httpx.Client(auth=(key, ""), timeout=30) as client:
             assert client.post(f"{server.url}/v1/batch", json=batch).status_code == 200
         stats = run("stats", "--format", "json")
+        snapshot_mode = snapshot.stat().st_mode & 0o777
         sources = run("sources", "list", "--format", "json")
         added = run("sources", "add", "app", "--channel", "app")
         forged = httpx.post(
@@ -122,7 +125,8 @@ def test_read_commands_answer_beside_the_server_and_writes_say_what_to_do(
     assert "held by `parcours serve`" in added.stderr and server.url in added.stderr
     assert "Traceback" not in added.stderr
     assert forged.status_code == 401
-    assert not store.with_name(store.name + ".snapshot.duckdb").exists(), "removed at stop"
+    assert snapshot_mode == 0o600, "readable as the store is, by its owner only"
+    assert not snapshot.exists(), "removed at stop"
 
 
 def _track(message_id: str) -> dict[str, object]:

@@ -23,6 +23,7 @@ from parcours.identity.customers import customer_of, show_customer
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store import suppression
+from parcours.store.served import drop_snapshot
 from parcours.store.store import Store
 
 MIN_SEARCHABLE = 4
@@ -123,6 +124,8 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
             ),
         }
         entry = _log(store, "erasure", counts, reason, request_id)
+    # A server's snapshot for read commands still holds the person: made again when asked.
+    drop_snapshot(store.settings.store)
     return entry
 
 

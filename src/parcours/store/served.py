@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import stat
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def mark_served(store: Path, url: str) -> Served:
 
 def unmark_served(store: Path) -> None:
     serve_marker(store).unlink(missing_ok=True)
-    snapshot_path(store).unlink(missing_ok=True)
+    drop_snapshot(store)
 
 
 def read_marker(store: Path) -> Served | None:
@@ -80,10 +81,13 @@ def held_by_server(store: Path, served: Served) -> StoreLockedError:
     )
 
 
-def write_snapshot(engine: Engine, target: Path) -> None:
+def write_snapshot(engine: Engine, target: Path, mode: int = 0o600) -> None:
     """Copy the whole store, as of now, to `target` (replaced atomically, so a reader never
-    opens half a copy). Tables keep their row order: journeys read customer_events as stored."""
-    partial = target.with_name(target.name + ".partial")
+    opens half a copy), readable as the store is (`mode`): it holds the same personal data.
+    Tables keep their row order: journeys read customer_events as stored."""
+    private = target.with_name(target.name + ".partial")
+    private.mkdir(mode=0o700, exist_ok=True)  # nobody else can open the copy while it is made
+    partial = private / "snapshot.duckdb"
     partial.unlink(missing_ok=True)
     source = engine.scalar("SELECT current_database()")
     engine.execute("SET preserve_insertion_order = true")
@@ -92,7 +96,14 @@ def write_snapshot(engine: Engine, target: Path) -> None:
         engine.execute(f'COPY FROM DATABASE "{source}" TO parcours_snapshot')
     finally:
         engine.execute("DETACH parcours_snapshot")
+    partial.chmod(mode)
     partial.replace(target)
+    private.rmdir()
+
+
+def drop_snapshot(store: Path) -> None:
+    """Remove the snapshot (an erasure must not leave the person in a copy)."""
+    snapshot_path(store).unlink(missing_ok=True)
 
 
 def request_snapshot(store: Path, served: Served, timeout_s: float = 300.0) -> Path | None:
@@ -124,6 +135,6 @@ class Snapshots:
         makes), written now if the last one is older."""
         target = snapshot_path(self.store)
         if self.made_at_change != changes or not target.exists():
-            write_snapshot(engine, target)
+            write_snapshot(engine, target, stat.S_IMODE(self.store.stat().st_mode))
             self.made_at_change, self.made_at = changes, dt.datetime.now(dt.UTC)
         return target
