@@ -155,7 +155,7 @@ def test_tables_fit_80_columns_in_human_units(demo: tuple[Path, dict[str, Any]])
 def test_the_commands_show_the_analyses_own_defaults() -> None:
     """The command line writes the analyses' defaults down so as not to import them at start-up;
     they must stay the analyses' own."""
-    from parcours.cli import journeys as journeys_cli
+    from parcours.cli import journey_options as journeys_cli
     from parcours.journeys import attribution, contacts, paths, typical, visits
 
     assert journeys_cli.GAP == visits.GAP

@@ -4,140 +4,50 @@ Every command takes the same filters (time range, channels, a segment as SQL, ev
 properties, a free expression), prints a table, JSON or CSV, and with `--chart FILE.html`
 draws the result too.
 
-Each command imports its analysis when it runs (see `parcours.cli`); the analyses' defaults
-the options show are written here for that reason, and tests/e2e/test_journeys_cli.py holds
-them equal to the analyses' own.
+The options they share, and the analyses' defaults they show, are in `journey_options`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from parcours.cli.journey_options import (
+    CHURN_DAYS,
+    GAP,
+    HALF_LIFE,
+    LOOKBACK,
+    MAX_DEPTH,
+    TOP_VARIANTS,
+    ChannelOption,
+    ChartOption,
+    PropertyOption,
+    SegmentOption,
+    SinceOption,
+    TouchpointOption,
+    UntilOption,
+    WhereOption,
+    connect,
+    draw,
+    scope_of,
+    warned,
+)
 from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,
     console,
     duration,
-    errors,
     percent,
     print_json,
     print_record,
     print_rows,
 )
 
-if TYPE_CHECKING:
-    from parcours.client import Parcours
-    from parcours.journeys.scope import Scope
-
-GAP = "30m"
-"""`journeys.visits.GAP`: inactivity that ends a visit."""
-CHURN_DAYS = 90
-"""`journeys.contacts.CHURN_DAYS`."""
-LOOKBACK, HALF_LIFE = "30d", "7d"
-"""`journeys.attribution.LOOKBACK` and `HALF_LIFE`."""
-TOP_VARIANTS = 300
-"""`journeys.typical.TOP_VARIANTS`."""
-MAX_DEPTH = 50
-"""`journeys.paths.MAX_DEPTH`."""
-
 journeys_app = typer.Typer(
     help="The whole journey across channels: visits, funnels, paths, switches, repeats."
 )
-
-
-def _instant(text: str) -> dt.datetime:
-    """A date or time as people write it: 2026-05-01, 2026-05-01T09:30, ...+02:00."""
-    try:
-        return dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date or time: write it 2026-05-01 or 2026-05-01T09:30 "
-            "(UTC unless it ends with an offset such as +02:00)"
-        ) from None
-
-
-SinceOption = Annotated[
-    dt.datetime | None,
-    typer.Option(parser=_instant, help="Events from this time (UTC unless it says)."),
-]
-UntilOption = Annotated[
-    dt.datetime | None, typer.Option(parser=_instant, help="Events before this time.")
-]
-ChannelOption = Annotated[
-    list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable).")
-]
-SegmentOption = Annotated[
-    str | None,
-    typer.Option("--customers", help="A segment: SQL selecting customer_id."),
-]
-PropertyOption = Annotated[
-    list[str] | None,
-    typer.Option("--property", "-p", help="KEY=VALUE an event property must have (repeatable)."),
-]
-WhereOption = Annotated[
-    str | None, typer.Option("--where", help="A DuckDB expression over the event's columns.")
-]
-ChartOption = Annotated[
-    Path | None, typer.Option("--chart", help="Also draw the result into this HTML file.")
-]
-TouchpointOption = Annotated[
-    str, typer.Option("--touchpoint", "-t", help="name, channel or channel:name.")
-]
-
-
-def _scope(
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    channel: list[str] | None,
-    customers: str | None,
-    prop: list[str] | None,
-    where: str | None,
-) -> Scope:
-    from parcours.journeys.scope import Scope, parse_properties
-
-    return Scope(since, until, tuple(channel or ()), customers, parse_properties(prop), where)
-
-
-def connect(store: Path | None, scope: Scope) -> Parcours:
-    """The store, read-only (analyses only read, and several can run side by side), once the
-    scope's filter has been tried on it."""
-    from parcours.client import connect as open_store
-
-    p = open_store(store, read_only=True)
-    try:
-        scope.check(p.store)
-    except BaseException:
-        p.close()
-        raise
-    return p
-
-
-def _draw(result: Any, chart: Path | None) -> None:
-    if chart is None:
-        return
-    from parcours.journeys.charts import figure_of, write_html
-
-    write_html(figure_of(result), chart)
-    console.print(f"Chart written to [bold]{chart}[/bold]", highlight=False)
-
-
-@contextmanager
-def _warned() -> Iterator[None]:
-    """Python warnings an analysis gives, printed for people on stderr (the result also carries
-    them, for --format json), not as Python's file-and-line lines."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        yield
-    for warning in dict.fromkeys(str(w.message) for w in caught):
-        errors.print(f"[bold yellow]Warning:[/bold yellow] {warning}", highlight=False)
 
 
 @journeys_app.command("visits")
@@ -158,7 +68,7 @@ def visits_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Conversion by visit number: which visit converts, and the channel mix of each."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.visits(conversion, scope, gap=gap, max_visit=max_visit)
     if fmt is OutputFormat.json:
@@ -192,7 +102,7 @@ def visits_command(
             fmt,
             title=f"{result.customers:,} customers, {result.converters:,} converted ({conversion})",
         )
-    _draw(result, chart)
+    draw(result, chart)
 
 
 def _mix(mix: dict[str, Any], top: int | None = 3) -> str:
@@ -241,10 +151,10 @@ def funnel_command(
     """A funnel: customers at each step, conversion, the leaks and time to convert."""
     from parcours.journeys import funnel
 
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     exclusions = [funnel.Exclusion.parse(text) for text in exclude or []]
     listed = customers_at if customers_at is not None else dropped_at
-    with connect(store, scope) as p, _warned():
+    with connect(store, scope) as p, warned():
         result = p.journeys.funnel(
             list(steps),
             scope,
@@ -267,7 +177,7 @@ def funnel_command(
         _print_funnel_steps(result.steps)
         if result.breakdown:
             print_rows(result.breakdown, fmt, title=f"By {breakdown} ({attribution} touch)")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 def _print_funnel_steps(steps: list[dict[str, Any]]) -> None:
@@ -302,14 +212,14 @@ def map_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The journey map: which touchpoint follows which, how often, and how long between."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.map(scope, touchpoint=touchpoint, case=case)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
         print_rows(result.edges, fmt, title=f"{result.journeys:,} journeys: a → b")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("variants")
@@ -327,7 +237,7 @@ def variants_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The most frequent whole journeys and their share."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         rows = p.journeys.variants(scope, touchpoint=touchpoint, case=case, top=top)
     if fmt is not OutputFormat.json:
@@ -355,7 +265,7 @@ def paths_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """What customers did after (or before) a touchpoint, step by step."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.paths(
             anchor,
@@ -369,7 +279,7 @@ def paths_command(
         print_json(result.to_dict())
     else:
         print_rows(result.nodes, fmt, title=f"{result.customers:,} customers did {anchor}")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("switches")
@@ -390,7 +300,7 @@ def switches_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Channel switching within cases, and what followed each switch."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         if detail:
             rows = p.journeys.switch_list(scope, window=window, churn_days=churn_days)
@@ -402,7 +312,7 @@ def switches_command(
     else:
         print_rows(result.matrix, fmt, title="Consecutive contacts of a case")
         print_rows(result.by_switch, fmt, title="Switches, costliest first")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("repeats")
@@ -423,7 +333,7 @@ def repeats_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Repeat contacts, first-contact resolution, time to resolution and customer effort."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         if list_cases:
             rows = p.journeys.repeaters(scope, window=window, limit=limit)
@@ -445,7 +355,7 @@ def repeats_command(
         print_record(summary, fmt, title="Contacts and cases")
         print_rows(result.by_intent, fmt, title="By intent")
         print_rows(result.by_channel, fmt, title="By channel")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("attribution")
@@ -469,7 +379,7 @@ def attribution_command(
     exact Markov and Shapley credit side by side, and the budget each would give."""
     from parcours.journeys import attribution
 
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.attribution(
             conversion,
@@ -499,7 +409,7 @@ def attribution_command(
             fmt,
             title=f"A budget of {budget:g} split by each model",
         )
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("touchpoints")
@@ -520,7 +430,7 @@ def touchpoints_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each touchpoint's reach, what follows it, and the moments of truth."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.touchpoints(
             scope,
@@ -555,7 +465,7 @@ def agents_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each agent and team: contacts, first-contact resolution, repeats caused, handle time."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.agents(scope, window=window)
     if fmt is OutputFormat.json:
@@ -563,7 +473,7 @@ def agents_command(
     else:
         print_rows(result.teams, fmt, title="Teams")
         print_rows(result.agents, fmt, title="Agents")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("cohorts")
@@ -584,14 +494,14 @@ def cohorts_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Retention and repeat purchase by first-seen month or acquisition channel."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.cohorts(scope, by=by, conversion=conversion, months=months)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
     else:
         print_rows(result.cohorts, fmt, title=f"Cohorts by {by}")
-    _draw(result, chart)
+    draw(result, chart)
 
 
 @journeys_app.command("typical")
@@ -620,7 +530,7 @@ def typical_command(
 ) -> None:
     """Typical journeys: whole journeys grouped by their edit distances (k-medoids), each
     named by its characteristic sub-paths, with its share, conversion, effort and customers."""
-    scope = _scope(since, until, channel, customers, prop, where)
+    scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:
         result = p.journeys.typical(
             scope, clusters=clusters, conversion=conversion, top=top, seed=seed
@@ -650,4 +560,4 @@ def typical_command(
             fmt,
             title=f"{result.clusters} typical journeys of {result.customers:,} customers",
         )
-    _draw(result, chart)
+    draw(result, chart)
