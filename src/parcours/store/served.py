@@ -63,11 +63,20 @@ def unmark_served(store: Path) -> None:
 
 
 def read_marker(store: Path) -> Served | None:
+    """What the marker says, if a server left one and its process still runs (a killed
+    server's marker stays behind; the store's lock is then someone else's)."""
     try:
         data = json.loads(serve_marker(store).read_text())
-        return Served(int(data["pid"]), str(data["url"]), str(data.get("token", "")))
+        served = Served(int(data["pid"]), str(data["url"]), str(data.get("token", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    try:
+        os.kill(served.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # it runs, as another user
+    return served
 
 
 def held_by_server(store: Path, served: Served) -> StoreLockedError:
