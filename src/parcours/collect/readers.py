@@ -382,23 +382,30 @@ def _opened(open_reader: Callable[[], Iterable[pa.RecordBatch]]) -> Iterator[pa.
     yield from opened
 
 
+FIRST_BATCH_ROWS = 16_384
+"""The first batch of a text file is small: the engine starts storing it while the reader
+reads on instead of waiting for a whole batch, and field presence (asked of JSON lines batch
+by batch until every mapped field is seen) usually answers on it alone."""
+
+
 def _rebatch(
     batches: Iterator[pa.RecordBatch],
     batch_rows: int,
     bad: list[Unparseable],
     position: Any,
 ) -> Iterator[Batch]:
-    """Regroup a reader's own batches into tables of about `batch_rows` rows."""
+    """Regroup a reader's own batches into tables of about `batch_rows` rows, the first
+    one smaller (`FIRST_BATCH_ROWS`)."""
     pending: list[pa.RecordBatch] = []
-    rows, first = 0, 1
+    rows, first, wanted = 0, 1, min(batch_rows, FIRST_BATCH_ROWS)
     for record_batch in batches:
         pending.append(record_batch)
         rows += record_batch.num_rows
-        if rows >= batch_rows:
+        if rows >= wanted:
             yield Batch(_numbered(pa.Table.from_batches(pending), first, bad), bad[:], position())
             first += rows + len(bad)
             bad.clear()
-            pending, rows = [], 0
+            pending, rows, wanted = [], 0, batch_rows
     if pending or bad:
         schema = pending[0].schema if pending else pa.schema([])
         table = pa.Table.from_batches(pending, schema=schema)
