@@ -19,6 +19,7 @@ import codecs
 import io
 import re
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,7 +177,9 @@ class BoundedLines(io.RawIOBase):
         """Cuts whose marker a record was found holding (`cut_of`)."""
         self._others = re.compile(b"[^" + re.escape(delimiter + (quote or b"")) + b"]+")
         self._quote = quote or b""
-        self._ready = bytearray()
+        self._ready: deque[bytes | memoryview] = deque()
+        """Bytes passed on, not read yet: pieces of the file's chunks, never copied until read."""
+        self._ready_size = 0
         self._carry = b""
         self._cutting: Cut | None = None
         self._skeleton: bytearray | None = bytearray()
@@ -187,15 +190,29 @@ class BoundedLines(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def read(self, size: int = -1) -> bytes:
+        """The next `size` bytes (all that is left if negative), in one copy. Arrow asks
+        `read`; `RawIOBase.read` would copy three times."""
         # Fill the request whole: the parser counts on blocks of its size to fit records.
-        wanted = len(buffer)
-        while len(self._ready) < wanted and not self._done:
+        while (size < 0 or self._ready_size < size) and not self._done:
             self._fill()
-        given = min(wanted, len(self._ready))
-        buffer[:given] = self._ready[:given]
-        del self._ready[:given]
-        return given
+        size = self._ready_size if size < 0 else min(size, self._ready_size)
+        taken: list[bytes | memoryview] = []
+        left = size
+        while left:
+            piece = self._ready.popleft()
+            if len(piece) > left:
+                self._ready.appendleft(memoryview(piece)[left:])
+                piece = memoryview(piece)[:left]
+            taken.append(piece)
+            left -= len(piece)
+        self._ready_size -= size
+        return b"".join(taken)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def cut_of(self, text: str | bytes) -> Cut | None:
         """The cut whose marker `text` (a record) holds, if it holds one."""
@@ -233,14 +250,19 @@ class BoundedLines(io.RawIOBase):
 
     def _emit_lines(self, lines: bytes) -> None:
         """Pass whole lines on, each bad one replaced by its marker."""
-        start = 0
+        start, view = 0, memoryview(lines)
         for begin, end, cut in self._bad_lines(lines):
-            self._ready += lines[start:begin]
+            self._pass_on(view[start:begin])
             self._open_cut(cut)
             self._grow_cut(lines[begin:end], counted=True)
             self._close_cut()
             start = end + 1
-        self._ready += lines[start:]
+        self._pass_on(view[start:])
+
+    def _pass_on(self, piece: bytes | memoryview) -> None:
+        if len(piece):
+            self._ready.append(piece)
+            self._ready_size += len(piece)
 
     def _bad_lines(self, lines: bytes) -> Iterator[tuple[int, int, Cut]]:
         """(start, end, cut) of each line to cut, in order; `end` is its newline's index."""
@@ -301,13 +323,13 @@ class BoundedLines(io.RawIOBase):
         self.cuts.append(self._cutting)
         marker = b"%s%d\x1a" % (MARKER, len(self.cuts) - 1)
         if self._skeleton is None:
-            self._ready += marker + (self._quote if self._quotes % 2 else b"")
+            self._pass_on(marker + (self._quote if self._quotes % 2 else b""))
         else:
             skeleton = bytes(self._skeleton)
-            self._ready += (
+            self._pass_on(
                 skeleton.replace(b"x", marker, 1) if b"x" in skeleton else skeleton + marker
             )
-        self._ready += self.newline
+        self._pass_on(self.newline)
         self._cutting = None
 
     def _finish(self) -> None:

@@ -75,15 +75,21 @@ class FieldPresence:
         if not (self.unseen and self.per_record):
             return
         names = sorted({name for names in self.unseen.values() for name in names})
-        found = ", ".join(
-            f"coalesce(bool_or(json_exists(_j, {lit(json_path(name))})), false)" for name in names
+        # Each JSON function parses its text again: one multi-path `json_exists` asks every
+        # field in one parse of each record (a call per field cost as much as the transform).
+        paths = ", ".join(lit(json_path(name)) for name in names)
+        found = ", ".join(f"coalesce(bool_or(_e[{i}]), false)" for i in range(1, len(names) + 1))
+        # Records of one export mostly share their keys: distinct key lists are few.
+        keys = (
+            f"list_distinct(flatten(list(DISTINCT json_keys(_j))))[:{KEYS_KEPT}]"
+            if len(self.keys) < KEYS_KEPT
+            else "NULL"
         )
         row = engine.query(
-            f"WITH j AS (SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation}) "
-            f"SELECT [{found}] AS found, count(*) FILTER (WHERE json_type(_j) = 'OBJECT') AS n, "
-            "(SELECT list(k) FROM (SELECT DISTINCT "
-            "unnest(json_keys(_j)) AS k FROM j WHERE json_type(_j) = 'OBJECT' "
-            f"LIMIT {KEYS_KEPT})) AS keys FROM j"
+            f"SELECT [{found}] AS found, count(*) AS n, {keys} AS keys FROM ("
+            f"SELECT _j, json_exists(_j, [{paths}]) AS _e "
+            f"FROM (SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation}) "
+            "WHERE json_type(_j) = 'OBJECT')"
         ).to_pylist()[0]
         self._saw({name for name, seen in zip(names, row["found"], strict=True) if seen})
         self.objects += row["n"]

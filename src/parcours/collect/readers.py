@@ -18,6 +18,8 @@ from pathlib import Path
 from queue import Full, Queue
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -110,11 +112,16 @@ def open_reader(
 
 def _numbered(table: pa.Table, first: int, skipped: list[Unparseable] | None = None) -> pa.Table:
     """Number records from `first`, leaving out the numbers of records the parser skipped."""
-    taken = pa.array([u.record_number for u in skipped or []], pa.int64())
-    numbers = pa.array(range(first, first + table.num_rows + len(taken)), pa.int64())
-    if len(taken):
-        numbers = numbers.filter(pc.invert(pc.is_in(numbers, taken)))
-    return table.add_column(0, "_record_no", numbers)
+    numbers = np.arange(first, first + table.num_rows + len(skipped or []), dtype=np.int64)
+    if skipped:
+        numbers = numbers[~np.isin(numbers, [u.record_number for u in skipped])]
+    return table.add_column(0, "_record_no", _int64s(numbers))
+
+
+def _int64s(numbers: npt.NDArray[np.int64]) -> pa.Array:
+    """Numbers as an Arrow array, built on their buffer: `pa.array` loads pandas the first time
+    it runs (half a second, for every import process), and no reader needs pandas."""
+    return pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
 
 
 LONG_LINE_FACTOR = 4
@@ -375,23 +382,30 @@ def _opened(open_reader: Callable[[], Iterable[pa.RecordBatch]]) -> Iterator[pa.
     yield from opened
 
 
+FIRST_BATCH_ROWS = 16_384
+"""The first batch of a text file is small: the engine starts storing it while the reader
+reads on instead of waiting for a whole batch, and field presence (asked of JSON lines batch
+by batch until every mapped field is seen) usually answers on it alone."""
+
+
 def _rebatch(
     batches: Iterator[pa.RecordBatch],
     batch_rows: int,
     bad: list[Unparseable],
     position: Any,
 ) -> Iterator[Batch]:
-    """Regroup a reader's own batches into tables of about `batch_rows` rows."""
+    """Regroup a reader's own batches into tables of about `batch_rows` rows, the first
+    one smaller (`FIRST_BATCH_ROWS`)."""
     pending: list[pa.RecordBatch] = []
-    rows, first = 0, 1
+    rows, first, wanted = 0, 1, min(batch_rows, FIRST_BATCH_ROWS)
     for record_batch in batches:
         pending.append(record_batch)
         rows += record_batch.num_rows
-        if rows >= batch_rows:
+        if rows >= wanted:
             yield Batch(_numbered(pa.Table.from_batches(pending), first, bad), bad[:], position())
             first += rows + len(bad)
             bad.clear()
-            pending, rows = [], 0
+            pending, rows, wanted = [], 0, batch_rows
     if pending or bad:
         schema = pending[0].schema if pending else pa.schema([])
         table = pa.Table.from_batches(pending, schema=schema)
