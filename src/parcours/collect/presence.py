@@ -7,12 +7,13 @@ summary, and a strict import refuses the file before storing anything.
 
 A field with a `default` is optional by declaration and is not checked. CSV and Parquet files
 name their fields in their header, so their answer is known before the first record; JSON lines
-are asked per batch, only while some field is still unseen (one extra parse of a batch, in
-the usual case the first one only).
+are asked per batch, only while some field is still unseen: a text search for each field's
+key, and a parse of only the records that hold one (see `FieldPresence.observe`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ from parcours.sql import lit
 
 KEYS_KEPT = 200
 """At most this many distinct top-level keys are kept to show which fields the records have."""
+KEY_SAMPLE = 1000
+"""The records of each batch whose keys are read for that."""
 
 
 def mapped_fields(mapping: Mapping) -> dict[str, tuple[str, ...]]:
@@ -71,30 +74,57 @@ class FieldPresence:
         return presence
 
     def observe(self, engine: Engine, relation: str) -> None:
-        """Note which unseen fields some JSON record of `relation` (`_raw`) holds."""
+        """Note which unseen fields some JSON record of `relation` (`_raw`) holds.
+
+        A field can only be in a record whose text holds its last key in quotes: that text
+        search, with no JSON parse, settles the fields no record names (a misspelt field,
+        an optional one this export never has), batch after batch. Only the records that do
+        hold such a key are parsed to tell where it is. (A key written with JSON escapes,
+        `"\\u0070hone"`, is taken for absent.)"""
         if not (self.unseen and self.per_record):
             return
         names = sorted({name for names in self.unseen.values() for name in names})
-        # Each JSON function parses its text again: one multi-path `json_exists` asks every
-        # field in one parse of each record (a call per field cost as much as the transform).
-        paths = ", ".join(lit(json_path(name)) for name in names)
-        found = ", ".join(f"coalesce(bool_or(_e[{i}]), false)" for i in range(1, len(names) + 1))
-        # Records of one export mostly share their keys: distinct key lists are few.
-        keys = (
-            f"list_distinct(flatten(list(DISTINCT json_keys(_j))))[:{KEYS_KEPT}]"
-            if len(self.keys) < KEYS_KEPT
-            else "NULL"
-        )
+        leaves = sorted({name.split(".")[-1] for name in names})
+        # One regular expression finds every such key in one pass over each record's text.
+        pattern = lit('"(' + "|".join(re.escape(leaf) for leaf in leaves) + ')"')
+        texts = engine.query(
+            f"SELECT (SELECT list(DISTINCT k) FROM (SELECT unnest(regexp_extract_all("
+            f"_raw, {pattern}, 1)) AS k FROM {relation})) AS found, "
+            "count(*) FILTER (WHERE starts_with(ltrim(_raw), '{')) AS n "
+            f"FROM {relation}"
+        ).to_pylist()[0]
+        self.objects += texts["n"]
+        if len(self.keys) < KEYS_KEPT:
+            self.keys.update(self._keys(engine, relation))
+        present = set(texts["found"] or [])
+        named = [
+            (name, lit('"' + name.split(".")[-1] + '"'))
+            for name in names
+            if name.split(".")[-1] in present
+        ]
+        if not named:
+            return
+        # One multi-path `json_exists` asks every such field in one parse of each record.
+        paths = ", ".join(lit(json_path(name)) for name, _ in named)
+        holding = " OR ".join(f"contains(_raw, {q})" for _, q in named)
+        found = ", ".join(f"coalesce(bool_or(_e[{i}]), false)" for i in range(1, len(named) + 1))
         row = engine.query(
-            f"SELECT [{found}] AS found, count(*) AS n, {keys} AS keys FROM ("
-            f"SELECT _j, json_exists(_j, [{paths}]) AS _e "
-            f"FROM (SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation}) "
+            f"SELECT [{found}] AS found FROM (SELECT json_exists(_j, [{paths}]) AS _e "
+            f"FROM (SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation} WHERE {holding}) "
             "WHERE json_type(_j) = 'OBJECT')"
         ).to_pylist()[0]
-        self._saw({name for name, seen in zip(names, row["found"], strict=True) if seen})
-        self.objects += row["n"]
-        if len(self.keys) < KEYS_KEPT:
-            self.keys.update(row["keys"] or [])
+        self._saw({name for (name, _), seen in zip(named, row["found"], strict=True) if seen})
+
+    @staticmethod
+    def _keys(engine: Engine, relation: str) -> list[str]:
+        """Top-level keys of the batch's first records: what a refusal lists as the fields the
+        records have (records of one export mostly share their keys)."""
+        keys = engine.scalar(
+            f"SELECT list_distinct(flatten(list(json_keys(_j))))[:{KEYS_KEPT}] FROM ("
+            f"SELECT TRY_CAST(_raw AS JSON) AS _j FROM {relation} LIMIT {KEY_SAMPLE}) "
+            "WHERE json_type(_j) = 'OBJECT'"
+        )
+        return list(keys or [])
 
     def scan(self, engine: Engine, tables: Iterable[pa.Table]) -> None:
         """Read ahead (a strict import, before storing anything) until every field is seen
