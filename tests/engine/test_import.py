@@ -352,6 +352,18 @@ def test_a_mapped_field_no_record_has_is_named_in_the_summary(tmp_path: Path) ->
     assert summary.to_dict()["fields_not_found"] == {"outcome": ["statut"]}
 
 
+def test_a_field_marked_optional_is_not_named_when_no_record_has_it(tmp_path: Path) -> None:
+    """The same file, with `outcome` marked `optional: true` (as the shipped tracking mapping
+    marks what only some integrations send): nothing is named, and strict imports it."""
+    data, mapping = _contacts_jsonl(tmp_path, [_contact(i, status="resolved") for i in (1, 2, 3)])
+    text = mapping.read_text()
+    assert "outcome: statut" in text
+    mapping.write_text(text.replace("outcome: statut", "outcome: {field: statut, optional: true}"))
+    with parcours.connect(tmp_path / "s.duckdb") as p:
+        summary = p.import_file(data, source="cc", mapping=mapping, strict=True)
+    assert (summary.accepted, summary.fields_not_found) == (3, {})
+
+
 def test_a_field_first_held_in_a_late_batch_is_found(tmp_path: Path) -> None:
     """Records 1-4 lack `statut`, record 5 has it: in batches of two it is in the third."""
     records = [_contact(i) for i in (1, 2, 3, 4)] + [_contact(5, statut="resolved")]

@@ -95,6 +95,11 @@ class FieldSpec(BaseModel):
         "phrases occurs in the text, as whole words, ignoring case; none: empty.",
     )
     default: str | None = Field(default=None, description="Used when the field is empty.")
+    optional: bool = Field(
+        default=False,
+        description="A field whole exports may lack (an SDK's optional property): never "
+        "reported as found in no record (see collect.presence).",
+    )
     format: TimestampFormat | list[TimestampFormat] | None = Field(
         default=None, description="Timestamps: iso, epoch_s, epoch_ms or strptime format(s)."
     )

@@ -5,7 +5,8 @@ stored without it. Only the whole file tells, so a file import notes, batch by b
 the mapped fields some record holds; what is still unseen at the end is named in the import
 summary, and a strict import refuses the file before storing anything.
 
-A field with a `default` is optional by declaration and is not checked. CSV and Parquet files
+A field with a `default`, or marked `optional: true`, is optional by declaration and is not
+checked. CSV and Parquet files
 name their fields in their header, so their answer is known before the first record; JSON lines
 are asked per batch, only while some field is still unseen: a text search for each field's
 key, and a parse of only the records that hold one (see `FieldPresence.observe`).
@@ -43,7 +44,7 @@ def mapped_fields(mapping: Mapping) -> dict[str, tuple[str, ...]]:
     wanted = {
         label: tuple(spec.sources)
         for label, spec in specs.items()
-        if spec.sources and spec.default is None
+        if spec.sources and spec.default is None and not spec.optional
     }
     for label, spec in mapping.fields().items():
         if spec.skew is not None:
