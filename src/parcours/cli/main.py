@@ -71,7 +71,9 @@ def _open_existing(store: Path | None) -> Parcours:
 
 @app.command("import")
 def import_command(
-    path: Annotated[Path, typer.Argument(help="CSV, JSON lines or Parquet file; .gz accepted.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV, JSON lines or Parquet file; .gz accepted.")
+    ],
     source: Annotated[str, typer.Option("--source", help="Name of the source, e.g. call_centre.")],
     mapping: Annotated[
         str,
