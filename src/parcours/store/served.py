@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import stat
 import urllib.error
 import urllib.request
@@ -107,7 +108,7 @@ def write_snapshot(engine: Engine, target: Path, mode: int = 0o600) -> None:
         engine.execute("DETACH parcours_snapshot")
     partial.chmod(mode)
     partial.replace(target)
-    private.rmdir()
+    shutil.rmtree(private, ignore_errors=True)  # and any file the engine left beside the copy
 
 
 def drop_snapshot(store: Path) -> None:
