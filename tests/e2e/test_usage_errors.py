@@ -41,18 +41,23 @@ MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("args, says", MISTAKES.values(), ids=MISTAKES.keys())
-def test_a_command_line_mistake_is_a_usage_error(
-    tmp_path: Path, args: list[str], says: str
-) -> None:
-    done = subprocess.run(
+def _parcours(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command line as a user runs it, in a wide terminal (messages on one line)."""
+    return subprocess.run(
         [sys.executable, "-m", "parcours", *args],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
         check=False,
     )
+
+
+@pytest.mark.parametrize("args, says", MISTAKES.values(), ids=MISTAKES.keys())
+def test_a_command_line_mistake_is_a_usage_error(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    done = _parcours(args, tmp_path)
     assert done.returncode == 2, done.stderr
     assert says in done.stderr
     assert "bug in parcours" not in done.stderr
@@ -80,14 +85,7 @@ def test_a_filter_the_engine_refuses_is_a_usage_error(tmp_path: Path) -> None:
         ("nosuchfn(amount) > 1", "nosuchfn does not exist"),
     ):
         funnel = ["journeys", "funnel", "A", "B", "--where", where, "--store", "s.duckdb"]
-        done = subprocess.run(
-            [sys.executable, "-m", "parcours", *funnel],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "COLUMNS": "200"},
-            check=False,
-        )
+        done = _parcours(funnel, tmp_path)
         assert done.returncode == 2, done.stderr
         assert f"The filter {where!r} cannot be used" in done.stderr and says in done.stderr
         assert "bug in parcours" not in done.stderr and "Traceback" not in done.stderr
