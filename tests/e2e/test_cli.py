@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from cli_process import run
 
 import parcours
 
@@ -18,16 +19,6 @@ CALLS = (
     "C2,2026-03-02 11:15:00,+33 6 12 34 56 78,main,35,00:04:12,A01,Tier1,ORD,UNR,\n"
     "C3,2026-02-31 25:61:00,0033612345678,main,35,00:04:12,A01,Tier1,ORD,UNR,\n"
 )
-
-
-def run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "parcours", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": str(columns)},
-    )
 
 
 def test_import_json_summary_and_exit_status(tmp_path: Path) -> None:

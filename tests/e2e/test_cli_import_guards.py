@@ -4,25 +4,14 @@ files the user named left as they were."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_process import run
 
 import parcours
 
 GOOD = "id,at,who\n1,2026-03-01T10:00:00Z,a\n2,2026-03-01T11:00:00Z,b\n"
 MAPPING = "name: m\nevent_id: id\nevent: {value: Visit}\nchannel: {value: web}\n"
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "parcours", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 def test_a_store_path_that_is_not_a_store_is_refused_and_the_file_kept_byte_for_byte(

@@ -7,12 +7,10 @@ parcours makes (a date, a filter's columns).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run
 from event_log import import_events
 
 import parcours
@@ -41,23 +39,11 @@ MISTAKES = {
 }
 
 
-def _parcours(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The command line as a user runs it, in a wide terminal (messages on one line)."""
-    return subprocess.run(
-        [sys.executable, "-m", "parcours", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("args, says", MISTAKES.values(), ids=MISTAKES.keys())
 def test_a_command_line_mistake_is_a_usage_error(
     tmp_path: Path, args: list[str], says: str
 ) -> None:
-    done = _parcours(args, tmp_path)
+    done = run(*args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert says in done.stderr
     assert "bug in parcours" not in done.stderr
@@ -66,9 +52,7 @@ def test_a_command_line_mistake_is_a_usage_error(
 
 
 def test_no_command_shows_the_help(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "parcours"], cwd=tmp_path, capture_output=True, text=True
-    )
+    done = run(cwd=tmp_path)
     assert done.returncode == 2, "as Click does when a group is called without a command"
     assert "Commands" in done.stdout + done.stderr
     assert "bug in parcours" not in done.stderr
@@ -85,7 +69,7 @@ def test_a_filter_the_engine_refuses_is_a_usage_error(tmp_path: Path) -> None:
         ("nosuchfn(amount) > 1", "nosuchfn does not exist"),
     ):
         funnel = ["journeys", "funnel", "A", "B", "--where", where, "--store", "s.duckdb"]
-        done = _parcours(funnel, tmp_path)
+        done = run(*funnel, cwd=tmp_path)
         assert done.returncode == 2, done.stderr
         assert f"The filter {where!r} cannot be used" in done.stderr and says in done.stderr
         assert "bug in parcours" not in done.stderr and "Traceback" not in done.stderr
