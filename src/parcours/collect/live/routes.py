@@ -104,10 +104,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         "gzip"
     ):
         body = _gunzip(body, limit)
-    elif compression == "base64":
-        body = _base64(body)
     if body.startswith(b"data=") and "form-urlencoded" in request.headers.get("content-type", ""):
-        body = _form_data(body)  # PostHog's `data=<json or base64>` form
+        # PostHog's `data=<json or base64>` form: with `compression=base64` the base64 is the
+        # form's value, not the body.
+        return _form_data(body)
+    if compression == "base64":
+        body = _base64(body)
     return body
 
 
