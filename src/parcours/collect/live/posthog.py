@@ -45,14 +45,16 @@ def events_of(body: Any) -> list[Any]:
 
 
 def api_key(body: Any) -> str | None:
-    """PostHog's project key: `api_key` or `token`, on the body or on its first event."""
+    """PostHog's project key: `api_key` or `token`, on the body or on its first event or in
+    that event's properties (where posthog-js puts it, on a lone event as in a batch)."""
     candidates = [body] if isinstance(body, dict) else []
     events = (
         body if isinstance(body, list) else (body.get("batch") if isinstance(body, dict) else None)
     )
-    if isinstance(events, list) and events and isinstance(events[0], dict):
-        candidates.append(events[0])
-        candidates.append(as_object(events[0].get("properties")))
+    first = events[0] if isinstance(events, list) and events else body
+    if isinstance(first, dict):
+        candidates.append(first)
+        candidates.append(as_object(first.get("properties")))
     for holder in candidates:
         key = holder.get("api_key") or holder.get("token")
         if isinstance(key, str):
