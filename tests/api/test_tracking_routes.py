@@ -262,8 +262,8 @@ def test_the_posthog_capture_api_identify_links_the_anonymous_visitor(server: Se
 
 @pytest.mark.parametrize("path", ["/batch", "/capture", "/e", "/i/v0/e", "/track"])
 def test_every_posthog_path_stores_with_or_without_its_slash(server: Server, path: str) -> None:
-    """PostHog's clients differ in the trailing slash and in GET or POST: each spelling of
-    each path stores its event."""
+    """PostHog's clients differ in the trailing slash and in GET (`data=` in the query) or
+    POST: each spelling of each path, both ways, stores its event."""
     sent = {}
     for spelling in (path, path + "/"):
         event = {
@@ -275,16 +275,56 @@ def test_every_posthog_path_stores_with_or_without_its_slash(server: Server, pat
         answer = httpx.post(f"{server.url}{spelling}", json=event)
         assert (answer.status_code, answer.json()) == (200, {"status": 1}), spelling
         sent[event["uuid"]] = event["event"]
-    query = {
-        "api_key": server.write_key,
-        "event": f"Hit GET {path}",
-        "distinct_id": "anon-h",
-        "uuid": str(uuid.uuid4()),
-    }
-    answer = httpx.get(f"{server.url}{path}", params={"data": json.dumps(query)})
-    assert answer.status_code == 200, answer.text
-    sent[query["uuid"]] = query["event"]
+    for spelling in (path, path + "/"):
+        query = {
+            "api_key": server.write_key,
+            "event": f"Hit GET {spelling}",
+            "distinct_id": "anon-h",
+            "uuid": str(uuid.uuid4()),
+        }
+        answer = httpx.get(f"{server.url}{spelling}", params={"data": json.dumps(query)})
+        assert (answer.status_code, answer.json()) == (200, {"status": 1}), spelling
+        sent[query["uuid"]] = query["event"]
     events = stored(server, *sent)
     assert {i: e["name"] for i, e in events.items()} == sent
     refused = httpx.post(f"{server.url}{path}", json={**query, "api_key": "not-a-key"})
     assert refused.status_code == 401
+
+
+def test_the_settings_document_points_analytics_js_at_this_server(server: Server) -> None:
+    """analytics.js loads `/v1/projects/{key}/settings` and sends to its `apiHost`: the host
+    it asked, under /v1, with the key it was given."""
+    answer = httpx.get(f"{server.url}/v1/projects/{server.write_key}/settings")
+    assert answer.status_code == 200, answer.text
+    segment = answer.json()["integrations"]["Segment.io"]
+    host = server.url.removeprefix("http://")
+    assert (segment["apiKey"], segment["apiHost"], segment["protocol"]) == (
+        server.write_key,
+        f"{host}/v1",
+        "http",
+    )
+    assert httpx.get(f"{server.url}/v1/projects/not-a-key/settings").status_code == 401
+
+
+def test_the_api_describes_itself_at_openapi_json_and_docs(server: Server) -> None:
+    """docs/tracking-api.md: "The OpenAPI description is at /openapi.json, the browsable one
+    at /docs"; its routes table names these paths."""
+    described = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    documented = {
+        "/v1/batch",
+        "/v1/import",
+        "/v1/{kind}",
+        "/v1/projects/{write_key}/settings",
+        "/batch/",
+        "/capture/",
+        "/e/",
+        "/i/v0/e/",
+        "/track/",
+        "/health",
+    }
+    assert documented <= set(described)
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(f"{server.url}{page}")
+        assert html.status_code == 200 and "/openapi.json" in html.text, page
+    redirect = httpx.get(f"{server.url}/docs/oauth2-redirect")
+    assert redirect.status_code == 200 and "oauth2" in redirect.text
