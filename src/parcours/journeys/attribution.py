@@ -10,8 +10,9 @@ not page views.
 Models, each giving every conversion's credit to touchpoints:
 
 * first touch, last touch, linear (equal shares of the path's touches), position-based (40 %
-  first, 40 % last, 20 % shared by the middle), time decay (a touch's weight halves every
-  `half_life`, 7 days by default, before the conversion);
+  first, 40 % last, 20 % shared by the middle; 50/50 for two touches, all of it for one),
+  time decay (a touch's weight halves every `half_life`, 7 days by default, before the
+  conversion);
 * Markov removal effect (Anderl et al. 2016), **solved exactly**: the paths give a first-order
   absorbing chain START → touchpoints → CONVERSION | NULL; P(conversion from START) comes from
   one linear system, and again with each touchpoint removed (its inflow sent to NULL); the
