@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from parcours.collect.json_fields import json_path
 from parcours.collect.mapping import FieldSpec, Mapping, closest
-from parcours.collect.transform import InputShape, json_path
+from parcours.collect.transform import InputShape
 from parcours.engine import Engine
 from parcours.errors import MappingError
 from parcours.sql import lit

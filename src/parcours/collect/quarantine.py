@@ -19,7 +19,6 @@ from parcours.collect.ledger import ImportSummary, new_import_id
 from parcours.collect.mapping import load_mapping
 from parcours.collect.transform import InputShape
 from parcours.errors import NotFoundError
-from parcours.sql import lit
 from parcours.store.store import Store
 from parcours.store.suppression import withhold_erased
 from parcours.store.writer import STAGED, insert_events, stage
@@ -27,6 +26,11 @@ from parcours.store.writer import STAGED, insert_events, stage
 # A line that was not even parseable cannot be fixed by a mapping: fix the file, import again.
 # A record withheld as erased holds no content to replay.
 REPLAYABLE = " AND reason_code NOT IN ('unparseable', 'erased')"
+REPLAYED = (
+    f"(SELECT r.quarantine_id, s._reason_code, s._reason FROM _parcours_replay r "
+    f"JOIN {STAGED} s USING (_record_no))"
+)
+"""Each replayed quarantine record with what the transform now says of it."""
 
 LIST_COLUMNS = "quarantine_id, source, reason_code, reason, origin, quarantined_at, status"
 
@@ -115,7 +119,7 @@ def _replay_group(
     engine = store.engine
     where, params = _filters(source, reason, "open")
     records = engine.query(
-        "SELECT row_number() OVER () AS _record_no, raw AS _raw "
+        "SELECT row_number() OVER () AS _record_no, raw AS _raw, quarantine_id "
         f"FROM quarantine{where}{REPLAYABLE}",
         params,
     )
@@ -137,15 +141,13 @@ def _replay_group(
             stored = insert_events(engine, source)
             engine.execute(
                 f"UPDATE quarantine SET status = 'replayed', replayed_at = now() "
-                f"FROM {STAGED} s WHERE s._reason_code IS NULL "
-                f"AND quarantine.source = {lit(source)} "
-                f"AND quarantine.status = 'open' AND quarantine.raw = s._raw"
+                f"FROM {REPLAYED} r WHERE r._reason_code IS NULL "
+                f"AND quarantine.quarantine_id = r.quarantine_id"
             )
             engine.execute(
-                f"UPDATE quarantine SET reason_code = s._reason_code, reason = s._reason "
-                f"FROM {STAGED} s WHERE s._reason_code IS NOT NULL "
-                f"AND quarantine.source = {lit(source)} AND quarantine.status = 'open' "
-                f"AND quarantine.raw = s._raw"
+                f"UPDATE quarantine SET reason_code = r._reason_code, reason = r._reason "
+                f"FROM {REPLAYED} r WHERE r._reason_code IS NOT NULL "
+                f"AND quarantine.quarantine_id = r.quarantine_id"
             )
             still = engine.query(
                 f"SELECT _reason_code, count(*) AS n FROM {STAGED} "

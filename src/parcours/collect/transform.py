@@ -10,6 +10,9 @@ Two input shapes exist:
   as a JSON object of the record, which is also what quarantine keeps for replay.
 * `json`: `_record_no` and `_raw`, one JSON object per record (JSON lines, and every replay).
 
+Besides the event columns, the query gives `_raw` for the records refused (with `keep_raw`, a
+stored record's text is in `raw` instead of both), `_record_no`, `_reason_code` and `_reason`.
+
 Records without an id field get a deterministic event id: the MD5 of `_raw`, the record's JSON
 text. The same record imported twice therefore has the same id, in any run.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from parcours.collect import normalise as n
+from parcours.collect.json_fields import JsonFields
 from parcours.collect.mapping import FieldSpec, Mapping
 from parcours.sql import ident, lit
 from parcours.store.schema import CHANNELS, EVENT_COLUMNS, EVENT_TYPES
@@ -69,8 +73,8 @@ def build_transform(
     projection is the event row.
     """
     fields = _FieldReader(shape, mapping)
-    texts = {name: _text(fields, spec) for name, spec in mapping.fields().items()}
-    texts.pop("context", None)
+    # The context is read as JSON, not text.
+    texts = {n: _text(fields, spec) for n, spec in mapping.fields().items() if n != "context"}
     ids = {kind: _text(fields, spec) for kind, spec in mapping.identifiers.items()}
 
     stage_a = {
@@ -105,16 +109,26 @@ def build_transform(
 
     outputs = _outputs(mapping, texts, source, import_id)
     if keep_raw:
-        outputs["raw"] = "_j" if shape.kind == "json" else "_raw"  # already JSON: no re-parse
+        # CSV and Parquet records are made JSON above; a JSON record is kept as it came.
+        outputs["raw"] = (
+            "CASE WHEN _reason_code IS NULL THEN CAST(_raw AS JSON) END"
+            if shape.kind == "json"
+            else "_raw"
+        )
     final = [f"{outputs.get(c.name, 'NULL')} AS {c.name}" for c in EVENT_COLUMNS]
+    # `_raw` is what quarantine keeps; a stored event keeps it in `raw`, so it is not staged
+    # twice (see `staged_record`).
+    staged_raw = "CAST(_raw AS VARCHAR)"
+    if keep_raw:
+        staged_raw = f"CASE WHEN _reason_code IS NOT NULL THEN {staged_raw} END"
     return (
         f"WITH _src AS ({fields.source_select(relation)}),\n"
-        f"_a AS (SELECT _record_no, _raw, {'_j, ' if shape.kind == 'json' else ''}_parsed, "
+        f"_a AS (SELECT _record_no, _raw, _parsed, "
         f"{_aliased(stage_a)} FROM _src),\n"
         f"_b AS (SELECT *, {_aliased(stage_b)} FROM _a),\n"
         f"_k AS (SELECT *, {_aliased(failed)} FROM _b),\n"
         f"_c AS (SELECT *, {reason_code} AS _reason_code, {reason} AS _reason FROM _k)\n"
-        f"SELECT {', '.join(final)}, _record_no, CAST(_raw AS VARCHAR) AS _raw, "
+        f"SELECT {', '.join(final)}, _record_no, {staged_raw} AS _raw, "
         f"_reason_code, _reason FROM _c"
     )
 
@@ -183,43 +197,50 @@ def _outputs(
 class _FieldReader:
     """SQL text of a source field, whatever the input shape.
 
-    JSON records are parsed once (`_j`) and every field the mapping reads is extracted in one
-    call (`_v`, a list), rather than one parse per field.
+    JSON records are parsed once, into a struct of exactly the fields the mapping reads
+    (`json_fields`).
     """
 
     def __init__(self, shape: InputShape, mapping: Mapping) -> None:
         self.shape = shape
-        self.paths = sorted(mapping.used_source_fields())
+        self.record = JsonFields(*_json_reads(mapping)) if shape.kind == "json" else None
 
     def source_select(self, relation: str) -> str:
-        if self.shape.kind == "json":
-            paths = ", ".join(lit(json_path(p)) for p in self.paths) or "'$.none'"
+        if self.record:
             return (
-                "SELECT _record_no, _raw, _j, "
-                "coalesce(json_type(_j) = 'OBJECT', false) AS _parsed, "
-                f"json_extract_string(_j, [{paths}]) AS _v "
-                f"FROM (SELECT _record_no, TRY_CAST(_raw AS JSON) AS _j, _raw FROM {relation})"
+                f"SELECT *, {self.record.is_object()} AS _parsed "
+                f"FROM (SELECT _record_no, _raw, {self.record.columns()} FROM {relation})"
             )
         return (
             f"SELECT *, true AS _parsed, {_record_json(self.shape.columns)} AS _raw FROM {relation}"
         )
 
     def text(self, field: str) -> str:
-        if self.shape.kind == "json":
-            return f"_v[{self.paths.index(field) + 1}]"
+        if self.record:
+            return self.record.text(field)
         if field in self.shape.text_columns:
             return ident(field)
         return f"CAST({ident(field)} AS VARCHAR)"
 
     def json(self, field: str) -> str:
-        if self.shape.kind == "json":
-            return f"json_extract(_j, {lit(json_path(field))})"
+        if self.record:
+            return self.record.json(field)
         return f"TRY_CAST({ident(field)} AS JSON)"
 
 
-def json_path(field: str) -> str:
-    """The JSON path of a source field: dots step into objects (`context.traits.email`)."""
-    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in field.split("."))
+def _json_reads(mapping: Mapping) -> tuple[set[str], set[str]]:
+    """The fields a mapping reads from a JSON record: as text, and as JSON objects."""
+    specs = [spec for name, spec in mapping.fields().items() if name != "context"]
+    specs += mapping.identifiers.values()
+    as_text = {name for spec in specs for name in spec.sources}
+    as_text |= {name for s in specs if s.skew for name in (s.skew.sent, s.skew.received)}
+    chosen = mapping.properties
+    if isinstance(chosen, list):
+        as_text |= set(chosen)
+    as_json = set(mapping.context.sources) if mapping.context else set()
+    if isinstance(chosen, FieldSpec):
+        as_json |= set(chosen.sources)
+    return as_text, as_json
 
 
 def _record_json(columns: tuple[str, ...]) -> str:
@@ -274,7 +295,7 @@ def _properties(mapping: Mapping, shape: InputShape, fields: _FieldReader) -> st
         if shape.kind == "json":
             top = sorted({f for f in used if "." not in f})
             patch = "{" + ", ".join(f'"{k}": null' for k in top) + "}"
-            return f"json_merge_patch(_j, {lit(patch)})"
+            return f"CASE WHEN _parsed THEN json_merge_patch(_raw, {lit(patch)}) END"
         chosen = [c for c in shape.columns if c not in used]
     if not chosen:
         return "'{}'::JSON"

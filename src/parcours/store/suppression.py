@@ -17,7 +17,7 @@ from __future__ import annotations
 from parcours.engine import Engine
 from parcours.sql import lit
 from parcours.store.schema import IDENTIFIER_TYPES
-from parcours.store.writer import STAGED
+from parcours.store.writer import STAGED, staged_record
 
 TABLE = "erased_identifiers"
 REASON_CODE = "erased"
@@ -129,6 +129,6 @@ def withhold_erased(engine: Engine) -> int:
         "_reason = 'carries an identifier erased on ' || strftime(w.erased_at, '%Y-%m-%d') || "
         "' at the person''s request', "
         "_raw = json_object('withheld', 'carries an erased identifier', "
-        f"'record_md5', md5((SELECT salt FROM erasure_salt) || {STAGED}._raw))::VARCHAR "
+        f"'record_md5', md5((SELECT salt FROM erasure_salt) || {staged_record(STAGED)}))::VARCHAR "
         f"FROM ({erased}) w WHERE {STAGED}._record_no = w._record_no"
     )

@@ -34,6 +34,12 @@ def quarantine_id(source_sql: str, raw_sql: str) -> str:
     return f"md5({source_sql} || chr(0) || {raw_sql})"
 
 
+def staged_record(table: str) -> str:
+    """SQL for a staged record's text: `_raw` (refused records, or every record when events do
+    not keep theirs), else the event's `raw` (the same text, staged once)."""
+    return f"coalesce({table}._raw, CAST({table}.raw AS VARCHAR))"
+
+
 def stage(engine: Engine, transform_sql: str) -> None:
     """Materialise a transform's output so the inserts below read it once."""
     engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS {transform_sql}")
