@@ -358,3 +358,18 @@ def test_an_empty_json_lines_file_imports_nothing_without_error(
     data.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"")
     summary = p.import_file(data, source="crm", mapping=mapping)
     assert (summary.records, summary.accepted, summary.quarantined_total) == (0, 0, 0)
+
+
+def test_a_json_record_is_numbered_by_its_line_blank_lines_included(
+    p: parcours.Parcours, tmp_path: Path, mapping: Path
+) -> None:
+    """Quarantine says where a record is: after blank lines, "record 6" must still be the file's
+    line 6 (what an editor shows), and blank lines are no records."""
+    good = [json.dumps({"id": f"r{i}", "at": AT, "mail": f"u{i}@example.com"}) for i in range(3)]
+    lines = [good[0], "", good[1], "", "", '{"id": "r9", "at": ', good[2], ""]
+    data = tmp_path / "contacts.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    summary = p.import_file(data, source="crm", mapping=mapping)
+    assert (summary.records, summary.accepted, summary.quarantined_total) == (4, 3, 1)
+    bad = p.sql("SELECT record_number, origin FROM quarantine").to_pylist()
+    assert bad == [{"record_number": 6, "origin": f"{data}, record 6"}]

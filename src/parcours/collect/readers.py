@@ -453,15 +453,24 @@ class JsonLinesReader(_TextReader):
                     quote_char=False,
                     escape_char=False,
                     invalid_row_handler=on_invalid,
+                    ignore_empty_lines=False,  # read, so that a record's number is its line's
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={"_raw": pa.string()}, strings_can_be_null=False
                 ),
             )
         )
-        yield from self._checked(
-            lines, _rebatch(reader, self.batch_rows, bad, lambda: self.source.position)
-        )
+        batches = _rebatch(reader, self.batch_rows, bad, lambda: self.source.position)
+        yield from self._checked(lines, _without_blank_lines(batches))
+
+
+def _without_blank_lines(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Empty lines are no records: they are left out once every line has its number."""
+    for batch in batches:
+        blank = pc.equal(batch.table["_raw"], "")
+        if pc.any(blank).as_py():
+            batch.table = batch.table.filter(pc.invert(blank))
+        yield batch
 
 
 JSON_LINE_DELIMITER = "\x1e"
