@@ -110,6 +110,27 @@ def test_two_records_of_one_person_with_no_shared_key_become_one_customer(
     assert decision == [{"decision": "matched", "match_weight": match["match_weight"]}]
 
 
+def test_a_match_run_is_applied_by_the_next_resolve_of_new_events(tmp_path: Path) -> None:
+    """Live events are resolved for what they touch (`resolve_new`); a match found since the
+    last resolve joins customers they may not touch, and must be applied all the same."""
+    from parcours.identity.resolve import resolve_new
+
+    with parcours.connect(tmp_path / "s.duckdb", identity={"resolve_on_arrival": False}) as p:
+        _store(p, tmp_path, [JEANNE_CRM, JEANNE_TILL])
+        resolve_full(p.store)
+        jeanne = (("crm_id", "C9001"), ("loyalty_id", "L777"))
+        assert customer_of(p.store, *jeanne[0]) != customer_of(p.store, *jeanne[1])
+        match_people(p.store)
+        # Then a visit of somebody else, resolved on its own.
+        visit = tmp_path / "visit.csv"
+        visit.write_text(HEADER + "\n2026-04-01 10:00:00,web,u1,C0001,,,,,,,\n")
+        summary = p.import_file(visit, source="s", mapping=tmp_path / "m.yaml")
+        resolve_new(
+            p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
+        )
+        assert customer_of(p.store, *jeanne[0]) == customer_of(p.store, *jeanne[1])
+
+
 def test_two_people_at_one_address_are_not_matched(p: parcours.Parcours, tmp_path: Path) -> None:
     # Jeanne and Marc share a surname and an address; first name and birth date differ.
     _store(p, tmp_path, [JEANNE_CRM, MARC_CRM])

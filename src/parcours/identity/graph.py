@@ -80,6 +80,16 @@ def unresolved_events_query(new_events: str) -> str:
     """
 
 
+def matched_since_resolve_query() -> str:
+    """Whether a matching run replaced `identity_matches` after the last resolve: its matches
+    may join customers that no new event touches."""
+    return """
+        SELECT coalesce((SELECT max(matched_at) FROM identity_match_runs)
+                        > (SELECT max(resolved_at) FROM identity_runs), true)
+               AND EXISTS (SELECT 1 FROM identity_match_runs)
+    """
+
+
 def refused_pairs_query() -> str:
     """The customers a refused link stands between (`left_customer`, `right_customer`).
 

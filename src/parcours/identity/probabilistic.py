@@ -270,6 +270,10 @@ def match_people(store: Store) -> MatchRun:
                 run.matches_written = engine.write(
                     f"INSERT INTO identity_matches SELECT * FROM {PREDICTIONS}"
                 )
+            engine.execute(
+                "INSERT INTO identity_match_runs VALUES (?, now(), ?, ?)",
+                [run.run_id, run.records, run.matches_written],
+            )
     finally:
         for table in (DESCRIBED, RECORDS, PREDICTIONS):
             engine.execute_script(f"DROP TABLE IF EXISTS {table}")

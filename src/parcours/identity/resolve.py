@@ -88,7 +88,8 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
 
     That takes the earlier events as resolved. When some arrived since the last resolve and
     are not among the new ones (imported with `resolve_on_arrival` off, or a resolve that
-    failed), a full resolve catches up instead.
+    failed), or a matching run came after it (its matches may join customers no new event
+    touches), a full resolve catches up instead.
     """
     engine = store.engine
     rules = identity_rules(store.settings)
@@ -97,7 +98,9 @@ def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) 
         f"FROM ({new_events})",
         params,
     )
-    if engine.scalar(graph.unresolved_events_query(SCOPE)):
+    if engine.scalar(graph.unresolved_events_query(SCOPE)) or engine.scalar(
+        graph.matched_since_resolve_query()
+    ):
         engine.execute_script(f"DROP TABLE {SCOPE}")
         return resolve_full(store)
     new = graph.occurrences_query(rules, f"({graph.events_of_query(SCOPE)})")

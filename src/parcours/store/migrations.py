@@ -22,6 +22,7 @@ from parcours.store.schema import (
     IDENTITY_LINK_COLUMNS,
     IDENTITY_MAP_COLUMNS,
     IDENTITY_MATCH_COLUMNS,
+    IDENTITY_MATCH_RUN_COLUMNS,
     IDENTITY_OVERRIDE_COLUMNS,
     IDENTITY_RUN_COLUMNS,
     IMPORT_COLUMNS,
@@ -104,6 +105,10 @@ def _v6() -> list[str]:
     ]
 
 
+def _v7() -> list[str]:
+    return [create_table_sql("identity_match_runs", IDENTITY_MATCH_RUN_COLUMNS)]
+
+
 def ensure_indexes(engine: Engine) -> list[str]:
     """Build the lookup indexes that are missing (a resolve killed while they were set
     aside); return their names."""
@@ -121,6 +126,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "each event with its customer, for profiles, timelines and journeys", _v4),
     Migration(5, "event names as numbers, for journeys to read numbers instead of text", _v5),
     Migration(6, "the suppression list: salted hashes of erased identifiers", _v6),
+    Migration(7, "matching runs, so that a resolve knows a match it has not applied", _v7),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -188,6 +188,15 @@ IDENTITY_MATCH_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "The matching run that found it."),
 )
 
+IDENTITY_MATCH_RUN_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "Id of the matching run (identity_matches.run_id).", False),
+    Column("matched_at", "TIMESTAMPTZ", "When it replaced identity_matches, UTC.", False),
+    Column("records", "BIGINT", "Person records compared."),
+    Column("matches", "BIGINT", "Matches written."),
+)
+"""Every matching run (schema v7): a run newer than the last resolve has matches no resolve
+has applied yet, so the next resolve is a full one."""
+
 IDENTITY_OVERRIDE_COLUMNS: tuple[Column, ...] = (
     Column("override_id", "VARCHAR", "Id of the decision.", False),
     Column(
