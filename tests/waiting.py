@@ -9,7 +9,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-HANG_GUARD = 300.0
+HANG_GUARD = 120.0
 """Seconds after which a wait gives up and hands back what it last saw, for the test's own
 assertion to fail on. Only a guard against a test hanging for ever; not a speed requirement:
 on a loaded machine a wait takes what it takes."""
