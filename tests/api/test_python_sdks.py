@@ -8,6 +8,7 @@ type, name, ids, channel and timestamps.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -92,8 +93,11 @@ def test_segment_analytics_python(server: Server) -> None:
     assert past["anonymous_id"] == "anon-9" and past["user_id"] is None
     assert all(e["channel"] == "web" and e["source"] == "website" for e in events.values())
     # Skew-corrected: occurred = received − (sentAt − timestamp) = PAST + the message's time in
-    # transit, which lies within the call (to the millisecond receivedAt is written to).
+    # transit, read from the request's own times, and within the call (to the millisecond
+    # receivedAt is written to).
+    received = dt.datetime.fromisoformat(json.loads(past["raw"])["receivedAt"])
     in_transit = past["occurred_at"] - PAST
+    assert in_transit == received - past["sent_at"]
     assert -MILLISECOND <= in_transit <= past_call.ended - past_call.started, in_transit
     assert all(calls.made(e["occurred_at"]) for e in events_now)
     assert all(calls.started <= e["received_at"] <= stored_by for e in events.values())
