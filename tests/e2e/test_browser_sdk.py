@@ -53,6 +53,8 @@ EXPECTED = {
 PATHS = {kind: f"/v1/{kind[0]}" for kind in EXPECTED}
 MILLISECOND = dt.timedelta(milliseconds=1)
 """The resolution of a JavaScript Date, hence of the page's timestamp and sentAt."""
+CLOCK_FIELDS = ("sentAt", "timestamp", "receivedAt")
+"""The times a stored message keeps, from which its skew-corrected time follows."""
 
 PAGE = """<!doctype html>
 <html>
@@ -284,6 +286,9 @@ def test_analytics_next_in_chromium_stores_every_call_in_parcours(
         # Skew-corrected: received − (sentAt − timestamp), all read during the page's calls (the
         # page's times are whole milliseconds, a JavaScript Date's, cut down); stored after.
         assert before - MILLISECOND <= row["occurred_at"] <= after, row
+        raw = json.loads(row["raw"])
+        sent_at, at, received = (dt.datetime.fromisoformat(raw[k]) for k in CLOCK_FIELDS)
+        assert row["occurred_at"] == received - (sent_at - at), raw
         assert row["occurred_at"] <= row["received_at"] <= stored_by, row
         library = json.loads(row["context"])["library"]
         assert library == {"name": "analytics.js", "version": f"next-{version}"}, library
