@@ -26,7 +26,10 @@ def unavailable(what: str, install: str) -> NoReturn:
     """`what` is missing here: skip, saying how to `install` it; under CI, fail instead."""
     reason = f"{what}: {install}"
     if in_ci():
-        pytest.fail(f"{reason} (CI installs every test peer, so a missing one is an error there)")
+        pytest.fail(
+            f"{reason} (CI installs every test peer, so a missing one is an error there)",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
@@ -35,4 +38,5 @@ def peer(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        unavailable(f"the test peer {module} is not installed ({error})", TEST_EXTRA)
+        why = str(error)  # said outside the handler: the report then shows no chained trace
+    unavailable(f"the test peer {module} is not installed ({why})", TEST_EXTRA)
