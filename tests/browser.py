@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
+from peers import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No connection may leave loopback: no background services, no QUIC, no first-run fetches.
@@ -21,16 +20,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
 def require(*needed: tuple[str, Path]) -> None:
-    """Skip when a part of the browser stack is missing here; under CI, fail instead."""
+    """The browser stack's parts are all here; else skip, or under CI fail (`peers`)."""
     missing = [f"{what} ({path})" for what, path in needed if not path.exists()]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not installed: run `bash tests/e2e/browser/setup.sh`"
-    if in_ci():
-        pytest.fail(f"{reason} (CI installs them, so this is an error there)")
-    pytest.skip(reason)
+    if missing:
+        setup = "run `bash tests/e2e/browser/setup.sh`"
+        unavailable(f"{' and '.join(missing)} not installed", setup)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from peers import in_ci
 
 import parcours
 from parcours.engine.duckdb import DuckDBEngine
@@ -24,3 +25,18 @@ def memory_engine() -> Iterator[DuckDBEngine]:
     engine = DuckDBEngine(None)
     yield engine
     engine.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under CI a skipped test fails, whatever skipped it (a marker, `importorskip`): CI
+    installs every peer, so a skip there would hide a check the summary seems to make.
+    Outside CI, skips stand; `peers.unavailable` says how to install what is missing."""
+    report = yield
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, where every test must run: {reason}"
+    return report

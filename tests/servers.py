@@ -8,11 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from waiting import HANG_GUARD, poll
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Server:
         """Stop the server (SIGTERM commits what is queued; SIGKILL is a crash)."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=HANG_GUARD)
 
 
 ADMIN_TOKEN = "test-admin-token"
@@ -70,14 +70,16 @@ def start_server(store: Path, write_key: str, port: int | None = None) -> Server
         env={**os.environ, "PARCOURS_ADMIN_TOKEN": ADMIN_TOKEN},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"parcours serve exited: {log.read_text()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return Server(url, write_key, store, process)
+            return httpx.get(f"{url}/health", timeout=HANG_GUARD).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.1)
+            return False
+
+    if poll(answers, until=bool, every=0.1):
+        return Server(url, write_key, store, process)
     process.kill()
-    raise RuntimeError("parcours serve did not answer /health within 30s")
+    raise RuntimeError(f"parcours serve had not answered /health after {HANG_GUARD:.0f} s")

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from servers import Server, add_source, start_server
+from waiting import poll
 
 import parcours
 from parcours.collect.live.segment import MESSAGE_TYPES, PATH_TYPES
@@ -400,14 +401,13 @@ ODD_MESSAGES = {
 
 def _counted(server: Server, at_least: int = 0) -> int:
     """Events stored plus records quarantined, once at least `at_least` are (a 200 means the
-    journal has them; the loader stores them within a fraction of a second)."""
-    deadline = time.monotonic() + 10
-    while True:
+    journal has them; the loader stores them soon after)."""
+
+    def counted() -> int:
         health = httpx.get(f"{server.url}/health", timeout=10).json()
-        counted = int(health["accepted"]) + int(health["quarantined"])
-        if counted >= at_least or time.monotonic() > deadline:
-            return counted
-        time.sleep(0.05)
+        return int(health["accepted"]) + int(health["quarantined"])
+
+    return poll(counted, until=lambda n: n >= at_least)
 
 
 @pytest.mark.parametrize("fields", ODD_MESSAGES.values(), ids=ODD_MESSAGES.keys())

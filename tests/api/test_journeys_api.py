@@ -7,11 +7,11 @@ login. Expected counts are written by hand from the events below.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 from servers import ADMIN, Server
+from waiting import poll
 
 admin = httpx.Client(headers=ADMIN, timeout=10)
 
@@ -28,14 +28,15 @@ def _track(user: str, cookie: str, event: str, day: int, message: str) -> dict[s
 
 
 def _wait_for(url: str, params: dict[str, Any], check: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        answer = admin.get(url, params=params)
-        assert answer.status_code == 200, answer.text
-        body: dict[str, Any] = answer.json()
-        if check(body) or time.monotonic() > deadline:
-            return body
-        time.sleep(0.2)
+    """The route's answer once `check` holds for it (the loader stores, then resolves)."""
+
+    def answer() -> dict[str, Any]:
+        got = admin.get(url, params=params)
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    return poll(answer, until=check, every=0.2)
 
 
 def test_funnel_and_its_customers_over_http(server: Server) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 from servers import add_source, start_server
+from waiting import HANG_GUARD
 
 import parcours
 
@@ -26,16 +26,20 @@ def _batch(prefix: str, n: int) -> tuple[list[str], dict[str, object]]:
     }
 
 
+KILL_AFTER = 5_000
+"""Acknowledged events, counted by the client, after which the server is killed."""
+
+
 def test_every_acknowledged_event_survives_a_sigkill(tmp_path: Path) -> None:
     store = tmp_path / "store.duckdb"
     key = add_source(store)
     server = start_server(store, key)
     acknowledged: list[str] = []
     sent: list[dict[str, object]] = []
-    stop = threading.Event()
+    enough, stop = threading.Event(), threading.Event()
 
     def send() -> None:
-        with httpx.Client(auth=(key, ""), timeout=5) as client:
+        with httpx.Client(auth=(key, ""), timeout=HANG_GUARD) as client:
             while not stop.is_set():
                 ids, body = _batch(uuid.uuid4().hex[:8], 100)
                 sent.append(body)
@@ -44,18 +48,21 @@ def test_every_acknowledged_event_survives_a_sigkill(tmp_path: Path) -> None:
                         acknowledged.extend(ids)
                 except httpx.TransportError:
                     return  # the server is gone: what was not acknowledged may be lost
+                if len(acknowledged) >= KILL_AFTER:
+                    enough.set()
 
     senders = [threading.Thread(target=send) for _ in range(4)]
     for sender in senders:
         sender.start()
-    deadline = time.monotonic() + 30
-    while len(acknowledged) < 5_000 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The kill follows the acknowledgements, however long they take; the senders keep
+    # sending meanwhile. (Should every sender end first, the assertion below says so.)
+    while not enough.wait(0.05) and any(sender.is_alive() for sender in senders):
+        pass
     server.stop(signal.SIGKILL)
     stop.set()
     for sender in senders:
         sender.join()
-    assert len(acknowledged) >= 5_000, "the kill must land while the client is sending"
+    assert len(acknowledged) >= KILL_AFTER, f"the senders ended first: {server.log}"
 
     # Reopening the store (as any writing command or the next `parcours serve` does) loads
     # what the killed server had acknowledged to its journal but not yet into the events.

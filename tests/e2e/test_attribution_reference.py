@@ -39,7 +39,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from browser import in_ci
+from peers import TEST_EXTRA, peer, unavailable
 
 from parcours.journeys.attribution import Attribution, attribute
 
@@ -69,22 +69,11 @@ STANDARD_ERRORS = 4.0
 """How far from the runs' mean our exact value may be, in standard errors of that mean."""
 
 
-def in_ci_or_skip(reason: str) -> None:
-    """Skip when the peer or its data is missing here; under CI, fail instead."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI installs the test extra, so this is an error there)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def ca() -> ModuleType:
-    try:
-        # Importing it prints a banner (and it imports matplotlib, which it does not declare).
-        with contextlib.redirect_stdout(io.StringIO()):
-            import ChannelAttribution
-    except ImportError as error:
-        in_ci_or_skip(f"ChannelAttribution is not installed ({error}): pip install -e '.[test]'")
-    return ChannelAttribution  # type: ignore[no-any-return]
+    # Importing it prints a banner (and it imports matplotlib, which it does not declare).
+    with contextlib.redirect_stdout(io.StringIO()):
+        return peer("ChannelAttribution")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +82,7 @@ def data_csv(ca: ModuleType) -> Path:
     files = importlib.metadata.files("ChannelAttribution") or []
     found = [Path(str(f.locate())) for f in files if f.name == "Data.csv"]
     if not found or not found[0].exists():
-        in_ci_or_skip("the installed ChannelAttribution has no cypack/data/Data.csv")
+        unavailable("the installed ChannelAttribution has no cypack/data/Data.csv", TEST_EXTRA)
     return found[0]
 
 

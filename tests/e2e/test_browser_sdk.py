@@ -16,7 +16,6 @@ import functools
 import http.server
 import json
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, require
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from servers import Server, add_source, start_server
+from waiting import HANG_GUARD, poll
 
 import parcours
 
@@ -51,6 +51,10 @@ EXPECTED = {
 }
 # The path analytics-next posts each type to: its first letter.
 PATHS = {kind: f"/v1/{kind[0]}" for kind in EXPECTED}
+MILLISECOND = dt.timedelta(milliseconds=1)
+"""The resolution of a JavaScript Date, hence of the page's timestamp and sentAt."""
+CLOCK_FIELDS = ("sentAt", "timestamp", "receivedAt")
+"""The times a stored message keeps, from which its skew-corrected time follows."""
 
 PAGE = """<!doctype html>
 <html>
@@ -213,31 +217,38 @@ def run_page(url: str, user_data: Path) -> tuple[dict[str, Any], Traffic]:
             traffic.watch(page)
             page.goto(url)
             try:
-                page.wait_for_function("() => window.parcoursSent !== undefined", timeout=30_000)
+                page.wait_for_function(
+                    "() => window.parcoursSent !== undefined", timeout=HANG_GUARD * 1000
+                )
                 sent: dict[str, Any] = page.evaluate("() => window.parcoursSent")
             except PlaywrightTimeoutError:
-                sent = {"error": "the page's calls did not resolve within 30 s"}
+                sent = {"error": f"the page's calls had not resolved after {HANG_GUARD:.0f} s"}
         finally:
             context.close()
     return sent, traffic
 
 
-def wait_for_accepted(url: str, count: int, within: float = 30.0) -> dict[str, Any]:
-    """Poll /health until `count` messages are stored (or `within` seconds pass); its answer."""
-    deadline = time.monotonic() + within
-    while True:
-        health: dict[str, Any] = httpx.get(f"{url}/health", timeout=5).json()
-        if health["accepted"] + health["quarantined"] >= count or time.monotonic() > deadline:
-            return health
-        time.sleep(0.1)
+def wait_for_accepted(url: str, count: int) -> dict[str, Any]:
+    """/health's answer once `count` messages are stored or quarantined (`waiting.poll`)."""
+
+    def health() -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{url}/health", timeout=30).json()
+        return answer
+
+    return poll(health, until=lambda h: h["accepted"] + h["quarantined"] >= count, every=0.1)
 
 
 def test_analytics_next_in_chromium_stores_every_call_in_parcours(
     server: Server, site: str, tmp_path: Path
 ) -> None:
+    # The page, the browser and the server share this machine's clock: every call was made,
+    # sent and received between these two readings of it (`received_at`: when it was stored).
+    before = dt.datetime.now(dt.UTC)
     sent, traffic = run_page(site, tmp_path / "chromium-profile")
+    after = dt.datetime.now(dt.UTC)
     assert "error" not in sent, f"the page failed: {sent}\n{traffic}"
     health = wait_for_accepted(server.url, len(EXPECTED))
+    stored_by = dt.datetime.now(dt.UTC)
     server.stop()
 
     # The SDK spoke only to loopback: its settings and its events to parcours, no CDN.
@@ -265,7 +276,6 @@ def test_analytics_next_in_chromium_stores_every_call_in_parcours(
     by_id = {row["event_id"]: row for row in rows}
     assert sorted(by_id) == sorted(m["messageId"] for m in sent["sent"])
 
-    now = dt.datetime.now(dt.UTC)
     version = json.loads((SDK / "package.json").read_text())["version"]
     for message in sent["sent"]:
         row = by_id[message["messageId"]]
@@ -273,9 +283,13 @@ def test_analytics_next_in_chromium_stores_every_call_in_parcours(
         assert (row["type"], row["name"], row["user_id"]) == (message["type"], name, user_id)
         assert (row["channel"], row["source"]) == ("web", "website")
         assert row["anonymous_id"] == sent["anonymousId"]
-        assert abs(now - row["occurred_at"]) < dt.timedelta(minutes=1), row
-        assert row["received_at"] is not None
-        assert row["occurred_at"] <= row["received_at"], row  # skew-corrected, never later
+        # Skew-corrected: received − (sentAt − timestamp), all read during the page's calls (the
+        # page's times are whole milliseconds, a JavaScript Date's, cut down); stored after.
+        assert before - MILLISECOND <= row["occurred_at"] <= after, row
+        raw = json.loads(row["raw"])
+        sent_at, at, received = (dt.datetime.fromisoformat(raw[k]) for k in CLOCK_FIELDS)
+        assert row["occurred_at"] == received - (sent_at - at), raw
+        assert row["occurred_at"] <= row["received_at"] <= stored_by, row
         library = json.loads(row["context"])["library"]
         assert library == {"name": "analytics.js", "version": f"next-{version}"}, library
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from demo_world import exactly_resolved, truth_rows
+from peers import peer
 
 import parcours
 from parcours.demo.world import generate_world
@@ -294,7 +295,7 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
 
 
 def test_journey_map_and_variants_equal_pm4py(world: Any) -> None:
-    pm4py = pytest.importorskip("pm4py")
+    pm4py = peer("pm4py")
     _, p, _ = world
     log = p.sql(
         "SELECT customer_id, coalesce(name, type) AS activity, occurred_at FROM customer_events "
@@ -314,7 +315,7 @@ def test_journey_map_and_variants_equal_pm4py(world: Any) -> None:
 
 
 def test_funnel_equals_clickhouse_window_funnel(world: Any, tmp_path: Path) -> None:
-    chdb = pytest.importorskip("chdb")
+    chdb = peer("chdb")
     _, p, _ = world
     log = tmp_path / "log.parquet"
     # A COPY writes a file: through the engine, p.sql only reads.

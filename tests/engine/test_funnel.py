@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from event_log import import_events
+from peers import peer
 
 import parcours
 from parcours.errors import BadRequest, ParcoursError
@@ -52,7 +53,7 @@ def test_every_step_index_up_to_70_is_counted(p: parcours.Parcours, tmp_path: Pa
 def test_ordered_funnels_equal_clickhouse_window_funnel(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
-    chdb = pytest.importorskip("chdb")
+    chdb = peer("chdb")
     rng = random.Random(11)
     names = ["A", "B", "C", "D", "X"]
     events = [

@@ -16,13 +16,29 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# Without root (or sudo) nothing can be installed: say so; the test then skips, except under CI.
+# CI as tests/peers.py reads it: set to anything but 0, false or no.
+in_ci() {
+    local ci="${CI:-}"
+    case "${ci,,}" in "" | 0 | false | no) return 1 ;; *) return 0 ;; esac
+}
+
+# Without root (or sudo) nothing can be installed. Here the browser tests then skip, saying so;
+# under CI they would fail, so the setup fails first, naming what it could not install.
+cannot_install() {
+    if in_ci; then
+        echo "tests/e2e/browser/setup.sh: cannot install $1 (needs root or sudo); CI runs" \
+            "the browser tests, so install it or give the job root" >&2
+        exit 1
+    fi
+    echo "browser test setup: cannot install $1 (needs root); the browser tests will skip"
+    exit 0
+}
+
 if [ ! -x /usr/bin/chromium ]; then
     if apt_install chromium; then
         done_steps+=("installed chromium")
     else
-        echo "browser test setup: cannot install chromium (needs root); the browser test will skip"
-        exit 0
+        cannot_install chromium
     fi
 fi
 
@@ -30,8 +46,7 @@ if ! command -v npm >/dev/null; then
     if apt_install nodejs npm; then
         done_steps+=("installed nodejs and npm")
     else
-        echo "browser test setup: cannot install npm (needs root); the browser test will skip"
-        exit 0
+        cannot_install "nodejs and npm"
     fi
 fi
 
