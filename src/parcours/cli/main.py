@@ -433,10 +433,10 @@ def report(
     store: StoreOption = None,
 ) -> None:
     """The journey report: every analysis in one HTML file that opens offline."""
-    from parcours.journeys.report import build_report, write_report
+    from parcours.journeys.report import write_report
 
     with _open_existing(store) as p:
-        built = build_report(p.store, conversion=conversion)
+        built = p.journeys.report(conversion=conversion)
     write_report(built, output)
     for finding in built.findings:
         console.print(f"  • {finding}", highlight=False)

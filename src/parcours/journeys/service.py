@@ -4,6 +4,8 @@ properties) and its own options; see each function for its parameters and what i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from parcours.journeys.attribution import attribution
 from parcours.journeys.cohorts import cohorts
 from parcours.journeys.contacts import channel_switching, repeat_contacts, repeaters
@@ -14,7 +16,28 @@ from parcours.journeys.performance import agents, touchpoints
 from parcours.journeys.typical import typical_journeys
 from parcours.journeys.visits import conversion_by_visit
 from parcours.journeys.visits import visits as numbered_visits
+from parcours.journeys.scope import Scope
 from parcours.store.component import Component, service
+from parcours.store.store import Store
+
+if TYPE_CHECKING:
+    from parcours.journeys.report import Report
+
+
+def report(
+    store: Store,
+    scope: Scope | None = None,
+    *,
+    conversion: str = "Order Completed",
+    steps: list[str] | None = None,
+) -> Report:
+    """Every analysis over `scope`, a sentence each, ready for `write_report` (one offline HTML
+    file). `steps` is the funnel (default: the e-commerce steps the store has, then
+    `conversion`)."""
+    # Charts need Plotly, which takes a while to load: only a report loads it.
+    from parcours.journeys.report import build_report
+
+    return build_report(store, scope, conversion=conversion, steps=steps)
 
 
 class Journeys(Component):
@@ -35,3 +58,4 @@ class Journeys(Component):
     agents = service(agents)
     cohorts = service(cohorts)
     typical = service(typical_journeys)
+    report = service(report)
