@@ -39,10 +39,13 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 import parcours
 from parcours.journeys.scope import Scope
 from parcours.journeys.typical import (
+    JourneyDistance,
     distances,
     encode,
     k_medoids,
+    mix_distances,
     silhouette,
+    step_mix,
     typical_journeys,
 )
 
@@ -176,6 +179,23 @@ def test_the_distance_weighs_rare_steps_more() -> None:
     a, b, c = encode([("web", "web"), ("web", "web", "contact"), ("web", "web", "web")], weights)
     d = distances([a], [b, c])
     assert d[0].tolist() == pytest.approx([4 / 6, 1 / 3])
+
+
+def test_the_distance_averages_edits_and_the_mix_of_steps() -> None:
+    """By hand, with web weighing 1 and contact 4: five web visits and a contact ("wwwwwCCCC")
+    against two and a contact ("wwCCCC") are 3 deletions over 9 apart in edits; their mixes
+    are web 5/9, contact 4/9 and web 2/6, contact 4/6, so 5/9 - 1/3 = 2/9 apart (total
+    variation); the distance is the mean, 5/18."""
+    long, short = ("web",) * 5 + ("contact",), ("web", "web", "contact")
+    weights = {"web": 1, "contact": 4}
+    mix = step_mix([long, short], weights)
+    assert mix.ravel().tolist() == pytest.approx([4 / 9, 5 / 9, 2 / 3, 1 / 3])  # contact, web
+    assert mix_distances(mix[:1], mix[1:])[0, 0] == pytest.approx(2 / 9)
+    # With the weights these two journeys give (web 7 times, contact twice: contact weighs
+    # 1 + floor(log2(7 / 2)) = 2): "wwwwwCC" against "wwCC" is 3/7 in edits, and the mixes
+    # (web 5/7 and 2/4) are 3/14 apart: the mean is 9/28.
+    distance = JourneyDistance([long, short], [1, 1])
+    assert distance.between([0], [1])[0, 0] == pytest.approx(9 / 28)
 
 
 def test_the_weighted_silhouette_equals_scikit_learns_on_the_customers() -> None:
