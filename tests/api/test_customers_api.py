@@ -117,7 +117,15 @@ def test_identity_and_privacy_over_http(server: Server) -> None:
     why = admin.get(
         f"{url}/v1/identity/explain", params={"type": "email", "value": "ann@example.com"}
     )
-    assert why.status_code == 200 and why.json()["path"]
+    assert why.status_code == 200
+    # The customer's anchor is its user id (the most trusted kind); the identify that carried
+    # it carried the email too: one step, the link that message made.
+    (step,) = why.json()["path"]
+    assert (step["from"], step["to"]) == (
+        {"type": "user_id", "value": "u1"},
+        {"type": "email", "value": "ann@example.com"},
+    )
+    assert (step["evidence"]["kind"], step["evidence"]["event_id"]) == ("linked", "a")
 
     def pair(a: str, b: str, reason: str) -> dict[str, object]:
         (ta, va), (tb, vb) = a.split(":"), b.split(":")

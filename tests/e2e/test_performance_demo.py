@@ -1,9 +1,9 @@
 """Agents, touchpoints and cohorts on the demo store, against a plain pandas computation.
 
 Each figure is recomputed here from the rows of `customer_events` with pandas, written
-directly from the definitions in the modules' docstrings (contacts grouped into cases within 7
-days; a case's last contact settles it unless its outcome says otherwise), not from parcours's
-SQL; the two must agree.
+directly from the definitions in docs/journeys.md and the modules' docstrings (contacts grouped
+into cases within 7 days; a case's last contact settles it unless its outcome says otherwise),
+not from parcours's SQL nor its constants; the two must agree.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import pytest
 
 import parcours
 from parcours.journeys.cohorts import cohorts
-from parcours.journeys.contacts import UNSETTLED
 from parcours.journeys.performance import agents, touchpoints
+
+UNSETTLED = {"unresolved", "abandoned", "transferred", "escalated", "pending"}
+"""The outcomes after which a case's last contact does not settle it, as docs/journeys.md
+states them ("Contacts, cases, repeats and effort"); restated here, not imported."""
 
 
 @pytest.fixture(scope="module")

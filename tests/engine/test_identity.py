@@ -156,7 +156,26 @@ def test_cli_resolve_show_and_explain(tmp_path: Path) -> None:
     assert run("identity", "resolve")["customers"] == 1
     shown = run("customers", "show", "--email", "JANE@x.com")
     assert {i["type"] for i in shown["identifiers"]} == {"anonymous_id", "user_id", "email"}  # type: ignore[union-attr]
-    assert run("identity", "explain", "--type", "anonymous_id", "--value", "ck1")["path"]
+    path = run("identity", "explain", "--type", "anonymous_id", "--value", "ck1")["path"]
+    with parcours.connect(store, read_only=True) as p:
+        (event,) = p.sql("SELECT event_id FROM events").column("event_id").to_pylist()
+    # The customer's anchor is its user id (the most trusted kind), seen with the cookie in the
+    # one event: one step, the link that event made.
+    assert path == [
+        {
+            "from": {"type": "user_id", "value": "u1"},
+            "to": {"type": "anonymous_id", "value": "ck1"},
+            "evidence": {
+                "kind": "linked",
+                "source": "s",
+                "event_id": event,
+                "events": 1,
+                "first_seen": "2026-01-02T10:00:00+00:00",
+                "match_weight": None,
+                "fields": None,
+            },
+        }
+    ]
 
 
 def test_split_and_forced_merge_survive_a_full_resolve(

@@ -528,7 +528,7 @@ def typical_command(
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Typical journeys: whole journeys grouped by their edit distances (k-medoids), each
+    """Typical journeys: whole journeys grouped by their order and mix of steps (k-medoids), each
     named by its characteristic sub-paths, with its share, conversion, effort and customers."""
     scope = scope_of(since, until, channel, customers, prop, where)
     with connect(store, scope) as p:

@@ -5,19 +5,26 @@ sends, email and SMS, and records such as CRM rows are not steps unless the scop
 channels: sends and opens follow the campaign calendar, not the customer's path). Each visit is
 one **step**, named by its channel, or `contact` when it carries an intent (a call, a chat, a
 post to the service desk: which service channel is the detail, needing help is the shape;
-channel switching has its own analysis). A run of more than `longest_run` (3) equal steps
-counts as 3: past that, more of the same changes the length, not the shape. Customers with no
-step in the scope have no journey to group and are left out.
+channel switching has its own analysis). A run of more than `longest_run` (5) equal steps
+counts as 5: past that, more of the same changes the length, not the shape (a cap of 3 made
+three visits and ten the same journey). Customers with no step in the scope have no journey to
+group and are left out.
 
 The grouping works on the distinct journeys (variants) with their customers:
 
-* the distance between two journeys is the normalised Levenshtein distance between their
-  steps (edits over the longer one's length, 0 to 1), each step weighted by how rare it is:
+* the distance between two journeys is the mean of how they go and what they are made of,
+  each from 0 (the same) to 1. How they go: the normalised Levenshtein distance between
+  their steps (edits over the longer one's length), each step weighted by how rare it is:
   `1 + floor(log2(count of the commonest step / count of this step))`, at most 4 — adding a
   store purchase or a contact to a run of web visits changes a journey more than one more web
   visit. (rapidfuzz computes it on strings where a step of weight w is w equal characters.)
   Optimal matching in sequence analysis (Abbott & Tsay 2000; TraMineR's `seqdist`) weights
-  its edits the same way;
+  its edits the same way. What they are made of: the total variation distance between their
+  step mixes (each step's share of the journey, counted by its weight), which edits blur
+  between journeys of different lengths — five web visits and a contact are far in edits
+  from two web visits and a contact, but alike in what they are made of. On five demo worlds
+  (400 to 1,500 customers) they recover the planted journey types with an adjusted Rand index
+  of 0.45 on average, where edits alone gave 0.44 (runs capped at 5) and 0.42 (capped at 3);
 * the `top` (300) most frequent variants are clustered by k-medoids (PAM: Kaufman &
   Rousseeuw 1990), each variant weighted by its customers: BUILD, then swaps while the total
   distance falls, from BUILD and from `restarts` random starts drawn with `seed`; the cheapest
@@ -61,7 +68,7 @@ from parcours.journeys.visits import GAP, visits_query
 from parcours.sql import lit
 from parcours.store.store import Store
 
-LONGEST_RUN = 3
+LONGEST_RUN = 5
 TOP_VARIANTS = 300
 MAX_CLUSTERS = 8
 RESTARTS = 4
@@ -209,6 +216,41 @@ def distances(a: list[str], b: list[str]) -> Matrix:
     return matrix
 
 
+def step_mix(variants: list[tuple[str, ...]], weights: dict[str, int]) -> Matrix:
+    """Each journey's share of each step, a step counted by its weight as in the edit
+    distance (rows add up to 1; columns in the order of the sorted steps)."""
+    column = {step: i for i, step in enumerate(sorted(weights))}
+    mix: Matrix = np.zeros((len(variants), len(weights)))
+    for row, journey in enumerate(variants):
+        total = sum(weights[step] for step in journey)
+        for step in journey:
+            mix[row, column[step]] += weights[step] / total
+    return mix
+
+
+def mix_distances(a: Matrix, b: Matrix) -> Matrix:
+    """Total variation distances between step mixes: half the sum of the share differences
+    (0 the same mix, 1 no step in common)."""
+    matrix: Matrix = np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2) / 2
+    return matrix
+
+
+class JourneyDistance:
+    """The distance between journeys (see the module's docstring), for one set of variants:
+    the mean of the weighted edit distance and the distance between step mixes."""
+
+    def __init__(self, variants: list[tuple[str, ...]], customers: list[int]) -> None:
+        weights = step_weights(variants, customers)
+        self.encoded = encode(variants, weights)
+        self.mix = step_mix(variants, weights)
+
+    def between(self, a: Sequence[int], b: Sequence[int]) -> Matrix:
+        """Distances from the variants at indices `a` to those at `b`."""
+        edits = distances([self.encoded[i] for i in a], [self.encoded[j] for j in b])
+        matrix: Matrix = (edits + mix_distances(self.mix[list(a)], self.mix[list(b)])) / 2
+        return matrix
+
+
 def k_medoids(
     d: Matrix, w: npt.NDArray[np.float64], k: int, *, seed: int = 0, restarts: int = RESTARTS
 ) -> list[int]:
@@ -298,11 +340,11 @@ def cluster_variants(
 ) -> Clustering:
     """Cluster the journeys, most frequent first, each with its customers; see the module's
     docstring."""
-    encoded = encode(variants, step_weights(variants, customers))
+    distance = JourneyDistance(variants, customers)
     n = min(top, len(variants))
     if n < 2:
         return Clustering([0] * len(variants), [0] if variants else [], None, n)
-    d = distances(encoded[:n], encoded[:n])
+    d = distance.between(range(n), range(n))
     w = np.asarray(customers[:n], dtype=np.float64)
     tried: dict[int, tuple[float, list[int]]] = {}
     for k in [min(clusters, n)] if clusters else range(2, min(MAX_CLUSTERS, n) + 1):
@@ -311,7 +353,7 @@ def cluster_variants(
     best = max(score for score, _ in tried.values())
     k = min(c for c in tried if tried[c][0] >= best - SILHOUETTE_TOLERANCE)
     score, medoids = tried[k]
-    labels = np.argmin(distances(encoded, [encoded[m] for m in medoids]), axis=1)
+    labels = np.argmin(distance.between(range(len(variants)), medoids), axis=1)
     return Clustering([int(c) for c in labels], medoids, round(score, 4), n)
 
 
