@@ -66,7 +66,8 @@ print(json.dumps(seconds))
 
 FLOOR = """
 import sys
-import duckdb, numpy, pyarrow, pydantic, rich.console, rich.table, typer
+import duckdb, numpy, pyarrow, rich.console, rich.table, typer
+from pydantic import BaseModel, TypeAdapter  # what Typer parses options with
 with duckdb.connect(sys.argv[1], read_only=True) as con:
     con.sql("SELECT count(*) FROM customer_events").to_arrow_table()
 """
