@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 
 def numpy_of(values: pa.Array | pa.ChunkedArray, nulls: Any = None) -> npt.NDArray[Any]:
     """`values` as a numpy array (read-only when it shares Arrow's memory), nulls as `nulls`
     when given; a dictionary column gives its indices."""
     if nulls is not None and values.null_count:
-        values = pc.fill_null(values, nulls)
+        values = values.fill_null(nulls)
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     parts = [_chunk(chunk) for chunk in chunks]
     if len(parts) == 1:

@@ -7,27 +7,33 @@ The settings of the core (the store, the engine, the server) are declared here. 
 owns its settings model and reads its own table (`[parcours.identity]`) through
 `Settings.section`, so this module, below every capability, imports none of them; the front
 ends validate every table when they open a store (`parcours.client.connect`).
+
+The variables are read here (`_from_environment`), not by pydantic-settings: its import takes a
+tenth of a second, which every command would spend before its work, for what is one lookup per
+setting.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from parcours.errors import ConfigError
 
 SectionModel = TypeVar("SectionModel", bound=BaseModel)
 
+ENV_PREFIX = "PARCOURS_"
 
-class Settings(BaseSettings):
+
+class Settings(BaseModel):
     """Everything that can be configured, with its unit."""
 
-    model_config = SettingsConfigDict(env_prefix="PARCOURS_", extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     store: Path = Field(
         default=Path("parcours.duckdb"), description="The DuckDB file that holds everything."
@@ -108,24 +114,46 @@ def _problems(error: ValidationError) -> str:
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings from the TOML file, the environment and explicit overrides."""
     path = config_file or Path(os.environ.get("PARCOURS_CONFIG", "parcours.toml"))
-    from_file: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if path.exists():
         try:
-            from_file = tomllib.loads(path.read_text()).get("parcours", {})
+            values = tomllib.loads(path.read_text()).get("parcours", {})
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(
                 f"The settings file cannot be read: {error}",
                 "correct the TOML syntax, or remove the file to use the defaults",
                 where=str(path),
             ) from error
-    env_set = {name for name in Settings.model_fields if f"PARCOURS_{name.upper()}" in os.environ}
-    values = {k: v for k, v in from_file.items() if k not in env_set}
+    values.update(_from_environment())
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**values)
+        return Settings.model_validate(values)
     except ValidationError as error:
         raise ConfigError(
             f"Invalid settings: {_problems(error)}",
             "correct the [parcours] table of the settings file or the PARCOURS_* variable",
             where=str(path) if path.exists() else "environment",
         ) from error
+
+
+def _from_environment() -> dict[str, Any]:
+    """The settings given as `PARCOURS_<NAME>` variables (the name in any case): text, which
+    validation reads as the setting's type, or JSON for a table (`PARCOURS_IDENTITY`)."""
+    given = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+    found: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        variable = ENV_PREFIX + name.upper()
+        if variable not in given:
+            continue
+        found[name] = given[variable]
+        if get_origin(field.annotation) is dict:
+            try:
+                found[name] = json.loads(given[variable])
+            except json.JSONDecodeError as error:
+                raise ConfigError(
+                    f"{variable} is not JSON: {error}",
+                    f"write the [parcours.{name}] table as one JSON object, or in the settings "
+                    "file",
+                    where="environment",
+                ) from error
+    return found

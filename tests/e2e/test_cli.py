@@ -160,3 +160,36 @@ def test_help_loads_the_command_line_only(tmp_path: Path) -> None:
     )
     assert "Commands" in done.stdout, done.stderr
     assert done.stderr.strip() == "", f"imported at start-up: {done.stderr.strip()}"
+
+
+def test_a_funnel_loads_what_it_runs_only(tmp_path: Path) -> None:
+    """A funnel command loads the engine, Arrow and numpy, and not what it does not run: the
+    SQL translator, the settings library, urllib's HTTP client (OpenSSL), Arrow's compute
+    functions, the other analyses' libraries, pandas, charts. Each would add to the start-up of
+    every command (issue 12: at most 0.3 s over the work); the test checks imports, not time."""
+    (tmp_path / "calls.csv").write_text(CALLS)
+    run("import", "calls.csv", "--source", "cc", "-m", "call_centre", cwd=tmp_path)
+    needed = ("duckdb", "pyarrow", "numpy")
+    spared = (
+        "sqlglot",
+        "pydantic_settings",
+        "ssl",
+        "pyarrow.compute",
+        "rapidfuzz",
+        "scipy",
+        "pandas",
+        "splink",
+        "plotly",
+        "yaml",
+    )
+    code = (
+        "import sys\n"
+        "from parcours.cli import main\n"
+        "try:\n    main(['journeys', 'funnel', 'Call', 'Call'])\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in {needed + spared!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert "1 customers at step 1" in done.stdout, done.stderr
+    assert done.stderr.split() == list(needed), "imported: " + done.stderr

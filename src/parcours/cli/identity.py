@@ -3,8 +3,6 @@
 The services are imported when a command runs, not with the command line (see `parcours.cli`).
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,7 +32,7 @@ TypeOption = Annotated[str | None, typer.Option("--type", help="Any identifier t
 ValueOption = Annotated[str | None, typer.Option(help="...and its value.")]
 
 
-def connect(store: Path | None, *, read_only: bool = False) -> Parcours:
+def connect(store: Path | None, *, read_only: bool = False) -> "Parcours":
     from parcours.client import connect as open_store
 
     return open_store(store, read_only=read_only)
@@ -176,7 +174,7 @@ def identity_split(
     _print_resolution(result, fmt)
 
 
-def _print_resolution(result: Resolution, fmt: OutputFormat) -> None:
+def _print_resolution(result: "Resolution", fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
         return

@@ -7,8 +7,6 @@ draws the result too.
 The options they share, and the analyses' defaults they show, are in `journey_options`.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -7,8 +7,6 @@ Each command imports the services it calls when it runs: `parcours --help` and a
 start-up load the command line only, not the engine, Arrow and numpy of every capability.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -58,13 +56,13 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(journeys_app, name="journeys")
 
 
-def _open(store: Path | None, *, read_only: bool = False) -> Parcours:
+def _open(store: Path | None, *, read_only: bool = False) -> "Parcours":
     from parcours.client import connect
 
     return connect(store, read_only=read_only)
 
 
-def _open_existing(store: Path | None) -> Parcours:
+def _open_existing(store: Path | None) -> "Parcours":
     """Read commands open an existing store read-only, so several can run side by side."""
     return _open(store, read_only=True)
 
@@ -98,7 +96,7 @@ def import_command(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
-def _print_import(summary: ImportSummary, fmt: OutputFormat) -> None:
+def _print_import(summary: "ImportSummary", fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         print_json(summary.to_dict())
         return
@@ -121,7 +119,7 @@ def _print_import(summary: ImportSummary, fmt: OutputFormat) -> None:
         )
 
 
-def _print_fields_not_found(summary: ImportSummary) -> None:
+def _print_fields_not_found(summary: "ImportSummary") -> None:
     """A misspelt field breaks no record, so only the summary can say it: name it plainly."""
     from rich.markup import escape
 

@@ -12,21 +12,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from parcours.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from splink.internals.database_api import DatabaseAPI
+    from sqlglot import exp
 
 SOURCE_DIALECT = "duckdb"
 """The dialect every builder writes in; engines translate from it."""
 
-Query = exp.Expression | str
+Query: TypeAlias = "exp.Expression | str"
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,10 @@ class Dialect:
 
 def render(query: Query, dialect: Dialect) -> str:
     """SQL text for `query` in `dialect`; plain strings are taken to be DuckDB SQL."""
+    # Imported here, where SQL is translated: the source engine runs its builders' text as it
+    # is (`Engine._sql`), and a command should not spend a tenth of a second importing sqlglot.
+    import sqlglot
+
     expression = (
         sqlglot.parse_one(query, dialect=SOURCE_DIALECT) if isinstance(query, str) else query
     )

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from parcours.engine.base import Dialect, Engine
 from parcours.errors import QueryError, StoreError, StoreLockedError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from splink import DuckDBAPI
 
 DUCKDB = Dialect(name="duckdb", sqlglot_dialect="duckdb")

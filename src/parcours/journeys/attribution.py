@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from parcours.arrays import numpy_of
 from parcours.journeys.scope import Scope, Touchpoint, parse_duration, touchpoint_sql
@@ -146,6 +145,8 @@ class _Touches:
 
     @classmethod
     def of(cls, paths: pa.Table) -> _Touches:
+        import pyarrow.compute as pc  # here: its import is 40 ms that other analyses skip
+
         lists = paths["touchpoints"].combine_chunks()
         flat, parent = pc.list_flatten(lists), pc.list_parent_indices(lists)
         named = pc.is_valid(flat)  # a touch without a name (a NULL from elsewhere) is none

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from parcours.arrays import numpy_of
 from parcours.journeys.scope import Scope
@@ -156,7 +155,7 @@ class Journeys:
         """A column as (its distinct values, each row's index into them, -1: NULL), the
         indexes in the smallest integer type that holds them; with `ordered`, the values in
         order, so that codes compare as the values do."""
-        encoded = pc.dictionary_encode(self.table[column])
+        encoded = self.table[column].dictionary_encode()
         chunks = encoded.chunks
         if chunks and any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
             chunks = [encoded.combine_chunks()]  # one dictionary for all

@@ -14,16 +14,13 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
-
 from parcours.errors import BadRequest, ParcoursError
-from parcours.identity.customer_events import COLUMNS
 from parcours.sql import lit
 from parcours.store.schema import CHANNELS
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
     from parcours.store.store import Store
 
 Touchpoint = Literal["name", "channel", "channel:name"]
@@ -176,6 +173,11 @@ def _json_path(key: str) -> str:
 
 def checked_expression(text: str) -> str:
     """`text` if it is one SQL expression (no statement, no subquery), else a clear error."""
+    # sqlglot reads filters only: an analysis without one does not wait for its import.
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
     try:
         parsed = sqlglot.parse_one(text, dialect="duckdb", into=exp.Condition)
     except ParseError as error:
@@ -197,6 +199,8 @@ def _check_column(text: str, column: exp.Column) -> None:
     """Refuse a filter naming a column customer_events lacks, with the closest it has. The
     first part of a dotted name is the column (`identifier.type` reads a field of it), unless
     it names the table itself."""
+    from parcours.identity.customer_events import COLUMNS
+
     parts = [p.name.lower() for p in column.parts]
     if len(parts) > 1 and parts[0] == "customer_events":
         parts = parts[1:]

@@ -57,9 +57,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import cdist
 
 from parcours.errors import BadRequest
 from parcours.journeys.contacts import PURCHASE, EffortWeights, cases_query, contacts_query
@@ -210,6 +207,10 @@ def encode(variants: list[tuple[str, ...]], weights: dict[str, int]) -> list[str
 
 def distances(a: list[str], b: list[str]) -> Matrix:
     """Normalised Levenshtein distances between encoded journeys (0 same, 1 nothing shared)."""
+    # Imported here, as pyarrow.compute below: other analyses need not wait for them.
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import cdist
+
     matrix: Matrix = cdist(
         a, b, scorer=Levenshtein.normalized_distance, dtype=np.float64, workers=-1
     )
@@ -441,6 +442,8 @@ class TypicalJourneys:
 
     def customers_in(self, cluster: int) -> list[str]:
         """The customers following typical journey `cluster` (1-based, as listed)."""
+        import pyarrow.compute as pc
+
         if self._assigned is None:
             return []
         chosen = self._assigned.filter(pc.equal(self._assigned["cluster"], cluster))

@@ -134,8 +134,11 @@ LATEST_VERSION = MIGRATIONS[-1].version
 
 def current_version(engine: Engine) -> int:
     """The schema version of the store behind `engine` (0 for an empty store)."""
+    # DuckDB's own catalog, not information_schema.tables: that view also describes every
+    # view and constraint, a few hundredths of a second that every command spent opening.
     exists = engine.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'schema_migrations'"
     )
     if not exists:
         return 0

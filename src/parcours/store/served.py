@@ -17,8 +17,6 @@ import os
 import secrets
 import shutil
 import stat
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +117,10 @@ def drop_snapshot(store: Path) -> None:
 def request_snapshot(store: Path, served: Served, timeout_s: float = 300.0) -> Path | None:
     """Ask the server holding `store` for a fresh snapshot; its path, or None when no server
     answers at the marker's address (a marker left by a server that was killed)."""
+    # Imported here: urllib's HTTP client loads OpenSSL, and every command opens a store.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         served.url + SNAPSHOT_ROUTE,
         method="POST",

@@ -34,20 +34,20 @@ class Store:
             if snapshot is None:
                 raise held_by_server(settings.store, served) from locked
             engine = open_engine(settings.model_copy(update={"store": snapshot}), read_only=True)
-        _refuse_other_databases(engine, settings.store)
-        if read_only:
-            version = current_version(engine)
-            if version != LATEST_VERSION:
-                engine.close()
-                raise StoreError(
-                    f"The store {settings.store} has schema version {version}, this parcours "
-                    f"reads version {LATEST_VERSION}",
-                    "run a command that writes (such as `parcours import`) once with this "
-                    "version to migrate it",
-                    where=str(settings.store),
-                )
-        else:
+        version = current_version(engine)
+        if not version:
+            _refuse_other_databases(engine, settings.store)
+        if not read_only:
             migrate(engine)
+        elif version != LATEST_VERSION:
+            engine.close()
+            raise StoreError(
+                f"The store {settings.store} has schema version {version}, this parcours "
+                f"reads version {LATEST_VERSION}",
+                "run a command that writes (such as `parcours import`) once with this "
+                "version to migrate it",
+                where=str(settings.store),
+            )
         return cls(engine, settings)
 
     def close(self) -> None:
@@ -67,8 +67,6 @@ def _refuse_other_databases(engine: Engine, path: Path, shown: int = 5) -> None:
     An empty database becomes a store; one holding other tables and no parcours schema is
     someone's data, where a mistyped --store would otherwise scatter a dozen tables.
     """
-    if current_version(engine):
-        return
     names = engine.query(
         # A first migration killed before it committed leaves only `schema_migrations`.
         "SELECT table_schema || '.' || table_name FROM information_schema.tables "
