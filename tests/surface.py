@@ -7,7 +7,8 @@ Tests do nothing special to be seen. A command is seen when `python -m parcours 
 `parcours` script) starts as a process: `subprocess.Popen`, which `subprocess.run` and asyncio
 use too. A request is seen when an httpx client (Starlette's TestClient is one), a requests
 session (the vendors' Python SDKs use them) or a Playwright page sends it to 127.0.0.1,
-localhost or `testserver`.
+localhost or `testserver`. The fuzzer's requests are not counted: it checks only that no
+answer is a 5xx (tests/api/test_fuzz.py), and the admin routes answer it 401.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from playwright.sync_api import Browser
 JUDGE = "surface_judge"
 """The marker of the tests that judge the record: run last, and only on a whole-suite run."""
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "testserver"}
+FUZZER = "schemathesis/"
+"""How the fuzzer's requests begin their User-Agent."""
 NARROWING = ("keyword", "markexpr", "deselect", "ignore", "ignore_glob", "lf", "stepwise")
 """pytest options that run part of the suite (-k, -m, --deselect, --ignore, --lf, --sw)."""
 
@@ -62,8 +65,10 @@ def _see_process(args: Any, *_: Any, **__: Any) -> None:
 
 
 def _see_sent(request: Any, *_: Any, **__: Any) -> None:
-    """`send(request, ...)` of httpx or requests: both requests have a method and a URL."""
-    _see_request(request.method, str(request.url))
+    """`send(request, ...)` of httpx or requests: both requests have a method, a URL and
+    headers that ignore case."""
+    if not request.headers.get("user-agent", "").startswith(FUZZER):
+        _see_request(request.method, str(request.url))
 
 
 def _see_request(method: str, url: str) -> None:

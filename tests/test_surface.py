@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import surface
 import typer
@@ -143,3 +144,13 @@ def test_a_request_is_known_by_the_route_that_answers_it(tmp_path: Path) -> None
     assert answering(all_routes, "GET", "/v1/batch") is None  # a method no route takes there
     assert answering(all_routes, "GET", "/nowhere") is None
     assert set(NEVER_CALLED) <= {route_name(r) for r in all_routes}, "a reason for a lost route"
+
+
+def test_requests_to_loopback_are_seen_but_not_the_fuzzers() -> None:
+    answer = httpx.MockTransport(lambda request: httpx.Response(200))
+    with httpx.Client(transport=answer) as client:
+        client.get("http://127.0.0.1:1/v1/journeys/map")
+        client.get("http://example.com/v1/journeys/funnel")  # not loopback
+        client.get("http://localhost:1/health", headers={"User-Agent": "schemathesis/4.0"})
+    assert ("GET", "/v1/journeys/map") in surface._pending_requests
+    assert not {"/v1/journeys/funnel", "/health"} & {p for _, p in surface._pending_requests}
