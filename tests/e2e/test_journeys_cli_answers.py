@@ -125,7 +125,7 @@ def test_map_counts_each_move_from_one_touchpoint_to_the_next(store: Path) -> No
         (PV, PA): (1, 1),
     }
     median = {(e["source"], e["target"]): e["median_seconds"] for e in result["edges"]}
-    assert median[(PV, OC)] == (0.1 + 11) / 2 * 3600
+    assert median[(PV, OC)] == 19980  # (0.1 h + 11 h) / 2, in seconds
     assert median[("Call", "Chat")] == 3600
     ends = {e["activity"]: (e["starts"], e["ends"]) for e in result["ends"]}
     assert ends == {PV: (5, 1), OC: (0, 2), "Call": (0, 1), "Chat": (0, 1)}
