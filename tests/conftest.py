@@ -11,6 +11,8 @@ from peers import in_ci
 import parcours
 from parcours.engine.duckdb import DuckDBEngine
 
+pytest_plugins = ["surface"]  # what the suite runs of the commands and routes (test_surface.py)
+
 
 @pytest.fixture
 def p(tmp_path: Path) -> Iterator[parcours.Parcours]:
