@@ -41,8 +41,9 @@ class Journal:
         self._dirty: set[str] = set()
         self._sequence = max((_sequence(p) for p in directory.glob("*/*.jsonl")), default=0)
 
-    def append(self, source: str, channel: str, lines: list[str]) -> None:
-        """Write lines to the source's open segment (durable only after `sync`)."""
+    def append(self, source: str, channel: str, lines: bytes) -> None:
+        """Write JSON lines, each ending in a newline, to the source's open segment (durable
+        only after `sync`)."""
         if source not in self._open:
             self._sequence += 1
             folder = self.directory / source
@@ -52,7 +53,7 @@ class Journal:
             _sync_dir(folder)  # the new file's name must survive a crash too
             self._open[source] = (segment, opened, time.monotonic())
         _, handle, _ = self._open[source]
-        handle.write(("\n".join(lines) + "\n").encode())
+        handle.write(lines)
         self._dirty.add(source)
 
     def sync(self) -> None:

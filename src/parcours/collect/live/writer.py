@@ -50,7 +50,8 @@ class CommitTimeout(ParcoursError):
 @dataclass
 class _Request:
     source: Source
-    messages: list[str]
+    lines: bytes
+    count: int
     done: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
@@ -132,19 +133,20 @@ class GroupCommitWriter:
         self._segments.put(None)
         self._loader.join()
 
-    async def write(self, source: Source, messages: list[str]) -> None:
-        """Keep `messages` (JSON text) from `source`; return once durably journaled."""
+    async def write(self, source: Source, lines: bytes, count: int) -> None:
+        """Keep `count` messages from `source`, as JSON `lines` each ending in a newline;
+        return once durably journaled."""
         with self._lock:
             behind = self.stats.backlog_bytes > self.max_backlog
-            if behind or self._pending + len(messages) > self.max_pending:
+            if behind or self._pending + count > self.max_pending:
                 raise Overloaded(
                     "The store is behind: "
                     f"{self._pending:,} events waiting, {self.stats.backlog_bytes:,} bytes to load",
                     "retry after the delay in Retry-After; SDKs do this by themselves",
                 )
-            self._pending += len(messages)
+            self._pending += count
         loop = asyncio.get_running_loop()
-        request = _Request(source, messages, loop.create_future(), loop)
+        request = _Request(source, lines, count, loop.create_future(), loop)
         self._requests.put(request)
         try:
             await asyncio.wait_for(asyncio.shield(request.done), self.commit_timeout)
@@ -185,7 +187,7 @@ class GroupCommitWriter:
     def _gather(self, first: _Request) -> tuple[list[_Request], _Task | bool | None]:
         """Everything that arrives within the wait, up to `max_batch` messages; and what ended
         the gathering if it was not a request (a task, or None to stop; False otherwise)."""
-        group, size = [first], len(first.messages)
+        group, size = [first], first.count
         deadline = time.monotonic() + self.max_wait
         while size < self.max_batch:
             try:
@@ -195,13 +197,13 @@ class GroupCommitWriter:
             if item is None or isinstance(item, _Task):
                 return group, item
             group.append(item)
-            size += len(item.messages)
+            size += item.count
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
         try:
             for request in group:
-                self.journal.append(request.source.name, request.source.channel, request.messages)
+                self.journal.append(request.source.name, request.source.channel, request.lines)
             self.journal.sync()
         except BaseException as error:  # a disk fault: every waiting request learns of it
             for request in group:
@@ -210,7 +212,7 @@ class GroupCommitWriter:
             self.stats.commits += 1
             for request in group:
                 request.loop.call_soon_threadsafe(_settle, request.done, None)
-        count = sum(len(r.messages) for r in group)
+        count = sum(r.count for r in group)
         with self._lock:
             self._pending -= count
             self.stats.acknowledged += count
