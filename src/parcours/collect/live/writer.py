@@ -96,7 +96,7 @@ class GroupCommitWriter:
         max_wait_ms: float = 2.0,
         max_pending: int = 200_000,
         max_backlog_bytes: int = 512 * 1024 * 1024,
-        max_segment_bytes: int = 64 * 1024 * 1024,
+        max_segment_bytes: int = 32 * 1024 * 1024,
         load_interval_s: float = 0.25,
         commit_timeout_s: float = 10.0,
         run_id: str = "live",
