@@ -321,11 +321,12 @@ class Connection:
 
 
 class Connections:
-    """A fixed set of connections; a request waits for a free one."""
+    """A fixed set of connections; a request takes the one freed last (the others may idle
+    out of the server's keep-alive), or waits for one."""
 
     def __init__(self, host: str, port: int, head: bytes, count: int) -> None:
         self.all = [Connection(host, port, head) for _ in range(count)]
-        self.free: asyncio.Queue[Connection] = asyncio.Queue()
+        self.free: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
         for connection in self.all:
             self.free.put_nowait(connection)
 
