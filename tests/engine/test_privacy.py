@@ -14,7 +14,7 @@ from pathlib import Path
 import parcours
 from parcours.collect.ledger import ImportSummary
 from parcours.collect.live.journal import Journal, journal_dir
-from parcours.collect.live.segment import complete
+from parcours.collect.live.routes import journal_lines
 from parcours.identity.privacy import erase
 
 MAPPING = """
@@ -115,25 +115,20 @@ def test_an_old_export_imported_again_does_not_bring_an_erased_person_back(
     assert "u-jane" not in _everything(p).lower()
 
 
-def _journal_messages(user: str, email: str, count: int) -> list[str]:
-    """Messages as the tracking routes journal them: Segment-shaped, completed, JSON text."""
-    received = "2026-02-01T09:00:00.000Z"
-    return [
-        json.dumps(
-            complete(
-                {
-                    "type": "track",
-                    "event": "Viewed",
-                    "messageId": f"{user}-{n}",
-                    "userId": user,
-                    "context": {"traits": {"email": email}},
-                    "timestamp": received,
-                },
-                received,
-            )
-        )
+def _journal_messages(user: str, email: str, count: int) -> bytes:
+    """Messages as the tracking routes journal them: Segment-shaped, completed, JSON lines."""
+    messages = [
+        {
+            "type": "track",
+            "event": "Viewed",
+            "messageId": f"{user}-{n}",
+            "userId": user,
+            "context": {"traits": {"email": email}},
+            "timestamp": "2026-02-01T09:00:00.000Z",
+        }
         for n in range(count)
     ]
+    return journal_lines(messages, "2026-02-01T09:00:00.000Z")
 
 
 def test_erasure_reaches_live_messages_still_in_the_journal(tmp_path: Path) -> None:

@@ -38,11 +38,13 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._open: dict[str, tuple[Segment, IO[bytes], float]] = {}
+        self._written: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._sequence = max((_sequence(p) for p in directory.glob("*/*.jsonl")), default=0)
 
-    def append(self, source: str, channel: str, lines: list[str]) -> None:
-        """Write lines to the source's open segment (durable only after `sync`)."""
+    def append(self, source: str, channel: str, lines: bytes) -> None:
+        """Write JSON lines, each ending in a newline, to the source's open segment (durable
+        only after `sync`)."""
         if source not in self._open:
             self._sequence += 1
             folder = self.directory / source
@@ -52,8 +54,13 @@ class Journal:
             _sync_dir(folder)  # the new file's name must survive a crash too
             self._open[source] = (segment, opened, time.monotonic())
         _, handle, _ = self._open[source]
-        handle.write(("\n".join(lines) + "\n").encode())
+        handle.write(lines)
+        self._written[source] = self._written.get(source, 0) + len(lines)
         self._dirty.add(source)
+
+    def largest_open(self) -> int:
+        """The size of the largest open segment, in bytes."""
+        return max(self._written.values(), default=0)
 
     def sync(self) -> None:
         """Flush and fsync every segment written since the last sync."""
@@ -70,7 +77,7 @@ class Journal:
             if now - opened >= older_than:
                 self.sync()
                 handle.close()
-                del self._open[source]
+                del self._open[source], self._written[source]
                 closed.append(segment)
         return closed
 

@@ -20,7 +20,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from parcours.collect.live import posthog, segment
 from parcours.collect.live.segment import RequestError
@@ -32,8 +33,18 @@ from parcours.errors import BadRequest, ParcoursError, Unauthorized
 
 router = APIRouter()
 
-SEGMENT_OK = {"success": True}
-POSTHOG_OK = {"status": 1}
+JSON = "application/json"
+SEGMENT_OK = b'{"success":true}'
+POSTHOG_OK = b'{"status":1}'
+"""Answers written once: the routes return them as they are, with nothing to validate."""
+
+
+class SegmentOk(BaseModel):
+    success: bool
+
+
+class PosthogOk(BaseModel):
+    status: int
 
 
 class PayloadTooLarge(ParcoursError):
@@ -168,61 +179,96 @@ def _basic_key(request: Request) -> str | None:
     return decoded.split(":", 1)[0] or None
 
 
-def _serialised(messages: list[Any], received: str) -> list[str]:
-    return [_dumps(segment.complete(m, received) if isinstance(m, dict) else m) for m in messages]
+def journal_lines(messages: list[Any], received: str) -> bytes:
+    """The messages as JSON lines, each completed with `receivedAt`: what the journal appends."""
+    return b"".join(
+        _dumps(segment.complete(m, received) if isinstance(m, dict) else m) + b"\n"
+        for m in messages
+    )
 
 
-def _dumps(message: Any) -> str:
+def _dumps(message: Any) -> bytes:
     try:
-        return orjson.dumps(message).decode()
+        return orjson.dumps(message)
     except TypeError:
         pass  # orjson writes at most 254 levels of nesting; the standard library goes deeper
     try:
-        return json.dumps(message, ensure_ascii=False)
+        return json.dumps(message, ensure_ascii=False).encode()
     except (RecursionError, ValueError) as error:
         raise BadRequest(
             "A message is nested too deeply to store", "keep properties under 500 levels deep"
         ) from error
 
 
-async def _store(live: Live, source: Source, messages: list[Any]) -> None:
-    received = segment.iso_now()
-    if messages:
-        await live.writer.write(source, _serialised(messages, received))
+@dataclass(frozen=True)
+class Arrived:
+    """A request's messages, journal-ready: the parsed body is gone by the time it waits."""
+
+    source: Source
+    lines: bytes
+    count: int
+
+
+def arrived(source: Source, messages: list[Any]) -> Arrived:
+    return Arrived(source, journal_lines(messages, segment.iso_now()), len(messages))
+
+
+async def _store(live: Live, batch: Arrived) -> None:
+    if batch.count:
+        await live.writer.write(batch.source, batch.lines, batch.count)
 
 
 # --- Segment / RudderStack -------------------------------------------------------------------
 
 
-@router.post("/v1/batch", tags=["segment"], summary="A batch of Segment messages")
+@router.post(
+    "/v1/batch", tags=["segment"], summary="A batch of Segment messages", response_model=SegmentOk
+)
 @router.post("/v1/b", tags=["segment"], include_in_schema=False)
-@router.post("/v1/import", tags=["segment"], summary="Historical messages (same shape as batch)")
-async def segment_batch(request: Request, live: LiveDep) -> dict[str, bool]:
-    body = parse_json(await read_body(request, live.settings.max_batch_bytes))
-    source = live.keys.find(_basic_key(request) or segment.write_key_in_body(body))
+@router.post(
+    "/v1/import",
+    tags=["segment"],
+    summary="Historical messages (same shape as batch)",
+    response_model=SegmentOk,
+)
+async def segment_batch(request: Request, live: LiveDep) -> Response:
+    body = await read_body(request, live.settings.max_batch_bytes)
+    await _store(live, _segment_batch(live, body, _basic_key(request)))
+    return Response(SEGMENT_OK, media_type=JSON)
+
+
+def _segment_batch(live: Live, raw: bytes, basic_key: str | None) -> Arrived:
+    body = parse_json(raw)
+    source = live.keys.find(basic_key or segment.write_key_in_body(body))
     try:
         messages = segment.batch_messages(body)
     except RequestError as error:
         raise BadRequest(str(error), "see the Segment HTTP API's /v1/batch") from error
-    await _store(live, source, messages)
-    return SEGMENT_OK
+    return arrived(source, messages)
 
 
-@router.post("/v1/{kind}", tags=["segment"], summary="One Segment message")
-async def segment_message(kind: str, request: Request, live: LiveDep) -> dict[str, bool]:
+@router.post(
+    "/v1/{kind}", tags=["segment"], summary="One Segment message", response_model=SegmentOk
+)
+async def segment_message(kind: str, request: Request, live: LiveDep) -> Response:
     if kind not in segment.PATH_TYPES:
         raise BadRequest(
             f"Unknown message type {kind!r}",
             "post to /v1/identify, track, page, screen, group, alias or batch",
         )
-    body = parse_json(await read_body(request, live.settings.max_batch_bytes))
-    source = live.keys.find(_basic_key(request) or segment.write_key_in_body(body))
+    body = await read_body(request, live.settings.max_batch_bytes)
+    await _store(live, _segment_message(live, body, _basic_key(request), kind))
+    return Response(SEGMENT_OK, media_type=JSON)
+
+
+def _segment_message(live: Live, raw: bytes, basic_key: str | None, kind: str) -> Arrived:
+    body = parse_json(raw)
+    source = live.keys.find(basic_key or segment.write_key_in_body(body))
     try:
         message = segment.single_message(body, kind)
     except RequestError as error:
         raise BadRequest(str(error), "send one message as a JSON object") from error
-    await _store(live, source, [message])
-    return SEGMENT_OK
+    return arrived(source, [message])
 
 
 @router.get("/v1/projects/{write_key}/settings", tags=["segment"])
@@ -256,22 +302,25 @@ async def segment_settings(write_key: str, request: Request, live: LiveDep) -> d
 POSTHOG_PATHS = ["/batch", "/capture", "/e", "/i/v0/e", "/track"]
 
 
-async def posthog_capture(request: Request, live: LiveDep) -> JSONResponse:
+async def posthog_capture(request: Request, live: LiveDep) -> Response:
     if request.method == "GET":
         raw = request.query_params.get("data", "")
-        body = parse_json(
-            _base64(raw.encode()) if raw and not raw.startswith("{") else raw.encode()
-        )
+        body = _base64(raw.encode()) if raw and not raw.startswith("{") else raw.encode()
     else:
-        body = parse_json(await read_body(request, live.settings.max_batch_bytes))
+        body = await read_body(request, live.settings.max_batch_bytes)
+    await _store(live, _posthog_capture(live, body))
+    return Response(POSTHOG_OK, media_type=JSON)
+
+
+def _posthog_capture(live: Live, raw: bytes) -> Arrived:
+    body = parse_json(raw)
     source = live.keys.find(posthog.api_key(body))
     try:
         events = posthog.events_of(body)
     except RequestError as error:
         raise BadRequest(str(error), "see PostHog's capture API") from error
     sent_at = body.get("sent_at") if isinstance(body, dict) else None
-    await _store(live, source, [posthog.to_message(e, sent_at) for e in events])
-    return JSONResponse(POSTHOG_OK)
+    return arrived(source, [posthog.to_message(e, sent_at) for e in events])
 
 
 for path in POSTHOG_PATHS:
@@ -280,6 +329,7 @@ for path in POSTHOG_PATHS:
             path + suffix,
             posthog_capture,
             methods=["GET", "POST"],
+            response_model=PosthogOk,
             tags=["posthog"],
             include_in_schema=(suffix == "/"),
             name=f"posthog{path.replace('/', '_')}{'_slash' if suffix else ''}",

@@ -25,19 +25,17 @@ def batch_messages(body: Any) -> list[Any]:
     """
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise RequestError("a batch body is a JSON object with a `batch` array of messages")
-    shared = as_object(body.get("context"))
-    messages = []
-    for item in body["batch"]:
+    shared, sent_at = as_object(body.get("context")), body.get("sentAt")
+    messages: list[Any] = body["batch"]
+    for item in messages:
+        # Completed in place: the body is the request's own, parsed for this purpose. What is
+        # not a message object stays as it is: the transform quarantines it.
         if not isinstance(item, dict):
-            # Kept as it is: the transform quarantines what is not a message object.
-            messages.append(item)
             continue
         if shared:
-            own = as_object(item.get("context"))
-            item = {**item, "context": {**shared, **own}}
-        if "sentAt" not in item and body.get("sentAt"):
-            item = {**item, "sentAt": body["sentAt"]}
-        messages.append(item)
+            item["context"] = {**shared, **as_object(item.get("context"))}
+        if "sentAt" not in item and sent_at:
+            item["sentAt"] = sent_at
     return messages
 
 
