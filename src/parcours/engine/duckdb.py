@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from splink import DuckDBAPI
 
 DUCKDB = Dialect(name="duckdb", sqlglot_dialect="duckdb")
+SCAN_CHUNK_ROWS = 32_768
+"""Rows per record batch of a registered Arrow table: enough batches for every thread."""
 
 _LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
@@ -94,6 +96,13 @@ class DuckDBEngine(Engine):
             session.close()
 
     def _register(self, name: str, table: pa.Table | pa.RecordBatch) -> None:
+        # DuckDB's threads share out an Arrow table by its record batches: a table of one
+        # batch (a CSV block, a Parquet row group) would be read by one thread. Slices are
+        # views, no copy. (Whoever passes a table has loaded Arrow already.)
+        import pyarrow as pa
+
+        if isinstance(table, pa.Table) and table.num_rows > SCAN_CHUNK_ROWS:
+            table = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS))
         self._con.register(name, table)
 
     def _unregister(self, name: str) -> None:

@@ -13,10 +13,10 @@ from parcours.journeys.contacts import switches as switch_rows
 from parcours.journeys.funnel import funnel
 from parcours.journeys.paths import journey_map, paths, variants
 from parcours.journeys.performance import agents, touchpoints
+from parcours.journeys.scope import Scope
 from parcours.journeys.typical import typical_journeys
 from parcours.journeys.visits import conversion_by_visit
 from parcours.journeys.visits import visits as numbered_visits
-from parcours.journeys.scope import Scope
 from parcours.store.component import Component, service
 from parcours.store.store import Store
 
