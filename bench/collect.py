@@ -52,6 +52,7 @@ GOAL_EVENTS_PER_S = 50_000
 GOAL_P99_MS, GOAL_P99_RATE = 50.0, 10_000
 RETRY_PAUSE_S = 0.05
 PHASE_TIMEOUT_S = 120.0
+DRAIN_TIMEOUT_S = 300.0
 """A phase that has not finished by then is cut short (a stalled server must not hang the run)."""
 
 EVENTS = [
@@ -412,6 +413,18 @@ class Load:
         }
 
 
+def stored_after(url: str) -> float:
+    """Seconds until the server has stored everything it acknowledged (its journal backlog is
+    empty): each rate is then measured on a server that keeps up, not one still storing the
+    burst before it. That wait is reported, as how long a burst takes to store."""
+    started = time.perf_counter()
+    while httpx.get(f"{url}/health", timeout=10).json()["backlog_bytes"]:
+        if time.perf_counter() - started > DRAIN_TIMEOUT_S:
+            raise RuntimeError(f"the server stored nothing more in {DRAIN_TIMEOUT_S} s")
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
 def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--client", json.dumps(spec)],
@@ -499,6 +512,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # The client reads its bodies before it sends; the server is idle meanwhile.
                 "server_cpu": (memory.cpu_seconds() - cpu) / result["seconds"],
             }
+            result["stored_after_s"] = stored_after(url)
             phases.append(result)
             print_row(result, args.concurrency)
             first += count
@@ -542,6 +556,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 HEADER = (
     f"{'phase':<18}{'offered ev/s':>13}{'acked ev/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
     f"{'max ms':>9}{'retries':>9}{'client CPU':>12}{'server CPU':>12}{'server MB':>11}"
+    f"{'stored +s':>10}"
 )
 
 
@@ -555,7 +570,8 @@ def print_row(result: dict[str, Any], concurrency: int) -> None:
     print(
         f"{name:<18}{offered:>13}{result['events_per_s']:>12,.0f}{result['p50_ms']:>9.1f}"
         f"{result['p99_ms']:>9.1f}{result['max_ms']:>9.1f}{retries:>9,}{cpu:>12.0%}"
-        f"{result['server_cpu']:>12.0%}{result['server_peak_mb']:>11,.0f}",
+        f"{result['server_cpu']:>12.0%}{result['server_peak_mb']:>11,.0f}"
+        f"{result['stored_after_s']:>10.1f}",
         flush=True,
     )
 
