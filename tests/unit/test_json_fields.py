@@ -67,8 +67,10 @@ def test_one_parse_reads_what_a_parse_per_field_reads(texts: list[str], objects:
     assert _read(fields, texts, objects) == _by_path(texts, objects)
 
 
-def test_only_objects_count_as_records() -> None:
-    fields = JsonFields(["id"], [])
+@pytest.mark.parametrize("texts", [["id"], []])
+def test_only_objects_count_as_records(texts: list[str]) -> None:
+    """With fields to read or none (a mapping of constants), a record is a JSON object."""
+    fields = JsonFields(texts, [])
     con = duckdb.connect()
     values = ['{"id": 1}', "[1, 2]", '"text"', "null", "{broken", "  {}"]
     rows = con.execute(

@@ -9,7 +9,8 @@ read from that smaller text, in one call per object.
 
 Struct field names are not case-sensitive, JSON keys are: two keys that differ only in case
 (or an empty key) cannot both be struct fields. Their parent object is then kept whole and read
-by path; at the top level, every field is read by path from the parsed record (two parses).
+by path; at the top level, every field is read by path from the parsed record (two parses), as
+when the mapping reads no field at all.
 
 A record that is not valid JSON gives a NULL struct. One that is valid but not an object (an
 array, a string) gives a struct of NULLs, told apart from an object by its first character.
@@ -71,8 +72,9 @@ class JsonFields:
                 node = node.child(key)
             node.whole |= as_json
             node.text |= not as_json
-        self._by_path = _awkward(self._root.children)
-        self._by_path_texts = _leaves(self._root, (), text_only=True)
+        # A struct needs a field: with none to read, the record is only parsed.
+        self._by_path = _awkward(self._root.children) or not self._root.children
+        self._by_path_texts = _leaves(self._root, ())
         self._wholes: dict[tuple[str, ...], list[str]] = {}
         """Each field kept whole that has parts read inside it → those parts' JSON paths."""
         self._plan(self._root, ())
@@ -83,7 +85,7 @@ class JsonFields:
         for key, child in node.children.items():
             here = (*at, key)
             if child.kept_whole():
-                inside = [_path(rest) for rest in _leaves(child, (), text_only=True)]
+                inside = [_path(rest) for rest in _leaves(child, ())]
                 if child.text:
                     inside.insert(0, "$")
                 if inside:
@@ -100,8 +102,8 @@ class JsonFields:
                 f"TRY_CAST({raw} AS JSON) AS {STRUCT}, "
                 f"json_extract_string({STRUCT}, [{paths}]) AS {BY_PATH}"
             )
-        structure = _structure(self._root) or {"": "JSON"}
-        parts = [f"try(json_transform({raw}, {lit(json.dumps(structure))})) AS {STRUCT}"]
+        structure = json.dumps(_structure(self._root))
+        parts = [f"try(json_transform({raw}, {lit(structure)})) AS {STRUCT}"]
         for i, (at, inside) in enumerate(self._wholes.items()):
             parts.append(
                 f"json_extract_string({_member(at)}, [{', '.join(map(lit, inside))}]) "
@@ -137,14 +139,14 @@ class JsonFields:
         return _member(parts)
 
 
-def _leaves(node: _Node, at: tuple[str, ...], text_only: bool = False) -> list[tuple[str, ...]]:
-    """The paths below `node` read as text (or, unless `text_only`, read at all)."""
+def _leaves(node: _Node, at: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The paths below `node` read as text."""
     found = []
     for key, child in node.children.items():
         here = (*at, key)
-        if child.text or (child.whole and not text_only):
+        if child.text:
             found.append(here)
-        found += _leaves(child, here, text_only)
+        found += _leaves(child, here)
     return found
 
 
