@@ -186,6 +186,29 @@ def test_jsonl_gzip_with_a_broken_line(p: parcours.Parcours, tmp_path: Path) -> 
     assert json.loads(m1["context"])["sessionId"] == "s1"
 
 
+def test_json_records_keep_the_properties_a_mapping_lists(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """`properties: [a list]` on JSON lines: the listed fields, nested ones too, by their name;
+    a field a record lacks is null, and nothing else is kept."""
+    (tmp_path / "m.yaml").write_text(
+        "name: t\nevent: {value: Seen}\nchannel: {value: web}\noccurred_at: at\n"
+        "anonymous_id: who\nproperties: [plan, page.path]\n"
+    )
+    rows = [
+        {"at": "2026-03-01T10:00:00Z", "who": "c1", "plan": "gold", "page": {"path": "/a"}, "x": 1},
+        {"at": "2026-03-01T10:01:00Z", "who": "c2", "page": {"path": "/b"}},
+    ]
+    data = tmp_path / "t.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert p.import_file(data, source="t", mapping=tmp_path / "m.yaml").accepted == 2
+    stored = p.sql("SELECT properties FROM events ORDER BY anonymous_id").column(0).to_pylist()
+    assert [json.loads(x) for x in stored] == [
+        {"plan": "gold", "page.path": "/a"},
+        {"plan": None, "page.path": "/b"},
+    ]
+
+
 def test_parquet_with_typed_columns(p: parcours.Parcours, tmp_path: Path) -> None:
     table = pa.table(
         {
