@@ -371,5 +371,7 @@ def test_a_json_record_is_numbered_by_its_line_blank_lines_included(
     data.write_text("\n".join(lines) + "\n")
     summary = p.import_file(data, source="crm", mapping=mapping)
     assert (summary.records, summary.accepted, summary.quarantined_total) == (4, 3, 1)
-    bad = p.sql("SELECT record_number, origin FROM quarantine").to_pylist()
-    assert bad == [{"record_number": 6, "origin": f"{data}, record 6"}]
+    bad = p.sql("SELECT record_number, origin, reason FROM quarantine").to_pylist()
+    # Its reason is that alone: a record that is no JSON object has no fields to find wanting.
+    reason = "the record is not a JSON object"
+    assert bad == [{"record_number": 6, "origin": f"{data}, record 6", "reason": reason}]

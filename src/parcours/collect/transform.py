@@ -101,10 +101,13 @@ def build_transform(
     reason_code = (
         "CASE " + " ".join(f"WHEN _k{i} THEN {lit(c.code)}" for i, c in enumerate(checks)) + " END"
     )
+    # A record that is no JSON object (`_checks` asks that first) has no fields to find
+    # wanting: that alone is its reason.
+    unparseable, *others = checks
     reason = (
-        "nullif(concat_ws('; ', "
-        + ", ".join(f"CASE WHEN _k{i} THEN {c.message} END" for i, c in enumerate(checks))
-        + "), '')"
+        f"CASE WHEN _k0 THEN {unparseable.message} ELSE nullif(concat_ws('; ', "
+        + ", ".join(f"CASE WHEN _k{i} THEN {c.message} END" for i, c in enumerate(others, 1))
+        + "), '') END"
     )
 
     outputs = _outputs(mapping, texts, source, import_id)
