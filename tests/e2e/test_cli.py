@@ -149,17 +149,9 @@ def test_help_loads_the_command_line_only(tmp_path: Path) -> None:
     builder or settings library: each command imports what it needs when it runs. What this
     spares is start-up time (about a second); the test checks the imports, not the time."""
     heavy = ("duckdb", "pyarrow", "numpy", "pandas", "sqlglot", "pydantic_settings", "splink")
-    code = (
-        "import sys\n"
-        "from parcours.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        f"print(' '.join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
-    assert "Commands" in done.stdout, done.stderr
-    assert done.stderr.strip() == "", f"imported at start-up: {done.stderr.strip()}"
+    printed, loaded = _loaded_by(["--help"], heavy, tmp_path)
+    assert "Commands" in printed
+    assert loaded == [], f"imported at start-up: {loaded}"
 
 
 def test_a_funnel_loads_what_it_runs_only(tmp_path: Path) -> None:
@@ -182,14 +174,22 @@ def test_a_funnel_loads_what_it_runs_only(tmp_path: Path) -> None:
         "plotly",
         "yaml",
     )
+    printed, loaded = _loaded_by(["journeys", "funnel", "Call", "Call"], needed + spared, tmp_path)
+    assert "1 customers at step 1" in printed
+    assert loaded == list(needed), f"imported: {loaded}"
+
+
+def _loaded_by(args: list[str], modules: tuple[str, ...], cwd: Path) -> tuple[str, list[str]]:
+    """What `parcours ARGS` prints, run in a fresh interpreter, and which of `modules` it
+    loaded meanwhile."""
     code = (
         "import sys\n"
         "from parcours.cli import main\n"
-        "try:\n    main(['journeys', 'funnel', 'Call', 'Call'])\nexcept SystemExit:\n    pass\n"
-        f"print(' '.join(m for m in {needed + spared!r} if m in sys.modules), file=sys.stderr)\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in {modules!r} if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=False
     )
-    assert "1 customers at step 1" in done.stdout, done.stderr
-    assert done.stderr.split() == list(needed), "imported: " + done.stderr
+    assert done.stderr.endswith("\n"), done.stderr  # the list, printed last
+    return done.stdout, done.stderr.splitlines()[-1].split()
