@@ -72,3 +72,38 @@ def test_a_segment_that_reaches_the_size_cap_is_loaded_without_waiting(tmp_path:
     writer = _three_writes_while_the_loader_is_busy(store, max_segment_bytes=len(_message(0)))
     assert (writer.stats.segments_loaded, writer.stats.accepted, _stored(store)) == (3, 3, 3)
     store.close()
+
+
+def test_a_journal_folder_linked_to_another_disk_is_written_and_recovered_there(
+    tmp_path: Path,
+) -> None:
+    """The journal goes on another disk when its folder is a symbolic link there
+    (docs/tracking-api.md): acknowledged messages are written and synced there, and a journal
+    a stopped server left there is loaded when the store is next opened for writing."""
+    from parcours.collect.live.writer import recover_journal
+
+    elsewhere = tmp_path / "other-disk" / "journal"
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "store.duckdb.journal").symlink_to(elsewhere)
+    store = Store.open(load_settings(store=tmp_path / "store.duckdb"))
+    writer = GroupCommitWriter(store, load_interval_s=0.01)
+    writer.start()
+    release = threading.Event()
+    written: list[bytes] = []
+
+    async def scenario() -> None:
+        held = asyncio.ensure_future(writer.call(lambda _: release.wait(10), writes=False))
+        await asyncio.sleep(0)
+        await writer.write(SOURCE, _message(1), 1)  # acknowledged: on the other disk by now
+        written.extend(p.read_bytes() for p in elsewhere.glob("website/*.jsonl"))
+        release.set()
+        await held
+
+    asyncio.run(scenario())
+    writer.stop()
+    assert written == [_message(1)]
+    # A segment a killed server left there is loaded by the next writable open.
+    (elsewhere / "website" / "000000000099.web.jsonl").write_bytes(_message(2))
+    assert recover_journal(store) == 1
+    assert _stored(store) == 2
+    store.close()
