@@ -15,6 +15,8 @@ from parcours.engine import Engine
 from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
     CUSTOMER_EVENT_COLUMNS,
+    CUSTOMER_SCORE_CHANGE_COLUMNS,
+    CUSTOMER_SCORE_COLUMNS,
     ERASED_IDENTIFIER_COLUMNS,
     ERASURE_SALT_COLUMNS,
     EVENT_COLUMNS,
@@ -29,6 +31,10 @@ from parcours.store.schema import (
     NAME_CODE,
     PRIVACY_LOG_COLUMNS,
     QUARANTINE_COLUMNS,
+    SCORE_MODEL_COLUMNS,
+    SEGMENT_CHANGE_COLUMNS,
+    SEGMENT_COLUMNS,
+    SEGMENT_MEMBER_COLUMNS,
     SOURCE_COLUMNS,
     create_table_sql,
 )
@@ -109,6 +115,17 @@ def _v7() -> list[str]:
     return [create_table_sql("identity_match_runs", IDENTITY_MATCH_RUN_COLUMNS)]
 
 
+def _v8() -> list[str]:
+    return [
+        create_table_sql("segments", SEGMENT_COLUMNS),
+        create_table_sql("segment_members", SEGMENT_MEMBER_COLUMNS),
+        create_table_sql("segment_changes", SEGMENT_CHANGE_COLUMNS),
+        create_table_sql("customer_scores", CUSTOMER_SCORE_COLUMNS),
+        create_table_sql("customer_score_changes", CUSTOMER_SCORE_CHANGE_COLUMNS),
+        create_table_sql("score_models", SCORE_MODEL_COLUMNS),
+    ]
+
+
 def ensure_indexes(engine: Engine) -> list[str]:
     """Build the lookup indexes that are missing (a resolve killed while they were set
     aside); return their names."""
@@ -127,6 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "event names as numbers, for journeys to read numbers instead of text", _v5),
     Migration(6, "the suppression list: salted hashes of erased identifiers", _v6),
     Migration(7, "matching runs, so that a resolve knows a match it has not applied", _v7),
+    Migration(8, "segments and their members' history; customer scores and fitted models", _v8),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -317,3 +317,67 @@ def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
         for c in columns
     )
     return f"CREATE TABLE {table} (\n  {body}\n)"
+
+
+SEGMENT_COLUMNS: tuple[Column, ...] = (
+    Column("name", "VARCHAR", "The segment's name, as conditions and scopes call it.", False),
+    Column("version", "INTEGER", "1 for the first definition saved, +1 for each change.", False),
+    Column("definition", "JSON", "The definition as saved (segments.definition).", False),
+    Column("description", "VARCHAR", "What the segment is for, in the author's words."),
+    Column("saved_at", "TIMESTAMPTZ", "When this version was saved, UTC.", False),
+    Column("retired_at", "TIMESTAMPTZ", "When the segment was deleted (its history is kept)."),
+)
+"""Every version of every segment definition (schema v8); the current one is the highest
+version not retired."""
+
+SEGMENT_MEMBER_COLUMNS: tuple[Column, ...] = (
+    Column("segment", "VARCHAR", "The segment's name.", False),
+    Column("customer_id", "VARCHAR", "A customer in the segment now.", False),
+    Column("version", "INTEGER", "The definition's version that let the customer in.", False),
+    Column("entered_at", "TIMESTAMPTZ", "When the customer entered, UTC.", False),
+)
+"""Who is in each segment now (schema v8)."""
+
+SEGMENT_CHANGE_COLUMNS: tuple[Column, ...] = (
+    Column("segment", "VARCHAR", "The segment's name.", False),
+    Column("customer_id", "VARCHAR", "The customer who entered or left.", False),
+    Column("change", "VARCHAR", "entered or left.", False),
+    Column("version", "INTEGER", "The definition's version at the change.", False),
+    Column("changed_at", "TIMESTAMPTZ", "When, UTC.", False),
+)
+"""Every entry into and exit from a segment, in order (schema v8): membership history."""
+
+CUSTOMER_SCORE_COLUMNS: tuple[Column, ...] = (
+    Column("customer_id", "VARCHAR", "The customer scored.", False),
+    Column(
+        "score",
+        "VARCHAR",
+        "Which score: tier, rfm, persona, health, health_rules, churn_risk, p_alive, clv, "
+        "milestone:<name>...",
+        False,
+    ),
+    Column("value", "DOUBLE", "The number (a level, a 0-100 score, a probability, money)."),
+    Column("label", "VARCHAR", "The word for it (Gold, champions, green, on_track...)."),
+    Column("details", "JSON", "Why: the inputs and each one's contribution, for explain."),
+    Column("version", "VARCHAR", "The definition or model version that computed it.", False),
+    Column("computed_at", "TIMESTAMPTZ", "When, UTC.", False),
+)
+"""Each customer's current value of each score (schema v8): one row per (customer, score).
+Segments, the customer view and the console read scores here, whichever model wrote them."""
+
+CUSTOMER_SCORE_CHANGE_COLUMNS: tuple[Column, ...] = (
+    *(c for c in CUSTOMER_SCORE_COLUMNS if c.name != "details"),
+    Column("previous_value", "DOUBLE", "The value before this change (none for the first)."),
+    Column("previous_label", "VARCHAR", "The label before this change."),
+)
+"""Every change of a customer's score (schema v8): tier moves, health trends, what changed."""
+
+SCORE_MODEL_COLUMNS: tuple[Column, ...] = (
+    Column("score", "VARCHAR", "The score the model computes (health, clv, persona...).", False),
+    Column("version", "VARCHAR", "The version customer_scores.version cites.", False),
+    Column("fitted_at", "TIMESTAMPTZ", "When it was fitted, UTC.", False),
+    Column("parameters", "JSON", "Everything needed to score without refitting.", False),
+    Column("evaluation", "JSON", "Its back-test or fit statistics (AUC, log-likelihood...)."),
+)
+"""Fitted models, so that new customers are scored without a refit and every score cites the
+model that made it (schema v8)."""
