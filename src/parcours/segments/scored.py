@@ -120,7 +120,7 @@ def latest_model(engine: Engine, score: str) -> dict[str, Any] | None:
     ).to_pylist()
     if not rows:
         return None
-    row = rows[0]
+    row: dict[str, Any] = rows[0]
     row["parameters"] = orjson.loads(row["parameters"])
     row["evaluation"] = orjson.loads(row["evaluation"]) if row["evaluation"] else None
     return row
