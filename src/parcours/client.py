@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from parcours.collect.service import Quarantine, Sources
     from parcours.identity.service import Customers, Identity
     from parcours.journeys.service import Journeys
+    from parcours.segments.service import Scores
     from parcours.store.export import ExportFormat
 
 # Each component is imported when first used: a command that reads journeys does not load
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 class Parcours:
     """One store and everything that can be done with it: a component per capability
-    (`p.quarantine`, `p.sources`, `p.identity`, `p.customers`, `p.journeys`), each method the
+    (`p.quarantine`, `p.sources`, `p.identity`, `p.customers`, `p.journeys`,
+    `p.scores`), each method the
     capability's own service with its own signature and docstring."""
 
     def __init__(self, store: Store) -> None:
@@ -66,6 +68,12 @@ class Parcours:
         from parcours.journeys.service import Journeys
 
         return Journeys(self.store)
+
+    @cached_property
+    def scores(self) -> Scores:
+        from parcours.segments.service import Scores
+
+        return Scores(self.store)
 
     @property
     def settings(self) -> Settings:

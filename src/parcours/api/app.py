@@ -28,6 +28,7 @@ from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
 from parcours.identity.rules import identity_rules
 from parcours.journeys.routes import router as journeys_router
+from parcours.segments.routes import router as segments_router
 from parcours.store.served import SNAPSHOT_ROUTE, Snapshots, mark_served, unmark_served
 from parcours.store.store import Store
 from parcours.version import __version__
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live_router)
     app.include_router(customers_router)
     app.include_router(journeys_router)
+    app.include_router(segments_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.post(SNAPSHOT_ROUTE, include_in_schema=False)

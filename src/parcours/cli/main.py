@@ -29,6 +29,7 @@ from parcours.cli.output import (
     print_rows,
     progress_bar,
 )
+from parcours.cli.scores import scores_app
 from parcours.errors import ParcoursError
 from parcours.version import __version__
 
@@ -54,6 +55,7 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(identity_app, name="identity")
 app.add_typer(customers_app, name="customers")
 app.add_typer(journeys_app, name="journeys")
+app.add_typer(scores_app, name="scores")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> "Parcours":
