@@ -18,6 +18,7 @@ from parcours.cli.output import (
     print_json,
     print_rows,
 )
+from parcours.cli.scores import standing_rows
 from parcours.errors import ParcoursError
 
 if TYPE_CHECKING:
@@ -119,11 +120,13 @@ def customers_show(
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """The customer behind an identifier: all its identifiers and its events by channel."""
+    """The customer behind an identifier: all its identifiers, its events by channel, its
+    traits and consents, and its standing (tier, health and why, value, segments)."""
     with connect(store, read_only=True) as p:
         view = p.customers.show(p.customers.find(*_identifier(email, phone, user_id, kind, value)))
+        standing = p.scores.of(view.customer_id)
     if fmt is OutputFormat.json:
-        print_json(view.to_dict())
+        print_json({**view.to_dict(), "standing": standing.to_dict()})
         return
     console.print(
         f"Customer [bold]{view.customer_id}[/bold]: {view.events:,} events, "
@@ -137,6 +140,10 @@ def customers_show(
         print_rows(traits, fmt, title="Traits (surviving value, its source, the rule)")
     if view.consents:
         print_rows(view.consents, fmt, title="Consents")
+    if standing.scores:
+        print_rows(standing_rows(standing.scores), fmt, title="Standing (scores and why)")
+    if standing.segments:
+        print_rows(standing.segments, fmt, title="Segments")
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -4,9 +4,12 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
-from parcours.store.component import Component
+from parcours.segments.standing import standing
+from parcours.store.component import Component, service
 
 
 class Scores(Component):
     """Per-customer scores: tiers, RFM, personas, health, milestones, churn risk and lifetime
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
+
+    of = service(standing)
