@@ -4,9 +4,16 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
-from parcours.store.component import Component
+from parcours.segments.health import current_health, health_backtest
+from parcours.segments.health import health as health_scores
+from parcours.store.component import Component, service
 
 
 class Scores(Component):
     """Per-customer scores: tiers, RFM, personas, health, milestones, churn risk and lifetime
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
+
+    # Health (segments/health.py): the rules scorecard, the learned model, their back-test.
+    health = service(health_scores)
+    health_backtest = service(health_backtest)
+    current_health = service(current_health)
