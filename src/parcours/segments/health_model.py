@@ -2,7 +2,8 @@
 customer, kept as JSON.
 
 A logistic regression (scikit-learn) on standardised signals — counts, spend and days taken as
-log(1 + x), so that a tenth visit weighs less than a second — calibrated by Platt scaling
+log(1 + x), so that a tenth visit weighs less than a second, and clipped at ±4 standard
+deviations — calibrated by Platt scaling
 (Platt 1999: a sigmoid fit on cross-validated decision values, `CalibratedClassifierCV(method=
 "sigmoid", ensemble=False)`, 5 folds) so that a score of 80 means a 20 % churn risk. Assumes
 churn is monotone in each signal once transformed, and that the signals' link with churn at
@@ -52,6 +53,9 @@ LINEAR = ("visit_trend", "engagement_rate_90d", "satisfaction")
 NEVER_DAYS = 365.0
 """`days_since_purchase` of a customer who never bought."""
 FOLDS = 5
+CLIP = 4.0
+"""Standardised inputs are clipped to ±CLIP: a signal that barely varied in training (tenure,
+when every customer of the training date started together) must not swing a score later."""
 REGULARISATION = 0.3
 """C of the logistic regression (inverse L2 strength): a little shrinkage for small bases."""
 
@@ -133,7 +137,7 @@ class HealthModel:
             )
         raw = design(features, self.signals_)
         x = np.where(np.isnan(raw), self.fill_, raw)
-        return (x - self.mean_) / self.scale_
+        return np.clip((x - self.mean_) / self.scale_, -CLIP, CLIP)
 
     def _calibrated(self, decision: Floats) -> Floats:
         a, b = self.platt_
