@@ -338,7 +338,7 @@ def test_health_full_then_incremental_without_a_refit(tmp_path: Path) -> None:
     assert before["health_rules"]["label"] == "red"
 
     import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
-    touched = f"SELECT customer_id FROM identity_map WHERE value = 'gone0'"
+    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
     stamps = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
     again = p.scores.health(as_of=as_of, customers=touched)
     assert again.customers == 1 and not again.refitted and again.model == full.model
