@@ -183,7 +183,7 @@ def test_rules_scorecard_points_groups_weights_and_bands(tmp_path: Path) -> None
     # c2: usage (0 + 100) / 2 = 50; support (100 + 100) / 2 = 100 → (2·50 + 100) / 3
     assert scored.score.tolist() == [83.3, 20.0, 66.7]
     assert scored.band == ["green", "red", "amber"]
-    details = scored.details(1, f)
+    details = scored.details(f)[1]
     assert details["groups"] == {"usage": 25.0, "support": 10.0}
     assert {m["measure"]: (m["value"], m["points"], m["group"]) for m in details["measures"]} == {
         "visits_30d": (1, 50, "usage"),
@@ -191,7 +191,7 @@ def test_rules_scorecard_points_groups_weights_and_bands(tmp_path: Path) -> None
         "unresolved_cases_90d": (2, 0, "support"),
         "satisfaction": (3, 20, "support"),
     }
-    assert [m["measure"] for m in scored.details(0, f)["measures"]] == [
+    assert [m["measure"] for m in scored.details(f)[0]["measures"]] == [
         "visits_30d",
         "days_since_activity",
         "unresolved_cases_90d",
@@ -262,7 +262,7 @@ def test_explanations_are_the_points_each_signal_moves_in_plain_words() -> None:
         100 * (sigmoid(decision - visits) - sigmoid(decision)),
     ]
     assert points[0].tolist() == pytest.approx(expected)
-    reasons = model.explain(f, 0, points)
+    reasons = model.explain(f, points)[0]
     assert [r["signal"] for r in reasons] == ["unresolved_cases_90d", "visits_30d"]
     assert reasons[0]["reason"] == f"3 unresolved cases in 90 days (−{-expected[0]:.0f})"
     assert reasons[1]["reason"] == f"0 visits in the last 30 days (−{-expected[1]:.0f})"

@@ -283,14 +283,15 @@ def health(
     scored = score_rules(scorecard, features)
     before = _previous(store, "health_rules", customers)
     rules_rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    for i, customer in enumerate(features.ids):
-        details = scored.details(i, features)
+    for customer, details, value, band in zip(
+        features.ids, scored.details(features), scored.score.tolist(), scored.band, strict=True
+    ):
         was = before.get(customer)
         details["previous"] = None if was is None else was["value"]
         details["moved"] = moved(was["details"] if was else None, details)
         rules_rows["customer_id"].append(customer)
-        rules_rows["value"].append(float(scored.score[i]))
-        rules_rows["label"].append(scored.band[i])
+        rules_rows["value"].append(value)
+        rules_rows["label"].append(band)
         rules_rows["details"].append(orjson.dumps(details).decode())
     changed_rules = _write(store, "health_rules", rules_rows, "scorecard", customers)
 
@@ -316,12 +317,13 @@ def health(
     risk = model.churn_probability(features) if len(features) else np.zeros(0)
     points = model.contributions(features) if len(features) else np.zeros((0, 0))
     health_rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    for i, customer in enumerate(features.ids):
-        value = round(100.0 * (1.0 - float(risk[i])), 1)
+    reasons = model.explain(features, points)
+    for customer, p_churn, why in zip(features.ids, risk.tolist(), reasons, strict=True):
+        value = round(100.0 * (1.0 - p_churn), 1)
         details = {
-            "churn_probability": round(float(risk[i]), 4),
+            "churn_probability": round(p_churn, 4),
             "horizon_days": horizon_days,
-            "reasons": model.explain(features, i, points),
+            "reasons": why,
         }
         health_rows["customer_id"].append(customer)
         health_rows["value"].append(value)

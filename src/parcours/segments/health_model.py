@@ -161,26 +161,30 @@ class HealthModel:
         return np.asarray(100.0 * (without - p[:, None]), dtype=np.float64)
 
     def explain(
-        self, features: Features, i: int, contributions: Floats, top: int = 3
-    ) -> list[dict[str, Any]]:
-        """Customer i's `top` signals by the points they move, in plain words."""
-        order = np.argsort(-np.abs(contributions[i]))[:top]
-        reasons = []
-        for k in order:
-            points = float(contributions[i, k])
-            if round(points) == 0:
-                continue
-            name = self.signals_[k]
-            value = features.values[name][i]
-            reasons.append(
-                {
-                    "signal": name,
-                    "value": None if np.isnan(value) else float(value),
-                    "points": round(points, 1),
-                    "reason": f"{words(name, value)} ({points:+.0f})".replace("-", "−"),
-                }
-            )
-        return reasons
+        self, features: Features, contributions: Floats, top: int = 3
+    ) -> list[list[dict[str, Any]]]:
+        """Each customer's `top` signals by the points they move, in plain words."""
+        order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top].tolist()
+        moved = contributions.tolist()
+        values = [features.values[name].tolist() for name in self.signals_]
+        found = []
+        for i, ranked in enumerate(order):
+            reasons = []
+            for k in ranked:
+                points = moved[i][k]
+                if round(points) == 0:
+                    continue
+                name, value = self.signals_[k], values[k][i]
+                reasons.append(
+                    {
+                        "signal": name,
+                        "value": None if value != value else value,
+                        "points": round(points, 1),
+                        "reason": f"{words(name, value)} ({points:+.0f})".replace("-", "−"),
+                    }
+                )
+            found.append(reasons)
+        return found
 
     def to_json(self) -> dict[str, Any]:
         """Every fitted parameter, as JSON (never a pickle)."""

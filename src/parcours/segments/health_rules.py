@@ -124,28 +124,37 @@ class RulesScores:
     band: list[str]
     points: dict[tuple[str, str], Floats]
 
-    def details(self, i: int, features: Features) -> dict[str, Any]:
-        """Customer i's measures: value, points and group, and each group's score."""
-        measures = []
-        groups: dict[str, list[float]] = {}
-        for (group, name), points in self.points.items():
-            value = features.values[name][i]
-            if np.isnan(points[i]):
-                continue
-            groups.setdefault(group, []).append(float(points[i]))
-            measures.append(
+    def details(self, features: Features) -> list[dict[str, Any]]:
+        """Each customer's measures (value, points and group) and each group's score."""
+        columns = [
+            (group, name, features.values[name].tolist(), points.tolist())
+            for (group, name), points in self.points.items()
+        ]
+        found = []
+        for i, band in enumerate(self.band):
+            measures = []
+            groups: dict[str, list[float]] = {}
+            for group, name, values, points in columns:
+                earned, value = points[i], values[i]
+                if earned != earned:  # NaN: not judged
+                    continue
+                groups.setdefault(group, []).append(earned)
+                measures.append(
+                    {
+                        "measure": name,
+                        "group": group,
+                        "value": None if value != value else _plain(value),
+                        "points": _plain(earned),
+                    }
+                )
+            found.append(
                 {
-                    "measure": name,
-                    "group": group,
-                    "value": None if np.isnan(value) else _plain(value),
-                    "points": _plain(points[i]),
+                    "band": band,
+                    "groups": {g: round(sum(p) / len(p), 1) for g, p in groups.items()},
+                    "measures": measures,
                 }
             )
-        return {
-            "band": self.band[i],
-            "groups": {g: round(sum(p) / len(p), 1) for g, p in groups.items()},
-            "measures": measures,
-        }
+        return found
 
 
 def score_rules(scorecard: Scorecard, features: Features) -> RulesScores:
@@ -192,5 +201,4 @@ def moved(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str
 
 
 def _plain(value: float) -> float | int:
-    number = float(value)
-    return int(number) if number.is_integer() else round(number, 3)
+    return int(value) if value % 1 == 0 else round(value, 3)
