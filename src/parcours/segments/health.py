@@ -29,7 +29,7 @@ import numpy.typing as npt
 import orjson
 import pyarrow as pa
 
-from parcours.errors import BadRequest, NotFoundError
+from parcours.errors import BadRequest
 from parcours.segments.features import (
     Features,
     activity_end,
@@ -261,6 +261,69 @@ def _write(
     return done.changed
 
 
+def _learned(
+    store: Store, at: dt.datetime, horizon_days: int, reuse: bool
+) -> tuple[HealthModel, str, int, dict[str, Any] | None]:
+    """The model to score with: the saved one (`reuse`, when there is one), else one fitted on
+    the latest labelled period; its version, horizon, and the evaluation to save (None: kept)."""
+    saved = latest_model(store.engine, "health") if reuse else None
+    if saved is not None:
+        horizon = int((saved["evaluation"] or {}).get("horizon_days", horizon_days))
+        return HealthModel.from_json(saved["parameters"]), str(saved["version"]), horizon, None
+    train = at - dt.timedelta(days=horizon_days)
+    trained, churned = _with_outcome(
+        store,
+        read_features(store.engine, train, active_within=ACTIVE_DAYS),
+        churn_labels_query(train, horizon_days, active_within=ACTIVE_DAYS),
+    )
+    model = HealthModel().fit(trained, churned)
+    evaluation = {
+        "trained_at": f"{train:%Y-%m-%d}",
+        "horizon_days": horizon_days,
+        "customers": len(churned),
+        "churned": int(churned.sum()),
+    }
+    return model, f"lr-{train:%Y-%m-%d}-{horizon_days}d", horizon_days, evaluation
+
+
+def _rules_rows(
+    store: Store, scorecard: Scorecard, features: Features, customers: str | None
+) -> tuple[dict[str, list[Any]], list[str]]:
+    """`health_rules` rows: the scorecard's details, the previous value and what moved."""
+    scored = score_rules(scorecard, features)
+    before = _previous(store, "health_rules", customers)
+    rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
+    for customer, details, value, band in zip(
+        features.ids, scored.details(features), scored.score.tolist(), scored.band, strict=True
+    ):
+        was = before.get(customer)
+        details["previous"] = None if was is None else was["value"]
+        details["moved"] = moved(was["details"] if was else None, details)
+        rows["customer_id"].append(customer)
+        rows["value"].append(value)
+        rows["label"].append(band)
+        rows["details"].append(orjson.dumps(details).decode())
+    return rows, scored.band
+
+
+def _health_rows(
+    model: HealthModel, scorecard: Scorecard, features: Features, horizon_days: int
+) -> dict[str, list[Any]]:
+    """`health` rows: 100 × P(no churn), its band, the churn probability and the reasons."""
+    risk = model.churn_probability(features) if len(features) else np.zeros(0)
+    points = model.contributions(features) if len(features) else np.zeros((0, 0))
+    rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
+    reasons = model.explain(features, points) if len(features) else []
+    for customer, p_churn, why in zip(features.ids, risk.tolist(), reasons, strict=True):
+        value = round(100.0 * (1.0 - p_churn), 1)
+        details = {"churn_probability": round(p_churn, 4), "horizon_days": horizon_days}
+        rows["customer_id"].append(customer)
+        rows["value"].append(value)
+        rows["label"].append(_band(scorecard, value))
+        rows["details"].append(orjson.dumps({**details, "reasons": why}).decode())
+    return rows
+
+
 def health(
     store: Store,
     *,
@@ -274,143 +337,29 @@ def health(
     `as_of` (default: the last activity): `health_rules` and `health`, written to
     customer_scores. A full run refits the learned model on the latest labelled period (`as_of`
     − horizon) and saves it as JSON; an incremental run reuses the saved model (unless
-    `refit`)."""
-    end = _end(store)
-    at = _instant(as_of, "as_of") or end
-    engine = store.engine
-    features = read_features(engine, at, customers=customers)
+    `refit`). Everything that can be refused (the scorecard, too little history) is checked
+    before anything is written."""
+    if horizon_days < 1:
+        raise BadRequest(f"horizon_days {horizon_days} is not a duration", "give days ≥ 1")
+    at = _instant(as_of, "as_of") or _end(store)
     scorecard = load_scorecard(rules)
-    scored = score_rules(scorecard, features)
-    before = _previous(store, "health_rules", customers)
-    rules_rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    for customer, details, value, band in zip(
-        features.ids, scored.details(features), scored.score.tolist(), scored.band, strict=True
-    ):
-        was = before.get(customer)
-        details["previous"] = None if was is None else was["value"]
-        details["moved"] = moved(was["details"] if was else None, details)
-        rules_rows["customer_id"].append(customer)
-        rules_rows["value"].append(value)
-        rules_rows["label"].append(band)
-        rules_rows["details"].append(orjson.dumps(details).decode())
+    model, version, horizon, evaluation = _learned(
+        store, at, horizon_days, reuse=customers is not None and not refit
+    )
+    features = read_features(store.engine, at, customers=customers)
+    rules_rows, bands = _rules_rows(store, scorecard, features, customers)
+    health_rows = _health_rows(model, scorecard, features, horizon)
+    if evaluation is not None:
+        save_model(store.engine, "health", version, model.to_json(), evaluation)
     changed_rules = _write(store, "health_rules", rules_rows, "scorecard", customers)
-
-    saved = None if refit or customers is None else latest_model(engine, "health")
-    if saved is None:
-        train = at - dt.timedelta(days=horizon_days)
-        trained, churned = _with_outcome(
-            store,
-            read_features(engine, train, active_within=ACTIVE_DAYS),
-            churn_labels_query(train, horizon_days, active_within=ACTIVE_DAYS),
-        )
-        model = HealthModel().fit(trained, churned)
-        version = f"lr-{train:%Y-%m-%d}-{horizon_days}d"
-        evaluation = {
-            "trained_at": f"{train:%Y-%m-%d}",
-            "horizon_days": horizon_days,
-            "customers": len(churned),
-            "churned": int(churned.sum()),
-        }
-        save_model(engine, "health", version, model.to_json(), evaluation)
-    else:
-        model, version = HealthModel.from_json(saved["parameters"]), str(saved["version"])
-    risk = model.churn_probability(features) if len(features) else np.zeros(0)
-    points = model.contributions(features) if len(features) else np.zeros((0, 0))
-    health_rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    reasons = model.explain(features, points)
-    for customer, p_churn, why in zip(features.ids, risk.tolist(), reasons, strict=True):
-        value = round(100.0 * (1.0 - p_churn), 1)
-        details = {
-            "churn_probability": round(p_churn, 4),
-            "horizon_days": horizon_days,
-            "reasons": why,
-        }
-        health_rows["customer_id"].append(customer)
-        health_rows["value"].append(value)
-        health_rows["label"].append(_band(scorecard, value))
-        health_rows["details"].append(orjson.dumps(details).decode())
     changed_health = _write(store, "health", health_rows, version, customers)
-    bands = {b: scored.band.count(b) for b in ("green", "amber", "red")}
     return HealthScores(
         as_of=at.isoformat(),
         customers=len(features),
-        bands=bands,
+        bands={b: bands.count(b) for b in ("green", "amber", "red")},
         mean_health=round(float(np.mean(health_rows["value"])), 1) if len(features) else None,
         model=version,
-        refitted=saved is None,
+        refitted=evaluation is not None,
         changed_rules=changed_rules,
         changed_health=changed_health,
-    )
-
-
-@dataclass(frozen=True)
-class HealthView:
-    """The health scores as they stand: bands, the model, the riskiest customers, and (for one
-    customer) the daily history of both scores."""
-
-    customers: int
-    bands: dict[str, int]
-    """Customers per band of the rules score."""
-    learned_bands: dict[str, int]
-    model: dict[str, Any] | None
-    """The kept model's version, fit date and training outcome (no parameters)."""
-    riskiest: list[dict[str, Any]]
-    """Lowest learned health first: customer, health, rules score, reasons."""
-    history: list[dict[str, Any]]
-    """For `customer`: per day and score, the day's last value and label, and the change."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def current_health(store: Store, *, top: int = 10, customer: str | None = None) -> HealthView:
-    """The health scores now in the store (a read: nothing fitted or written). With `customer`,
-    that customer's daily history of `health` and `health_rules` (from the score changes)."""
-    engine = store.engine
-    counts = engine.query(
-        "SELECT score, label, count(*) AS n FROM customer_scores "
-        "WHERE score IN ('health', 'health_rules') GROUP BY ALL"
-    ).to_pylist()
-    if not counts:
-        raise NotFoundError(
-            "No health scores yet", "compute them: parcours scores health (POST /v1/scores/health)"
-        )
-    bands = {r["label"]: r["n"] for r in counts if r["score"] == "health_rules"}
-    learned = {r["label"]: r["n"] for r in counts if r["score"] == "health"}
-    kept = latest_model(engine, "health")
-    riskiest = engine.query(
-        "SELECT h.customer_id, h.value AS health, r.value AS rules, "
-        "h.details->>'$.reasons' AS reasons FROM customer_scores h "
-        "LEFT JOIN customer_scores r ON r.customer_id = h.customer_id "
-        "AND r.score = 'health_rules' WHERE h.score = 'health' "
-        "ORDER BY h.value, h.customer_id LIMIT ?",
-        [top],
-    ).to_pylist()
-    for row in riskiest:
-        row["reasons"] = [r["reason"] for r in orjson.loads(row["reasons"] or "[]")]
-    history = []
-    if customer is not None:
-        history = engine.query(
-            "SELECT score, CAST(computed_at AS DATE) AS day, "
-            "arg_max(value, computed_at) AS value, arg_max(label, computed_at) AS label, "
-            "arg_min(previous_value, computed_at) AS previous_value "
-            "FROM customer_score_changes WHERE customer_id = ? "
-            "AND score IN ('health', 'health_rules') GROUP BY ALL ORDER BY day, score",
-            [customer],
-        ).to_pylist()
-        for row in history:
-            row["day"] = row["day"].isoformat()
-    return HealthView(
-        customers=sum(bands.values()),
-        bands=bands,
-        learned_bands=learned,
-        model=None
-        if kept is None
-        else {
-            "version": kept["version"],
-            "fitted_at": str(kept["fitted_at"]),
-            **(kept["evaluation"] or {}),
-        },
-        riskiest=riskiest,
-        history=history,
     )

@@ -4,8 +4,9 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
-from parcours.segments.health import current_health, health_backtest
 from parcours.segments.health import health as health_scores
+from parcours.segments.health import health_backtest
+from parcours.segments.health_view import current_health
 from parcours.store.component import Component, service
 
 
