@@ -117,7 +117,7 @@ def test_health_commands_score_and_backtest_the_demo(
     everyone, tested, churned = _plain_counts(store)
     scored = run("scores", "health", "--store", str(store), "--format", "json", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr
-    result = json.loads(scored.stdout)[0]
+    result = json.loads(scored.stdout)
     assert result["customers"] == everyone and sum(result["bands"].values()) == everyone
     assert result["refitted"] is True
     with parcours.connect(store, read_only=True) as p:

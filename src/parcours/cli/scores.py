@@ -50,8 +50,10 @@ def health_command(
             as_of=as_of, customers=customers, horizon_days=horizon, rules=rules, refit=refit
         )
     record = result.to_dict()
-    if fmt is not OutputFormat.json:
-        record["bands"] = ", ".join(f"{k} {v:,}" for k, v in result.bands.items())
+    if fmt is OutputFormat.json:
+        print_json(record)
+        return
+    record["bands"] = ", ".join(f"{k} {v:,}" for k, v in result.bands.items())
     print_record(record, fmt, title="Health scores")
 
 
