@@ -4,6 +4,9 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
+from parcours.segments.health import health as health_scores
+from parcours.segments.health import health_backtest
+from parcours.segments.health_view import current_health
 from parcours.segments.standing import standing
 from parcours.store.component import Component, service
 
@@ -13,3 +16,8 @@ class Scores(Component):
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
 
     of = service(standing)
+
+    # Health (segments/health.py): the rules scorecard, the learned model, their back-test.
+    health = service(health_scores)
+    health_backtest = service(health_backtest)
+    current_health = service(current_health)

@@ -1,0 +1,356 @@
+"""Health scores on small hand-made logs and hand-made signals: every expected value is
+hand-computed from the fixture (the comment beside it shows the sum), or scikit-learn's own
+prediction where the JSON model must reproduce it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import parcours
+from parcours.errors import BadRequest
+from parcours.segments.features import (
+    SIGNAL_NAMES,
+    Features,
+    churn_labels_query,
+    read_features,
+)
+from parcours.segments.health_model import MODEL_SIGNALS, HealthModel, design
+from parcours.segments.health_rules import Scorecard, load_scorecard, moved, score_rules
+from parcours.segments.scored import latest_model, scores_of
+
+MAPPING = """
+name: h
+event: {field: event}
+channel: {field: channel}
+occurred_at: {field: at}
+user_id: user
+intent: intent
+outcome: outcome
+amount: amount
+text: text
+"""
+UTC = dt.UTC
+
+
+def at(month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+Row = tuple[str, dt.datetime, str, str, str, str, str, str]
+
+
+def ev(user: str, when: dt.datetime, channel: str, name: str, **more: str) -> Row:
+    return (
+        user,
+        when,
+        channel,
+        name,
+        more.get("intent", ""),
+        more.get("outcome", ""),
+        more.get("amount", ""),
+        more.get("text", ""),
+    )
+
+
+def import_rows(p: parcours.Parcours, tmp_path: Path, rows: list[Row], source: str) -> None:
+    (tmp_path / "h.yaml").write_text(MAPPING)
+    data = tmp_path / f"{source}.csv"
+    with data.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["user", "at", "channel", "event", "intent", "outcome", "amount", "text"])
+        for user, when, *rest in rows:
+            out.writerow([user, when.isoformat(), *rest])
+    summary = p.import_file(data, source=source, mapping=tmp_path / "h.yaml")
+    assert not summary.quarantined, summary.quarantined
+
+
+ALICE = [
+    ev("alice", at(2, 10), "web", "Product Viewed"),  # the 60 days before: 1 visit
+    ev("alice", at(3, 10), "call", "Call", intent="billing", outcome="unresolved"),
+    ev("alice", at(3, 12), "social", "Social Post", intent="billing", text="C'est honteux"),
+    ev("alice", at(3, 14), "chat", "Conversation", intent="billing", outcome="unresolved"),
+    ev("alice", at(3, 1), "email", "Email Sent"),
+    ev("alice", at(3, 15), "email", "Email Sent"),
+    ev("alice", at(3, 15, 12), "email", "Email Opened"),
+    ev("alice", at(3, 15, 13), "email", "Email Clicked"),
+    ev("alice", at(3, 25), "web", "Product Viewed"),  # visit 1 of the last 30 days
+    ev("alice", at(3, 25, 10, 10), "web", "Product Viewed"),  # same visit (10 min later)
+    ev("alice", at(3, 28), "web", "Product Viewed"),  # visit 2
+    ev("alice", at(3, 28, 10, 5), "web", "Order Completed", amount="120.5"),
+    ev("alice", at(4, 5), "web", "Product Viewed"),  # after as_of: never read
+]
+BOB = [ev("bob", at(1, 5), "web", "Product Viewed"), ev("bob", at(3, 20), "email", "Email Sent")]
+AS_OF = dt.datetime(2026, 4, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> parcours.Parcours:
+    p = parcours.connect(tmp_path / "h.duckdb")
+    import_rows(p, tmp_path, ALICE + BOB, "h")
+    return p
+
+
+def test_signals_as_of_a_date_count_only_what_came_before(small: parcours.Parcours) -> None:
+    f = read_features(small.store.engine, AS_OF)
+    assert sorted(f.ids) == sorted([_id(small, "alice"), _id(small, "bob")])
+    row = {name: f.values[name][f.ids.index(_id(small, "alice"))] for name in SIGNAL_NAMES}
+    # A contact is a visit (journeys/visits.py): the call, the chat, the post, then 25 March
+    # (two views 10 min apart: one visit) and 28 March; 5 April is after as_of.
+    assert row["visits_30d"] == 5
+    assert row["visits_prior_60d"] == 1  # 10 February
+    assert row["visit_trend"] == 4.5  # 5 − 1 / 2
+    assert row["days_since_activity"] == 3  # 28 March 10:05 → 1 April: 3.6 days
+    assert row["tenure_days"] == 49  # 10 February 10:00 → 1 April: 49.6 days
+    assert row["purchases_90d"] == 1 and row["spend_90d"] == 120.5
+    assert row["days_since_purchase"] == 3
+    assert row["contacts_90d"] == 3  # call, chat, post on billing within 7 days of each other
+    assert row["repeat_contacts_90d"] == 2  # the post and the chat
+    assert row["unresolved_cases_90d"] == 1  # one case, its last contact unresolved
+    assert row["negative_posts_90d"] == 1  # a repeat in public, with a negative word: once
+    assert row["messages_90d"] == 2 and row["opens_90d"] == 1 and row["clicks_90d"] == 1
+    assert row["engagement_rate_90d"] == 1.0  # 2 engaged events / 2 messages
+    assert np.isnan(row["satisfaction"])
+    bob = {name: f.values[name][f.ids.index(_id(small, "bob"))] for name in SIGNAL_NAMES}
+    assert bob["visits_30d"] == 0 and bob["visits_prior_60d"] == 1
+    assert bob["visit_trend"] == -0.5  # 0 − 1 / 2
+    assert bob["days_since_activity"] == 85  # 5 January 10:00 → 1 April; the email is not his
+    assert np.isnan(bob["days_since_purchase"])  # never bought
+
+
+def _id(p: parcours.Parcours, user: str) -> str:
+    return str(
+        p.sql(
+            f"SELECT customer_id FROM identity_map WHERE type = 'user_id' AND value = '{user}'"
+        ).to_pylist()[0]["customer_id"]
+    )
+
+
+def test_active_within_and_churn_labels(small: parcours.Parcours) -> None:
+    engine = small.store.engine
+    recent = read_features(engine, AS_OF, active_within=30)
+    assert recent.ids == [_id(small, "alice")]  # bob's last activity is 85 days before
+    labels = engine.query(
+        churn_labels_query(dt.datetime(2026, 3, 1, tzinfo=UTC), 30, active_within=90)
+    ).to_pylist()
+    # On 1 March both were active in the 90 days before; alice comes back in March, bob not.
+    assert {r["customer_id"]: r["churned"] for r in labels} == {
+        _id(small, "alice"): False,
+        _id(small, "bob"): True,
+    }
+
+
+SCORECARD = """
+bands: {green: 70, amber: 40}
+groups:
+  usage:
+    weight: 2
+    measures:
+      visits_30d: {at_least: [[1, 50], [3, 100]]}
+      days_since_activity: {at_most: [[7, 100], [30, 50]]}
+  support:
+    weight: 1
+    measures:
+      unresolved_cases_90d: {at_most: [[0, 100]]}
+      satisfaction: {at_least: [[4, 100]], otherwise: 20}
+"""
+
+
+def hand_features(**columns: list[float]) -> Features:
+    n = len(next(iter(columns.values())))
+    values = {name: np.full(n, np.nan) for name in SIGNAL_NAMES}
+    values.update({k: np.array(v, dtype=float) for k, v in columns.items()})
+    return Features(AS_OF, [f"c{i}" for i in range(n)], values)
+
+
+def test_rules_scorecard_points_groups_weights_and_bands(tmp_path: Path) -> None:
+    (tmp_path / "card.yaml").write_text(SCORECARD)
+    card = load_scorecard(tmp_path / "card.yaml")
+    f = hand_features(
+        visits_30d=[3, 1, 0],
+        days_since_activity=[10, 40, 5],
+        unresolved_cases_90d=[0, 2, 0],
+        satisfaction=[math.nan, 3, 4.5],
+    )
+    scored = score_rules(card, f)
+    # c0: usage (100 + 50) / 2 = 75; support 100 (no satisfaction: not judged) → (2·75 + 100) / 3
+    # c1: usage (50 + 0) / 2 = 25; support (0 + 20) / 2 = 10 → (2·25 + 10) / 3
+    # c2: usage (0 + 100) / 2 = 50; support (100 + 100) / 2 = 100 → (2·50 + 100) / 3
+    assert scored.score.tolist() == [83.3, 20.0, 66.7]
+    assert scored.band == ["green", "red", "amber"]
+    details = scored.details(f)[1]
+    assert details["groups"] == {"usage": 25.0, "support": 10.0}
+    assert {m["measure"]: (m["value"], m["points"], m["group"]) for m in details["measures"]} == {
+        "visits_30d": (1, 50, "usage"),
+        "days_since_activity": (40, 0, "usage"),
+        "unresolved_cases_90d": (2, 0, "support"),
+        "satisfaction": (3, 20, "support"),
+    }
+    assert [m["measure"] for m in scored.details(f)[0]["measures"]] == [
+        "visits_30d",
+        "days_since_activity",
+        "unresolved_cases_90d",
+    ]
+
+
+def test_what_changed_names_the_measures_whose_points_moved() -> None:
+    before = {
+        "measures": [
+            {"measure": "visits_30d", "group": "usage", "value": 3, "points": 100},
+            {"measure": "clicks_90d", "group": "engagement", "value": 1, "points": 100},
+        ]
+    }
+    after = {
+        "measures": [
+            {"measure": "visits_30d", "group": "usage", "value": 1, "points": 50},
+            {"measure": "clicks_90d", "group": "engagement", "value": 2, "points": 100},
+        ]
+    }
+    assert moved(before, after) == [
+        {"measure": "visits_30d", "group": "usage", "from": 100, "to": 50, "value": 1}
+    ]
+    assert moved(None, after) == []
+
+
+def test_the_shipped_scorecard_loads_and_a_bad_one_says_where(tmp_path: Path) -> None:
+    shipped = load_scorecard()
+    assert isinstance(shipped, Scorecard) and set(shipped.groups) >= {"usage", "support"}
+    (tmp_path / "bad.yaml").write_text(
+        "groups:\n  usage:\n    weight: 1\n    measures:\n      vists_30d: {at_least: [[1, 50]]}\n"
+    )
+    with pytest.raises(BadRequest) as caught:
+        load_scorecard(tmp_path / "bad.yaml")
+    assert "vists_30d" in caught.value.message and "bad.yaml" in caught.value.message
+    (tmp_path / "both.yaml").write_text(
+        "groups:\n  u:\n    weight: 1\n    measures:\n"
+        "      visits_30d: {at_least: [[1, 50]], at_most: [[2, 10]]}\n"
+    )
+    with pytest.raises(BadRequest, match="exactly one of at_least or at_most"):
+        load_scorecard(tmp_path / "both.yaml")
+
+
+def test_explanations_are_the_points_each_signal_moves_in_plain_words() -> None:
+    model = HealthModel.from_json(
+        {
+            "regularisation": 1.0,
+            "signals": ["unresolved_cases_90d", "visits_30d"],
+            "fill": [0.0, 0.0],
+            "mean": [0.5, 1.0],
+            "scale": [1.0, 1.0],
+            "coef": [1.2, -0.8],
+            "intercept": -1.0,
+            "platt": [-1.0, 0.0],  # P(churn) = 1 / (1 + exp(−f)): the regression's own
+        }
+    )
+    f = hand_features(unresolved_cases_90d=[3.0], visits_30d=[0.0])
+
+    def sigmoid(x: float) -> float:
+        return 1 / (1 + math.exp(-x))
+
+    unresolved = 1.2 * (math.log(4) - 0.5)  # log(1 + 3), standardised, times its weight
+    visits = -0.8 * (math.log(1) - 1.0)
+    decision = -1.0 + unresolved + visits
+    assert model.churn_probability(f)[0] == pytest.approx(sigmoid(decision))
+    points = model.contributions(f)
+    expected = [
+        100 * (sigmoid(decision - unresolved) - sigmoid(decision)),
+        100 * (sigmoid(decision - visits) - sigmoid(decision)),
+    ]
+    assert points[0].tolist() == pytest.approx(expected)
+    reasons = model.explain(f, points)[0]
+    assert [r["signal"] for r in reasons] == ["unresolved_cases_90d", "visits_30d"]
+    assert reasons[0]["reason"] == f"3 unresolved cases in 90 days (−{-expected[0]:.0f})"
+    assert reasons[1]["reason"] == f"0 visits in the last 30 days (−{-expected[1]:.0f})"
+
+
+def test_the_json_model_predicts_what_scikit_learn_predicts() -> None:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(7)
+    n = 300
+    columns = {name: rng.poisson(2, n).astype(float) for name in MODEL_SIGNALS}
+    columns["satisfaction"] = np.full(n, np.nan)  # absent everywhere: left out of the model
+    f = Features(AS_OF, [str(i) for i in range(n)], columns)
+    churned = rng.random(n) < 1 / (1 + np.exp(columns["unresolved_cases_90d"] - 2))
+    model = HealthModel().fit(f, churned)
+    assert "satisfaction" not in model.signals_
+    again = HealthModel.from_json(model.to_json())
+    x = design(f, model.signals_)
+    peer = CalibratedClassifierCV(
+        make_pipeline(StandardScaler(), LogisticRegression(C=model.regularisation, max_iter=2000)),
+        method="sigmoid",
+        cv=5,
+        ensemble=False,
+    ).fit(x, churned)
+    assert again.churn_probability(f) == pytest.approx(peer.predict_proba(x)[:, 1], abs=1e-9)
+
+
+def test_too_few_churners_to_learn_is_refused_with_the_fix() -> None:
+    f = hand_features(visits_30d=[1.0] * 30)
+    with pytest.raises(BadRequest, match="Too few customers to learn health"):
+        HealthModel().fit(f, np.array([True] * 3 + [False] * 27))
+
+
+def population() -> list[Row]:
+    """20 customers who visit every 10 days all half-year, and 20 who stop in March or April."""
+    rows = []
+    for i in range(20):
+        rows += [
+            ev(f"stay{i}", at(1, 1) + dt.timedelta(days=d + i % 5), "web", "Product Viewed")
+            for d in range(0, 180, 10)
+        ]
+        stop = 68 + 2 * i  # 10 March to 17 April
+        rows += [
+            ev(f"gone{i}", at(1, 1) + dt.timedelta(days=d), "web", "Product Viewed")
+            for d in range(0, stop, 10)
+        ]
+    return rows
+
+
+def test_health_full_then_incremental_without_a_refit(tmp_path: Path) -> None:
+    p = parcours.connect(tmp_path / "pop.duckdb")
+    import_rows(p, tmp_path, population(), "pop")
+    as_of = dt.datetime(2026, 7, 1, tzinfo=UTC)
+    full = p.scores.health(as_of=as_of)
+    assert full.customers == 40 and full.refitted
+    model = latest_model(p.store.engine, "health")
+    assert model is not None and model["version"] == full.model == "lr-2026-05-02-60d"
+    # Trained on 2 May: all 40 active in the 90 days before; the 20 who stopped churned.
+    assert model["evaluation"]["customers"] == 40 and model["evaluation"]["churned"] == 20
+    health = {
+        r["customer_id"]: r["value"]
+        for r in p.sql(
+            "SELECT customer_id, value FROM customer_scores WHERE score = 'health'"
+        ).to_pylist()
+    }
+    stayers = [health[_id(p, f"stay{i}")] for i in range(20)]
+    leavers = [health[_id(p, f"gone{i}")] for i in range(20)]
+    assert min(stayers) > max(leavers)
+    before = scores_of(p.store.engine, _id(p, "gone0"))
+    assert before["health_rules"]["label"] == "red"
+
+    import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
+    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
+    stamps = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
+    again = p.scores.health(as_of=as_of, customers=touched)
+    assert again.customers == 1 and not again.refitted and again.model == full.model
+    after = scores_of(p.store.engine, _id(p, "gone0"))
+    rules = after["health_rules"]["details"]
+    assert rules["previous"] == before["health_rules"]["value"]
+    assert {m["measure"] for m in rules["moved"]} == {"visits_30d", "days_since_activity"}
+    assert after["health"]["value"] > before["health"]["value"]
+    unchanged = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
+    assert [r for r in unchanged if r["customer_id"] != _id(p, "gone0")] == [
+        r for r in stamps if r["customer_id"] != _id(p, "gone0")
+    ]
+    view = p.scores.current_health(top=3, customer=_id(p, "gone0"))
+    assert [h["score"] for h in view.history] == ["health", "health_rules"]  # one day, both
+    assert view.model is not None and view.model["version"] == full.model
