@@ -129,7 +129,8 @@ def timeline_query(ladder: Ladder, grid: Grid, customers: str | None = None) -> 
             FROM overlapping
         ),
         intervals AS (
-            SELECT customer_id, level, min(s) AS s, max(e) AS e FROM grouped GROUP BY ALL
+            SELECT customer_id, level, min(s) AS s, max(e) AS e FROM grouped
+            GROUP BY customer_id, level, grp
         ),
         steps AS (
             SELECT customer_id, s AS k, 1 AS step FROM intervals
