@@ -82,3 +82,8 @@ def generated(customers: int = 300, days: int = 240, seed: int = 13) -> list[Row
             channel = rng.choice(("web", "web", "store", "app"))
             rows.append(Row(user, at, "Order Completed", channel, rng.choice(PRICES)))
     return rows
+
+
+def at_day(day: int, hour: int = 10) -> dt.datetime:
+    """`hour` o'clock UTC on day `day` of the log (day 1: START's date)."""
+    return START + dt.timedelta(days=day - 1, hours=hour)

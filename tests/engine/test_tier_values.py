@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from purchase_log import START, Row, generated, import_rows
+from purchase_log import Row, at_day, generated, import_rows
 
 import parcours
 from parcours.segments.ladder import Ladder, LadderError, ladder_of, load_ladder
@@ -116,10 +116,6 @@ def test_tier_history_equals_pandas_on_the_export(
     }
 
 
-def at(day: int, hour: int = 10) -> dt.datetime:
-    return START + dt.timedelta(days=day - 1, hours=hour)
-
-
 HAND = {
     "name": "hand",
     "measure": "orders",
@@ -140,7 +136,7 @@ def test_ladder_rules_on_a_hand_made_timeline(p: parcours.Parcours, tmp_path: Pa
     Silver at the Jan 9 and 10 reviews only — a dip shorter than the grace, no move — and
     Silver, last qualified Jan 16, drops at Jan 20."""
     days = {"x": (1, 2, 3, 14, 15), "y": (1, 2, 9, 10)}
-    rows = [Row(u, at(d), "Order Completed", amount="10") for u, ds in days.items() for d in ds]
+    rows = [Row(u, at_day(d), "Order Completed", amount="10") for u, ds in days.items() for d in ds]
     import_rows(p, tmp_path, rows)
     tiers(p.store, ladder=ladder_of(HAND), as_of=dt.date(2026, 1, 20))
     moves = p.sql(
@@ -175,7 +171,7 @@ def test_incremental_tiers_equal_full_for_touched_customers(
     purchases gives them what a full recompute gives, and leaves the others as they were."""
     tiers(shop.store, as_of=AS_OF)
     before = shop.sql("SELECT * FROM customer_score_changes WHERE score = 'tier'").num_rows
-    extra = [Row("u0001", at(200 + d), "Order Completed", amount="20") for d in range(0, 28, 2)]
+    extra = [Row("u0001", at_day(200 + d), "Order Completed", amount="20") for d in range(0, 28, 2)]
     import_rows(shop, tmp_path, extra, source="more")
     touched = "SELECT customer_id FROM identity_map WHERE value = 'u0001'"
     tiers(shop.store, as_of=AS_OF, customers=touched)
