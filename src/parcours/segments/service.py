@@ -4,9 +4,18 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
-from parcours.store.component import Component
+from parcours.segments.personas import personas
+from parcours.segments.rfm import rfm
+from parcours.segments.tiers import tier_moves, tiers
+from parcours.store.component import Component, service
 
 
 class Scores(Component):
     """Per-customer scores: tiers, RFM, personas, health, milestones, churn risk and lifetime
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
+
+    # Tiers, RFM and personas (segments/tiers.py, rfm.py, personas.py)
+    tiers = service(tiers)
+    tier_moves = service(tier_moves)
+    rfm = service(rfm)
+    personas = service(personas)

@@ -296,3 +296,38 @@ def _summary(
         "GROUP BY ALL ORDER BY month, from_level, to_level"
     ).to_pylist()
     return total, distribution, moves
+
+
+@dataclass(frozen=True)
+class TierMoves:
+    """The tier moves written by the last `tiers` run, month by month (from the history)."""
+
+    months: list[dict[str, Any]]
+    """month (YYYY-MM), from_tier, to_tier, customers — upgrades and downgrades."""
+    upgrades: int
+    downgrades: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tier_moves(
+    store: Store, *, since: dt.date | None = None, until: dt.date | None = None
+) -> TierMoves:
+    """Every tier move in the stored history (`customer_score_changes`, score `tier`), counted
+    per month of the review it took effect at, from one tier to another; `since` and `until`
+    (dates, until excluded) bound the months."""
+    bounds = [
+        f"computed_at >= CAST({lit(since.isoformat())} AS TIMESTAMPTZ)" if since else "",
+        f"computed_at < CAST({lit(until.isoformat())} AS TIMESTAMPTZ)" if until else "",
+    ]
+    where = "".join(f" AND {b}" for b in bounds if b)
+    months = store.engine.query(
+        "SELECT strftime(computed_at, '%Y-%m') AS month, previous_label AS from_tier, "
+        "label AS to_tier, count(*) AS customers, "
+        "count(*) FILTER (WHERE value > previous_value) AS upgrades "
+        f"FROM customer_score_changes WHERE score = 'tier' AND previous_value IS NOT NULL{where} "
+        "GROUP BY ALL ORDER BY month, min(previous_value), min(value)"
+    ).to_pylist()
+    ups = sum(m.pop("upgrades") for m in months)
+    return TierMoves(months, ups, sum(m["customers"] for m in months) - ups)
