@@ -87,3 +87,39 @@ def generated(customers: int = 300, days: int = 240, seed: int = 13) -> list[Row
 def at_day(day: int, hour: int = 10) -> dt.datetime:
     """`hour` o'clock UTC on day `day` of the log (day 1: START's date)."""
     return START + dt.timedelta(days=day - 1, hours=hour)
+
+
+GROUPS = ("store", "app", "support")
+
+
+def behaviours(
+    per_group: int = 40, seed: int = 5, prefix: str = "b"
+) -> tuple[list[Row], dict[str, str]]:
+    """Three planted behaviours, `per_group` customers each (returned with each customer's
+    group): store buyers in the morning (photo gear), app users on iOS in the evening, and
+    web visitors who call support in the afternoon."""
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    groups: dict[str, str] = {}
+    for group in GROUPS:
+        for i in range(per_group):
+            user = f"{prefix}-{group}-{i:03d}"
+            groups[user] = group
+            for _ in range(rng.randint(3, 8)):
+                day = rng.randint(1, 120)
+                if group == "store":
+                    at = at_day(day, rng.randint(9, 11))
+                    rows.append(
+                        Row(user, at, "Order Completed", "store", rng.choice(PRICES), "Photo")
+                    )
+                elif group == "app":
+                    at = at_day(day, rng.randint(19, 22))
+                    rows.append(Row(user, at, "Product Viewed", "app", platform="ios"))
+                    if rng.random() < 0.3:
+                        rows.append(Row(user, at, "Order Completed", "app", "20", platform="ios"))
+                else:
+                    at = at_day(day, rng.randint(13, 16))
+                    rows.append(Row(user, at, "Page Viewed", "web"))
+                    intent = rng.choice(("delivery", "billing"))
+                    rows.append(Row(user, at, "Call", "call", intent=intent))
+    return rows, groups
