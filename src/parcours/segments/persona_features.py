@@ -47,25 +47,22 @@ class Feature:
         return f"{self.kind}:{self.key}"
 
     def sql(self, purchase: str) -> str:
-        """SQL over one customer's events (grouped by customer_id)."""
+        """SQL over one customer's events (grouped by customer_id), from `EVENTS`' columns."""
         key = lit(self.key)
         if self.kind == "channel":
             return f"count(*) FILTER (WHERE channel = {key}) / count(*)"
         if self.kind == "category":
             return (
-                f"coalesce(count(*) FILTER (WHERE {CATEGORY} = {key}) "
-                f"/ nullif(count({CATEGORY}), 0), 0)"
+                f"coalesce(count(*) FILTER (WHERE category = {key}) "
+                f"/ nullif(count(category), 0), 0)"
             )
         if self.kind == "device":
-            return f"count(*) FILTER (WHERE {DEVICE} = {key}) / count(*)"
+            return f"count(*) FILTER (WHERE device = {key}) / count(*)"
         if self.kind == "intent":
             return f"ln(1 + count(*) FILTER (WHERE intent = {key}))"
         if self.kind == "hour":
             low, high = HOURS[self.key]
-            return (
-                f"count(*) FILTER (WHERE hour(occurred_at) >= {low} "
-                f"AND hour(occurred_at) < {high}) / count(*)"
-            )
+            return f"count(*) FILTER (WHERE hour >= {low} AND hour < {high}) / count(*)"
         return {
             "orders": f"ln(1 + count(*) FILTER (WHERE name = {lit(purchase)}))",
             "spend": f"ln(1 + coalesce(CAST(sum(amount) FILTER (WHERE name = {lit(purchase)}) "
@@ -96,14 +93,21 @@ def discover(engine: Engine, scope: str) -> list[Feature]:
 
 
 def features_query(features: list[Feature], purchase: str, scope: str) -> str:
+    """One row per customer: f0, f1... (the features in order), bought, spent; each event's
+    category, device and hour read once."""
     columns = ", ".join(
         f"CAST({f.sql(purchase)} AS DOUBLE) AS f{i}" for i, f in enumerate(features)
     )
+    events = (
+        f"SELECT customer_id, channel, name, intent, amount, hour(occurred_at) AS hour, "
+        f"nullif({CATEGORY}, '') AS category, nullif({DEVICE}, '') AS device "
+        f"FROM customer_events{scope}"
+    )
+    bought = f"name = {lit(purchase)}"
     return (
-        f"SELECT customer_id, {columns}, "
-        f"count(*) FILTER (WHERE name = {lit(purchase)}) > 0 AS bought, "
-        f"CAST(coalesce(sum(amount) FILTER (WHERE name = {lit(purchase)}), 0) AS DOUBLE) AS spent "
-        f"FROM customer_events{scope} GROUP BY customer_id ORDER BY customer_id"
+        f"SELECT customer_id, {columns}, count(*) FILTER (WHERE {bought}) > 0 AS bought, "
+        f"CAST(coalesce(sum(amount) FILTER (WHERE {bought}), 0) AS DOUBLE) AS spent "
+        f"FROM ({events}) GROUP BY customer_id ORDER BY customer_id"
     )
 
 
