@@ -72,21 +72,36 @@ class Feature:
         }[self.key]
 
 
+KINDS = ("channel", "category", "device", "intent")
+
+
+def events_query(scope: str) -> str:
+    """The columns features read, each event's category, device and hour read once."""
+    return (
+        f"SELECT customer_id, channel, name, intent, amount, hour(occurred_at) AS hour, "
+        f"nullif({CATEGORY}, '') AS category, nullif({DEVICE}, '') AS device "
+        f"FROM customer_events{scope}"
+    )
+
+
 def discover(engine: Engine, scope: str) -> list[Feature]:
     """The features to fit on: the store's most frequent channels, categories, devices and
-    intents (up to TOP each, seen on at least one customer), the hours and the values."""
-    found: list[Feature] = []
-    for kind, expression in (
-        ("channel", "channel"),
-        ("category", CATEGORY),
-        ("device", DEVICE),
-        ("intent", "intent"),
-    ):
-        rows = engine.query(
-            f"SELECT {expression} AS key, count(*) AS n FROM customer_events{scope} "
-            f"GROUP BY key HAVING key IS NOT NULL AND key <> '' ORDER BY n DESC, key LIMIT {TOP}"
-        ).to_pylist()
-        found += [Feature(kind, str(row["key"])) for row in rows]
+    intents (up to TOP each, in one scan: in each grouping set the other kinds are NULL),
+    the hours and the values."""
+    counted = " UNION ALL ".join(
+        f"SELECT {lit(kind)} AS kind, {kind} AS key, n FROM counts WHERE {kind} IS NOT NULL"
+        for kind in KINDS
+    )
+    rows = engine.query(
+        f"WITH counts AS (SELECT {', '.join(KINDS)}, count(*) AS n FROM ({events_query(scope)}) "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({k})' for k in KINDS)})) "
+        f"SELECT kind, key FROM ({counted}) WHERE key <> '' "
+        f"QUALIFY row_number() OVER (PARTITION BY kind ORDER BY n DESC, key) <= {TOP} "
+        "ORDER BY kind, n DESC, key"
+    ).to_pylist()
+    found = [
+        Feature(kind, str(row["key"])) for kind in KINDS for row in rows if row["kind"] == kind
+    ]
     found += [Feature("hour", key) for key in HOURS]
     found += [Feature("value", key) for key in VALUES]
     return found
@@ -98,11 +113,7 @@ def features_query(features: list[Feature], purchase: str, scope: str) -> str:
     columns = ", ".join(
         f"CAST({f.sql(purchase)} AS DOUBLE) AS f{i}" for i, f in enumerate(features)
     )
-    events = (
-        f"SELECT customer_id, channel, name, intent, amount, hour(occurred_at) AS hour, "
-        f"nullif({CATEGORY}, '') AS category, nullif({DEVICE}, '') AS device "
-        f"FROM customer_events{scope}"
-    )
+    events = events_query(scope)
     bought = f"name = {lit(purchase)}"
     return (
         f"SELECT customer_id, {columns}, count(*) FILTER (WHERE {bought}) > 0 AS bought, "

@@ -33,7 +33,7 @@ from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.store.store import Store
 
 SELECT_SAMPLE = 5_000
-FIT_SAMPLE = 50_000
+FIT_SAMPLE = 20_000
 SELECT_INITS, FIT_INITS = 4, 10
 """k-means restarts while choosing k, and for the final fit."""
 WORDS = {
