@@ -144,8 +144,8 @@ def personas(
 ) -> Personas:
     """Fit personas on every customer (k chosen by silhouette over `ks`) and assign each; with
     `customers` (SQL selecting customer_id), assign only those with the saved model (no
-    refit). Written as the `persona` score (value: the persona's number; label: its name)
-    unless `write` is false."""
+    refit; the cards then describe those customers). Written as the `persona` score (value:
+    the persona's number; label: its name) unless `write` is false."""
     engine = store.engine
     scope = "" if customers is None else f" WHERE customer_id IN ({customers})"
     if customers is None:
