@@ -213,7 +213,8 @@ def tiers(
     as of the end of `as_of` (default: the day of the last event), with its history of moves;
     written as the `tier` score unless `write` is false. `customers` (SQL selecting
     customer_id) recomputes only those customers: a tier depends on the customer's own
-    purchases only, so this equals a full recompute for them."""
+    purchases only, so this equals a full recompute for them (the distribution and moves
+    then count them only)."""
     engine, chosen = store.engine, load_ladder(ladder)
     as_of = as_of or last_event_date(engine)
     grid = Grid.of(chosen, as_of)
