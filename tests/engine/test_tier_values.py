@@ -114,6 +114,16 @@ def test_tier_history_equals_pandas_on_the_export(
     assert {(m["month"], m["from_level"], m["to_level"]): m["customers"] for m in result.moves} == {
         key: int(n) for key, n in per_month.items()
     }
+    # and the stored history, read back month by month, says the same
+    stored_moves = shop.scores.tier_moves()
+    assert {
+        (m["month"], m["from_tier"], m["to_tier"]): m["customers"] for m in stored_moves.months
+    } == {(m["month"], m["from_tier"], m["to_tier"]): m["customers"] for m in result.moves}
+    assert stored_moves.upgrades == int(expected["tier"].gt(expected["previous"]).sum())
+    assert stored_moves.downgrades == int(expected["tier"].lt(expected["previous"]).sum())
+    assert shop.scores.tier_moves(since=dt.date(2026, 8, 1)).months == [
+        m for m in stored_moves.months if m["month"] == "2026-08"
+    ]
 
 
 HAND = {
