@@ -19,18 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 
 from parcours.errors import NotFoundError, QueryError
-from parcours.segments.clv import BetaGeo, GammaGamma, model_parameters, models_from
 from parcours.segments.purchases import PURCHASE, purchase_summary
 from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
+
+if TYPE_CHECKING:  # the models import scipy: only when a fit or a scoring runs
+    from parcours.segments.clv import BetaGeo, GammaGamma
 
 MODEL = "clv"
 """The name the fitted models are kept under in `score_models`."""
@@ -88,6 +90,8 @@ def lifetime_value(
     kept = latest_model(store.engine, MODEL) if customers is not None else None
     if kept is None:
         kept = _fit(store, as_of, purchase_event)
+    from parcours.segments.clv import models_from
+
     purchases, spend = models_from(kept["parameters"])
     summary = purchase_summary(
         store, calibration_end=as_of, purchase_event=purchase_event, customers=customers
@@ -163,6 +167,8 @@ def _data_end(store: Store, purchase_event: str) -> dt.date:
 
 def _fit(store: Store, as_of: dt.date, purchase_event: str) -> dict[str, Any]:
     """Both models fitted on every buyer up to `as_of`, kept in `score_models`."""
+    from parcours.segments.clv import BetaGeo, GammaGamma, model_parameters
+
     summary = purchase_summary(store, calibration_end=as_of, purchase_event=purchase_event)
     x, t_x, age, money = (
         summary.column(c).to_numpy() for c in ("frequency", "recency", "T", "monetary")

@@ -4,9 +4,14 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
-from parcours.store.component import Component
+from parcours.segments import lifetime_value as clv_scores
+from parcours.store.component import Component, service
 
 
 class Scores(Component):
     """Per-customer scores: tiers, RFM, personas, health, milestones, churn risk and lifetime
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
+
+    # Lifetime value (segments/lifetime_value.py): BG/NBD and Gamma-Gamma.
+    lifetime_value = service(clv_scores.lifetime_value)
+    current_lifetime_value = service(clv_scores.current_lifetime_value)
