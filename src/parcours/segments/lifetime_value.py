@@ -220,6 +220,15 @@ def _scores_table(
         period=MONTH_DAYS,
         discount_rate=(1 + discount_rate_yearly) ** (1 / 12) - 1,
     )
+    if spend.q <= 1 or not all(np.isfinite(v).all() for v in (alive, expected, value)):
+        from parcours.segments.clv import ModelFitError
+
+        raise ModelFitError(
+            f"The fitted models give no usable values (BG/NBD {purchases.params}, Gamma-Gamma "
+            f"{spend.params}: a mean spend needs q > 1)",
+            "fit on more customers or a longer period of purchases (--as-of later), or check "
+            "that purchases carry their amount",
+        )
     details = [
         orjson.dumps(
             {
