@@ -32,7 +32,7 @@ def as_csv(raw: Path, target: Path) -> Path:
     """The whitespace-aligned log as comma-separated lines, each numbered (the master log's own
     header row kept; the sample gets its column names)."""
     lines = [",".join(line.split()) for line in raw.read_text().splitlines() if line.strip()]
-    if not lines[0].split(",")[0].isalpha():
+    if lines[0].split(",")[0].isdigit():  # no header row
         lines.insert(0, SAMPLE_COLUMNS)
     lines = [f"line,{lines[0]}"] + [f"{n},{line}" for n, line in enumerate(lines[1:], 1)]
     target.write_text("\n".join(lines) + "\n")
