@@ -81,6 +81,8 @@ def lifetime_value(
     With `customers` (SQL selecting `customer_id`), only those customers are scored, with the
     kept model (fitted once on everyone if none was kept yet). CLV is over `horizon_days`,
     discounted at `discount_rate_yearly` (see the module's docstring)."""
+    if top < 0:
+        raise QueryError(f"Cannot show the top {top} customers", "give --top 0 or more")
     if horizon_days <= 0 or not 0 <= discount_rate_yearly < 10:
         raise QueryError(
             f"Cannot value {horizon_days} days at a yearly discount rate of {discount_rate_yearly}",
@@ -102,7 +104,8 @@ def lifetime_value(
             write_scores(
                 store.engine,
                 score,
-                f"SELECT customer_id, {score} AS value, NULL AS label, details FROM {SCORED}",
+                f"SELECT customer_id, {score} AS value, NULL AS label, "
+                f"{_details(horizon_days, discount_rate_yearly)} AS details FROM {SCORED}",
                 version=kept["version"],
                 customers_sql=customers,
             )
@@ -202,7 +205,7 @@ def _scores_table(
     discount_rate_yearly: float,
 ) -> pa.Table:
     """customer_id, the four scores (rounded: a change of score is a change worth recording)
-    and the details JSON, one row per customer of the summary."""
+    and what their details show, one row per customer of the summary."""
     x, t_x, age, money = (
         summary.column(c).to_numpy().astype(np.float64)
         for c in ("frequency", "recency", "T", "monetary")
@@ -229,20 +232,6 @@ def _scores_table(
             "fit on more customers or a longer period of purchases (--as-of later), or check "
             "that purchases carry their amount",
         )
-    details = [
-        orjson.dumps(
-            {
-                "frequency": int(f),
-                "recency": float(r),
-                "T": float(t),
-                "mean_spend": round(float(m), 4),
-                "expected_spend": round(float(e), 4),
-                "horizon_days": horizon_days,
-                "discount_rate_yearly": discount_rate_yearly,
-            }
-        ).decode()
-        for f, r, t, m, e in zip(x, t_x, age, money, average, strict=True)
-    ]
     return pa.table(
         {
             "customer_id": summary.column("customer_id"),
@@ -250,8 +239,22 @@ def _scores_table(
             "churn_risk": np.round(1 - alive, 6),
             "expected_purchases": np.round(expected, 6),
             "clv": np.round(value, 2),
-            "details": details,
+            "frequency": x.astype(np.int64),
+            "recency": t_x,
+            "T": age,
+            "mean_spend": np.round(money, 4),
+            "expected_spend": np.round(average, 4),
         }
+    )
+
+
+def _details(horizon_days: float, discount_rate_yearly: float) -> str:
+    """SQL, over the scores table, for each customer's details JSON."""
+    return (
+        "json_object('frequency', frequency, 'recency', recency, 'T', \"T\", "
+        "'mean_spend', mean_spend, 'expected_spend', expected_spend, "
+        f"'horizon_days', {float(horizon_days)}, "
+        f"'discount_rate_yearly', {float(discount_rate_yearly)})"
     )
 
 

@@ -15,6 +15,8 @@ Hardie & Lee 2005 count purchase days). For the customers who bought by `calibra
   `calibration_end`, up to `observation_end` included) and `duration_holdout`.
 
 Times are in `unit`: days, or weeks (days / 7, so a week-based fit still merges by day).
+Amounts are summed as decimals (exact, whatever the order the engine adds them in), so the
+same purchases give the same summary, and the same fit, every time.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def purchase_summary_query(
     return f"""
         WITH days AS (
             SELECT customer_id, CAST(occurred_at AS DATE) AS day,
-                   sum(coalesce(CAST(amount AS DOUBLE), 0)) AS spend
+                   sum(coalesce(amount, 0)) AS spend
             FROM customer_events
             WHERE name = {lit(purchase_event)}
               AND CAST(occurred_at AS DATE) <= DATE {lit(end.isoformat())}{in_scope}
@@ -80,8 +82,8 @@ def purchase_summary_query(
                datediff('day', first_day, max(day) FILTER (WHERE day <= {calibration}))
                    / {days} AS recency,
                datediff('day', first_day, {calibration}) / {days} AS "T",
-               coalesce(sum(spend) FILTER (WHERE day <= {calibration} AND day > first_day)
-                   / nullif(count(*) FILTER (WHERE day <= {calibration}) - 1, 0), 0)
+               coalesce(CAST(sum(spend) FILTER (WHERE day <= {calibration} AND day > first_day)
+                   AS DOUBLE) / nullif(count(*) FILTER (WHERE day <= {calibration}) - 1, 0), 0)
                    AS monetary{holdout}
         FROM days JOIN firsts USING (customer_id)
         GROUP BY customer_id, first_day
