@@ -24,11 +24,14 @@ they are never asserted. The machine is shared: the load average is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,8 +124,12 @@ def compare_fits(
 
 
 def _or_failure(fit: Callable[[], Any]) -> Any:
+    """lifetimes' fit, or what stopped it (it prints scipy's whole answer when it fails, and
+    warns of overflows on the way: both kept off the report)."""
     try:
-        return fit()
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit()
     except Exception as error:  # lifetimes' ConvergenceError, mostly
         return f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
 
