@@ -241,6 +241,16 @@ def test_purchase_summary_merges_days_and_splits_calibration_from_holdout(
     }
 
 
+def test_lifetime_value_says_when_nobody_had_bought_yet(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    import_orders(p, tmp_path, LOG)  # the first purchase is on 2026-01-05, the last event 03-15
+    with pytest.raises(parcours.ParcoursError, match=r"by 2026-01-04.*runs to 2026-03-15"):
+        p.scores.lifetime_value(as_of=dt.date(2026, 1, 4))
+    with pytest.raises(parcours.ParcoursError, match="No event named 'Order'"):
+        p.scores.lifetime_value(purchase_event="Order")
+
+
 def simulated_orders(customers: int, seed: int) -> list[tuple[str, ...]]:
     """Orders drawn from the BG/NBD story (rate gamma(1, 20 days), drop-out beta(1, 4)),
     customers arriving over January and February 2026, the log ending 2026-04-30."""

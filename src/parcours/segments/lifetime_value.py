@@ -88,10 +88,11 @@ def lifetime_value(
             f"Cannot value {horizon_days} days at a yearly discount rate of {discount_rate_yearly}",
             "give a horizon of at least one day and a rate such as 0.1 (10 % a year)",
         )
-    as_of = as_of or _data_end(store, purchase_event)
+    last_day = _data_end(store, purchase_event)  # which also checks there are purchases
+    as_of = as_of or last_day
     kept = latest_model(store.engine, MODEL) if customers is not None else None
     if kept is None:
-        kept = _fit(store, as_of, purchase_event)
+        kept = _fit(store, as_of, purchase_event, last_day)
     from parcours.segments.clv import models_from
 
     purchases, spend = models_from(kept["parameters"])
@@ -99,6 +100,9 @@ def lifetime_value(
         store, calibration_end=as_of, purchase_event=purchase_event, customers=customers
     )
     table = _scores_table(summary, purchases, spend, horizon_days, discount_rate_yearly)
+    if kept.get("refitted"):  # kept only once it has given usable scores
+        save_model(store.engine, MODEL, kept["version"], kept["parameters"], kept["evaluation"])
+        kept = {**kept, **(latest_model(store.engine, MODEL) or {})}
     with store.engine.registered(SCORED, table):
         for score in SCORES:
             write_scores(
@@ -168,11 +172,17 @@ def _data_end(store: Store, purchase_event: str) -> dt.date:
     return last
 
 
-def _fit(store: Store, as_of: dt.date, purchase_event: str) -> dict[str, Any]:
-    """Both models fitted on every buyer up to `as_of`, kept in `score_models`."""
+def _fit(store: Store, as_of: dt.date, purchase_event: str, last_day: dt.date) -> dict[str, Any]:
+    """Both models fitted on every buyer up to `as_of`, as `latest_model` will give them once
+    kept (the caller keeps them when they have scored)."""
     from parcours.segments.clv import BetaGeo, GammaGamma, model_parameters
 
     summary = purchase_summary(store, calibration_end=as_of, purchase_event=purchase_event)
+    if summary.num_rows == 0:
+        raise NotFoundError(
+            f"No customer made a purchase ({purchase_event!r}) by {as_of}",
+            f"give a later day to --as-of: the data runs to {last_day}",
+        )
     x, t_x, age, money = (
         summary.column(c).to_numpy() for c in ("frequency", "recency", "T", "monetary")
     )
@@ -191,10 +201,13 @@ def _fit(store: Store, as_of: dt.date, purchase_event: str) -> dict[str, Any]:
             "spend_frequency_correlation": spend.spend_frequency_correlation_,
         },
     }
-    save_model(store.engine, MODEL, version, parameters, evaluation)
-    kept = latest_model(store.engine, MODEL)
-    assert kept is not None
-    return {**kept, "refitted": True}
+    return {
+        "version": version,
+        "parameters": parameters,
+        "evaluation": evaluation,
+        "fitted_at": None,
+        "refitted": True,
+    }
 
 
 def _scores_table(
