@@ -12,7 +12,7 @@ from daily data, in weeks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,22 +108,27 @@ def test_fits_and_predictions_equal_lifetimes_on_the_same_summary(weekly: dict[s
         assert value == pytest.approx(their_spend.params_[name], rel=1e-4), name
 
     # The predictions, on lifetimes' own parameters, to 1e-6 relative.
-    same = BetaGeo(**{k: float(theirs.params_[k]) for k in ("r", "alpha", "a", "b")})
-    spend = GammaGamma(**{k: float(their_spend.params_[k]) for k in ("p", "q", "v")})
-    close = {"rtol": 1e-6, "atol": 0.0}
+    same = BetaGeo(*(float(theirs.params_[k]) for k in ("r", "alpha", "a", "b")))
+    spend = GammaGamma(*(float(their_spend.params_[k]) for k in ("p", "q", "v")))
+    close = 1e-6
     alive = theirs.conditional_probability_alive(x, t_x, age)
-    np.testing.assert_allclose(same.probability_alive(x, t_x, age), alive, **close)
+    np.testing.assert_allclose(same.probability_alive(x, t_x, age), alive, rtol=close, atol=0.0)
     for weeks in (1, 13, 39, 104):
         expected = theirs.conditional_expected_number_of_purchases_up_to_time(weeks, x, t_x, age)
-        np.testing.assert_allclose(same.expected_purchases(weeks, x, t_x, age), expected, **close)
+        np.testing.assert_allclose(
+            same.expected_purchases(weeks, x, t_x, age), expected, rtol=close, atol=0.0
+        )
     horizons = np.array([1.0, 39.0, 78.0])
     np.testing.assert_allclose(
         same.expected_purchases_new_customer(horizons),
         theirs.expected_number_of_purchases_up_to_time(horizons),
-        **close,
+        rtol=close,
+        atol=0.0,
     )
     average = their_spend.conditional_expected_average_profit(x, money)
-    np.testing.assert_allclose(spend.expected_average_spend(x, money), average, **close)
+    np.testing.assert_allclose(
+        spend.expected_average_spend(x, money), average, rtol=close, atol=0.0
+    )
     # lifetimes' CLV: 12 months of 4.345 weeks, 1 % a month, each month's purchases
     # discounted from its end.
     pd = peer("pandas")
@@ -133,7 +138,7 @@ def test_fits_and_predictions_equal_lifetimes_on_the_same_summary(weekly: dict[s
     ours_value = spend.customer_lifetime_value(
         same, x, t_x, age, money, horizon=12 * 4.345, period=4.345, discount_rate=0.01
     )
-    np.testing.assert_allclose(ours_value, value.to_numpy(), **close)
+    np.testing.assert_allclose(ours_value, value.to_numpy(), rtol=close, atol=0.0)
 
 
 def test_predictions_stay_finite_and_right_for_very_frequent_buyers() -> None:
@@ -177,7 +182,7 @@ amount: amount
 """
 
 
-def import_orders(p: parcours.Parcours, folder: Path, rows: list[tuple[str, ...]]) -> None:
+def import_orders(p: parcours.Parcours, folder: Path, rows: Sequence[tuple[str, ...]]) -> None:
     (folder / "orders.yaml").write_text(MAPPING)
     data = folder / f"orders{len(list(folder.glob('orders*.csv')))}.csv"
     data.write_text("\n".join(["user,at,event,amount", *(",".join(r) for r in rows)]) + "\n")
@@ -256,7 +261,7 @@ def simulated_orders(customers: int, seed: int) -> list[tuple[str, ...]]:
     customers arriving over January and February 2026, the log ending 2026-04-30."""
     random = np.random.default_rng(seed)
     start, end = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC), 120.0
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for i in range(customers):
         rate, drop = random.gamma(1.0, 1 / 20), random.beta(1.0, 4.0)
         day = float(random.uniform(0, 59))
