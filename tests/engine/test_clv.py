@@ -108,8 +108,9 @@ def test_fits_and_predictions_equal_lifetimes_on_the_same_summary(weekly: dict[s
         assert value == pytest.approx(their_spend.params_[name], rel=1e-4), name
 
     # The predictions, on lifetimes' own parameters, to 1e-6 relative.
-    same = BetaGeo(*(float(theirs.params_[k]) for k in ("r", "alpha", "a", "b")))
-    spend = GammaGamma(*(float(their_spend.params_[k]) for k in ("p", "q", "v")))
+    bg, gg = theirs.params_, their_spend.params_
+    same = BetaGeo(r=bg["r"], alpha=bg["alpha"], a=bg["a"], b=bg["b"])
+    spend = GammaGamma(p=gg["p"], q=gg["q"], v=gg["v"])
     close = 1e-6
     alive = theirs.conditional_probability_alive(x, t_x, age)
     np.testing.assert_allclose(same.probability_alive(x, t_x, age), alive, rtol=close, atol=0.0)
