@@ -137,6 +137,13 @@ class BetaGeo:
         self.customers_ = int(total)
         return self
 
+    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float:
+        """The total log-likelihood of these customers under the model's parameters (to
+        compare fits, or judge the model on other customers)."""
+        x, t_x, age = _floats(frequency, recency, T)
+        params = np.array([self.r, self.alpha, self.a, self.b])
+        return _bgnbd_log_likelihood(params, x, t_x, age, np.ones_like(x))[0]
+
     def _alive_odds_log(self, x: Array, t_x: Array, age: Array) -> Array:
         """log of (a / (b + x - 1)) ((α + T) / (α + t_x))^(r + x), the odds of having dropped
         out after the last purchase; -inf for customers with no repeat purchase."""
@@ -306,6 +313,14 @@ class GammaGamma:
         )[0]
         self.customers_ = int(total)
         return self
+
+    def log_likelihood(self, frequency: ArrayLike, monetary: ArrayLike) -> float:
+        """The total log-likelihood of the mean spends of the customers with x > 0 and a
+        positive mean spend, under the model's parameters."""
+        x, spend = _floats(frequency, monetary)
+        keep = (x > 0) & (spend > 0)
+        params = np.array([self.p, self.q, self.v])
+        return _gamma_gamma_log_likelihood(params, x[keep], spend[keep], np.ones(keep.sum()))[0]
 
     def expected_average_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> Array:
         """E(M | x, m̄): the expected value of a customer's future transactions (Fader & Hardie
