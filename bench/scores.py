@@ -16,9 +16,10 @@ Checked: both sides make the same summary and fit the same parameters (relative 
 printed), and lifetimes' parameters are scored by parcours's log-likelihood too: where the data
 cannot tell how drop-out varies across customers (the demo's purchases), the maximum lies on a
 ridge towards infinite a and b, where both sides agree on r, α, the mean drop-out a / (a + b)
-and the likelihood but stop at different a and b; lifetimes may also fail to converge. Goal (issue 13): no slower
-than lifetimes, same parameters. Timings are the best of `--repeat` runs, in this process;
-they are never asserted. The machine is shared: the load average is printed.
+and the likelihood but stop at different a and b; lifetimes may also fail to converge.
+Goal (issue 13): no slower than lifetimes, same parameters. Timings are the best of `--repeat`
+runs, in this process; they are never asserted. The machine is shared: the load average is
+printed.
 
     python bench/scores.py                                  # CDNOW master only
     python bench/scores.py --store /path/to/demo/store.duckdb --repeat 3
