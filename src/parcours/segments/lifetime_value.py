@@ -219,10 +219,15 @@ def _scores_table(
 ) -> pa.Table:
     """customer_id, the four scores (rounded: a change of score is a change worth recording)
     and what their details show, one row per customer of the summary."""
-    x, t_x, age, money = (
-        summary.column(c).to_numpy().astype(np.float64)
-        for c in ("frequency", "recency", "T", "monetary")
-    )
+    history = np.column_stack(
+        [
+            summary.column(c).to_numpy().astype(np.float64)
+            for c in ("frequency", "recency", "T", "monetary")
+        ]
+    ).reshape(-1, 4)
+    # Customers of the same history get the same scores: each distinct one is computed once.
+    distinct, inverse = np.unique(history, axis=0, return_inverse=True)
+    x, t_x, age, money = distinct.T
     alive = purchases.probability_alive(x, t_x, age)
     expected = purchases.expected_purchases(horizon_days, x, t_x, age)
     average = spend.expected_average_spend(x, money)
@@ -245,18 +250,19 @@ def _scores_table(
             "fit on more customers or a longer period of purchases (--as-of later), or check "
             "that purchases carry their amount",
         )
+    each = inverse.reshape(-1)
     return pa.table(
         {
             "customer_id": summary.column("customer_id"),
-            "p_alive": np.round(alive, 6),
-            "churn_risk": np.round(1 - alive, 6),
-            "expected_purchases": np.round(expected, 6),
-            "clv": np.round(value, 2),
-            "frequency": x.astype(np.int64),
-            "recency": t_x,
-            "T": age,
-            "mean_spend": np.round(money, 4),
-            "expected_spend": np.round(average, 4),
+            "p_alive": np.round(alive, 6)[each],
+            "churn_risk": np.round(1 - alive, 6)[each],
+            "expected_purchases": np.round(expected, 6)[each],
+            "clv": np.round(value, 2)[each],
+            "frequency": x.astype(np.int64)[each],
+            "recency": t_x[each],
+            "T": age[each],
+            "mean_spend": np.round(money, 4)[each],
+            "expected_spend": np.round(average, 4)[each],
         }
     )
 
