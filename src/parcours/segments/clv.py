@@ -33,6 +33,8 @@ QUADRATURE_FROM = 1e3
 """From this a + b on, expected purchases are integrated rather than read from 2F1 (which
 scipy cannot evaluate for parameters that large; the two agree to 1e-9 below it)."""
 NODES, WEIGHTS = np.polynomial.legendre.leggauss(96)
+BLOCK = 20_000
+"""Customers integrated at once: 96 nodes each, some 15 MB an array."""
 
 
 class ModelFitError(ParcoursError):
@@ -197,8 +199,8 @@ class BetaGeo:
         next t of a customer alive now (FHL 2005 appendix), by Gauss-Legendre over p within
         14 standard deviations of its mean, in blocks of customers."""
         found = np.empty_like(x)
-        for start in range(0, len(x), 50_000):
-            block = slice(start, start + 50_000)
+        for start in range(0, len(x), BLOCK):
+            block = slice(start, start + BLOCK)
             a, b = self.a, self.b + x[block]
             mean, spread = a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
             low = np.maximum(mean - 14 * spread, 0.0)
