@@ -112,3 +112,20 @@ def persona_scores(
     seed: int = 7,
 ) -> dict[str, Any]:
     return scores.personas(ks=range(k_min, k_max + 1), seed=seed, write=False).to_dict()
+
+
+# --- Lifetime value (segments/lifetime_value.py) ------------------------------------------------
+
+
+@router.get("/v1/scores/clv", summary="Lifetime value: the kept model and the scores")
+def lifetime_value(
+    store: ReaderDep,
+    top: Annotated[int, Query(ge=0, le=1000, description="Customers of highest CLV.")] = 10,
+) -> dict[str, Any]:
+    """The BG/NBD and Gamma-Gamma model the last `parcours scores clv` fitted, the
+    distribution of p_alive, churn_risk, expected_purchases and clv, and the customers of
+    highest CLV. A read: it neither fits nor writes (404 before a first computation)."""
+    return Scores(store).current_lifetime_value(top=top).to_dict()
+
+
+# --- end of lifetime value ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
+from parcours.segments import lifetime_value as clv_scores
 from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
 from parcours.segments.health_view import current_health
@@ -29,3 +30,6 @@ class Scores(Component):
     tier_moves = service(tier_moves)
     rfm = service(rfm)
     personas = service(personas)
+    # Lifetime value (segments/lifetime_value.py): BG/NBD and Gamma-Gamma.
+    lifetime_value = service(clv_scores.lifetime_value)
+    current_lifetime_value = service(clv_scores.current_lifetime_value)
