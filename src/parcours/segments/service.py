@@ -4,6 +4,8 @@ package, bound to a store (see `store.component`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from parcours.segments import lifetime_value as clv_scores
 from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
@@ -13,6 +15,19 @@ from parcours.segments.rfm import rfm
 from parcours.segments.standing import standing
 from parcours.segments.tiers import tier_moves, tiers
 from parcours.store.component import Component, service
+from parcours.store.store import Store
+
+if TYPE_CHECKING:
+    from parcours.segments.report import StandingSections
+
+
+def report_sections(store: Store, *, ladder: str = "orders") -> StandingSections:
+    """The report's sections of this station: tiers on `ladder`, RFM, personas, the health
+    back-test and lifetime value, computed (nothing written), drawn, each with its sentence."""
+    # Charts need Plotly, which takes a while to load: only a report loads it.
+    from parcours.segments.report import standing_sections
+
+    return standing_sections(store, ladder=ladder)
 
 
 class Scores(Component):
@@ -20,6 +35,7 @@ class Scores(Component):
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
 
     of = service(standing)
+    report_sections = service(report_sections)
 
     # Health (segments/health.py): the rules scorecard, the learned model, their back-test.
     health = service(health_scores)
