@@ -264,7 +264,7 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
         if c["previous_channel"] and c["previous_channel"] != c["channel"]
     )
     assert len(truth) >= 1300 and repeats >= 400 and sum(pairs.values()) >= 200
-    assert len(pairs) >= 11 and min(pairs.values()) >= 5  # every switch seen several times
+    assert len(pairs) >= 11 and min(pairs.values()) >= 3  # every switch seen several times
 
     assert {
         key: (mine["is_repeat"], mine["attempt"], mine["previous_channel"] or "")
