@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parcours.segments import lifetime_value as clv_scores
+from parcours.segments import milestones as _milestones
 from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
 from parcours.segments.health_view import current_health
@@ -41,11 +42,16 @@ class Scores(Component):
     health = service(health_scores)
     health_backtest = service(health_backtest)
     current_health = service(current_health)
+
     # Tiers, RFM and personas (segments/tiers.py, rfm.py, personas.py)
     tiers = service(tiers)
     tier_moves = service(tier_moves)
     rfm = service(rfm)
     personas = service(personas)
+
     # Lifetime value (segments/lifetime_value.py): BG/NBD and Gamma-Gamma.
     lifetime_value = service(clv_scores.lifetime_value)
     current_lifetime_value = service(clv_scores.current_lifetime_value)
+
+    # Milestones (milestones.py): each customer's status on a time-bounded objective.
+    milestones = service(_milestones.milestones)
