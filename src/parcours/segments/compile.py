@@ -82,6 +82,9 @@ class Builder:
     as_of: dt.datetime | None = None
     leaves: list[Leaf] = field(default_factory=list)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: str = "customer_events"
+    """Where event aggregates, traits and consents read the customers' events: the table,
+    or (an incremental refresh) a copy of the scope's events, read once for all of them."""
     moment: dt.datetime = field(init=False)
     """The instant windows end at: `as_of`, else now (read once, for every leaf)."""
 
@@ -300,13 +303,13 @@ class Builder:
                 else []
             )
             where = " AND ".join(["true", *since]) + scope
-            return f"SELECT customer_id, {values} FROM customer_events WHERE {where} GROUP BY 1"
+            return f"SELECT customer_id, {values} FROM {self.events} WHERE {where} GROUP BY 1"
         if kind == "identifiers":
             return f"SELECT customer_id, {values} FROM identity_map WHERE true{scope} GROUP BY 1"
         if kind == "consents":
             names = f"{lit(CONSENT_GIVEN)}, {lit(CONSENT_WITHDRAWN)}"
             where = f"name IN ({names}){scope}" + "".join(f" AND {c}" for c in self._since(None))
-            return f"SELECT customer_id, {values} FROM customer_events WHERE {where} GROUP BY 1"
+            return f"SELECT customer_id, {values} FROM {self.events} WHERE {where} GROUP BY 1"
         if kind == "trait":
             return self._trait_query(group, leaves, scope)
         if kind == "score":
@@ -348,7 +351,7 @@ class Builder:
                 FROM (SELECT customer_id, v, occurred_at, source, event_id, {first} AS r
                       FROM (SELECT customer_id, occurred_at, source, event_id,
                                    json_extract_string(properties, {path}) AS v
-                            FROM customer_events WHERE type = 'identify'{scope}{at})
+                            FROM {self.events} WHERE type = 'identify'{scope}{at})
                       WHERE v IS NOT NULL AND v <> '')
                 GROUP BY customer_id)
         """

@@ -42,9 +42,10 @@ from parcours.store.store import Store
 
 SOURCE = PLACED_SOURCE
 ENTERED, EXITED = "Segment Entered", "Segment Exited"
-FEATURES, SCOPE, RUN, NOW, EVENTS = (
+FEATURES, SCOPE, SCOPE_EVENTS, RUN, NOW, EVENTS = (
     "_segment_features",
     "_segment_scope",
+    "_segment_scope_events",
     "_segment_run",
     "_segment_now",
     "_segment_events",
@@ -240,6 +241,13 @@ def _apply(
             f"FROM ({customers}) WHERE customer_id IS NOT NULL"
         )
         scope = f"SELECT customer_id FROM {SCOPE}"
+        # The scope's events read once, not once per source: a few thousand rows.
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS SELECT customer_id, occurred_at, "
+            "source, event_id, type, name, channel, amount, wait_seconds, duration_seconds, "
+            f"properties FROM customer_events WHERE customer_id IN ({scope})"
+        )
+        builder.events = SCOPE_EVENTS
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {RUN} AS {_run_rows('NULL', 'NULL')}")
     order = dependency_order({n: d.segments_named() for n, (d, _) in saved.items()})
@@ -248,7 +256,7 @@ def _apply(
         entered[name], left[name] = _members(engine, name, saved[name][1], compiled[name], scope)
     _record(store, started)
     customers_seen = engine.scalar(f"SELECT count(*) FROM {FEATURES}")
-    for table in (FEATURES, SCOPE, NOW):
+    for table in (FEATURES, SCOPE, SCOPE_EVENTS, NOW):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return Recompute(len(saved), customers_seen, entered, left, round(seconds, 3))
