@@ -118,7 +118,9 @@ class Parcours:
             )
             from parcours.segments.membership import refresh, touched_customers
 
-            refresh(self.store, touched_customers(f"import_id = {lit(summary.import_id)}"))
+            refresh(
+                self.store, touched_customers(self.store, f"import_id = {lit(summary.import_id)}")
+            )
         return summary
 
     def stats(self) -> dict[str, Any]:

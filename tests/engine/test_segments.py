@@ -7,12 +7,13 @@ it by hand, and each test says how.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from segment_log import LOG, order
+from segment_log import LOG, NOW, order
 
 import parcours
 from parcours.identity.customers import customer_of
@@ -244,3 +245,38 @@ def test_a_changed_definition_is_a_new_version_and_delete_keeps_history(
         ("u3", "entered"),
         ("u3", "left"),
     ]
+
+
+def test_a_customer_merged_away_leaves_its_segments(
+    store: parcours.Parcours, tmp_path: Path
+) -> None:
+    # A visitor known only by a cookie orders twice: a customer of its own, in two-orders-30d.
+    cookie = [
+        json.dumps(
+            {
+                "type": "track",
+                "anonymousId": "ck5",
+                "event": "Order Completed",
+                "messageId": f"ck5-{n}",
+                "timestamp": (NOW - dt.timedelta(days=n)).isoformat(),
+                "properties": {"revenue": 20},
+                "context": {"channel": "web"},
+            }
+        )
+        for n in (1, 2)
+    ]
+    _import(store, tmp_path, cookie, "cookie")
+    visitor = customer_of(store.store, "anonymous_id", "ck5")
+    assert visitor in {m["customer_id"] for m in store.segments.members("two-orders-30d")}
+    # Then u4 signs in on that cookie: one customer, u4's; the cookie's id is gone.
+    link = {**json.loads(cookie[0]), "messageId": "link", "userId": "u4", "event": "Signed In"}
+    _import(store, tmp_path, [json.dumps(link)], "link")
+    u4 = customer_of(store.store, "user_id", "u4")
+    members = {m["customer_id"] for m in store.segments.members("two-orders-30d")}
+    assert u4 in members and visitor not in members
+    assert [h["change"] for h in store.segments.history("two-orders-30d", customer_id=visitor)] == [
+        "entered",
+        "left",
+    ]
+    full = store.segments.recompute()
+    assert sum(full.entered.values()) == sum(full.left.values()) == 0

@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Then the segments of the customers those events touched (nothing when none is
             # defined): a live event moves its customer in or out within the second.
             after = lit(since.astimezone(dt.UTC).isoformat())
-            refresh_segments(store, touched_customers(f"received_at >= {after}::TIMESTAMPTZ"))
+            touched = touched_customers(store, f"received_at >= {after}::TIMESTAMPTZ")
+            refresh_segments(store, touched)
 
         writer = GroupCommitWriter(
             store,

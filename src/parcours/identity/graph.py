@@ -55,9 +55,9 @@ def occurrences_query(rules: IdentityRules, events: str = "events") -> str:
 
 
 EVENT_ROW = "event_row"
+"""`events_of_query`'s column for an event's row id in the store."""
 PLACED_SOURCE = "parcours"
 """The source of the events parcours writes itself, placed with their customer as written."""
-"""`events_of_query`'s column for an event's row id in the store."""
 
 
 def events_of_query(relation: str) -> str:

@@ -31,7 +31,7 @@ import orjson
 
 from parcours.engine import Engine
 from parcours.identity.customer_events import COLUMNS, KEYS
-from parcours.identity.graph import PLACED_SOURCE
+from parcours.identity.graph import PLACED_SOURCE, occurrences_query, owners_query
 from parcours.identity.rules import identity_rules
 from parcours.segments.checks import check, current_definitions, dependency_order
 from parcours.segments.compile import Builder, Compiled
@@ -161,13 +161,17 @@ def refresh(store: Store, customers: str) -> Recompute:
         return _apply(store, saved, customers)
 
 
-def touched_customers(events_where: str) -> str:
-    """SQL selecting the customers of the events `events_where` (a condition over `events`
-    columns) selects, as placed by the last resolve: whose segments a refresh updates."""
+def touched_customers(store: Store, events_where: str) -> str:
+    """SQL selecting the customers whose segments a refresh must update after new events
+    (`events_where`: a condition over `events` selecting them, after their resolve): the
+    customers of the identifiers on those events — every customer they joined, merged
+    or not — and members of segments who no longer exist (merged away by that resolve)."""
+    rules = identity_rules(store.settings)
+    new = f"(SELECT * FROM events WHERE ({events_where}) AND source <> {lit(SOURCE)})"
+    identifiers = f"({occurrences_query(rules, new)})"
     return (
-        "SELECT DISTINCT customer_id FROM customer_events WHERE (source, event_id) IN "
-        f"(SELECT source, event_id FROM events WHERE {events_where} "
-        f"AND source <> {lit(SOURCE)})"
+        f"{owners_query(identifiers)} UNION SELECT customer_id FROM segment_members "
+        "WHERE customer_id NOT IN (SELECT customer_id FROM identity_map)"
     )
 
 
