@@ -70,6 +70,8 @@ class Builder:
     as_of: dt.datetime | None = None
     leaves: list[Leaf] = field(default_factory=list)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inlined: dict[str, str] = field(default_factory=dict)
+    """The booleans of the segments compiled with `inline`, by name."""
     events: str = "customer_events"
     """Where event aggregates, traits and consents read the customers' events: the table,
     or (an incremental refresh) a copy of the scope's events, read once for all of them."""
@@ -83,9 +85,15 @@ class Builder:
     def at(self) -> str:
         return f"{lit(self.moment.isoformat())}::TIMESTAMPTZ"
 
-    def compile(self, definition: SegmentDefinition) -> Compiled:
+    def compile(self, definition: SegmentDefinition, *, inline: bool = False) -> Compiled:
+        """`definition` over this builder's features. `inline`: later definitions of this
+        builder that name this one evaluate its boolean themselves (a batch compiled in
+        dependency order computes every segment in one pass); otherwise a segment named is
+        read from `segment_members`."""
         compiled = Compiled(definition.name)
         compiled.member_sql = self._node(definition.where, "where", compiled)
+        if inline:
+            self.inlined[definition.name] = compiled.member_sql
         return compiled
 
     def _node(self, node: Condition, path: str, compiled: Compiled) -> str:
@@ -246,7 +254,7 @@ class Builder:
 
     def _segment(self, name: str, path: str) -> Leaf:
         column = self._column()
-        member = (
+        member = self.inlined.get(name) or (
             f"(customer_id IN (SELECT customer_id FROM segment_members "
             f"WHERE segment = {lit(name)}))"
         )

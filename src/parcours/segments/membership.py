@@ -34,7 +34,7 @@ from parcours.identity.customer_events import COLUMNS, KEYS
 from parcours.identity.graph import PLACED_SOURCE, occurrences_query, owners_query
 from parcours.identity.rules import identity_rules
 from parcours.segments.checks import check, current_definitions, dependency_order
-from parcours.segments.compile import Builder, Compiled
+from parcours.segments.compile import Builder
 from parcours.segments.definition import SegmentDefinition, parse_definition
 from parcours.sql import lit
 from parcours.store.schema import EVENT_COLUMN_NAMES
@@ -233,11 +233,19 @@ def _apply(
     store: Store, saved: dict[str, tuple[SegmentDefinition, int]], customers: str | None
 ) -> Recompute:
     """Evaluate `saved` for the customers in scope (all when `customers` is None) and write
-    the entries and exits. Runs inside the caller's transaction."""
+    the entries and exits. Runs inside the caller's transaction.
+
+    The definitions are compiled in dependency order over one features table, each naming
+    another of the batch evaluating its boolean (`Builder.compile(inline=True)`): every
+    segment's members come out of one statement, and the differences with the members
+    before are written for all segments at once."""
     started = dt.datetime.now(dt.UTC)
     engine = store.engine
+    if not saved:
+        return Recompute(0, 0)
     builder = Builder(identity_rules(store.settings))
-    compiled = {name: builder.compile(d) for name, (d, _) in saved.items()}
+    order = dependency_order({n: d.segments_named() for n, (d, _) in saved.items()})
+    compiled = [builder.compile(saved[name][0], inline=True) for name in order]
     scope = None
     if customers is not None:
         engine.execute(
@@ -253,49 +261,50 @@ def _apply(
         )
         builder.events = SCOPE_EVENTS
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {RUN} AS {_run_rows('NULL', 'NULL')}")
-    order = dependency_order({n: d.segments_named() for n, (d, _) in saved.items()})
-    entered, left = {}, {}
-    for name in order:
-        entered[name], left[name] = _members(engine, name, saved[name][1], compiled[name], scope)
+    versions = ", ".join(f"({lit(name)}, {saved[name][1]})" for name in order)
+    now = " UNION ALL ".join(
+        f"SELECT {lit(c.name)} AS segment, customer_id FROM {FEATURES} WHERE {c.member_sql}"
+        for c in compiled
+    )
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {NOW} AS SELECT segment, customer_id, version "
+        f"FROM ({now}) JOIN (VALUES {versions}) v(segment, version) USING (segment)"
+    )
+    in_scope = f" AND customer_id IN ({scope})" if scope else ""
+    was = (
+        "SELECT m.segment, m.customer_id, v.version FROM segment_members m "
+        f"JOIN (VALUES {versions}) v(segment, version) USING (segment) WHERE true{in_scope}"
+    )
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {RUN} AS "
+        f"SELECT segment, customer_id, 'entered' AS change, version FROM {NOW} "
+        f"WHERE (segment, customer_id) NOT IN (SELECT segment, customer_id FROM ({was})) "
+        f"UNION ALL SELECT segment, customer_id, 'left', version FROM ({was}) "
+        f"WHERE (segment, customer_id) NOT IN (SELECT segment, customer_id FROM {NOW})"
+    )
+    counts = engine.query(f"SELECT segment, change, count(*) AS n FROM {RUN} GROUP BY ALL")
+    moved = {(r["segment"], r["change"]): r["n"] for r in counts.to_pylist()}
+    if moved:
+        engine.execute(
+            "DELETE FROM segment_members WHERE (segment, customer_id) IN "
+            f"(SELECT segment, customer_id FROM {RUN} WHERE change = 'left')"
+        )
+        engine.execute(
+            f"INSERT INTO segment_members SELECT segment, customer_id, version, now() "
+            f"FROM {RUN} WHERE change = 'entered'"
+        )
     _record(store, started)
     customers_seen = engine.scalar(f"SELECT count(*) FROM {FEATURES}")
     for table in (FEATURES, SCOPE, SCOPE_EVENTS, NOW):
         engine.execute(f"DROP TABLE IF EXISTS {table}")
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    return Recompute(len(saved), customers_seen, entered, left, round(seconds, 3))
-
-
-def _members(
-    engine: Engine, name: str, version: int, compiled: Compiled, scope: str | None
-) -> tuple[int, int]:
-    """Write one segment's entries and exits among the customers in scope."""
-    segment = lit(name)
-    engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {NOW} AS SELECT customer_id FROM {FEATURES} "
-        f"WHERE {compiled.member_sql}"
+    return Recompute(
+        len(saved),
+        customers_seen,
+        {name: moved.get((name, "entered"), 0) for name in order},
+        {name: moved.get((name, "left"), 0) for name in order},
+        round(seconds, 3),
     )
-    in_scope = f" AND customer_id IN ({scope})" if scope else ""
-    was = f"SELECT customer_id FROM segment_members WHERE segment = {segment}{in_scope}"
-    entered = engine.write(
-        f"INSERT INTO {RUN} SELECT {segment}, customer_id, 'entered', {version} FROM {NOW} "
-        f"WHERE customer_id NOT IN ({was})"
-    )
-    left = engine.write(
-        f"INSERT INTO {RUN} SELECT {segment}, customer_id, 'left', {version} FROM ({was}) "
-        f"WHERE customer_id NOT IN (SELECT customer_id FROM {NOW})"
-    )
-    if left:
-        engine.execute(
-            f"DELETE FROM segment_members WHERE segment = {segment} AND customer_id IN "
-            f"(SELECT customer_id FROM {RUN} WHERE segment = {segment} AND change = 'left')"
-        )
-    if entered:
-        engine.execute(
-            f"INSERT INTO segment_members SELECT segment, customer_id, version, now() "
-            f"FROM {RUN} WHERE segment = {segment} AND change = 'entered'"
-        )
-    return entered, left
 
 
 def _record(store: Store, at: dt.datetime) -> None:
