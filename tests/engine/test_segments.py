@@ -280,3 +280,16 @@ def test_a_customer_merged_away_leaves_its_segments(
     ]
     full = store.segments.recompute()
     assert sum(full.entered.values()) == sum(full.left.values()) == 0
+
+
+def test_a_toml_definition_is_the_same_structure(store: parcours.Parcours, tmp_path: Path) -> None:
+    path = tmp_path / "emailable.toml"
+    path.write_text('name = "emailable"\n[where.has]\nidentifier = "email"\n')
+    saved = store.segments.create(path)
+    users = _users(store)
+    # u1 is the only one whose identify carried an email.
+    assert {users[m["customer_id"]] for m in store.segments.members("emailable")} == {"u1"}
+    assert saved.version == 1 and store.segments.show("emailable").definition == {
+        "name": "emailable",
+        "where": {"has": {"identifier": "email"}},
+    }
