@@ -5,17 +5,15 @@ explain, history, recompute, refresh, delete — bound to a store as `p.segments
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from parcours.errors import NotFoundError
 from parcours.segments import explain as explaining
 from parcours.segments import membership
-from parcours.segments.checks import current_definitions
+from parcours.segments.checks import current_definitions, unknown_segment
 from parcours.segments.definition import (
     SegmentDefinition,
     load_definition,
@@ -40,16 +38,6 @@ def definition_of(given: Definition) -> SegmentDefinition:
     ):
         return load_definition(given)
     return parse_yaml(given)
-
-
-def unknown_segment(name: str, known: list[str]) -> NotFoundError:
-    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f"did you mean {' or '.join(near)}? " if near else ""
-    return NotFoundError(
-        f"No segment {name!r}",
-        f"{hint}the segments are: {', '.join(sorted(known)) or 'none yet'} "
-        "(parcours segments list)",
-    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from parcours.engine import Engine
+from parcours.errors import NotFoundError
 from parcours.segments.definition import Condition, DefinitionError, SegmentDefinition
 from parcours.store.schema import CHANNELS, EVENT_TYPES, IDENTIFIER_TYPES
 
@@ -111,6 +112,16 @@ def check(engine: Engine, definition: SegmentDefinition, dependencies: dict[str,
             "and let no segment name itself through others",
             where=f"segment {definition.name}",
         )
+
+
+def unknown_segment(name: str, known: list[str]) -> NotFoundError:
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    return NotFoundError(
+        f"No segment {name!r}",
+        f"{hint}the segments are: {', '.join(sorted(known)) or 'none yet'} "
+        "(parcours segments list)",
+    )
 
 
 def find_cycle(start: str, dependencies: dict[str, set[str]]) -> list[str] | None:

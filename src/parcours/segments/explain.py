@@ -15,7 +15,7 @@ from typing import Any
 
 from parcours.errors import NotFoundError
 from parcours.identity.rules import identity_rules
-from parcours.segments.checks import check, current_definitions
+from parcours.segments.checks import check, current_definitions, unknown_segment
 from parcours.segments.compile import Builder
 from parcours.segments.definition import SegmentDefinition
 from parcours.segments.membership import definitions
@@ -102,8 +102,6 @@ def explain(
     engine = store.engine
     saved = definitions(engine)
     if name not in saved:
-        from parcours.segments.catalog import unknown_segment
-
         raise unknown_segment(name, list(saved))
     if not engine.scalar("SELECT count(*) FROM identity_map WHERE customer_id = ?", [customer_id]):
         raise NotFoundError(

@@ -33,9 +33,9 @@ from parcours.engine import Engine
 from parcours.identity.customer_events import COLUMNS, KEYS
 from parcours.identity.graph import PLACED_SOURCE, occurrences_query, owners_query
 from parcours.identity.rules import identity_rules
-from parcours.segments.checks import check, current_definitions, dependency_order
+from parcours.segments.checks import check, current_definitions, dependency_order, unknown_segment
 from parcours.segments.compile import Builder
-from parcours.segments.definition import SegmentDefinition, parse_definition
+from parcours.segments.definition import DefinitionError, SegmentDefinition, parse_definition
 from parcours.sql import lit
 from parcours.store.schema import EVENT_COLUMN_NAMES
 from parcours.store.store import Store
@@ -101,7 +101,7 @@ def save(store: Store, definition: SegmentDefinition) -> Saved:
     current = saved.get(definition.name)
     changed = current is None or current[0].to_json_dict() != definition.to_json_dict()
     last = engine.scalar("SELECT max(version) FROM segments WHERE name = ?", [definition.name])
-    version = (last or 0) + 1 if changed else current[1]  # type: ignore[index]
+    version = current[1] if current is not None and not changed else (last or 0) + 1
     saved[definition.name] = (definition, version)
     dependencies[definition.name] = definition.segments_named()
     affected = _dependents(definition.name, dependencies)
@@ -139,8 +139,6 @@ def recompute(store: Store, names: list[str] | None = None) -> Recompute:
         wanted: set[str] = set()
         for name in names:
             if name not in saved:
-                from parcours.segments.catalog import unknown_segment
-
                 raise unknown_segment(name, list(saved))
             wanted |= set(_dependents(name, dependencies))
         saved = {n: saved[n] for n in wanted}
@@ -181,13 +179,9 @@ def retire(store: Store, name: str) -> int:
     engine = store.engine
     saved = definitions(engine)
     if name not in saved:
-        from parcours.segments.catalog import unknown_segment
-
         raise unknown_segment(name, list(saved))
     naming = sorted(n for n, (d, _) in saved.items() if name in d.segments_named() and n != name)
     if naming:
-        from parcours.segments.definition import DefinitionError
-
         raise DefinitionError(
             f"Segment {name!r} is named by {', '.join(naming)}",
             f"change or delete {', '.join(naming)} first",
