@@ -70,6 +70,10 @@ class Builder:
     as_of: dt.datetime | None = None
     leaves: list[Leaf] = field(default_factory=list)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    columns: set[str] = field(
+        default_factory=lambda: {"customer_id", "occurred_at", "type", "name", "channel"}
+    )
+    """The columns of the customers' events the leaves read (`events`, traits, consents)."""
     inlined: dict[str, str] = field(default_factory=dict)
     """The booleans of the segments compiled with `inline`, by name."""
     events: str = "customer_events"
@@ -137,6 +141,10 @@ class Builder:
                 f"json_extract_string(properties, {lit(json_path(key))}) = {lit(text(value))}"
             )
         matching = " AND ".join(where) or "true"
+        if leaf.properties or (leaf.sum or "").startswith("properties."):
+            self.columns.add("properties")
+        elif leaf.sum is not None:
+            self.columns.add(leaf.sum)
         what = describe_events(leaf)
         self._group("events", leaf.within)
         if leaf.sum is not None:
@@ -172,6 +180,7 @@ class Builder:
     def _trait(self, leaf: Any, path: str) -> Leaf:
         column = self._column()
         rule = self.rules.survivorship.get(leaf.name, self.rules.default_survivorship)
+        self.columns |= {"properties", "source", "event_id"}
         group = f"trait:{len(self.groups)}"
         self.groups[group] = {"kind": "trait", "name": leaf.name, "rule": rule}
         held = (
@@ -198,6 +207,7 @@ class Builder:
     def _consent(self, leaf: Any, path: str) -> Leaf:
         column = self._column()
         self._group("consents", None)
+        self.columns.add("properties")
         of = (
             f"json_extract_string(properties, '$.channel') = {lit(leaf.channel)} AND "
             f"json_extract_string(properties, '$.purpose') = {lit(leaf.purpose)}"

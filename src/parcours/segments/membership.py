@@ -247,11 +247,12 @@ def _apply(
             f"FROM ({customers}) WHERE customer_id IS NOT NULL"
         )
         scope = f"SELECT customer_id FROM {SCOPE}"
-        # The scope's events read once, not once per source: a few thousand rows.
+        # The scope's events read once, not once per source, and only the columns the
+        # leaves read: the scan reads every column it is asked for, for every event.
         engine.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS SELECT customer_id, occurred_at, "
-            "source, event_id, type, name, channel, amount, wait_seconds, duration_seconds, "
-            f"properties FROM customer_events WHERE customer_id IN ({scope})"
+            f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS SELECT "
+            f"{', '.join(sorted(builder.columns))} FROM customer_events "
+            f"WHERE customer_id IN ({scope})"
         )
         builder.events = SCOPE_EVENTS
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
