@@ -178,6 +178,8 @@ def main() -> None:
         figures["refresh_after_events_seconds"] = round(time.perf_counter() - started, 3)
         figures["refresh_after_events_customers"] = done.customers
     figures["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    if args.copy:
+        shutil.rmtree(store.parent)
     json.dump(figures, sys.stdout, indent=2)
     print()
 
