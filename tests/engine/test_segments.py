@@ -293,3 +293,37 @@ def test_a_toml_definition_is_the_same_structure(store: parcours.Parcours, tmp_p
         "name": "emailable",
         "where": {"has": {"identifier": "email"}},
     }
+
+
+def test_traits_survive_by_the_same_rules_as_the_profile(tmp_path: Path) -> None:
+    """The records of tests/engine/test_profile.py: the CRM (trusted) says Lyon and the web
+    Paris later; two records say Jeanne, one Jane; the latest plan is silver."""
+
+    def identify(source: str, at: str, traits: dict[str, str], n: int) -> str:
+        message = {"type": "identify", "userId": "u1", "messageId": f"{source}-{n}"}
+        return json.dumps({**message, "timestamp": at, "traits": traits})
+
+    rules = {
+        "survivorship": {"city": "most_trusted", "first_name": "most_frequent"},
+        "trusted_sources": ["crm"],
+    }
+    with parcours.connect(tmp_path / "s.duckdb", identity=rules) as p:
+        crm = [identify("crm", "2026-01-01T00:00:00Z", {"city": "Lyon", "first_name": "Jeanne"}, 1)]
+        web = [
+            identify("web", "2026-03-01T00:00:00Z", {"city": "Paris", "first_name": "Jane"}, 1),
+            identify("web", "2026-02-01T00:00:00Z", {"first_name": "Jeanne", "plan": "gold"}, 2),
+            identify("web", "2026-04-01T00:00:00Z", {"plan": "silver"}, 3),
+        ]
+        _import(p, tmp_path, crm, "crm")
+        _import(p, tmp_path, web, "web")
+        chosen = {"city": "Lyon", "first_name": "Jeanne", "plan": "silver"}
+        for trait, value in chosen.items():
+            preview = p.segments.preview(
+                {"name": "t", "where": {"trait": {"name": trait, "equals": value}}}
+            )
+            assert preview.customers == 1, (trait, value)
+        for trait, value in {"city": "Paris", "first_name": "Jane", "plan": "gold"}.items():
+            preview = p.segments.preview(
+                {"name": "t", "where": {"trait": {"name": trait, "equals": value}}}
+            )
+            assert preview.customers == 0, (trait, value)

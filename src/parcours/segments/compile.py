@@ -181,15 +181,26 @@ class Builder:
         column = self._column()
         rule = self.rules.survivorship.get(leaf.name, self.rules.default_survivorship)
         self.columns |= {"properties", "source", "event_id"}
-        group = f"trait:{len(self.groups)}"
-        self.groups[group] = {"kind": "trait", "name": leaf.name, "rule": rule}
+        value = "value"
+        if rule == "most_frequent":  # a count per value: a query of its own
+            group = f"trait:{len(self.groups)}"
+            self.groups[group] = {"kind": "trait", "name": leaf.name, "rule": rule}
+        else:  # every other trait in one pass over the identify events
+            group = "traits"
+            self.groups.setdefault(group, {"kind": "traits"})
+            first = "trust" if rule == "most_trusted" else "0"
+            v = f"json_extract_string(properties, {lit(json_path(leaf.name))})"
+            value = (
+                f"arg_min({v}, {{'a': {first}, 'b': -epoch_us(occurred_at), 'c': source, "
+                f"'d': event_id}}) FILTER (WHERE coalesce({v}, '') <> '')"
+            )
         held = (
             compare(column, leaf, "auto", path)
             if leaf.comparators()
             else f"coalesce({column} IS NOT NULL, false)"
         )
         text_ = f"trait {leaf.name}{words(leaf) or ' has a value'}"
-        return Leaf(column, path, text_, group, "value", held)
+        return Leaf(column, path, text_, group, value, held)
 
     def _has(self, leaf: Any, path: str) -> Leaf:
         column = self._column()
@@ -318,6 +329,12 @@ class Builder:
             return f"SELECT customer_id, {values} FROM {self.events} WHERE {where} GROUP BY 1"
         if kind == "trait":
             return self._trait_query(group, leaves, scope)
+        if kind == "traits":
+            at = "".join(f" AND {c}" for c in self._since(None))
+            return (
+                f"SELECT customer_id, {values} FROM (SELECT *, {self._trust()} AS trust "
+                f"FROM {self.events} WHERE type = 'identify'{scope}{at}) GROUP BY 1"
+            )
         if kind == "score":
             return (
                 f"SELECT customer_id, {values} FROM customer_scores "
@@ -334,6 +351,12 @@ class Builder:
             source = cases_query(contacts_query(journeys_scope), EffortWeights())
         return f"SELECT customer_id, {values} FROM ({source}) GROUP BY 1"
 
+    def _trust(self) -> str:
+        """An identify record's source's place in `trusted_sources` (others after)."""
+        trusted = self.rules.trusted_sources
+        cases = " ".join(f"WHEN {lit(s)} THEN {i}" for i, s in enumerate(trusted))
+        return f"CASE source {cases} ELSE {len(trusted)} END" if trusted else "0"
+
     def _trait_query(self, group: dict[str, Any], leaves: list[Leaf], scope: str) -> str:
         """The trait's surviving value per customer, as `identity.profile.survivors` picks
         it: the rule's order (frequency, trusted source, or none), then the latest record,
@@ -342,9 +365,7 @@ class Builder:
         if rule == "most_frequent":
             first = "-count(*) OVER (PARTITION BY customer_id, v)"
         elif rule == "most_trusted":
-            trusted = self.rules.trusted_sources
-            cases = " ".join(f"WHEN {lit(s)} THEN {i}" for i, s in enumerate(trusted))
-            first = f"CASE source {cases} ELSE {len(trusted)} END" if trusted else "0"
+            first = self._trust()
         else:
             first = "0"
         path = lit(json_path(group["name"]))
