@@ -66,6 +66,10 @@ class Scope:
     """Conditions an analysis adds itself (already valid SQL)."""
     segment: str | None = None
     """A saved segment's name (`parcours segments list`): its members now."""
+    table: str = field(default="customer_events", repr=False)
+    """Where the events are read: `customer_events`, or a copy of some customers' events with
+    the columns an analysis reads (the segments station's refresh reads a few customers'
+    journey facts from its copy)."""
 
     def __post_init__(self) -> None:
         """Refuse what cannot narrow the events, when the scope is made: a time that is not
@@ -144,7 +148,7 @@ class Scope:
         """SQL for the scoped events."""
         conditions = self.conditions()
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return f"SELECT {columns} FROM customer_events{where}"
+        return f"SELECT {columns} FROM {self.table}{where}"
 
 
 def _check_segment(store: Store, name: str) -> None:

@@ -34,6 +34,15 @@ from parcours.segments.definition import (
 )
 from parcours.sql import ident, lit
 
+PROFILE_COLUMNS = ("customer_id", "occurred_at", "type", "name", "source", "event_id", "properties")
+"""The columns traits and consents read."""
+JOURNEY_COLUMNS = (
+    *("customer_id", "customer_key", "source", "event_id", "event_key", "occurred_at"),
+    *("channel", "type", "name", "session_id", "intent", "outcome", "agent", "team"),
+    *("wait_seconds", "duration_seconds"),
+)
+"""The columns visits and contacts read (`journeys.visits`, `journeys.contacts`)."""
+
 
 @dataclass(frozen=True)
 class Leaf:
@@ -73,17 +82,33 @@ class Builder:
     columns: set[str] = field(
         default_factory=lambda: {"customer_id", "occurred_at", "type", "name", "channel"}
     )
-    """The columns of the customers' events the leaves read (`events`, traits, consents)."""
+    """The columns of the customers' events the `events` leaves read."""
     inlined: dict[str, str] = field(default_factory=dict)
     """The booleans of the segments compiled with `inline`, by name."""
     events: str = "customer_events"
-    """Where event aggregates, traits and consents read the customers' events: the table,
-    or (an incremental refresh) a copy of the scope's events, read once for all of them."""
+    """Where event aggregates read the customers' events: the table, or (an incremental
+    refresh) a copy of the scope's events with `columns`, read once for all of them."""
+    profile_events: str = "customer_events"
+    """Where traits and consents read the customers' identify and consent events
+    (`PROFILE_COLUMNS`): the table, or the scope's copy."""
+    journey_events: str = "customer_events"
+    """Where journey facts read the customers' events (`JOURNEY_COLUMNS`): the table, or the
+    scope's copy."""
     moment: dt.datetime = field(init=False)
     """The instant windows end at: `as_of`, else now (read once, for every leaf)."""
 
     def __post_init__(self) -> None:
         self.moment = (self.as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+
+    @property
+    def reads_journeys(self) -> bool:
+        """Whether a leaf reads journey facts (`JOURNEY_COLUMNS`)."""
+        return any(g["kind"] in ("visits", "contacts") for g in self.groups.values())
+
+    @property
+    def reads_profile(self) -> bool:
+        """Whether a leaf reads traits or consents (`PROFILE_COLUMNS`)."""
+        return any(g["kind"] in ("trait", "traits", "consents") for g in self.groups.values())
 
     @property
     def at(self) -> str:
@@ -180,7 +205,7 @@ class Builder:
     def _trait(self, leaf: Any, path: str) -> Leaf:
         column = self._column()
         rule = self.rules.survivorship.get(leaf.name, self.rules.default_survivorship)
-        self.columns |= {"properties", "source", "event_id"}
+
         value = "value"
         if rule == "most_frequent":  # a count per value: a query of its own
             group = f"trait:{len(self.groups)}"
@@ -218,7 +243,6 @@ class Builder:
     def _consent(self, leaf: Any, path: str) -> Leaf:
         column = self._column()
         self._group("consents", None)
-        self.columns.add("properties")
         of = (
             f"json_extract_string(properties, '$.channel') = {lit(leaf.channel)} AND "
             f"json_extract_string(properties, '$.purpose') = {lit(leaf.purpose)}"
@@ -326,14 +350,16 @@ class Builder:
         if kind == "consents":
             names = f"{lit(CONSENT_GIVEN)}, {lit(CONSENT_WITHDRAWN)}"
             where = f"name IN ({names}){scope}" + "".join(f" AND {c}" for c in self._since(None))
-            return f"SELECT customer_id, {values} FROM {self.events} WHERE {where} GROUP BY 1"
+            return (
+                f"SELECT customer_id, {values} FROM {self.profile_events} WHERE {where} GROUP BY 1"
+            )
         if kind == "trait":
             return self._trait_query(group, leaves, scope)
         if kind == "traits":
             at = "".join(f" AND {c}" for c in self._since(None))
             return (
                 f"SELECT customer_id, {values} FROM (SELECT *, {self._trust()} AS trust "
-                f"FROM {self.events} WHERE type = 'identify'{scope}{at}) GROUP BY 1"
+                f"FROM {self.profile_events} WHERE type = 'identify'{scope}{at}) GROUP BY 1"
             )
         if kind == "score":
             return (
@@ -344,7 +370,9 @@ class Builder:
         start = None
         if window is not None:
             start = self.moment - dt.timedelta(seconds=window_seconds(window))
-        journeys_scope = Scope(since=start, until=self.as_of, customers=customers)
+        journeys_scope = Scope(
+            since=start, until=self.as_of, customers=customers, table=self.journey_events
+        )
         if kind == "visits":
             source = visits_query(journeys_scope)
         else:
@@ -378,7 +406,7 @@ class Builder:
                 FROM (SELECT customer_id, v, occurred_at, source, event_id, {first} AS r
                       FROM (SELECT customer_id, occurred_at, source, event_id,
                                    json_extract_string(properties, {path}) AS v
-                            FROM {self.events} WHERE type = 'identify'{scope}{at})
+                            FROM {self.profile_events} WHERE type = 'identify'{scope}{at})
                       WHERE v IS NOT NULL AND v <> '')
                 GROUP BY customer_id)
         """

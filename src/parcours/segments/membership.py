@@ -34,7 +34,7 @@ from parcours.identity.customer_events import COLUMNS, KEYS
 from parcours.identity.graph import PLACED_SOURCE, occurrences_query, owners_query
 from parcours.identity.rules import identity_rules
 from parcours.segments.checks import check, current_definitions, dependency_order, unknown_segment
-from parcours.segments.compile import Builder
+from parcours.segments.compile import JOURNEY_COLUMNS, PROFILE_COLUMNS, Builder
 from parcours.segments.definition import DefinitionError, SegmentDefinition, parse_definition
 from parcours.sql import lit
 from parcours.store.schema import EVENT_COLUMN_NAMES
@@ -248,13 +248,17 @@ def _apply(
         )
         scope = f"SELECT customer_id FROM {SCOPE}"
         # The scope's events read once, not once per source, and only the columns the
-        # leaves read: the scan reads every column it is asked for, for every event.
+        # leaves read. Filtered by customer alone: the engine then skips the rows of other
+        # customers before reading their columns (a small scope reads a few row groups);
+        # any other condition here would make it read every row's properties.
+        columns = set(builder.columns)
+        columns |= set(PROFILE_COLUMNS) if builder.reads_profile else set()
+        columns |= set(JOURNEY_COLUMNS) if builder.reads_journeys else set()
         engine.execute(
             f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS SELECT "
-            f"{', '.join(sorted(builder.columns))} FROM customer_events "
-            f"WHERE customer_id IN ({scope})"
+            f"{', '.join(sorted(columns))} FROM customer_events WHERE customer_id IN ({scope})"
         )
-        builder.events = SCOPE_EVENTS
+        builder.events = builder.profile_events = builder.journey_events = SCOPE_EVENTS
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
     versions = ", ".join(f"({lit(name)}, {saved[name][1]})" for name in order)
     now = " UNION ALL ".join(
