@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from parcours.segments import catalog
 from parcours.segments import lifetime_value as clv_scores
 from parcours.segments import milestones as _milestones
 from parcours.segments.health import health as health_scores
@@ -55,3 +56,20 @@ class Scores(Component):
 
     # Milestones (milestones.py): each customer's status on a time-bounded objective.
     milestones = service(_milestones.milestones)
+
+
+class Segments(Component):
+    """Declarative segments (docs/segments.md): saved, versioned definitions whose members
+    are kept current, with their history and an event per entry and exit."""
+
+    create = service(catalog.create)
+    save = service(catalog.create)
+    list = service(catalog.list_segments)
+    show = service(catalog.show)
+    preview = service(catalog.preview)
+    members = service(catalog.members)
+    explain = service(catalog.explain)
+    history = service(catalog.history)
+    recompute = service(catalog.recompute)
+    refresh = service(catalog.refresh)
+    delete = service(catalog.delete)
