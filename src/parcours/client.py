@@ -96,7 +96,7 @@ class Parcours:
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping; then
-        update the customers its events touch, and their segments (unless
+        update the customers its events touch, their scores and their segments (unless
         `identity.resolve_on_arrival` is off).
 
         `summary.fields_not_found` names the mapped fields no record had; `strict=True` refuses
@@ -116,11 +116,11 @@ class Parcours:
                 "SELECT source, event_id FROM events WHERE import_id = ?",
                 [summary.import_id],
             )
-            from parcours.segments.membership import refresh, touched_customers
+            from parcours.segments.membership import touched_customers
+            from parcours.segments.recompute import refresh_touched
 
-            refresh(
-                self.store, touched_customers(self.store, f"import_id = {lit(summary.import_id)}")
-            )
+            touched = touched_customers(self.store, f"import_id = {lit(summary.import_id)}")
+            refresh_touched(self.store, touched)
         return summary
 
     def stats(self) -> dict[str, Any]:

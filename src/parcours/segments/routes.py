@@ -245,3 +245,19 @@ def segment_history(
     limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
 ) -> list[dict[str, Any]]:
     return segments.history(name, customer_id=customer, limit=limit)
+
+
+# --- The whole station (segments/recompute.py) --------------------------------------------------
+
+
+@router.post("/v1/scores/recompute", summary="Recompute every score, then every segment")
+async def recompute_station(writer: WriterDep, ladder: str = "orders") -> dict[str, Any]:
+    """Every score for every customer (refitting the models), then every saved segment,
+    through the store's one writer. Only a shipped ladder is accepted over HTTP."""
+    if ladder not in shipped_ladders():
+        raise BadRequest(
+            f"No shipped ladder is called {ladder!r}",
+            f"choose one of: {', '.join(shipped_ladders())}",
+        )
+    run: Any = await writer.call(lambda s: Scores(s).recompute(ladder=ladder))
+    return dict(run.to_dict())

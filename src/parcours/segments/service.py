@@ -13,6 +13,7 @@ from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
 from parcours.segments.health_view import current_health
 from parcours.segments.personas import personas
+from parcours.segments.recompute import recompute_all, refresh_touched
 from parcours.segments.rfm import rfm
 from parcours.segments.standing import standing
 from parcours.segments.tiers import tier_moves, tiers
@@ -37,6 +38,8 @@ class Scores(Component):
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
 
     of = service(standing)
+    recompute = service(recompute_all)
+    refresh = service(refresh_touched)
     report_sections = service(report_sections)
 
     # Health (segments/health.py): the rules scorecard, the learned model, their back-test.
