@@ -343,7 +343,17 @@ def _fit_rows(model: dict[str, Any]) -> list[dict[str, Any]]:
             "customers": model[key]["customers"],
         }
         for key, (label, keys) in names.items()
-    ]
+    ] + (
+        [
+            {
+                "model": "spend: customers' own (Gamma-Gamma refused)",
+                "parameters": f"mean {model['empirical_spend']['mean']:.4g}; "
+                + model["empirical_spend"]["because"],
+            }
+        ]
+        if "empirical_spend" in model
+        else []
+    )
 
 
 # --- end of lifetime value ----------------------------------------------------------------------

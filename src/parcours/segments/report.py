@@ -150,16 +150,17 @@ def _rfm_section(result: Rfm) -> Built:
     sentence = f"{result.customers:,} buyers as of {result.as_of}, scored 1–{bins} by quintile."
     if biggest and by_value:
         sentence += (
-            f" The largest cell is {biggest['cell']} ({biggest['customers']:,}); "
-            f"{by_value['cell']} hold the most spend."
+            f" The largest cell is {biggest['name']} ({biggest['customers']:,}); "
+            f"{by_value['name']} hold the most spend."
         )
     table = Table(
         (
-            Column("cell", "cell", "text"),
+            Column("name", "cell", "text"),
+            Column("meaning", "what it means", "text"),
             Column("customers", "customers", "count"),
             Column("monetary", "spend", "money"),
         ),
-        [{k: c.get(k) for k in ("cell", "customers", "monetary")} for c in cells],
+        [{k: c.get(k) for k in ("name", "meaning", "customers", "monetary")} for c in cells],
     )
     return Section("rfm", "RFM cells", sentence, [heat], table), None
 
