@@ -37,10 +37,15 @@ def standing_rows(scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "score": name,
                 "label": score.get("label") or "",
                 "value": score.get("value"),
-                "why": "; ".join(str(r) for r in reasons) if reasons else "",
+                "why": "; ".join(_reason(r) for r in reasons) if reasons else "",
             }
         )
     return rows
+
+
+def _reason(reason: Any) -> str:
+    """A reason in words: as given, or its `reason` when the model gives it with its figures."""
+    return str(reason.get("reason", reason)) if isinstance(reason, dict) else str(reason)
 
 
 # Health (segments/health.py): `parcours scores health` and `parcours scores backtest`.

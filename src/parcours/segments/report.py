@@ -188,12 +188,29 @@ def _personas_section(result: Personas) -> Built:
         ),
         rows,
     )
+    shares = go.Figure(
+        go.Bar(
+            x=[p.share for p in result.personas],
+            y=[f"{p.number}. {p.name}" for p in result.personas],
+            orientation="h",
+            text=[f"{p.share:.0%} · spend {p.mean_spend:,.0f}" for p in result.personas],
+            hovertext=[p.description for p in result.personas],
+            marker_color="#6baed6",
+        )
+    )
+    shares.update_layout(
+        template=TEMPLATE,
+        title="Personas: their share of customers (hover: what sets them apart)",
+        xaxis_tickformat=".0%",
+        yaxis_autorange="reversed",
+        margin={"l": 260},
+    )
     largest = max(result.personas, key=lambda p: p.share)
     sentence = (
         f"{result.k} personas among {result.customers:,} customers (k chosen by silhouette); "
         f"the largest, {largest.name}, is {largest.share:.0%} of them."
     )
-    return Section("personas", "Personas", sentence, [], table), None
+    return Section("personas", "Personas", sentence, [shares], table), None
 
 
 def _health_section(result: Backtest) -> Built:
