@@ -91,10 +91,17 @@ def _tiers_section(result: Tiers) -> Built:
         go.Bar(
             x=[row["tier"] for row in result.distribution],
             y=[row["customers"] for row in result.distribution],
+            text=[f"{row['customers']:,}" for row in result.distribution],
             marker_color="#3182bd",
         )
     )
-    bars.update_layout(template=TEMPLATE, title="Customers by tier now", yaxis_title="customers")
+    # A base tier holds most customers: a log scale keeps the top tiers visible.
+    bars.update_layout(
+        template=TEMPLATE,
+        title="Customers by tier now (log scale)",
+        yaxis_title="customers",
+        yaxis_type="log",
+    )
     figures = [bars]
     if result.moves:
         months = sorted({m["month"] for m in result.moves})
@@ -293,9 +300,14 @@ def _clv_section(store: Store) -> Built:
         top_rows,
     )
     clv = result.distribution.get("clv", {})
+    spend = (
+        "their own mean spend, as Gamma-Gamma could not describe it"
+        if "empirical_spend" in result.model
+        else "Gamma-Gamma"
+    )
     sentence = (
-        f"{result.customers:,} buyers valued as of {result.as_of} (BG/NBD and Gamma-Gamma on "
-        f"their purchases): {_money(clv.get('total'))} expected over "
+        f"{result.customers:,} buyers valued as of {result.as_of} (BG/NBD on their purchases, "
+        f"{spend}): {_money(clv.get('total'))} expected over "
         f"{result.horizon_days:.0f} days, a median of {_money(clv.get('median'))} a customer."
     )
     share_top = _top_decile_share(store)
