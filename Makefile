@@ -37,6 +37,7 @@ bench: $(STAMP)  ## side-by-side benchmarks (not tests): make bench ROWS=1000000
 	$(BIN)/python bench/import.py --rows $(or $(ROWS),1000000)
 	$(BIN)/python bench/journeys.py --sizes $(or $(ROWS),1000000)
 	$(BIN)/python bench/startup.py --store bench/out/startup/store.duckdb
+	$(BIN)/python bench/scores.py --events $(or $(ROWS),1000000)
 
 clean:
 	rm -rf $(VENV) parcours-demo .pytest_cache .mypy_cache .ruff_cache
