@@ -1,11 +1,7 @@
 """`parcours scores ...`: thin commands over `p.scores`, one per score."""
 
-<<<<<<< HEAD
-from typing import Any
-=======
 from pathlib import Path
-from typing import Annotated
->>>>>>> health
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +20,6 @@ scores_app = typer.Typer(
 )
 
 
-<<<<<<< HEAD
 def standing_rows(scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """A customer's scores as table rows: the label, the number and, where the model gives
     them, its reasons in words (`details.reasons`)."""
@@ -41,7 +36,8 @@ def standing_rows(scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-=======
+
+
 # Health (segments/health.py): `parcours scores health` and `parcours scores backtest`.
 
 
@@ -117,4 +113,3 @@ def backtest_command(
         )
     ]
     print_rows(rows, fmt, title=result.headline)
->>>>>>> health
