@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from parcours.errors import BadRequest
-from parcours.segments.features import BY_NAME, Features
+from parcours.segments.features import Features
 
 Floats = npt.NDArray[np.float64]
 
@@ -160,32 +160,6 @@ class HealthModel:
         without = self._calibrated(decision[:, None] - terms)
         return np.asarray(100.0 * (without - p[:, None]), dtype=np.float64)
 
-    def explain(
-        self, features: Features, contributions: Floats, top: int = 3
-    ) -> list[list[dict[str, Any]]]:
-        """Each customer's `top` signals by the points they move, in plain words."""
-        order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top].tolist()
-        moved = contributions.tolist()
-        values = [features.values[name].tolist() for name in self.signals_]
-        found = []
-        for i, ranked in enumerate(order):
-            reasons = []
-            for k in ranked:
-                points = moved[i][k]
-                if round(points) == 0:
-                    continue
-                name, value = self.signals_[k], values[k][i]
-                reasons.append(
-                    {
-                        "signal": name,
-                        "value": None if value != value else value,
-                        "points": round(points, 1),
-                        "reason": f"{words(name, value)} ({points:+.0f})".replace("-", "−"),
-                    }
-                )
-            found.append(reasons)
-        return found
-
     def to_json(self) -> dict[str, Any]:
         """Every fitted parameter, as JSON (never a pickle)."""
         assert self.coef_ is not None and self.fill_ is not None
@@ -214,20 +188,6 @@ class HealthModel:
         a, b = data["platt"]
         model.platt_ = (float(a), float(b))
         return model
-
-
-def words(name: str, value: float) -> str:
-    """A signal's value in plain words: "3 unresolved cases in 90 days"."""
-    if np.isnan(value):
-        if name == "days_since_purchase":
-            return "never bought"
-        return f"no {name.replace('_', ' ')}"
-    number: float | int = float(value)
-    if name not in ("engagement_rate_90d", "satisfaction", "spend_90d") and float(value) % 1 == 0:
-        number = int(value)
-    if name == "spend_90d":
-        return f"{number:,.2f} spent in 90 days"
-    return BY_NAME[name].words.format(value=number)
 
 
 @dataclass(frozen=True)
