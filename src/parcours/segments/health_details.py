@@ -37,7 +37,8 @@ NO_SIGN = "−"
 
 def _floats(values: Floats) -> pa.Array:
     """A float column, NaN as NULL."""
-    return pa.array(np.asarray(values, dtype=np.float64), type=pa.float64(), from_pandas=True)
+    floats = np.asarray(values, dtype=np.float64)
+    return pa.array(floats, type=pa.float64(), mask=np.isnan(floats))
 
 
 def bands(scorecard: Scorecard, values: Floats) -> list[str]:
