@@ -86,7 +86,8 @@ def rules_rows_sql(scored: RulesScores, table: str) -> str:
         o AS (
             SELECT customer_id, value AS previous,
                    coalesce(from_json(details -> '$.measures', {old_type}), []) AS old
-            FROM customer_scores WHERE score = 'health_rules'
+            FROM customer_scores
+            WHERE score = 'health_rules' AND customer_id IN (SELECT customer_id FROM {table})
         )
         SELECT n.customer_id, n.value, n.label, to_json({{
             'band': n.label, 'groups': n.groups, 'measures': n.measures,
