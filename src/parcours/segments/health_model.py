@@ -58,6 +58,10 @@ CLIP = 4.0
 when every customer of the training date started together) must not swing a score later."""
 REGULARISATION = 0.3
 """C of the logistic regression (inverse L2 strength): a little shrinkage for small bases."""
+MOST = 50_000
+"""Customers a fit learns from at most: a uniform random sample (seeded) of larger bases. Some
+twenty coefficients are known to a few hundredths from 50,000 customers; the sample keeps the
+churn rate, so Platt's calibration stays unbiased, and a fit takes seconds, not a minute."""
 
 
 def design(features: Features, names: tuple[str, ...] = MODEL_SIGNALS) -> Floats:
@@ -93,7 +97,8 @@ class HealthModel:
     """Platt's (a, b): P(churn) = 1 / (1 + exp(a·f + b)), f the regression's decision value."""
 
     def fit(self, features: Features, churned: npt.NDArray[np.bool_]) -> HealthModel:
-        """Fit on `features` and the observed churn of each customer; returns self."""
+        """Fit on `features` and the observed churn of each customer (at most `MOST` of them,
+        drawn at random); returns self."""
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -108,6 +113,9 @@ class HealthModel:
                 "train on an earlier date or a longer horizon, or import more history",
             )
         raw = design(features)
+        if len(y) > MOST:
+            sample = np.sort(np.random.default_rng(0).choice(len(y), MOST, replace=False))
+            raw, y = raw[sample], y[sample]
         present = ~np.all(np.isnan(raw), axis=0)
         signals = tuple(n for n, keep in zip(MODEL_SIGNALS, present, strict=True) if keep)
         raw = raw[:, present]
