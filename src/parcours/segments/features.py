@@ -120,7 +120,7 @@ def features_query(
     scope = Scope(until=as_of, customers=customers)
     recent = Scope(since=since_90, until=as_of, customers=customers)
     visits = visits_query(recent)
-    contacts = contacts_query(recent)
+    contacts = "SELECT * FROM contacted"
     cases = cases_query(contacts, EffortWeights())
     sent = ", ".join(lit(n) for n in SENT)
     engaged = ", ".join(lit(n) for n in ENGAGED)
@@ -133,6 +133,7 @@ def features_query(
     )
     return f"""
         WITH ev AS ({scope.events()}),
+        contacted AS MATERIALIZED ({contacts_query(recent)}),
         act AS (
             SELECT customer_id, max(occurred_at) AS last_at, min(occurred_at) AS first_at
             FROM ev WHERE {activity_condition()} GROUP BY customer_id

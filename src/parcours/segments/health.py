@@ -51,6 +51,7 @@ HORIZON_DAYS = 60
 ACTIVE_DAYS = 90
 """A customer can churn when active in this many days before the date."""
 ROWS = "_health_rows"
+TOUCHED = "_health_customers"
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,13 @@ def health(
         raise BadRequest(f"horizon_days {horizon_days} is not a duration", "give days ≥ 1")
     at = _instant(as_of, "as_of") or _end(store)
     scorecard = load_scorecard(rules)
+    if customers is not None:
+        # The customers' query once (the features and the writes read it several times).
+        store.engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TOUCHED} AS "
+            f"SELECT DISTINCT customer_id FROM ({customers})"
+        )
+        customers = f"SELECT customer_id FROM {TOUCHED}"
     model, version, horizon, evaluation = _learned(
         store, at, horizon_days, reuse=customers is not None and not refit
     )
