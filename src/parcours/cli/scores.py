@@ -1,5 +1,6 @@
 """`parcours scores ...`: thin commands over `p.scores`, one per score."""
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,8 @@ from parcours.cli.output import (
     FormatOption,
     OutputFormat,
     StoreOption,
+    console,
+    percent,
     print_json,
     print_record,
     print_rows,
@@ -113,3 +116,145 @@ def backtest_command(
         )
     ]
     print_rows(rows, fmt, title=result.headline)
+
+
+# Tiers, RFM and personas (segments/tiers.py, rfm.py, personas.py) ---------------------------
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is not a date: write it YYYY-MM-DD") from error
+
+
+AsOfOption = Annotated[
+    dt.date | None,
+    typer.Option(
+        "--as-of",
+        parser=_date,
+        help="Score as of the end of this day, UTC (default: the day of the last event).",
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Compute and show, without writing the scores.")
+]
+
+
+@scores_app.command("tiers")
+def tiers_command(
+    ladder: Annotated[
+        str, typer.Option(help="A shipped ladder (orders, spend) or a YAML ladder file.")
+    ] = "orders",
+    as_of: AsOfOption = None,
+    dry_run: DryRunOption = False,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Each customer's tier on a ladder (upgrade at once, downgrade after the grace period),
+    written as the `tier` score with its history; shows the distribution and the moves."""
+    from parcours.client import connect
+
+    with connect(store) as p:
+        result = p.scores.tiers(ladder=ladder, as_of=as_of, write=not dry_run)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    title = (
+        f"Tiers on {result.ladder} as of {result.reviewed_at[:10]}: {result.customers:,} customers"
+    )
+    print_rows(result.distribution, fmt, title=title)
+    if fmt is OutputFormat.table:
+        print_rows(result.moves, fmt, title="Moves per month")
+        _written(result.written)
+
+
+@scores_app.command("rfm")
+def rfm_command(
+    as_of: AsOfOption = None,
+    bins: Annotated[int, typer.Option(help="Scores per measure (5: quintiles).")] = 5,
+    purchase: Annotated[str, typer.Option(help="The purchase event.")] = "Order Completed",
+    dry_run: DryRunOption = False,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Recency, frequency and monetary scores of every buyer, the named cells and the R x F
+    grid; written as the `rfm` score."""
+    from parcours.client import connect
+
+    with connect(store) as p:
+        result = p.scores.rfm(as_of=as_of, bins=bins, purchase=purchase, write=not dry_run)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    cells = [
+        {
+            "cell": c["name"],
+            "customers": c["customers"],
+            "share": c["share"],
+            "monetary": c["monetary"],
+            "meaning": c["meaning"],
+        }
+        for c in result.cells
+    ]
+    print_rows(cells, fmt, title=f"RFM as of {result.as_of}: {result.customers:,} buyers")
+    if fmt is OutputFormat.table:
+        print_rows(_grid(result.grid, result.bins), fmt, title="Customers by R (rows) and F")
+        _written(result.written)
+
+
+def _grid(grid: list[dict[str, Any]], bins: int) -> list[dict[str, Any]]:
+    rows = []
+    for r in range(bins, 0, -1):
+        row: dict[str, Any] = {"R": r}
+        row.update({f"F{g['f']}": g["customers"] for g in grid if g["r"] == r})
+        rows.append(row)
+    return rows
+
+
+@scores_app.command("personas")
+def personas_command(
+    k_min: Annotated[int, typer.Option(help="The fewest personas to try.")] = 3,
+    k_max: Annotated[int, typer.Option(help="The most personas to try.")] = 8,
+    seed: Annotated[int, typer.Option(help="Same seed, same personas.")] = 7,
+    dry_run: DryRunOption = False,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Customers clustered on behaviour (k-means, k by silhouette), each persona described;
+    written as the `persona` score, the model saved for customers scored later."""
+    from parcours.client import connect
+
+    with connect(store) as p:
+        result = p.scores.personas(ks=range(k_min, k_max + 1), seed=seed, write=not dry_run)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    rows = [
+        {
+            "persona": f"{c.number}. {c.name}",
+            "share": c.share,
+            "mean_spend": c.mean_spend,
+            "conversion": c.conversion,
+            "channels": ", ".join(
+                f"{ch['channel']} {percent(ch['share'])}" for ch in c.preferred_channels
+            ),
+            "distinctive": c.description,
+        }
+        for c in result.personas
+    ]
+    chosen = result.silhouettes.get(str(result.k))
+    title = f"{result.k} personas of {result.customers:,} customers (silhouette {chosen})"
+    print_rows(rows, fmt, title=title)
+    if fmt is OutputFormat.table:
+        _written(result.written)
+
+
+def _written(written: dict[str, Any] | None) -> None:
+    if written is None:
+        console.print("Not written (--dry-run).")
+    else:
+        console.print(
+            f"Written: {written['scored']:,} customers scored, {written['changed']:,} changed.",
+            highlight=False,
+        )

@@ -124,3 +124,25 @@ def latest_model(engine: Engine, score: str) -> dict[str, Any] | None:
     row["parameters"] = orjson.loads(row["parameters"])
     row["evaluation"] = orjson.loads(row["evaluation"]) if row["evaluation"] else None
     return row
+
+
+def write_history(
+    engine: Engine,
+    score: str,
+    rows_sql: str,
+    *,
+    version: str,
+    customers_sql: str | None = None,
+) -> int:
+    """Replace the history of `score` (every customer's, or those `customers_sql` selects) by
+    dated rows: `rows_sql` answers customer_id, value, label, changed_at, previous_value,
+    previous_label. For a score whose changes have dates of their own (a tier move takes
+    effect at a review), not the date it was computed; one transaction; returns the rows."""
+    in_scope = "" if customers_sql is None else f" AND customer_id IN ({customers_sql})"
+    with engine.transaction():
+        engine.execute(f"DELETE FROM customer_score_changes WHERE score = {lit(score)}{in_scope}")
+        return engine.write(
+            f"INSERT INTO customer_score_changes SELECT customer_id, {lit(score)}, "
+            f"CAST(value AS DOUBLE), CAST(label AS VARCHAR), {lit(version)}, changed_at, "
+            f"CAST(previous_value AS DOUBLE), CAST(previous_label AS VARCHAR) FROM ({rows_sql})"
+        )

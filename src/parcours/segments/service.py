@@ -7,7 +7,10 @@ from __future__ import annotations
 from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
 from parcours.segments.health_view import current_health
+from parcours.segments.personas import personas
+from parcours.segments.rfm import rfm
 from parcours.segments.standing import standing
+from parcours.segments.tiers import tier_moves, tiers
 from parcours.store.component import Component, service
 
 
@@ -21,3 +24,8 @@ class Scores(Component):
     health = service(health_scores)
     health_backtest = service(health_backtest)
     current_health = service(current_health)
+    # Tiers, RFM and personas (segments/tiers.py, rfm.py, personas.py)
+    tiers = service(tiers)
+    tier_moves = service(tier_moves)
+    rfm = service(rfm)
+    personas = service(personas)
