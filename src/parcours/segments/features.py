@@ -127,12 +127,15 @@ def features_query(
     words = "|".join(w.replace("|", "") for w in NEGATIVE_WORDS)
     negative = f"regexp_matches(lower(coalesce(text, '')), {lit(words)})"
     active = "" if active_within is None else f" WHERE last_at >= {_days_before(at, active_within)}"
+    # The JSON is read only where its text names a key (most events carry neither).
     satisfaction = (
+        "CASE WHEN properties::VARCHAR LIKE '%csat%' "
+        "OR properties::VARCHAR LIKE '%satisfaction%' THEN "
         "TRY_CAST(coalesce(json_extract_string(properties, '$.csat'), "
-        "json_extract_string(properties, '$.satisfaction')) AS DOUBLE)"
+        "json_extract_string(properties, '$.satisfaction')) AS DOUBLE) END"
     )
     return f"""
-        WITH ev AS ({scope.events()}),
+        WITH ev AS NOT MATERIALIZED ({scope.events()}),
         contacted AS MATERIALIZED ({contacts_query(recent)}),
         act AS (
             SELECT customer_id, max(occurred_at) AS last_at, min(occurred_at) AS first_at
