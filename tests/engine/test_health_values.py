@@ -371,7 +371,10 @@ def test_the_json_model_predicts_what_scikit_learn_predicts() -> None:
     again = HealthModel.from_json(model.to_json())
     x = design(f, model.signals_)
     peer = CalibratedClassifierCV(
-        make_pipeline(StandardScaler(), LogisticRegression(C=model.regularisation, max_iter=2000)),
+        make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=model.regularisation, solver="newton-cholesky", max_iter=200),
+        ),
         method="sigmoid",
         cv=5,
         ensemble=False,
