@@ -112,7 +112,8 @@ def health_table(
     probability and the `top` reasons (`r<j>_signal`, `r<j>_value`, `r<j>_points`; NULL
     signal: no reason there)."""
     n = len(features)
-    risk = model.churn_probability(features) if n else np.zeros(0)
+    k = len(model.signals_)
+    risk, points = model.explained(features) if n else (np.zeros(0), np.zeros((0, k)))
     value = np.round(100.0 * (1.0 - risk), 1)
     columns: dict[str, pa.Array] = {
         "customer_id": pa.array(features.ids, pa.string()),
@@ -121,17 +122,18 @@ def health_table(
         "churn_probability": _floats(np.round(risk, 4)),
     }
     signals = np.array(model.signals_ or ("",), dtype=object)
-    points = model.contributions(features) if n else np.zeros((0, len(model.signals_)))
-    k = min(top, points.shape[1])
+    k = min(top, k)
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :k]
     rows = np.arange(n)
-    values = np.column_stack([features.values[s] for s in model.signals_]) if k else None
     for j in range(top):
-        if j < k and values is not None:
+        if j < k:
             index = order[:, j]
             moved = points[rows, index]
             kept = np.round(moved) != 0
-            raw = values[rows, index]
+            raw = np.full(n, np.nan)
+            for s, name in enumerate(model.signals_):
+                chosen = index == s
+                raw[chosen] = features.values[name][chosen]
             names = np.where(kept, signals[index], np.array(None))
         else:
             moved, kept, raw, names = (

@@ -165,13 +165,18 @@ class HealthModel:
     def contributions(self, features: Features) -> Floats:
         """Health points each signal earns (+) or costs (−) each customer: 100 × (P(churn)
         with the signal at its training mean − P(churn)), one column per `signals_`."""
+        return self.explained(features)[1]
+
+    def explained(self, features: Features) -> tuple[Floats, Floats]:
+        """`churn_probability` and `contributions` from one pass over the signals."""
         z = self._standardised(features)
         assert self.coef_ is not None
         terms = z * self.coef_
         decision = terms.sum(axis=1) + self.intercept_
         p = self._calibrated(decision)
-        without = self._calibrated(decision[:, None] - terms)
-        return np.asarray(100.0 * (without - p[:, None]), dtype=np.float64)
+        terms = np.subtract(decision[:, None], terms, out=terms)
+        without = self._calibrated(terms)
+        return p, np.asarray(100.0 * (without - p[:, None]), dtype=np.float64)
 
     def to_json(self) -> dict[str, Any]:
         """Every fitted parameter, as JSON (never a pickle)."""
