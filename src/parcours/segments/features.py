@@ -4,8 +4,8 @@ One query over `customer_events`, run by the engine, answers one row per custome
 customer-success team looks at (Gainsight's and ChurnZero's measure groups), each counted over
 the days before `as_of` only (nothing at or after it), so a back-test can ask the past:
 
-* usage: visits in the last 30 days and in the 60 before (visits as journeys/visits.py cuts
-  them), their trend (last 30 days minus the monthly mean of the 60 before), days since the
+* usage: visits started in the last 30 days and in the 60 before (visits as
+  journeys/visits.py cuts them; each counted once, where it starts), their trend (last 30 days minus the monthly mean of the 60 before), days since the
   last activity, days since the first (tenure);
 * purchases (`Order Completed` events): count and spend in the last 90 days and ever, days
   since the last;
@@ -144,8 +144,8 @@ def features_query(
         pop AS (SELECT * FROM act{active}),
         visit AS (
             SELECT customer_id,
-                   count(DISTINCT visit_number) FILTER (WHERE occurred_at >= {d30}) AS recent,
-                   count(DISTINCT visit_number) FILTER (WHERE occurred_at < {d30}) AS prior
+                   count(*) FILTER (WHERE new_visit AND occurred_at >= {d30}) AS recent,
+                   count(*) FILTER (WHERE new_visit AND occurred_at < {d30}) AS prior
             FROM ({visits}) GROUP BY customer_id
         ),
         bought AS (
