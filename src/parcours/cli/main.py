@@ -432,11 +432,16 @@ def report(
     conversion: Annotated[str, typer.Option(help="The conversion event.")] = "Order Completed",
     store: StoreOption = None,
 ) -> None:
-    """The journey report: every analysis in one HTML file that opens offline."""
+    """The report: every journey analysis, then tiers, RFM, personas, the health back-test and
+    lifetime value, in one HTML file that opens offline."""
     from parcours.journeys.report import write_report
 
     with _open_existing(store) as p:
         built = p.journeys.report(conversion=conversion)
+        if not built.nothing_yet:  # tiers, RFM, personas, health and value, where they can be
+            standing = p.scores.report_sections()
+            built.sections += standing.sections
+            built.findings += standing.findings
     write_report(built, output)
     for finding in built.findings:
         console.print(f"  • {finding}", highlight=False)

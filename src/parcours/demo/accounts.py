@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from parcours.demo import churn
 from parcours.demo.catalog import CAMPAIGNS
 from parcours.demo.clock import DAY, MINUTE, SECOND, WORLD_END, Opening, paris, slot
 from parcours.demo.journey import Journey
@@ -70,7 +71,8 @@ def crm_row(j: Journey) -> None:
 def campaigns(j: Journey) -> None:
     """Campaign sends from the customer's first activity on, with their opens and clicks.
 
-    Opens and clicks are customer activity: none after the customer went inactive. Sends are
+    Opens and clicks are customer activity: none after the customer went inactive, and fewer
+    before the churn cut-off from a discontented customer (churn.py). Sends are
     the company's and carry on until the list is cleaned, `_SUPPRESSION` after the last
     activity of an inactive customer.
     """
@@ -89,7 +91,8 @@ def campaigns(j: Journey) -> None:
         run.exports.channels["email"] += 1
         mailed = True
         opened = sent + rng.randrange(5 * MINUTE, 3 * DAY)
-        if rng.random() >= engaged or opened >= min(j.active_until, WORLD_END):
+        rate = engaged * churn.email_factor(j, sent)
+        if rng.random() >= rate or opened >= min(j.active_until, WORLD_END):
             continue
         run.exports.email.write((c.email, code, "open", opened // SECOND))
         run.exports.channels["email"] += 1

@@ -247,6 +247,8 @@ CATEGORY_SLUGS = {
     "Petit électroménager": "petit-electromenager",
     "Gaming": "gaming",
     "Photo": "photo",
+    "Accessoires": "accessoires",
+    "Services": "services",
 }
 
 # (campaign code, month, day, hour UTC): the email plan of the year, newsletters and sales.

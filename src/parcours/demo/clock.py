@@ -32,6 +32,8 @@ WORLD_START = _ms(datetime(2026, 1, 5, tzinfo=UTC))
 WORLD_END = _ms(datetime(2026, 10, 31, tzinfo=UTC))
 """No event happens at or after this instant."""
 WORLD_DAYS = (WORLD_END - WORLD_START) // DAY
+CHURN_CUTOFF = _ms(datetime(2026, 8, 1, tzinfo=UTC))
+"""The churn cut-off (churn.py): some customers active before it do nothing at or after it."""
 
 
 def _last_sunday(year: int, month: int) -> date:

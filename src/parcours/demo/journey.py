@@ -1,14 +1,17 @@
-"""The state of one customer's simulation, shared by the visit and service models."""
+"""The state of one customer's simulation, shared by the visit, service and churn models."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parcours.demo.catalog import Product
-from parcours.demo.clock import WORLD_END
+from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_DAYS, WORLD_END
 from parcours.demo.outputs import Run
 from parcours.demo.people import Customer
+
+ACTIVE_WINDOW = 56 * DAY
+"""A customer is active before the churn cut-off with an activity in the 8 weeks before it."""
 
 
 @dataclass
@@ -25,12 +28,55 @@ class Journey:
     churned: bool = False
     first_activity: int = WORLD_END
     last_activity: int = 0
+    # Churn at the cut-off (churn.py).
+    discontent: float = 0.0
+    """0-1: how unhappy the customer grows in the weeks before the cut-off."""
+    cutoff_churner: bool = False
+    regular: bool = False
+    """Visits all year round instead of a planned number of times."""
+    active_before_cutoff: bool = False
+    active_after_cutoff: bool = False
+    last_before_cutoff: int = 0
+    # Tiers: bursts of accessory orders (visits.py).
+    restocker: bool = False
+    restock_day: int = WORLD_DAYS
+    """World day of the next burst of orders."""
+    restock_left: int = 0
+    order_times: list[int] = field(default_factory=list)
+    last_order: tuple[str, str] = ("", "")
+    """Reference and first product of the latest order."""
+    # Loyalty enrolment and its onboarding milestone (visits.py).
+    enrol_pending: bool = False
+    enrolled_at: int | None = None
+    onboarding_gap: float = 7.0
+    """Mean days between app sessions in the 30 days after enrolling."""
+    onboarding_buys: float = 0.1
+    """Chance that a visit in those 30 days ends in a purchase."""
+    app_opens: list[int] = field(default_factory=list)
+    """Instants of `App Opened` from the enrolment on."""
+    sms_opt_in: bool = False
+    contacts: list[tuple[int, str]] = field(default_factory=list)
+    """(instant, intent) of each contact attempt so far."""
 
     def touch(self, at: int) -> None:
         """Note a customer-initiated event at `at` (events are not generated in time order)."""
         self.first_activity = min(self.first_activity, at)
         self.last_activity = max(self.last_activity, at)
+        if at >= CHURN_CUTOFF:
+            self.active_after_cutoff = True
+        elif at >= CHURN_CUTOFF - ACTIVE_WINDOW:
+            self.active_before_cutoff = True
+            self.last_before_cutoff = max(self.last_before_cutoff, at)
 
     @property
     def inactive(self) -> bool:
-        return self.churned or self.c.journey_type == "inactive"
+        return self.churned or self.cutoff_churner or self.c.journey_type == "inactive"
+
+    @property
+    def churned_at_cutoff(self) -> bool:
+        """The truth's churn label: active in the 8 weeks before the cut-off, nothing after."""
+        return self.active_before_cutoff and not self.active_after_cutoff
+
+    def onboarding(self, at: int) -> bool:
+        """Within the 30 days after enrolling in the loyalty programme."""
+        return self.enrolled_at is not None and at < self.enrolled_at + 30 * DAY

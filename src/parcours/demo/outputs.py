@@ -20,6 +20,7 @@ EXPORT_FILES = {
     "crm": ("crm_customers.csv", "crm"),
     "email": ("email_activity.csv", "email"),
     "social": ("social_posts.jsonl", "social"),
+    "sms": ("sms.csv", "sms"),
 }
 
 POS_HEADER = (
@@ -71,13 +72,14 @@ CRM_HEADER = (
     "updated_at",
 )
 EMAIL_HEADER = ("email", "campaign", "activity", "timestamp")
+SMS_HEADER = ("sid", "direction", "msisdn", "sender", "body", "status", "date_created")
 
-CHANNELS = tuple(c for c in schema.CHANNELS if c != "sms")  # the demo world sends no SMS
+CHANNELS = schema.CHANNELS
 IDENTIFIER_TYPES = ("anonymous_id", "user_id", *schema.IDENTIFIER_TYPES)
 
 
 class Exports:
-    """The eight channel exports, with good-record counts per channel and planted bad ones."""
+    """The nine channel exports, with good-record counts per channel and planted bad ones."""
 
     def __init__(self, directory: Path) -> None:
         def path(source: str) -> Path:
@@ -91,6 +93,7 @@ class Exports:
         self.crm = CsvRows(path("crm"), CRM_HEADER)
         self.email = CsvRows(path("email"), EMAIL_HEADER)
         self.social = JsonLines(path("social"))
+        self.sms = CsvRows(path("sms"), SMS_HEADER)
         self.channels = dict.fromkeys(CHANNELS, 0)
         self.planted: dict[str, dict[str, int]] = {source: {} for source in EXPORT_FILES}
 
@@ -104,6 +107,7 @@ class Exports:
             "crm": self.crm,
             "email": self.email,
             "social": self.social,
+            "sms": self.sms,
         }
 
     def plant(self, source: str, reason_code: str) -> None:
@@ -132,6 +136,23 @@ class Counters:
         value: int = getattr(self, name) + 1
         setattr(self, name, value)
         return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the truth says of a customer's year besides identity (world.py fills it in)."""
+
+    inactive: bool
+    last_activity: int
+    active_before_cutoff: bool
+    """An activity in the 8 weeks before the churn cut-off (journey.py ACTIVE_WINDOW)."""
+    churned: bool
+    """Active before the cut-off, nothing at or after it."""
+    churn_date: int | None
+    """The last activity of a churned customer."""
+    orders: int
+    max_orders_7d: int
+    """The most orders in any 7 days (7 × 24 h from an order): what tiers qualify on."""
 
 
 @dataclass
@@ -165,6 +186,23 @@ class Truth:
                 "postcode",
                 "city",
                 "last_activity_at",
+                "active_before_cutoff",
+                "churned",
+                "churn_date",
+                "orders",
+                "max_orders_7d",
+            ),
+        )
+        self.milestones = CsvRows(
+            directory / "milestones.csv",
+            (
+                "customer_id",
+                "enrolled_at",
+                "deadline",
+                "app_logins",
+                "purchases",
+                "achieved_at",
+                "status",
             ),
         )
         self.identifiers = CsvRows(
@@ -221,19 +259,32 @@ class Truth:
         self.identifiers_by_type = dict.fromkeys(IDENTIFIER_TYPES, 0)
         self.repeat_contacts = 0
         self.cases = 0
+        self.active_before_cutoff = 0
+        self.churned = 0
+        self.max_orders_7d: dict[int, int] = {}
+        self.milestone_statuses = dict.fromkeys(("achieved", "missed", "in progress"), 0)
 
-    def customer(self, c: Customer, *, inactive: bool, last_activity: int) -> None:
+    def customer(self, c: Customer, outcome: Outcome) -> None:
+        self.active_before_cutoff += outcome.active_before_cutoff
+        self.churned += outcome.churned
+        peak = outcome.max_orders_7d
+        self.max_orders_7d[peak] = self.max_orders_7d.get(peak, 0) + 1
         self.customers.write(
             (
                 c.customer_id,
                 c.journey_type,
-                "true" if inactive else "false",
+                "true" if outcome.inactive else "false",
                 c.first_name,
                 c.last_name,
                 c.birth_date,
                 c.town.postcode,
                 c.town.city,
-                iso_utc(last_activity),
+                iso_utc(outcome.last_activity),
+                int(outcome.active_before_cutoff),
+                int(outcome.churned),
+                "" if outcome.churn_date is None else iso_utc(outcome.churn_date)[:10],
+                outcome.orders,
+                outcome.max_orders_7d,
             )
         )
         groups = c.evidence.groups()
@@ -246,6 +297,28 @@ class Truth:
                 self.identifiers.write((c.customer_id, kind, value, groups[(kind, value)]))
         for (kind, value), why in c.shared.items():
             self.shared.write((kind, value, why, c.customer_id))
+
+    def milestone(
+        self,
+        c: Customer,
+        enrolled_at: int,
+        deadline: int,
+        counts: tuple[int, int],
+        achieved_at: int | None,
+        status: str,
+    ) -> None:
+        """The onboarding milestone of a customer who enrolled in the loyalty programme."""
+        self.milestone_statuses[status] += 1
+        self.milestones.write(
+            (
+                c.customer_id,
+                iso_utc(enrolled_at),
+                iso_utc(deadline),
+                *counts,
+                "" if achieved_at is None else iso_utc(achieved_at),
+                status,
+            )
+        )
 
     def visit(
         self,
@@ -323,6 +396,7 @@ class Truth:
     def close(self) -> None:
         for sink in (
             self.customers,
+            self.milestones,
             self.identifiers,
             self.shared,
             self.contacts,

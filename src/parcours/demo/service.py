@@ -101,16 +101,18 @@ def after_purchase(j: Journey, at: int, channel: str, order: str, product: str) 
     rng = j.rng
     heavy = j.c.journey_type == "support_heavy"
     chance = (0.9 if j.purchases == 1 else 0.5) if heavy else 0.07
+    if j.restock_left:
+        chance = 0.0  # a cable or batteries in a burst of orders (loyalty.py) need no service
     if rng.random() < chance:
         intents, weights = _STORE_INTENTS if channel == "store" else _ONLINE_INTENTS
         intent = rng.choices(intents, weights)[0]
         low, high = _DELAY_DAYS[intent]
-        _case(j, intent, at + rng.randint(low, high) * DAY + rng.randrange(DAY), order, product)
+        case(j, intent, at + rng.randint(low, high) * DAY + rng.randrange(DAY), order, product)
     elif j.c.handle is not None and rng.random() < 0.15:
         posted = slot(rng, at + rng.randint(2, 20) * DAY, HOURS["social"])
         if posted is not None and posted < j.active_until:
             text = rng.choice(PRAISE_POSTS).format(brand=BRAND_HANDLE, product=product)
-            post_id = _post(j, posted, text)
+            post_id = post(j, posted, text)
             j.run.truth.post(j.c, post_id, "positive", "", "", posted)
 
 
@@ -124,7 +126,20 @@ def resolution_probability(channel: str, previous: str, intent: str) -> float:
     return min(chance, 0.95)
 
 
-def _case(j: Journey, intent: str, not_before: int, order: str, product: str) -> None:
+def case(
+    j: Journey,
+    intent: str,
+    not_before: int,
+    order: str,
+    product: str,
+    *,
+    ease: float = 1.0,
+    may_churn: bool = True,
+) -> None:
+    """A service case: contact attempts until it is settled or the customer gives up. `ease`
+    multiplies each attempt's chance of resolving it; a customer whose case ends unresolved
+    may churn (unless `may_churn` is false: churn.py decides for its hard cases); a hard case
+    (`ease` < 1) of a customer with a handle goes public more often."""
     rng, run = j.rng, j.run
     case_id = f"K{run.counters.next('cases'):08d}"
     problem = rng.choice(PROBLEMS[intent]).format(order=order, product=product)
@@ -134,12 +149,13 @@ def _case(j: Journey, intent: str, not_before: int, order: str, product: str) ->
         if at is None or at >= j.active_until:
             break
         attempt += 1
-        outcome = _outcome(rng, channel, previous, intent)
+        outcome = _outcome(rng, channel, previous, intent, ease)
         event_id = _emit(j, channel, at, intent, outcome, attempt, problem)
         source = {"call": "call_centre", "social": "social"}.get(channel, "chat")
         run.truth.contact(
             j.c, Contact(source, event_id, case_id, intent, channel, attempt, previous, outcome, at)
         )
+        j.contacts.append((at, intent))
         if channel == "social":
             sentiment = "negative" if attempt > 1 else "neutral"
             run.truth.post(j.c, event_id, sentiment, case_id, intent, at)
@@ -151,9 +167,10 @@ def _case(j: Journey, intent: str, not_before: int, order: str, product: str) ->
         repeat = 0.85 if j.c.journey_type == "support_heavy" else 0.65
         if settled or rng.random() > repeat:
             break
-        previous, channel = channel, _next_channel(j, channel)
+        previous, channel = channel, _next_channel(j, channel, public=ease < 1)
         not_before = at + DAY + rng.randrange(3 * DAY)
-    if failed and rng.random() < (0.6 if j.c.journey_type == "support_heavy" else 0.45):
+    gives_up = 0.6 if j.c.journey_type == "support_heavy" else 0.45
+    if may_churn and failed and rng.random() < gives_up:
         # Churn: the customer stops all activity after the last failed attempt.
         j.churned = True
         j.active_until = min(j.active_until, j.last_activity + HOUR)
@@ -164,18 +181,18 @@ def _first_channel(j: Journey) -> str:
     return j.rng.choices(channels, [_CHANNEL_WEIGHTS[c] for c in channels])[0]
 
 
-def _next_channel(j: Journey, current: str) -> str:
+def _next_channel(j: Journey, current: str, *, public: bool = False) -> str:
     rng = j.rng
     if rng.random() < 0.4:
         return current
-    if j.c.handle is not None and current != "social" and rng.random() < 0.35:
+    if j.c.handle is not None and current != "social" and rng.random() < (0.7 if public else 0.35):
         return "social"  # an unresolved customer with a handle goes public
     others = [c for c in ("call", "chat", "video") if c != current]
     return rng.choices(others, [_CHANNEL_WEIGHTS[c] for c in others])[0]
 
 
-def _outcome(rng: random.Random, channel: str, previous: str, intent: str) -> str:
-    if rng.random() < resolution_probability(channel, previous, intent):
+def _outcome(rng: random.Random, channel: str, previous: str, intent: str, ease: float) -> str:
+    if rng.random() < ease * resolution_probability(channel, previous, intent):
         return "resolved"
     outcomes, weights = FAILURES[channel]
     return rng.choices(outcomes, weights)[0]
@@ -189,7 +206,7 @@ def _emit(
     if channel == "social":
         templates = COMPLAINT_POSTS if attempt > 1 else HELP_POSTS
         text = j.rng.choice(templates).format(brand=BRAND_HANDLE, problem=problem, attempts=attempt)
-        return _post(j, at, text)
+        return post(j, at, text)
     return _conversation(j, channel, at, intent, outcome, problem)
 
 
@@ -289,7 +306,7 @@ def _conversation(
     return chat_id
 
 
-def _post(j: Journey, at: int, text: str) -> str:
+def post(j: Journey, at: int, text: str) -> str:
     """A post on a social network; its id is Twitter-style (time + sequence)."""
     rng, run, c = j.rng, j.run, j.c
     assert c.handle is not None

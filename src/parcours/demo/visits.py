@@ -9,6 +9,11 @@ visit), which is exactly its place in the visit sequence.
 A receipt without a loyalty card usually names its buyer (invoice, warranty, delivery); some
 carry the all-zero card a cashier keyed in instead. Some store purchases follow a session at
 the store's web kiosk, signed in: a cookie many customers share.
+
+Besides the planned visits, some customers keep coming: regulars all year round (churn.py:
+their visits thin out before the churn cut-off when they are unhappy), frequent buyers in
+bursts of orders, new loyalty members in the 30 days after enrolling (loyalty.py). Every app
+session starts with `App Opened`; web and app orders are confirmed by SMS (sms.py).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from parcours.demo import service
+from parcours.demo import churn, loyalty, service, sms
 from parcours.demo.catalog import (
     ACCESSORIES,
     CATEGORY_SLUGS,
@@ -58,7 +63,7 @@ POSTCODE_ONLY = 0.1
 TILL_SLIPS = 0.04
 """Share of names a cashier mistypes."""
 
-KIOSK_USE = 0.15
+KIOSK_USE = 0.2
 """Share of store purchases by customers with a web account preceded by a session at the
 store's kiosk."""
 KIOSK_AGENT = "Mozilla/5.0 (X11; Linux x86_64; Ampere kiosk) AppleWebKit/537.36 Chrome/124.0"
@@ -70,6 +75,10 @@ PLACEHOLDER_USE = 0.15
 
 STORE_HOURS = Opening(9.5, 19.5, frozenset(range(6)))  # Monday to Saturday
 _BROWSING_HOURS = (1, 2, 3, 3, 3, 4, 5, 4, 3, 3, 3, 4, 5, 6, 6, 5, 3)  # 07:00 to 23:59
+
+
+ANONYMOUS_IDS = 5
+"""A customer's cookies and receipts: no store trip once they number this many."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +129,24 @@ def live(j: Journey) -> None:
     if j.c.journey_type == "inactive":
         # Gone before April: the last activity falls in February or March.
         j.active_until = local_to_utc(rng.randint(45, 85), 6 * 3600)
-    day = rng.randrange(40 if j.c.journey_type == "inactive" else 200)
+    first_days = 40 if j.c.journey_type == "inactive" else 60 if j.regular else 200
+    day = rng.randrange(first_days)
+    loyalty.draw_restocker(j, day)
     planned = rng.randint(*plan.visits)
     previous_end = 0
-    while j.visit_number < planned or (
-        plan.until_purchase and not j.purchases and j.visit_number < 15
-    ):
-        converts = rng.random() < conversion_probability(j, plan)
-        channel = _channel(j, plan, converts)
+    while _more(j, plan, planned, day):
+        loyalty.drive(j, day)
+        restock = loyalty.restocking(j, day)
+        onboarding = j.onboarding(previous_end)
+        if restock:
+            converts = True
+        elif j.enrol_pending:
+            converts = False  # the session in which the customer enrols
+        elif onboarding:
+            converts = rng.random() < j.onboarding_buys
+        else:
+            converts = rng.random() < conversion_probability(j, plan)
+        channel = _channel(j, plan, converts and not restock, onboarding or j.enrol_pending)
         start = _start(rng, day, channel, previous_end)
         if start is None or start >= j.active_until:
             return
@@ -140,11 +159,40 @@ def live(j: Journey) -> None:
             previous_end = _web_visit(j, start, converts)
         j.touch(start)
         j.touch(previous_end)
+        if restock:
+            j.restock_left -= 1
         if converts and plan.stop_after_purchase:
             return
-        day = world_day(previous_end) + 1 + int(rng.expovariate(1 / plan.gap_days))
+        day = world_day(previous_end) + 1 + _gap_days(j, plan, previous_end)
         if day >= WORLD_DAYS:
             return
+
+
+def _more(j: Journey, plan: Plan, planned: int, day: int) -> bool:
+    """Whether the customer comes again: planned visits left, or a reason to keep coming."""
+    return (
+        j.visit_number < planned
+        or j.regular
+        or j.restocker
+        or j.enrol_pending
+        or j.onboarding(local_to_utc(min(day, WORLD_DAYS - 1), 0))
+        or (plan.until_purchase and not j.purchases and j.visit_number < 15)
+    )
+
+
+def _gap_days(j: Journey, plan: Plan, previous_end: int) -> int:
+    """Whole days between this visit and the next, beyond the next day."""
+    if j.restock_left:
+        return 0
+    if j.enrol_pending:
+        mean = 2.0
+    elif j.onboarding(previous_end):
+        mean = j.onboarding_gap
+    else:
+        mean = plan.gap_days * churn.gap_factor(j, previous_end)
+        if j.regular:
+            mean *= churn.REGULAR_GAP
+    return int(j.rng.expovariate(1 / mean))
 
 
 def conversion_probability(j: Journey, plan: Plan) -> float:
@@ -152,10 +200,18 @@ def conversion_probability(j: Journey, plan: Plan) -> float:
     return min(0.9, base * plan.factor * (0.4 if j.purchases else 1.0))
 
 
-def _channel(j: Journey, plan: Plan, converts: bool) -> str:
-    if converts and j.rng.random() < plan.store_share:
+def _channel(j: Journey, plan: Plan, in_store: bool, in_app: bool) -> str:
+    """Where the visit happens: `in_store`, a purchase that may be made in store (bursts of
+    accessory orders are online); `in_app`, a loyalty member enrolling or onboarding uses the
+    app when not buying in store.
+
+    Receipt ids are anonymous ids, like cookies, and identity resolution links at most 5
+    anonymous ids to a customer (its default limit): a customer whose cookies and receipts
+    reach 5 buys online, so that the truth stays within what resolution can link."""
+    anonymous = len(j.c.seen.get("anonymous_id", {}).keys() | set(j.c.cookies))
+    if in_store and anonymous < ANONYMOUS_IDS and j.rng.random() < plan.store_share:
         return "store"
-    if j.c.devices and j.rng.random() < plan.app_share:
+    if j.c.devices and (in_app or j.rng.random() < plan.app_share):
         return "app"
     return "web"
 
@@ -180,6 +236,8 @@ def _order(j: Journey, viewed: Product) -> Order:
 
 def _browse(j: Journey) -> list[Product]:
     rng = j.rng
+    if j.restock_left:
+        return [rng.choice(ACCESSORIES)]
     return [
         j.interest if rng.random() < 0.4 else rng.choice(PRODUCTS) for _ in range(rng.randint(1, 4))
     ]
@@ -359,7 +417,13 @@ def _app_visit(j: Journey, start: int, converts: bool) -> int:
     if user is not None:
         keys.append(("user_id", user))
     c.recorded(*keys)
+    emit("action", "App Opened")
+    if j.enrolled_at is not None:
+        j.app_opens.append(t)
     emit("screen_view", "Home")
+    if j.enrol_pending:
+        emit("action", "Loyalty Enrolled")
+        loyalty.enrolled(j, t)
     viewed = _browse(j)
     for _product in viewed:
         emit("screen_view", "Product")
@@ -391,7 +455,11 @@ def french_amount(value: float) -> str:
 
 def _store_purchase(j: Journey, start: int) -> int:
     rng, c, run = j.rng, j.c, j.run
-    order = _order(j, j.interest if rng.random() < 0.6 else rng.choice(PRODUCTS))
+    if j.restock_left:
+        bought = rng.choice(ACCESSORIES)
+    else:
+        bought = j.interest if rng.random() < 0.6 else rng.choice(PRODUCTS)
+    order = _order(j, bought)
     store = c.town.store_id if rng.random() < 0.85 else rng.choice(STORE_IDS)
     if c.user_id is not None and rng.random() < KIOSK_USE:
         _kiosk_session(j, store, start)
@@ -463,5 +531,10 @@ def _named_buyer(j: Journey) -> tuple[str, str, str, str, str]:
 def _purchased(j: Journey, source: str, event_id: str, at: int, order: Order) -> None:
     channel = {"web": "web", "app": "app", "pos": "store"}[source]
     j.purchases += 1
+    j.order_times.append(at)
+    j.last_order = (order.reference, order.lines[0][0].name)
+    loyalty.after_purchase(j)
+    if source != "pos":
+        sms.order_notifications(j, at, order.reference)
     j.run.truth.conversion(j.c, source, event_id, channel, j.visit_number, at, order.total)
     service.after_purchase(j, at, channel, order.reference, order.lines[0][0].name)

@@ -2,9 +2,9 @@
 
 `generate_world` writes what the company's systems would export between 2026-01-05 and
 2026-10-31 — web tracking (Segment JSON lines, gzip), app analytics (Parquet), store till
-receipts, the call-centre log, chat and video-chat transcripts, the CRM, email activity and
-social posts — each in the format its shipped import mapping reads, plus the ground truth the
-analytics are checked against.
+receipts, the call-centre log, chat and video-chat transcripts, the CRM, email activity, social
+posts and the SMS gateway's log — each in the format its shipped import mapping reads, plus the
+ground truth the analytics are checked against.
 
 Identity is fragmented the way it is in real life: each export carries only what its channel
 sees (a cookie, a device, a loyalty card when shown, a phone number, a handle...), and some
@@ -15,11 +15,27 @@ in on, and the all-zero card some cashiers key in for a buyer without one. Each 
 follows a planted journey type (web_researcher, store_loyal, app_native, support_heavy,
 one_time, inactive): visits, purchases whose probability peaks at the fourth visit, service
 cases with repeated contacts and channel switches, churn after failed cases, social complaints
-and praise, email campaigns.
+and praise, email campaigns, SMS order notifications and replies.
+
+For segments and scores it plants (churn.py, loyalty.py): churn after the cut-off of
+2026-08-01, preceded by its signals in the eight weeks before — visits thinning out, repeated
+unresolved contacts, negative posts — drawn from a hidden discontent, so customers who stay show
+some of them too; frequent buyers ordering accessories in bursts of 2 to 6 orders in a week (the
+seed's tiers); and the loyalty programme, joined in the app (`Loyalty Enrolled`), with the
+seed's onboarding milestone — 3 app sessions (`App Opened`) and a purchase within 30 days —
+that some members reach, some miss and some are still working on at the world's end.
 
 The truth (out_dir/truth) records:
 
 - customers.csv: each customer's journey type, whether they went inactive, their last activity;
+  whether they were active in the 8 weeks before the churn cut-off (`active_before_cutoff`,
+  0/1), whether they churned (`churned`, 0/1: active before it, nothing at or after it;
+  activity is what the customer does — visits, contacts, posts, emails opened or clicked, SMS
+  replies — not what the company sends) and when (`churn_date`, their last activity); their
+  orders and the most in any 7 days (`max_orders_7d`, what tiers qualify on);
+- milestones.csv: each loyalty member's enrolment, the deadline 30 days later, their app
+  sessions and purchases in between, when they achieved the onboarding milestone, and its
+  status at the world's end (achieved, missed, in progress);
 - identifiers.csv: every identifier of each customer that reaches a stored record, normalised
   as parcours stores it (receipt ids are anonymous ids, as the pos mapping imports them), with
   its evidence group: identifiers of one customer that the records link, by a chain of records
@@ -32,7 +48,8 @@ The truth (out_dir/truth) records:
 - social_posts.csv: every post with its sentiment (neutral help request, negative complaint,
   positive praise);
 - expected.json: record counts per source and channel, planted bad records, identifier counts,
-  visits and conversions per visit number.
+  visits and conversions per visit number, the churn cut-off with how many customers were
+  active before it and churned, milestone statuses, customers by their most orders in 7 days.
 
 Generation is deterministic for a seed and size, streams to disk, and keeps nothing per customer
 once that customer is written, so it scales to tens of millions of events.
@@ -46,14 +63,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from parcours.demo import accounts, visits
+from parcours.demo import accounts, churn, sms, visits
 from parcours.demo.catalog import PRODUCTS, STORE_IDS
-from parcours.demo.journey import Journey
-from parcours.demo.outputs import EXPORT_FILES, Exports, Run, Truth
+from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_END, iso_utc
+from parcours.demo.journey import ACTIVE_WINDOW, Journey
+from parcours.demo.outputs import EXPORT_FILES, Exports, Outcome, Run, Truth
 from parcours.demo.people import IdentityKeys, make_customer, random_uuid
 from parcours.demo.planted import bad_record_plan, plant
 
 _PROGRESS_EVERY = 500
+ONBOARDING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -122,12 +141,52 @@ def _customer(
 ) -> None:
     customer = make_customer(rng, index, keys)
     journey = Journey(run, customer, rng, interest=rng.choice(PRODUCTS))
+    journey.sms_opt_in = rng.random() < sms.SMS_OPT_IN
+    churn.draw(journey)
     visits.live(journey)
+    churn.plant_signals(journey)
     accounts.campaigns(journey)
     accounts.crm_row(journey)
     for source, reason_code in bad:
         plant(journey, source, reason_code)
-    run.truth.customer(customer, inactive=journey.inactive, last_activity=journey.last_activity)
+    run.truth.customer(customer, _outcome(journey))
+    if journey.enrolled_at is not None:
+        _milestone(journey, journey.enrolled_at)
+
+
+def _outcome(j: Journey) -> Outcome:
+    orders = sorted(j.order_times)
+    peak, first = 0, 0
+    for last, at in enumerate(orders):
+        while orders[first] <= at - 7 * DAY:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return Outcome(
+        inactive=j.inactive,
+        last_activity=j.last_activity,
+        active_before_cutoff=j.active_before_cutoff,
+        churned=j.churned_at_cutoff,
+        churn_date=j.last_activity if j.churned_at_cutoff else None,
+        orders=len(orders),
+        max_orders_7d=peak,
+    )
+
+
+def _milestone(j: Journey, enrolled: int) -> None:
+    """The seed's onboarding milestone, as the world's events make it: 3 `App Opened` and a
+    purchase (the member's second: enrolment follows a first purchase) within 30 days of
+    enrolling; missed when the 30 days are over by the world's end, else in progress."""
+    deadline = enrolled + ONBOARDING_DAYS * DAY
+    logins = sorted(t for t in j.app_opens if enrolled <= t < deadline)
+    bought = sorted(t for t in j.order_times if enrolled <= t < deadline)
+    achieved = max(logins[2], bought[0]) if len(logins) >= 3 and bought else None
+    if achieved is not None:
+        status = "achieved"
+    elif deadline <= WORLD_END:
+        status = "missed"
+    else:
+        status = "in progress"
+    j.run.truth.milestone(j.c, enrolled, deadline, (len(logins), len(bought)), achieved, status)
 
 
 def _describe(exports: Exports) -> list[DemoExport]:
@@ -162,5 +221,13 @@ def _write_expected(path: Path, run: Run, customers: int, seed: int) -> None:
         },
         "cases": truth.cases,
         "repeat_contacts": truth.repeat_contacts,
+        "churn": {
+            "cutoff": iso_utc(CHURN_CUTOFF),
+            "active_window_days": ACTIVE_WINDOW // DAY,
+            "active_before_cutoff": truth.active_before_cutoff,
+            "churned": truth.churned,
+        },
+        "milestones": {"onboarding": truth.milestone_statuses},
+        "customers_by_max_orders_7d": {str(k): v for k, v in sorted(truth.max_orders_7d.items())},
     }
     path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")

@@ -14,6 +14,11 @@ from fastapi import APIRouter, Depends, Query
 
 from parcours.segments.health import HealthScores
 from parcours.segments.ladder import LadderError, shipped_ladders
+from parcours.segments.milestone_definition import (
+    MilestoneDefinitionError,
+    load_milestone,
+    shipped_milestones,
+)
 from parcours.segments.service import Scores
 from parcours.serving.deps import ReaderDep, WriterDep, require_admin
 
@@ -112,3 +117,46 @@ def persona_scores(
     seed: int = 7,
 ) -> dict[str, Any]:
     return scores.personas(ks=range(k_min, k_max + 1), seed=seed, write=False).to_dict()
+
+
+# --- Lifetime value (segments/lifetime_value.py) ------------------------------------------------
+
+
+@router.get("/v1/scores/clv", summary="Lifetime value: the kept model and the scores")
+def lifetime_value(
+    store: ReaderDep,
+    top: Annotated[int, Query(ge=0, le=1000, description="Customers of highest CLV.")] = 10,
+) -> dict[str, Any]:
+    """The BG/NBD and Gamma-Gamma model the last `parcours scores clv` fitted, the
+    distribution of p_alive, churn_risk, expected_purchases and clv, and the customers of
+    highest CLV. A read: it neither fits nor writes (404 before a first computation)."""
+    return Scores(store).current_lifetime_value(top=top).to_dict()
+
+
+# --- end of lifetime value ----------------------------------------------------------------------
+# Milestones -----------------------------------------------------------------------------------
+
+
+@router.get("/v1/scores/milestones", summary="Each customer's status on a success milestone")
+def milestones_route(
+    store: ReaderDep,
+    definition: Annotated[
+        str, Query(description="A shipped milestone template's name.")
+    ] = "onboarding",
+    as_of: Annotated[
+        dt.datetime | None, Query(description="Status as of this instant (default: latest event).")
+    ] = None,
+) -> dict[str, Any]:
+    """Computed on a read session, not kept: `parcours scores milestones` keeps the scores."""
+    loaded = load_milestone(_shipped(definition))
+    return Scores(store).milestones(loaded, as_of=as_of, write=False).to_dict()
+
+
+def _shipped(name: str) -> str:
+    """Over HTTP a definition is a shipped template's name, never a path on the server."""
+    if name not in shipped_milestones():
+        raise MilestoneDefinitionError(
+            f"No shipped milestone template {name!r}",
+            f"use one of: {', '.join(shipped_milestones())}",
+        )
+    return name
