@@ -74,7 +74,6 @@ def rules_rows_sql(scored: RulesScores, table: str) -> str:
         f"'value': m{j}_value, 'points': m{j}_points}}"
         for j, (group, name) in enumerate(scored.points)
     )
-    old_type = lit('[{"measure": "VARCHAR", "points": "DOUBLE"}]')
     return f"""
         WITH n AS (
             SELECT customer_id, value, label,
@@ -85,7 +84,10 @@ def rules_rows_sql(scored: RulesScores, table: str) -> str:
         ),
         o AS (
             SELECT customer_id, value AS previous,
-                   coalesce(from_json(details -> '$.measures', {old_type}), []) AS old
+                   coalesce(json_extract_string(details, '$.measures[*].measure'), [])
+                       AS names,
+                   coalesce(json_extract(details, '$.measures[*].points')::DOUBLE[], [])
+                       AS points
             FROM customer_scores
             WHERE score = 'health_rules' AND customer_id IN (SELECT customer_id FROM {table})
         )
@@ -93,11 +95,11 @@ def rules_rows_sql(scored: RulesScores, table: str) -> str:
             'band': n.label, 'groups': n.groups, 'measures': n.measures,
             'previous': o.previous,
             'moved': list_transform(
-                list_filter(n.measures, lambda m: o.customer_id IS NOT NULL AND NOT
-                    list_contains(o.old, {{'measure': m.measure, 'points': m.points}})),
+                list_filter(n.measures, lambda m: o.customer_id IS NOT NULL AND
+                    o.points[list_position(o.names, m.measure)] IS DISTINCT FROM m.points),
                 lambda m: {{
                     'measure': m.measure, 'group': m.group,
-                    'from': list_filter(o.old, lambda w: w.measure = m.measure)[1].points,
+                    'from': o.points[list_position(o.names, m.measure)],
                     'to': m.points, 'value': m.value
                 }})
         }}) AS details
