@@ -5,8 +5,9 @@ customer-success team looks at (Gainsight's and ChurnZero's measure groups), eac
 the days before `as_of` only (nothing at or after it), so a back-test can ask the past:
 
 * usage: visits started in the last 30 days and in the 60 before (visits as
-  journeys/visits.py cuts them; each counted once, where it starts), their trend (last 30 days minus the monthly mean of the 60 before), days since the
-  last activity, days since the first (tenure);
+  journeys/visits.py cuts them; each counted once, where it starts), their trend (last 30 days
+  minus the monthly mean of the 60 before), days since the last activity, days since the first
+  (tenure);
 * purchases (`Order Completed` events): count and spend in the last 90 days and ever, days
   since the last;
 * support experience over 90 days, from the cases of journeys/contacts.py: contacts, repeat
