@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from parcours.config import Settings, load_settings
 from parcours.identity.rules import identity_rules
+from parcours.sql import lit
 from parcours.store.store import Store
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from parcours.collect.service import Quarantine, Sources
     from parcours.identity.service import Customers, Identity
     from parcours.journeys.service import Journeys
-    from parcours.segments.service import Scores
+    from parcours.segments.service import Scores, Segments
     from parcours.store.export import ExportFormat
 
 # Each component is imported when first used: a command that reads journeys does not load
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 class Parcours:
     """One store and everything that can be done with it: a component per capability
     (`p.quarantine`, `p.sources`, `p.identity`, `p.customers`, `p.journeys`,
-    `p.scores`), each method the
+    `p.scores`, `p.segments`), each method the
     capability's own service with its own signature and docstring."""
 
     def __init__(self, store: Store) -> None:
@@ -75,6 +76,12 @@ class Parcours:
 
         return Scores(self.store)
 
+    @cached_property
+    def segments(self) -> Segments:
+        from parcours.segments.service import Segments
+
+        return Segments(self.store)
+
     @property
     def settings(self) -> Settings:
         return self.store.settings
@@ -89,7 +96,8 @@ class Parcours:
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import a CSV, JSON-lines or Parquet file (plain or gzip) through a mapping; then
-        update the customers its events touch (unless `identity.resolve_on_arrival` is off).
+        update the customers its events touch, their scores and their segments (unless
+        `identity.resolve_on_arrival` is off).
 
         `summary.fields_not_found` names the mapped fields no record had; `strict=True` refuses
         such a file (`MappingError`) before storing anything."""
@@ -108,6 +116,11 @@ class Parcours:
                 "SELECT source, event_id FROM events WHERE import_id = ?",
                 [summary.import_id],
             )
+            from parcours.segments.membership import touched_customers
+            from parcours.segments.recompute import refresh_touched
+
+            touched = touched_customers(self.store, f"import_id = {lit(summary.import_id)}")
+            refresh_touched(self.store, touched)
         return summary
 
     def stats(self) -> dict[str, Any]:

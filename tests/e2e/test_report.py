@@ -1,4 +1,5 @@
-"""The journey report `parcours demo` writes, opened in Debian's Chromium with no network.
+"""The report `parcours demo` writes (the journeys, then segments and scores), opened in
+Debian's Chromium with no network.
 
 Every request but the file itself is refused, so a chart that needs a CDN would fail to draw;
 the page must log no console error, and every section's charts must have drawn (a Plotly SVG
@@ -33,6 +34,11 @@ SECTIONS = (
     "attribution",
     "agents",
     "cohorts",
+    "tiers",
+    "rfm",
+    "personas",
+    "health",
+    "clv",
 )
 MARKS = ".trace, .sankey-node, .hm, .point, .funnellayer path"
 """What a drawn Plotly chart holds: traces, Sankey nodes, heat-map cells, bars or points."""

@@ -336,3 +336,23 @@ def test_expected_purchases_when_drop_out_barely_varies() -> None:
     # Either side of where the integral takes over from 2F1, the answer moves continuously.
     below, above = (model(s).expected_purchases(365, x, t_x, age) for s in (999.0, 1001.0))
     np.testing.assert_allclose(below, above, rtol=1e-4)
+
+
+def test_spend_falls_back_to_each_customers_own_when_gamma_gamma_has_no_mean() -> None:
+    """Customers' mean spends with a tail so heavy (Pareto, shape 0.6: no finite mean) that
+    the Gamma-Gamma fit has q ≤ 1, an infinite population mean: each customer's expected spend
+    is then their own mean repeat spend, and the mean of those for one-time buyers (computed
+    here from the arrays)."""
+    from parcours.segments.clv import EmpiricalSpend, GammaGamma, spend_model
+
+    rng = np.random.default_rng(3)
+    repeat_spend = 10 * (1 + rng.pareto(0.6, 400))
+    frequency = np.concatenate([rng.integers(1, 6, 400).astype(float), np.zeros(50)])
+    spend = np.concatenate([repeat_spend, np.zeros(50)])
+    fitted = GammaGamma().fit(frequency, spend)
+    assert fitted.q <= 1
+    chosen = spend_model(frequency, spend, fitted)
+    assert isinstance(chosen, EmpiricalSpend) and "q =" in chosen.because
+    expected = chosen.expected_average_spend(frequency, spend)
+    assert np.allclose(expected[:400], repeat_spend)
+    assert np.allclose(expected[400:], repeat_spend.mean())

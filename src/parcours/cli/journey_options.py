@@ -10,6 +10,7 @@ analyses' own.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from parcours.client import Parcours
     from parcours.journeys.scope import Scope
 
+SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+"""`segments.definition.NAME`: how `--segment` tells a saved segment's name from SQL."""
 GAP = "30m"
 """`journeys.visits.GAP`: inactivity that ends a visit."""
 CHURN_DAYS = 90
@@ -59,7 +62,11 @@ ChannelOption = Annotated[
 ]
 SegmentOption = Annotated[
     str | None,
-    typer.Option("--customers", help="A segment: SQL selecting customer_id."),
+    typer.Option(
+        "--segment",
+        "--customers",
+        help="A saved segment's name (parcours segments list), or SQL selecting customer_id.",
+    ),
 ]
 PropertyOption = Annotated[
     list[str] | None,
@@ -86,7 +93,17 @@ def scope_of(
 ) -> Scope:
     from parcours.journeys.scope import Scope, parse_properties
 
-    return Scope(since, until, tuple(channel or ()), customers, parse_properties(prop), where)
+    # A segment's name has no space; SQL selecting customer_id always has one.
+    segment = customers if customers and SEGMENT_NAME.match(customers) else None
+    return Scope(
+        since,
+        until,
+        tuple(channel or ()),
+        None if segment else customers,
+        parse_properties(prop),
+        where,
+        segment=segment,
+    )
 
 
 def connect(store: Path | None, scope: Scope) -> Parcours:

@@ -30,6 +30,7 @@ from parcours.cli.output import (
     progress_bar,
 )
 from parcours.cli.scores import scores_app
+from parcours.cli.segments import segments_app
 from parcours.errors import ParcoursError
 from parcours.version import __version__
 
@@ -56,6 +57,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(customers_app, name="customers")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(scores_app, name="scores")
+app.add_typer(segments_app, name="segments")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> "Parcours":

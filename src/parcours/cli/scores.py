@@ -16,6 +16,7 @@ from parcours.cli.output import (
     print_json,
     print_record,
     print_rows,
+    progress_bar,
 )
 
 scores_app = typer.Typer(
@@ -36,10 +37,15 @@ def standing_rows(scores: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "score": name,
                 "label": score.get("label") or "",
                 "value": score.get("value"),
-                "why": "; ".join(str(r) for r in reasons) if reasons else "",
+                "why": "; ".join(_reason(r) for r in reasons) if reasons else "",
             }
         )
     return rows
+
+
+def _reason(reason: Any) -> str:
+    """A reason in words: as given, or its `reason` when the model gives it with its figures."""
+    return str(reason.get("reason", reason)) if isinstance(reason, dict) else str(reason)
 
 
 # Health (segments/health.py): `parcours scores health` and `parcours scores backtest`.
@@ -342,7 +348,17 @@ def _fit_rows(model: dict[str, Any]) -> list[dict[str, Any]]:
             "customers": model[key]["customers"],
         }
         for key, (label, keys) in names.items()
-    ]
+    ] + (
+        [
+            {
+                "model": "spend: customers' own (Gamma-Gamma refused)",
+                "parameters": f"mean {model['empirical_spend']['mean']:.4g}; "
+                + model["empirical_spend"]["because"],
+            }
+        ]
+        if "empirical_spend" in model
+        else []
+    )
 
 
 # --- end of lifetime value ----------------------------------------------------------------------
@@ -417,3 +433,41 @@ def milestones_command(
         title=f"Milestone {result.milestone} by start month, as of {result.as_of:%Y-%m-%d %H:%M} "
         "UTC",
     )
+
+
+# The whole station (segments/recompute.py) ----------------------------------------------------
+
+
+@scores_app.command("recompute")
+def recompute_command(
+    ladder: Annotated[str, typer.Option(help="The tier ladder: orders, spend or a file.")] = (
+        "orders"
+    ),
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Every score for every customer (refitting the models), then every saved segment."""
+    from parcours.client import connect
+
+    steps = ("tiers", "rfm", "lifetime value", "health", "personas", "milestones", "segments")
+    with (
+        connect(store) as p,
+        progress_bar("Recomputing scores and segments", in_bytes=False) as bar,
+    ):
+        done = 0
+
+        def advance(step: str) -> None:
+            nonlocal done
+            bar(done, len(steps))
+            done += 1
+
+        run = p.scores.recompute(progress=advance, ladder=ladder)
+        bar(len(steps), len(steps))
+    if fmt is OutputFormat.json:
+        print_json(run.to_dict())
+        return
+    rows = [
+        {"step": step, "seconds": seconds, "skipped because": run.skipped.get(step, "")}
+        for step, seconds in run.seconds.items()
+    ]
+    print_rows(rows, fmt, title=f"Recomputed in {run.total_seconds:.1f}s")

@@ -54,6 +54,9 @@ class DemoReport:
     identity: dict[str, Any] = field(default_factory=dict)
     """The probabilistic matching run, the customers resolved, pairwise precision/recall against
     the truth's identifiers, recall within its evidence groups, and the best recall possible."""
+    scores: dict[str, Any] = field(default_factory=dict)
+    """Every score and segment recomputed (seconds per step, what was skipped and why), and
+    the health back-test: learned model, rules and recency, out of time."""
     report: str = ""
     """The journey report written at the end (HTML)."""
     findings: list[str] = field(default_factory=list)
@@ -92,6 +95,7 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
     summaries = _import_world(store, world)
     report = _check(store, world, summaries)
     report.identity = _resolve(store, world)
+    report.scores = _score(store)
     report.report, report.findings = _journey_report(store, out_dir)
     report.seconds = round(time.perf_counter() - started, 1)
     return report
@@ -103,8 +107,28 @@ def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
 
     with connect(store, read_only=True) as p:
         built = build_report(p.store)
+        standing = p.scores.report_sections()
+    built.sections += standing.sections
+    built.findings += standing.findings
     path = write_report(built, out_dir / "report.html")
     return str(path), built.findings
+
+
+def _score(store: Path) -> dict[str, Any]:
+    """Every score, then every segment; and the health back-test's headline."""
+    steps = ("tiers", "rfm", "lifetime value", "health", "personas", "milestones", "segments")
+    with connect(store) as p, progress_bar("Scoring customers", in_bytes=False) as update:
+        done = 0
+
+        def advance(step: str) -> None:
+            nonlocal done
+            update(done, len(steps))
+            done += 1
+
+        run = p.scores.recompute(progress=advance)
+        update(len(steps), len(steps))
+        backtest = p.scores.health_backtest()
+    return {**run.to_dict(), "backtest": backtest.to_dict()}
 
 
 def _import_world(store: Path, world: DemoWorld) -> dict[str, ImportSummary]:
@@ -242,6 +266,15 @@ def print_demo_report(report: DemoReport) -> None:
         f"evidence allows: {identity['unlinkable_identifiers']:,} identifiers, such as cookies "
         "of visitors who never signed in, are on no record with anything else)."
     )
+    scores = report.scores
+    skipped = "".join(f"; {step} skipped: {why}" for step, why in scores["skipped"].items())
+    console.print(
+        f"\nScores: tiers, RFM, lifetime value, health, personas and the onboarding milestone "
+        f"for every customer in {scores['total_seconds']:.1f}s{skipped}.\n"
+        f"{scores['backtest']['headline']}",
+        highlight=False,
+        markup=False,
+    )
     console.print("\nWhat the journeys show:")
     for finding in report.findings:
         console.print(f"  • {finding}", highlight=False)
@@ -257,5 +290,6 @@ def print_demo_report(report: DemoReport) -> None:
         f"           {command} customers show --email {identity['example_email']} "
         f"--store {report.store}\n"
         f"           {command} journeys funnel 'Product Viewed' 'Order Completed' "
-        f"--store {report.store}"
+        f"--store {report.store}\n"
+        f"           {command} scores backtest --store {report.store}"
     )

@@ -56,6 +56,8 @@ def occurrences_query(rules: IdentityRules, events: str = "events") -> str:
 
 EVENT_ROW = "event_row"
 """`events_of_query`'s column for an event's row id in the store."""
+PLACED_SOURCE = "parcours"
+"""The source of the events parcours writes itself, placed with their customer as written."""
 
 
 def events_of_query(relation: str) -> str:
@@ -71,11 +73,14 @@ def events_of_query(relation: str) -> str:
 
 def unresolved_events_query(new_events: str) -> str:
     """How many events arrived since the last resolve (any, if none ran) and are not among
-    `new_events` (`source, event_id`): events no resolve has seen."""
+    `new_events` (`source, event_id`): events no resolve has seen. Events of source
+    `parcours` (segment entries and exits) are written already placed with their customer,
+    carrying one identifier of theirs (`segments.membership`): none needs a resolve."""
     return f"""
         SELECT count(*) FROM (
             SELECT source, event_id FROM events WHERE received_at > coalesce(
                 (SELECT max(resolved_at) FROM identity_runs), '-infinity'::TIMESTAMPTZ)
+                AND source <> {lit(PLACED_SOURCE)}
             EXCEPT SELECT source, event_id FROM {new_events})
     """
 

@@ -3,8 +3,8 @@
 The answers name customers (the customers behind a funnel step, the cases of customers who
 repeated themselves), so the routes need the admin token like the customer routes. Filters
 are query parameters: `since`, `until`, `channel` and `customer` (repeatable), `property`
-(repeatable, KEY=VALUE). Free SQL expressions stay on the command line and in Python: over
-HTTP a filter is data, never code.
+(repeatable, KEY=VALUE), `segment` (a saved segment's name). Free SQL expressions stay on
+the command line and in Python: over HTTP a filter is data, never code.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ router = APIRouter(tags=["journeys"], dependencies=[Depends(require_admin)])
 
 
 def scope_of(
+    store: ReaderDep,
     since: Annotated[dt.datetime | None, Query(description="Events from this time.")] = None,
     until: Annotated[dt.datetime | None, Query(description="Events before this time.")] = None,
     channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
@@ -37,14 +38,19 @@ def scope_of(
     property: Annotated[
         list[str] | None, Query(description="KEY=VALUE an event property must have.")
     ] = None,
+    segment: Annotated[
+        str | None, Query(description="A saved segment's name: its members now.")
+    ] = None,
 ) -> Scope:
-    return Scope(
+    scope = Scope(
         since,
         until,
         tuple(channel or ()),
         Scope.of_customers(customer) if customer else None,
         parse_properties(property),
+        segment=segment,
     )
+    return scope.check(store) if segment is not None else scope
 
 
 ScopeDep = Annotated[Scope, Depends(scope_of)]

@@ -64,6 +64,12 @@ class Scope:
     """A DuckDB expression over customer_events' columns, e.g. "amount > 100"."""
     extra: tuple[str, ...] = field(default=(), repr=False)
     """Conditions an analysis adds itself (already valid SQL)."""
+    segment: str | None = None
+    """A saved segment's name (`parcours segments list`): its members now."""
+    table: str = field(default="customer_events", repr=False)
+    """Where the events are read: `customer_events`, or a copy of some customers' events with
+    the columns an analysis reads (the segments station's refresh reads a few customers'
+    journey facts from its copy)."""
 
     def __post_init__(self) -> None:
         """Refuse what cannot narrow the events, when the scope is made: a time that is not
@@ -81,6 +87,13 @@ class Scope:
         if not ids:
             return "SELECT NULL::VARCHAR AS customer_id WHERE false"
         return "SELECT unnest([" + ", ".join(lit(i) for i in ids) + "]) AS customer_id"
+
+    @staticmethod
+    def of_segment(name: str) -> str:
+        """SQL for a saved segment's members now (`segment_members`, which the segments
+        station keeps current), for `Scope(customers=...)`; `Scope(segment=name)` also checks
+        the name when the scope is checked."""
+        return f"SELECT customer_id FROM segment_members WHERE segment = {lit(name)}"
 
     def conditions(self) -> list[str]:
         found = list(self.extra)
@@ -100,6 +113,8 @@ class Scope:
             found.append(f"list_contains([{', '.join(lit(c) for c in self.channels)}], channel)")
         if self.customers:
             found.append(f"customer_id IN (SELECT customer_id FROM ({self.customers}))")
+        if self.segment is not None:
+            found.append(f"customer_id IN ({Scope.of_segment(self.segment)})")
         for key, value in self.properties:
             path = lit(_json_path(key))
             found.append(f"json_extract_string(properties, {path}) = {lit(value)}")
@@ -110,7 +125,10 @@ class Scope:
     def check(self, store: Store) -> Scope:
         """The scope, once its expression has been tried on one of the store's events: a
         filter the engine refuses (an unknown function, text where a number or a time is
-        compared) is a BadRequest naming it, before an analysis runs into the engine's error."""
+        compared) is a BadRequest naming it, before an analysis runs into the engine's error;
+        so is a segment that is not saved, with the closest names."""
+        if self.segment is not None:
+            _check_segment(store, self.segment)
         if self.where:
             expression = checked_expression(self.where)
             one = "(SELECT * FROM customer_events LIMIT 1)"
@@ -130,7 +148,24 @@ class Scope:
         """SQL for the scoped events."""
         conditions = self.conditions()
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return f"SELECT {columns} FROM customer_events{where}"
+        return f"SELECT {columns} FROM {self.table}{where}"
+
+
+def _check_segment(store: Store, name: str) -> None:
+    known = (
+        store.engine.query("SELECT DISTINCT name FROM segments WHERE retired_at IS NULL")
+        .column(0)
+        .to_pylist()
+    )
+    if name in known:
+        return
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    raise BadRequest(
+        f"No segment {name!r}",
+        f"{hint}the segments are: {', '.join(sorted(known)) or 'none yet'} "
+        "(parcours segments list)",
+    )
 
 
 def parse_properties(texts: list[str] | None) -> tuple[tuple[str, str], ...]:

@@ -350,16 +350,41 @@ class GammaGamma:
         spend and discounted to today from the step's end at `discount_rate` per period, i.e.
         divided by (1 + discount_rate)^(end / period). With period 30 days and a monthly rate
         this is lifetimes' `customer_lifetime_value`."""
-        ends = np.arange(1, math.ceil(horizon / period - 1e-9) + 1) * period
-        ends[-1] = horizon
         spend = self.expected_average_spend(frequency, monetary)
-        value = np.zeros_like(spend)
-        before = np.zeros_like(spend)
-        for end in ends:
-            upto = purchases.expected_purchases(end, frequency, recency, T)
-            value += spend * (upto - before) / (1 + discount_rate) ** (end / period)
-            before = upto
-        return value
+        return discounted_value(
+            spend,
+            purchases,
+            frequency,
+            recency,
+            T,
+            horizon=horizon,
+            period=period,
+            discount_rate=discount_rate,
+        )
+
+
+def discounted_value(
+    spend: Array,
+    purchases: BetaGeo,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    horizon: float,
+    period: float,
+    discount_rate: float,
+) -> Array:
+    """Each customer's expected purchases step by step over the horizon, valued at `spend`
+    and discounted from each step's end (see `GammaGamma.customer_lifetime_value`)."""
+    ends = np.arange(1, math.ceil(horizon / period - 1e-9) + 1) * period
+    ends[-1] = horizon
+    value = np.zeros_like(spend)
+    before = np.zeros_like(spend)
+    for end in ends:
+        upto = purchases.expected_purchases(end, frequency, recency, T)
+        value += spend * (upto - before) / (1 + discount_rate) ** (end / period)
+        before = upto
+    return value
 
 
 def _gamma_gamma_log_likelihood(
@@ -386,11 +411,86 @@ def _gamma_gamma_log_likelihood(
     return _weighted_sums(weights, each, d_p, d_q, d_v)
 
 
-def model_parameters(purchases: BetaGeo, spend: GammaGamma) -> dict[str, Any]:
-    """Both models' parameters as JSON-able data (what `save_model` keeps)."""
-    return {"bg_nbd": purchases.params, "gamma_gamma": spend.params}
+@dataclass
+class EmpiricalSpend:
+    """Spend per transaction when the Gamma-Gamma model cannot describe it: each customer's
+    own mean repeat spend, and for a customer with no repeat purchase the mean of those.
+
+    Used when the Gamma-Gamma fit has q ≤ 1 (its population of mean spends then has no finite
+    mean: typically a mix of a few large purchases and many small ones, as a retailer of
+    television sets that also sells cables has). It shrinks nothing toward the population,
+    so a customer's single odd repeat purchase weighs fully: read the CLV of such customers
+    with care. The reason it was used is kept with the model."""
+
+    mean: float = math.nan
+    because: str = ""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"mean": self.mean, "because": self.because}
+
+    @classmethod
+    def fit(cls, frequency: ArrayLike, monetary: ArrayLike, because: str) -> EmpiricalSpend:
+        x, spend = _floats(frequency, monetary)
+        repeat = (x > 0) & (spend > 0)
+        return cls(float(spend[repeat].mean()) if repeat.any() else math.nan, because)
+
+    def expected_average_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> Array:
+        x, spend = _floats(frequency, monetary)
+        return np.asarray(np.where((x > 0) & (spend > 0), spend, self.mean))
+
+    def customer_lifetime_value(
+        self,
+        purchases: BetaGeo,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        monetary: ArrayLike,
+        *,
+        horizon: float,
+        period: float,
+        discount_rate: float,
+    ) -> Array:
+        """As `GammaGamma.customer_lifetime_value`, valued at the customers' own spend."""
+        spend = self.expected_average_spend(frequency, monetary)
+        return discounted_value(
+            spend,
+            purchases,
+            frequency,
+            recency,
+            T,
+            horizon=horizon,
+            period=period,
+            discount_rate=discount_rate,
+        )
 
 
-def models_from(parameters: dict[str, Any]) -> tuple[BetaGeo, GammaGamma]:
-    """The two models back from `model_parameters`' data, ready to predict."""
+Spend = GammaGamma | EmpiricalSpend
+
+
+def spend_model(frequency: ArrayLike, monetary: ArrayLike, fitted: GammaGamma) -> Spend:
+    """The Gamma-Gamma fit when it has a finite population mean (q > 1), else the customers'
+    own mean spends (`EmpiricalSpend`), saying why."""
+    if fitted.q > 1:
+        return fitted
+    because = (
+        f"Gamma-Gamma fitted q = {fitted.q:.3g} ≤ 1: its mean spend is infinite (spend and "
+        f"frequency correlate at {fitted.spend_frequency_correlation_:+.2f})"
+    )
+    return EmpiricalSpend.fit(frequency, monetary, because)
+
+
+def model_parameters(purchases: BetaGeo, spend: Spend, fitted: GammaGamma) -> dict[str, Any]:
+    """The models' parameters as JSON-able data (what `save_model` keeps): BG/NBD, the
+    Gamma-Gamma fit, and the empirical spend when it replaced the fit."""
+    kept: dict[str, Any] = {"bg_nbd": purchases.params, "gamma_gamma": fitted.params}
+    if isinstance(spend, EmpiricalSpend):
+        kept["empirical_spend"] = spend.params
+    return kept
+
+
+def models_from(parameters: dict[str, Any]) -> tuple[BetaGeo, Spend]:
+    """The models back from `model_parameters`' data, ready to predict."""
+    if "empirical_spend" in parameters:
+        return BetaGeo(**parameters["bg_nbd"]), EmpiricalSpend(**parameters["empirical_spend"])
     return BetaGeo(**parameters["bg_nbd"]), GammaGamma(**parameters["gamma_gamma"])

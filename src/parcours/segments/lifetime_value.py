@@ -32,7 +32,7 @@ from parcours.sql import lit
 from parcours.store.store import Store
 
 if TYPE_CHECKING:  # the models import scipy: only when a fit or a scoring runs
-    from parcours.segments.clv import BetaGeo, GammaGamma
+    from parcours.segments.clv import BetaGeo, Spend
 
 MODEL = "clv"
 """The name the fitted models are kept under in `score_models`."""
@@ -175,7 +175,7 @@ def _data_end(store: Store, purchase_event: str) -> dt.date:
 def _fit(store: Store, as_of: dt.date, purchase_event: str, last_day: dt.date) -> dict[str, Any]:
     """Both models fitted on every buyer up to `as_of`, as `latest_model` will give them once
     kept (the caller keeps them when they have scored)."""
-    from parcours.segments.clv import BetaGeo, GammaGamma, model_parameters
+    from parcours.segments.clv import BetaGeo, GammaGamma, model_parameters, spend_model
 
     summary = purchase_summary(store, calibration_end=as_of, purchase_event=purchase_event)
     if summary.num_rows == 0:
@@ -187,8 +187,9 @@ def _fit(store: Store, as_of: dt.date, purchase_event: str, last_day: dt.date) -
         summary.column(c).to_numpy() for c in ("frequency", "recency", "T", "monetary")
     )
     purchases = BetaGeo().fit(x, t_x, age)
-    spend = GammaGamma().fit(x, money)
-    parameters = {**model_parameters(purchases, spend), "unit": "days"}
+    fitted = GammaGamma().fit(x, money)
+    spend = spend_model(x, money, fitted)
+    parameters = {**model_parameters(purchases, spend, fitted), "unit": "days"}
     digest = hashlib.sha1(orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS)).hexdigest()
     version = f"bg-nbd+gamma-gamma@{as_of.isoformat()}#{digest[:8]}"
     evaluation = {
@@ -196,9 +197,9 @@ def _fit(store: Store, as_of: dt.date, purchase_event: str, last_day: dt.date) -
         "purchase_event": purchase_event,
         "bg_nbd": {"log_likelihood": purchases.log_likelihood_, "customers": purchases.customers_},
         "gamma_gamma": {
-            "log_likelihood": spend.log_likelihood_,
-            "customers": spend.customers_,
-            "spend_frequency_correlation": spend.spend_frequency_correlation_,
+            "log_likelihood": fitted.log_likelihood_,
+            "customers": fitted.customers_,
+            "spend_frequency_correlation": fitted.spend_frequency_correlation_,
         },
     }
     return {
@@ -213,7 +214,7 @@ def _fit(store: Store, as_of: dt.date, purchase_event: str, last_day: dt.date) -
 def _scores_table(
     summary: pa.Table,
     purchases: BetaGeo,
-    spend: GammaGamma,
+    spend: Spend,
     horizon_days: float,
     discount_rate_yearly: float,
 ) -> pa.Table:
@@ -241,12 +242,12 @@ def _scores_table(
         period=MONTH_DAYS,
         discount_rate=(1 + discount_rate_yearly) ** (1 / 12) - 1,
     )
-    if spend.q <= 1 or not all(np.isfinite(v).all() for v in (alive, expected, value)):
+    if not all(np.isfinite(v).all() for v in (alive, expected, value)):
         from parcours.segments.clv import ModelFitError
 
         raise ModelFitError(
-            f"The fitted models give no usable values (BG/NBD {purchases.params}, Gamma-Gamma "
-            f"{spend.params}: a mean spend needs q > 1)",
+            f"The fitted models give no usable values (BG/NBD {purchases.params}, spend "
+            f"{spend.params})",
             "fit on more customers or a longer period of purchases (--as-of later), or check "
             "that purchases carry their amount",
         )
@@ -300,6 +301,8 @@ def _result(
             for name in ("bg_nbd", "gamma_gamma")
         },
     }
+    if "empirical_spend" in parameters:  # Gamma-Gamma refused: the customers' own spend
+        model["empirical_spend"] = parameters["empirical_spend"]
     engine = store.engine
     distribution = {
         score: engine.query(

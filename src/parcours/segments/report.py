@@ -91,10 +91,17 @@ def _tiers_section(result: Tiers) -> Built:
         go.Bar(
             x=[row["tier"] for row in result.distribution],
             y=[row["customers"] for row in result.distribution],
+            text=[f"{row['customers']:,}" for row in result.distribution],
             marker_color="#3182bd",
         )
     )
-    bars.update_layout(template=TEMPLATE, title="Customers by tier now", yaxis_title="customers")
+    # A base tier holds most customers: a log scale keeps the top tiers visible.
+    bars.update_layout(
+        template=TEMPLATE,
+        title="Customers by tier now (log scale)",
+        yaxis_title="customers",
+        yaxis_type="log",
+    )
     figures = [bars]
     if result.moves:
         months = sorted({m["month"] for m in result.moves})
@@ -150,16 +157,17 @@ def _rfm_section(result: Rfm) -> Built:
     sentence = f"{result.customers:,} buyers as of {result.as_of}, scored 1–{bins} by quintile."
     if biggest and by_value:
         sentence += (
-            f" The largest cell is {biggest['cell']} ({biggest['customers']:,}); "
-            f"{by_value['cell']} hold the most spend."
+            f" The largest cell is {biggest['name']} ({biggest['customers']:,}); "
+            f"{by_value['name']} hold the most spend."
         )
     table = Table(
         (
-            Column("cell", "cell", "text"),
+            Column("name", "cell", "text"),
+            Column("meaning", "what it means", "text"),
             Column("customers", "customers", "count"),
             Column("monetary", "spend", "money"),
         ),
-        [{k: c.get(k) for k in ("cell", "customers", "monetary")} for c in cells],
+        [{k: c.get(k) for k in ("name", "meaning", "customers", "monetary")} for c in cells],
     )
     return Section("rfm", "RFM cells", sentence, [heat], table), None
 
@@ -187,12 +195,29 @@ def _personas_section(result: Personas) -> Built:
         ),
         rows,
     )
+    shares = go.Figure(
+        go.Bar(
+            x=[p.share for p in result.personas],
+            y=[f"{p.number}. {p.name}" for p in result.personas],
+            orientation="h",
+            text=[f"{p.share:.0%} · spend {p.mean_spend:,.0f}" for p in result.personas],
+            hovertext=[p.description for p in result.personas],
+            marker_color="#6baed6",
+        )
+    )
+    shares.update_layout(
+        template=TEMPLATE,
+        title="Personas: their share of customers (hover: what sets them apart)",
+        xaxis_tickformat=".0%",
+        yaxis_autorange="reversed",
+        margin={"l": 260},
+    )
     largest = max(result.personas, key=lambda p: p.share)
     sentence = (
         f"{result.k} personas among {result.customers:,} customers (k chosen by silhouette); "
         f"the largest, {largest.name}, is {largest.share:.0%} of them."
     )
-    return Section("personas", "Personas", sentence, [], table), None
+    return Section("personas", "Personas", sentence, [shares], table), None
 
 
 def _health_section(result: Backtest) -> Built:
@@ -275,9 +300,14 @@ def _clv_section(store: Store) -> Built:
         top_rows,
     )
     clv = result.distribution.get("clv", {})
+    spend = (
+        "their own mean spend, as Gamma-Gamma could not describe it"
+        if "empirical_spend" in result.model
+        else "Gamma-Gamma"
+    )
     sentence = (
-        f"{result.customers:,} buyers valued as of {result.as_of} (BG/NBD and Gamma-Gamma on "
-        f"their purchases): {_money(clv.get('total'))} expected over "
+        f"{result.customers:,} buyers valued as of {result.as_of} (BG/NBD on their purchases, "
+        f"{spend}): {_money(clv.get('total'))} expected over "
         f"{result.horizon_days:.0f} days, a median of {_money(clv.get('median'))} a customer."
     )
     share_top = _top_decile_share(store)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from parcours.segments import catalog
 from parcours.segments import lifetime_value as clv_scores
 from parcours.segments import milestones as _milestones
 from parcours.segments.health import health as health_scores
 from parcours.segments.health import health_backtest
 from parcours.segments.health_view import current_health
 from parcours.segments.personas import personas
+from parcours.segments.recompute import recompute_all, refresh_touched
 from parcours.segments.rfm import rfm
 from parcours.segments.standing import standing
 from parcours.segments.tiers import tier_moves, tiers
@@ -36,6 +38,8 @@ class Scores(Component):
     value (docs/segments.md). Each writes `customer_scores` and answers a typed result."""
 
     of = service(standing)
+    recompute = service(recompute_all)
+    refresh = service(refresh_touched)
     report_sections = service(report_sections)
 
     # Health (segments/health.py): the rules scorecard, the learned model, their back-test.
@@ -55,3 +59,20 @@ class Scores(Component):
 
     # Milestones (milestones.py): each customer's status on a time-bounded objective.
     milestones = service(_milestones.milestones)
+
+
+class Segments(Component):
+    """Declarative segments (docs/segments.md): saved, versioned definitions whose members
+    are kept current, with their history and an event per entry and exit."""
+
+    create = service(catalog.create)
+    save = service(catalog.create)
+    list = service(catalog.list_segments)
+    show = service(catalog.show)
+    preview = service(catalog.preview)
+    members = service(catalog.members)
+    explain = service(catalog.explain)
+    history = service(catalog.history)
+    recompute = service(catalog.recompute)
+    refresh = service(catalog.refresh)
+    delete = service(catalog.delete)

@@ -1,0 +1,154 @@
+"""The whole station at once: every score, then every segment (segments may name scores), in
+full on demand, and for the customers new events touched after each import and live load.
+
+A full recompute runs each scorer with its defaults — tiers on the seed's orders ladder, RFM,
+lifetime value, health (rules and learned), personas, the shipped onboarding milestone — and
+then every saved segment. A scorer the store cannot feed yet (no purchases, too little history
+for a model) is skipped with its reason, so a young store gets what it can have.
+
+A refresh for touched customers rescoring them with what the last full run kept (RFM's
+boundaries, the lifetime-value, health and persona models, the ladder and milestone in use) —
+never a refit — and only for the scores the store holds already; then their segments.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from parcours.errors import ParcoursError
+from parcours.segments import catalog
+from parcours.store.store import Store
+
+ONBOARDING = "onboarding"
+"""The shipped milestone a full recompute follows."""
+
+
+@dataclass
+class StationRun:
+    """What a recompute did: seconds per step, and the steps skipped with their reason."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    segments: dict[str, Any] = field(default_factory=dict)
+    """The segments' recompute: entries and exits per segment."""
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "total_seconds": self.total_seconds,
+            "skipped": self.skipped,
+            "segments": self.segments,
+        }
+
+
+def recompute_all(
+    store: Store, *, progress: Callable[[str], None] | None = None, ladder: str = "orders"
+) -> StationRun:
+    """Every score for every customer, refitting the models, then every saved segment."""
+    from parcours.segments.health import health
+    from parcours.segments.lifetime_value import lifetime_value
+    from parcours.segments.milestone_definition import load_milestone
+    from parcours.segments.milestones import milestones
+    from parcours.segments.personas import personas
+    from parcours.segments.rfm import rfm
+    from parcours.segments.tiers import tiers
+
+    steps: dict[str, Callable[[], object]] = {
+        "tiers": lambda: tiers(store, ladder=ladder),
+        "rfm": lambda: rfm(store),
+        "lifetime value": lambda: lifetime_value(store),
+        "health": lambda: health(store, refit=True),
+        "personas": lambda: personas(store),
+        "milestones": lambda: milestones(store, load_milestone(ONBOARDING)),
+    }
+    run = StationRun()
+    for name, step in steps.items():
+        _timed(run, name, step, progress)
+    _segments(run, lambda: catalog.recompute(store), progress)
+    return run
+
+
+def refresh_touched(store: Store, customers: str) -> StationRun:
+    """Rescore the customers `customers` (SQL selecting `customer_id`) selects with the kept
+    models, for the scores the store holds, then bring their segments up to date."""
+    held = set(
+        store.engine.query("SELECT DISTINCT score FROM customer_scores").column(0).to_pylist()
+    )
+    run = StationRun()
+    for name, step in _incremental(store, customers, held).items():
+        _timed(run, name, step, None)
+    _segments(run, lambda: catalog.refresh(store, customers), None)
+    return run
+
+
+def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Callable[[], object]]:
+    """The scorers to rerun for touched customers: those whose scores the store holds."""
+    steps: dict[str, Callable[[], object]] = {}
+    if "tier" in held:
+        from parcours.segments.tiers import tiers
+
+        ladder = store.engine.scalar(
+            "SELECT split_part(any_value(version), ':', 1) FROM customer_scores "
+            "WHERE score = 'tier'"
+        )
+        steps["tiers"] = lambda: tiers(store, ladder=ladder, customers=customers)
+    if "rfm" in held:
+        from parcours.segments.rfm import rfm
+
+        steps["rfm"] = lambda: rfm(store, customers=customers)
+    if "clv" in held:
+        from parcours.segments.lifetime_value import lifetime_value
+
+        steps["lifetime value"] = lambda: lifetime_value(store, customers=customers)
+    if "health" in held or "health_rules" in held:
+        from parcours.segments.health import health
+
+        steps["health"] = lambda: health(store, customers=customers)
+    if "persona" in held:
+        from parcours.segments.personas import personas
+
+        steps["personas"] = lambda: personas(store, customers=customers)
+    if f"milestone:{ONBOARDING}" in held:
+        from parcours.segments.milestone_definition import load_milestone
+        from parcours.segments.milestones import milestones
+
+        steps["milestones"] = lambda: milestones(
+            store, load_milestone(ONBOARDING), customers=customers
+        )
+    return steps
+
+
+def _timed(
+    run: StationRun,
+    name: str,
+    step: Callable[[], object],
+    progress: Callable[[str], None] | None,
+) -> None:
+    if progress is not None:
+        progress(name)
+    started = time.perf_counter()
+    try:
+        step()
+    except ParcoursError as error:  # the store cannot feed this score yet
+        run.skipped[name] = error.message
+    run.seconds[name] = round(time.perf_counter() - started, 3)
+
+
+def _segments(
+    run: StationRun,
+    step: Callable[[], Any],
+    progress: Callable[[str], None] | None,
+) -> None:
+    if progress is not None:
+        progress("segments")
+    started = time.perf_counter()
+    done = step()
+    run.seconds["segments"] = round(time.perf_counter() - started, 3)
+    run.segments = done.to_dict() if hasattr(done, "to_dict") else {}
