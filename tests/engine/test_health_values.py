@@ -426,15 +426,28 @@ def test_health_full_then_incremental_without_a_refit(tmp_path: Path) -> None:
     before = scores_of(p.store.engine, _id(p, "gone0"))
     assert before["health_rules"]["label"] == "red"
 
-    import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
-    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
     stamps = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
+    # An import rescores the customers it touched with the kept model (segments/recompute.py
+    # refresh_touched: health incremental, as of the store's last activity, 29 June).
+    import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
+    refreshed = scores_of(p.store.engine, _id(p, "gone0"))
+    assert refreshed["health"]["version"] == full.model  # no refit
+    rules = refreshed["health_rules"]["details"]
+    assert rules["previous"] == before["health_rules"]["value"]
+    # 1 visit in 30 days (0 before: 0 → 40 points), last seen that day (0 → 100 points)
+    assert {m["measure"] for m in rules["moved"]} == {"visits_30d", "days_since_activity"}
+    assert {(m["measure"], m["from"], m["to"]) for m in rules["moved"]} == {
+        ("visits_30d", 0, 40),
+        ("days_since_activity", 0, 100),
+    }
+    assert refreshed["health"]["value"] > before["health"]["value"]
+    # Asked again as of 1 July, for that customer only: the kept model, the refresh's score
+    # as the previous one, the other customers' rows untouched.
+    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
     again = p.scores.health(as_of=as_of, customers=touched)
     assert again.customers == 1 and not again.refitted and again.model == full.model
     after = scores_of(p.store.engine, _id(p, "gone0"))
-    rules = after["health_rules"]["details"]
-    assert rules["previous"] == before["health_rules"]["value"]
-    assert {m["measure"] for m in rules["moved"]} == {"visits_30d", "days_since_activity"}
+    assert after["health_rules"]["details"]["previous"] == refreshed["health_rules"]["value"]
     assert after["health"]["value"] > before["health"]["value"]
     unchanged = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
     assert [r for r in unchanged if r["customer_id"] != _id(p, "gone0")] == [
