@@ -333,6 +333,21 @@ def progress_bar(description: str, *, in_bytes: bool) -> Iterator[Callable[[int,
         yield update
 
 
+@contextmanager
+def steps_bar(description: str, steps: Sequence[str]) -> Iterator[Callable[[str], None]]:
+    """A progress bar over named steps; yields `starting(step)`, to call as each step begins."""
+    with progress_bar(description, in_bytes=False) as update:
+        done = 0
+
+        def starting(step: str) -> None:
+            nonlocal done
+            update(done, len(steps))
+            done += 1
+
+        yield starting
+        update(len(steps), len(steps))
+
+
 def by_month(by_day: list[dict[str, Any]], width: int = 40) -> list[dict[str, Any]]:
     """Daily counts folded into months, with a bar scaled to the busiest month."""
     months: dict[str, int] = {}

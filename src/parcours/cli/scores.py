@@ -16,7 +16,7 @@ from parcours.cli.output import (
     print_json,
     print_record,
     print_rows,
-    progress_bar,
+    steps_bar,
 )
 
 scores_app = typer.Typer(
@@ -448,21 +448,10 @@ def recompute_command(
 ) -> None:
     """Every score for every customer (refitting the models), then every saved segment."""
     from parcours.client import connect
+    from parcours.segments.recompute import STEPS
 
-    steps = ("tiers", "rfm", "lifetime value", "health", "personas", "milestones", "segments")
-    with (
-        connect(store) as p,
-        progress_bar("Recomputing scores and segments", in_bytes=False) as bar,
-    ):
-        done = 0
-
-        def advance(step: str) -> None:
-            nonlocal done
-            bar(done, len(steps))
-            done += 1
-
-        run = p.scores.recompute(progress=advance, ladder=ladder)
-        bar(len(steps), len(steps))
+    with connect(store) as p, steps_bar("Recomputing scores and segments", STEPS) as starting:
+        run = p.scores.recompute(progress=starting, ladder=ladder)
     if fmt is OutputFormat.json:
         print_json(run.to_dict())
         return

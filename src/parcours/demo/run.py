@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parcours.cli.output import OutputFormat, console, print_rows, progress_bar
+from parcours.cli.output import OutputFormat, console, print_rows, progress_bar, steps_bar
 from parcours.client import connect
 from parcours.collect.ledger import ImportSummary
 from parcours.demo.world import DemoWorld, generate_world
@@ -116,17 +116,10 @@ def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
 
 def _score(store: Path) -> dict[str, Any]:
     """Every score, then every segment; and the health back-test's headline."""
-    steps = ("tiers", "rfm", "lifetime value", "health", "personas", "milestones", "segments")
-    with connect(store) as p, progress_bar("Scoring customers", in_bytes=False) as update:
-        done = 0
+    from parcours.segments.recompute import STEPS
 
-        def advance(step: str) -> None:
-            nonlocal done
-            update(done, len(steps))
-            done += 1
-
-        run = p.scores.recompute(progress=advance)
-        update(len(steps), len(steps))
+    with connect(store) as p, steps_bar("Scoring customers", STEPS) as starting:
+        run = p.scores.recompute(progress=starting)
         backtest = p.scores.health_backtest()
     return {**run.to_dict(), "backtest": backtest.to_dict()}
 
@@ -269,8 +262,8 @@ def print_demo_report(report: DemoReport) -> None:
     scores = report.scores
     skipped = "".join(f"; {step} skipped: {why}" for step, why in scores["skipped"].items())
     console.print(
-        f"\nScores: tiers, RFM, lifetime value, health, personas and the onboarding milestone "
-        f"for every customer in {scores['total_seconds']:.1f}s{skipped}.\n"
+        f"\nScores: tiers, RFM, lifetime value, health, personas, the onboarding milestone and "
+        f"typical journeys for every customer in {scores['total_seconds']:.1f}s{skipped}.\n"
         f"{scores['backtest']['headline']}",
         highlight=False,
         markup=False,

@@ -2,9 +2,10 @@
 full on demand, and for the customers new events touched after each import and live load.
 
 A full recompute runs each scorer with its defaults — tiers on the seed's orders ladder, RFM,
-lifetime value, health (rules and learned), personas, the shipped onboarding milestone — and
-then every saved segment. A scorer the store cannot feed yet (no purchases, too little history
-for a model) is skipped with its reason, so a young store gets what it can have.
+lifetime value, health (rules and learned), personas, the shipped onboarding milestone, each
+customer's typical journey — and then every saved segment. A scorer the store cannot feed
+yet (no purchases, too little history for a model) is skipped with its reason, so a young
+store gets what it can have.
 
 A refresh for touched customers rescoring them with what the last full run kept (RFM's
 boundaries, the lifetime-value, health and persona models, the ladder and milestone in use) —
@@ -20,10 +21,25 @@ from typing import Any
 
 from parcours.errors import ParcoursError
 from parcours.segments import catalog
+from parcours.segments.scored import write_scores
 from parcours.store.store import Store
 
 ONBOARDING = "onboarding"
 """The shipped milestone a full recompute follows."""
+STEPS = (
+    "tiers",
+    "rfm",
+    "lifetime value",
+    "health",
+    "personas",
+    "milestones",
+    "typical journeys",
+    "segments",
+)
+"""A full recompute's steps, in order (what `progress` is called with)."""
+TYPICAL_SEED = 7
+"""The seed of the typical journeys' clustering, so that a recompute is repeatable."""
+TYPICAL = "_typical_scored"
 
 
 @dataclass
@@ -67,12 +83,42 @@ def recompute_all(
         "health": lambda: health(store, refit=True),
         "personas": lambda: personas(store),
         "milestones": lambda: milestones(store, load_milestone(ONBOARDING)),
+        "typical journeys": lambda: typical_journey_scores(store),
     }
     run = StationRun()
     for name, step in steps.items():
         _timed(run, name, step, progress)
     _segments(run, lambda: catalog.recompute(store), progress)
     return run
+
+
+def typical_journey_scores(store: Store) -> int:
+    """Each customer's typical journey (journeys/typical.py) as the score `typical_journey`:
+    the journey's number as the value, its medoid (`web → web → store`) as the label, so that a
+    segment can select the customers who follow one. Refreshed by a full recompute only (it is
+    a clustering of everyone's journeys); return how many customers were given one."""
+    import pyarrow as pa
+
+    from parcours.journeys.typical import typical_journeys
+
+    found = typical_journeys(store, seed=TYPICAL_SEED)
+    assigned = found.assignments()
+    medoids = {t["cluster"]: " → ".join(t["medoid"]) for t in found.typical}
+    table = pa.table(
+        {
+            "customer_id": list(assigned),
+            "value": [float(c) for c in assigned.values()],
+            "label": [medoids.get(c, "") for c in assigned.values()],
+        }
+    )
+    with store.engine.registered(TYPICAL, table):
+        written = write_scores(
+            store.engine,
+            "typical_journey",
+            f"SELECT customer_id, value, label, NULL AS details FROM {TYPICAL}",
+            version=f"typical@{found.clusters}#{TYPICAL_SEED}",
+        )
+    return written.scored
 
 
 def refresh_touched(store: Store, customers: str) -> StationRun:

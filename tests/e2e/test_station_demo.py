@@ -1,0 +1,154 @@
+"""The whole station on the demo world: every score then every segment recomputed from the
+command line and over HTTP, a customer's standing in `customers show`, and the touched
+customers rescored after an import — on copies of the store `parcours demo` built."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cli_process import run
+from servers import ADMIN, add_source, start_server
+
+import parcours
+from parcours.segments.recompute import STEPS
+
+SCORES = (
+    "tier",
+    "rfm",
+    "p_alive",
+    "churn_risk",
+    "expected_purchases",
+    "clv",
+    "health",
+    "persona",
+    "milestone:onboarding",
+    "typical_journey",
+)
+
+
+@pytest.fixture
+def store(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+    """A copy of the demo's store, to write to."""
+    out, _ = demo
+    copy = tmp_path / "store.duckdb"
+    shutil.copy(out / "parcours.duckdb", copy)
+    return copy
+
+
+def _scored(store: Path) -> dict[str, int]:
+    with parcours.connect(store, read_only=True) as p:
+        rows = p.sql("SELECT score, count(*) AS n FROM customer_scores GROUP BY score").to_pylist()
+    return {row["score"]: row["n"] for row in rows}
+
+
+def test_recompute_scores_every_customer_then_the_segments(store: Path, tmp_path: Path) -> None:
+    """Every resolved customer gets a tier (the ladder's base at least) and a health score;
+    every buyer an RFM cell and a lifetime value — counted here from the store itself."""
+    with parcours.connect(store) as p:
+        p.store.engine.execute("DELETE FROM customer_scores")
+        customers, buyers = (
+            p.sql(
+                "SELECT count(DISTINCT customer_id) AS c, count(DISTINCT customer_id) FILTER "
+                "(WHERE name = 'Order Completed') AS b FROM customer_events "
+                "WHERE source <> 'parcours'"
+            )
+            .to_pylist()[0]
+            .values()
+        )
+    done = run("scores", "recompute", "--store", str(store), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert tuple(answer["seconds"]) == STEPS
+    assert answer["skipped"] == {}
+    scored = _scored(store)
+    assert scored["tier"] == customers
+    assert scored["rfm"] == scored["clv"] == buyers
+    assert set(SCORES) <= set(scored)
+
+
+def test_customers_show_gives_the_standing_the_store_holds(store: Path, tmp_path: Path) -> None:
+    with parcours.connect(store, read_only=True) as p:
+        email, customer = (
+            p.sql(
+                "SELECT m.value, m.customer_id FROM identity_map m JOIN customer_scores s "
+                "USING (customer_id) WHERE m.type = 'email' AND s.score = 'clv' "
+                "ORDER BY s.value DESC LIMIT 1"
+            )
+            .to_pylist()[0]
+            .values()
+        )
+        held = p.sql(
+            f"SELECT score, value, label FROM customer_scores WHERE customer_id = '{customer}'"
+        ).to_pylist()
+    done = run(
+        "customers", "show", "--email", email, "--store", str(store), "-f", "json", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    standing = json.loads(done.stdout)["standing"]
+    assert standing["customer_id"] == customer
+    assert {s: (v["value"], v["label"]) for s, v in standing["scores"].items()} == {
+        row["score"]: (row["value"], row["label"]) for row in held
+    }
+    reasons = standing["scores"]["health"]["details"]["reasons"]
+    assert reasons and all(isinstance(r, dict) and r["reason"] for r in reasons)
+    shown = run("customers", "show", "--email", email, "--store", str(store), cwd=tmp_path)
+    assert "Standing (scores and why)" in shown.stdout and reasons[0]["reason"][:20] in (
+        " ".join(shown.stdout.split())
+    )
+
+
+def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path) -> None:
+    """Five orders within a day for a customer at the ladder's base make them Platinum (five
+    or more orders in 7 days: the shipped orders ladder), as soon as the file is imported."""
+    with parcours.connect(store, read_only=True) as p:
+        email, customer, last = (
+            p.sql(
+                "SELECT m.value, m.customer_id, (SELECT max(occurred_at) FROM customer_events) "
+                "FROM identity_map m JOIN customer_scores s USING (customer_id) "
+                "WHERE m.type = 'email' AND s.score = 'tier' AND s.label = 'Member' LIMIT 1"
+            )
+            .to_pylist()[0]
+            .values()
+        )
+    day = last.date().isoformat()
+    rows = [
+        {
+            "userId": None,
+            "type": "track",
+            "event": "Order Completed",
+            "timestamp": f"{day}T0{h}:00:00Z",
+            "messageId": f"order-{h}",
+            "anonymousId": f"planted-{h}",
+            "context": {"traits": {"email": email}},
+            "properties": {"revenue": 30.0, "currency": "EUR"},
+        }
+        for h in range(5)
+    ]
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with parcours.connect(store) as p:
+        summary = p.import_file(orders, source="web", mapping="web")
+        assert summary.accepted == 5
+        tier = p.sql(
+            f"SELECT label FROM customer_scores WHERE customer_id = '{customer}' AND score = 'tier'"
+        ).to_pylist()
+    assert tier == [{"label": "Platinum"}]
+
+
+def test_recompute_over_http_runs_through_the_writer(store: Path) -> None:
+    server = start_server(store, add_source(store))
+    try:
+        admin = httpx.Client(headers=ADMIN, timeout=300)
+        done = admin.post(f"{server.url}/v1/scores/recompute")
+        assert done.status_code == 200, done.text
+        assert done.json()["skipped"] == {} and "segments" in done.json()["seconds"]
+        refused = admin.post(f"{server.url}/v1/scores/recompute", params={"ladder": "/etc/x"})
+        assert refused.status_code == 400 and "orders" in refused.text
+        assert httpx.post(f"{server.url}/v1/scores/recompute").status_code == 401
+    finally:
+        server.stop()
