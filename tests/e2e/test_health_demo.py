@@ -2,10 +2,14 @@
 out of time, judged by the churn the world records (its truth), and the health commands and
 routes as a user runs them.
 
-The world's churn today: customers who stop all activity after failed service cases
-(demo/service.py) — truth customers.csv `inactive`, their last activity after the `inactive`
-journey type's own stop (before April, demo/visits.py). Each store customer is judged by the
-true customer most of its identifiers belong to.
+The world's churn: customers active in the eight weeks before its cut-off (2026-08-01,
+truth/expected.json `churn.cutoff`) who do nothing at or after it — truth customers.csv
+`active_before_cutoff` and `churned` (demo/churn.py: some stop at the cut-off after declining
+visits, unresolved contacts, negative posts and fewer emails opened; others just fall silent).
+The back-test fits on 2026-06-01 with the churn observed in the 60 days after it (up to the
+cut-off: nothing after it is seen), scores on the cut-off, and is judged by the truth. Each store
+customer is judged by the true customer most of its identifiers belong to; one the truth does
+not count as active before the cut-off is not judged.
 """
 
 from __future__ import annotations
@@ -24,17 +28,11 @@ import parcours
 from parcours.segments.health import health_backtest
 from parcours.sql import lit
 
-TRAIN_AT, TEST_AT, HORIZON = "2026-05-01", "2026-07-01", 60
-HORIZON_END = "2026-08-30"
-"""TEST_AT + HORIZON: churned by then."""
-CUTOFF = "2026-04-01"
-"""The world's churn after this date: the `inactive` journey type has stopped by then."""
-CHURNED = (
-    f"c.inactive AND c.last_activity_at >= {lit(CUTOFF)}::TIMESTAMPTZ "
-    f"AND c.last_activity_at < {lit(HORIZON_END)}::TIMESTAMPTZ"
-)
-"""The truth's churn within the horizon (the one line to change when the world records churn
-itself: `c.churned AND c.churn_date < HORIZON_END`)."""
+TRAIN_AT, TEST_AT, HORIZON = "2026-06-01", "2026-08-01", 60
+"""Test on the world's cut-off; train a horizon before it, so the training outcomes end there."""
+CHURNED = "CASE WHEN c.active_before_cutoff = 1 THEN c.churned = 1 END"
+"""The truth's churn: nothing at or after the cut-off, for customers active in the eight weeks
+before it (NULL, not judged, for the others)."""
 
 
 def truth_outcomes(out: Path) -> str:
@@ -57,6 +55,8 @@ def test_learned_health_beats_rules_and_recency_on_the_worlds_churn(
     demo: tuple[Path, dict[str, Any]],
 ) -> None:
     out, _ = demo
+    cutoff = json.loads((out / "truth" / "expected.json").read_text())["churn"]["cutoff"]
+    assert cutoff.startswith(TEST_AT)
     with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
         result = health_backtest(
             p.store,
@@ -75,7 +75,7 @@ def test_learned_health_beats_rules_and_recency_on_the_worlds_churn(
     }
     print(result.headline)
     print("AUC, average precision, Brier, top-decile lift:", figures)
-    assert result.outcomes == "given" and result.test_churned >= 3, result.headline
+    assert result.outcomes == "given" and result.test_churned >= 30, result.headline
     assert result.learned.auc > result.rules.auc, result.headline
     assert result.learned.auc > result.recency.auc, result.headline
 
@@ -122,7 +122,8 @@ def test_health_commands_score_and_backtest_the_demo(
     assert result["refitted"] is True
     with parcours.connect(store, read_only=True) as p:
         rows = p.sql(
-            "SELECT score, count(*) AS n FROM customer_scores GROUP BY score ORDER BY score"
+            "SELECT score, count(*) AS n FROM customer_scores "
+            "WHERE score IN ('health', 'health_rules') GROUP BY score ORDER BY score"
         ).to_pylist()
     assert rows == [{"score": "health", "n": everyone}, {"score": "health_rules", "n": everyone}]
 
@@ -144,19 +145,24 @@ def test_health_commands_score_and_backtest_the_demo(
         "--train-at",
         TRAIN_AT,
         "--test-at",
-        "2026-06-01",
+        "2026-07-01",
         "--store",
         str(store),
         cwd=tmp_path,
     )
     assert leak.returncode == 2 and "would leak into training" in leak.stderr
-    assert "test on 2026-06-30 or later" in leak.stderr  # 1 May + 60 days
+    assert "test on 2026-07-31 or later" in leak.stderr  # 1 June + 60 days
 
 
 def test_health_routes_on_a_real_server(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     out, _ = demo
     store = _copy(out, tmp_path)
     everyone, tested, churned = _plain_counts(store)
+    # `parcours demo` computes every score: back to a store before its first health run.
+    with parcours.connect(store) as p:
+        p.store.engine.execute(
+            "DELETE FROM customer_scores WHERE score IN ('health', 'health_rules')"
+        )
     server = start_server(store, add_source(store))
     try:
         before = httpx.get(f"{server.url}/v1/scores/health", headers=ADMIN, timeout=60)

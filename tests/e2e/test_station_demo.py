@@ -141,6 +141,14 @@ def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path
 
 
 def test_recompute_over_http_runs_through_the_writer(store: Path) -> None:
+    """Recomputed through the server's one writer; then one customer's standing over HTTP is
+    what Python reads from the store once the server has stopped."""
+    with parcours.connect(store, read_only=True) as p:
+        customer = (
+            p.sql("SELECT customer_id FROM customer_scores WHERE score = 'health' LIMIT 1")
+            .column(0)[0]
+            .as_py()
+        )
     server = start_server(store, add_source(store))
     try:
         admin = httpx.Client(headers=ADMIN, timeout=300)
@@ -150,5 +158,11 @@ def test_recompute_over_http_runs_through_the_writer(store: Path) -> None:
         refused = admin.post(f"{server.url}/v1/scores/recompute", params={"ladder": "/etc/x"})
         assert refused.status_code == 400 and "orders" in refused.text
         assert httpx.post(f"{server.url}/v1/scores/recompute").status_code == 401
+        standing = admin.get(f"{server.url}/v1/scores/customers/{customer}")
+        assert httpx.get(f"{server.url}/v1/scores/customers/{customer}").status_code == 401
     finally:
         server.stop()
+    with parcours.connect(store, read_only=True) as p:
+        expected = p.scores.of(customer).to_dict()
+    assert standing.status_code == 200 and standing.json() == expected
+    assert "health" in expected["scores"]

@@ -8,11 +8,14 @@ import csv
 import datetime as dt
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 import parcours
+from parcours.engine.duckdb import DuckDBEngine
 from parcours.errors import BadRequest
 from parcours.segments.features import (
     SIGNAL_NAMES,
@@ -20,9 +23,15 @@ from parcours.segments.features import (
     churn_labels_query,
     read_features,
 )
+from parcours.segments.health_details import (
+    health_rows_sql,
+    health_table,
+    rules_rows_sql,
+    rules_table,
+)
 from parcours.segments.health_model import MODEL_SIGNALS, HealthModel, design
-from parcours.segments.health_rules import Scorecard, load_scorecard, moved, score_rules
-from parcours.segments.scored import latest_model, scores_of
+from parcours.segments.health_rules import Scorecard, load_scorecard, score_rules
+from parcours.segments.scored import latest_model, scores_of, write_scores
 
 MAPPING = """
 name: h
@@ -168,6 +177,16 @@ def hand_features(**columns: list[float]) -> Features:
     return Features(AS_OF, [f"c{i}" for i in range(n)], values)
 
 
+def rules_details(p: parcours.Parcours, card: Scorecard, f: Features) -> list[dict[str, Any]]:
+    """The `health_rules` details the store would write for `f` (against what it holds)."""
+    scored = score_rules(card, f)
+    engine = p.store.engine
+    with engine.registered("_rules", rules_table(scored, f)):
+        rows = engine.query(rules_rows_sql(scored, "_rules")).to_pylist()
+    by_id = {r["customer_id"]: orjson.loads(r["details"]) for r in rows}
+    return [by_id[i] for i in f.ids]
+
+
 def test_rules_scorecard_points_groups_weights_and_bands(tmp_path: Path) -> None:
     (tmp_path / "card.yaml").write_text(SCORECARD)
     card = load_scorecard(tmp_path / "card.yaml")
@@ -183,38 +202,50 @@ def test_rules_scorecard_points_groups_weights_and_bands(tmp_path: Path) -> None
     # c2: usage (0 + 100) / 2 = 50; support (100 + 100) / 2 = 100 → (2·50 + 100) / 3
     assert scored.score.tolist() == [83.3, 20.0, 66.7]
     assert scored.band == ["green", "red", "amber"]
-    details = scored.details(f)[1]
-    assert details["groups"] == {"usage": 25.0, "support": 10.0}
-    assert {m["measure"]: (m["value"], m["points"], m["group"]) for m in details["measures"]} == {
+    with parcours.connect(tmp_path / "r.duckdb") as p:
+        details = rules_details(p, card, f)
+    assert details[1]["groups"] == {"usage": 25.0, "support": 10.0}
+    assert details[1]["band"] == "red" and details[1]["previous"] is None
+    assert {
+        m["measure"]: (m["value"], m["points"], m["group"]) for m in details[1]["measures"]
+    } == {
         "visits_30d": (1, 50, "usage"),
         "days_since_activity": (40, 0, "usage"),
         "unresolved_cases_90d": (2, 0, "support"),
         "satisfaction": (3, 20, "support"),
     }
-    assert [m["measure"] for m in scored.details(f)[0]["measures"]] == [
+    assert [m["measure"] for m in details[0]["measures"]] == [
         "visits_30d",
         "days_since_activity",
         "unresolved_cases_90d",
     ]
 
 
-def test_what_changed_names_the_measures_whose_points_moved() -> None:
-    before = {
-        "measures": [
-            {"measure": "visits_30d", "group": "usage", "value": 3, "points": 100},
-            {"measure": "clicks_90d", "group": "engagement", "value": 1, "points": 100},
-        ]
-    }
-    after = {
-        "measures": [
-            {"measure": "visits_30d", "group": "usage", "value": 1, "points": 50},
-            {"measure": "clicks_90d", "group": "engagement", "value": 2, "points": 100},
-        ]
-    }
-    assert moved(before, after) == [
+def test_what_changed_names_the_measures_whose_points_moved(tmp_path: Path) -> None:
+    card = Scorecard.model_validate(
+        {
+            "groups": {
+                "usage": {
+                    "weight": 1,
+                    "measures": {"visits_30d": {"at_least": [[1, 50], [3, 100]]}},
+                },
+                "engagement": {"weight": 1, "measures": {"clicks_90d": {"at_least": [[1, 100]]}}},
+            }
+        }
+    )
+    with parcours.connect(tmp_path / "m.duckdb") as p:
+        first = hand_features(visits_30d=[3.0], clicks_90d=[1.0])
+        assert rules_details(p, card, first)[0]["moved"] == []  # no score before: nothing moved
+        scored = score_rules(card, first)
+        engine = p.store.engine
+        with engine.registered("_rules", rules_table(scored, first)):
+            write_scores(engine, "health_rules", rules_rows_sql(scored, "_rules"), version="t")
+        # visits 3 → 1: 100 → 50 points; clicks 1 → 2: still 100 points (not a move)
+        after = rules_details(p, card, hand_features(visits_30d=[1.0], clicks_90d=[2.0]))[0]
+    assert after["previous"] == 100.0  # (100 + 100) / 2
+    assert after["moved"] == [
         {"measure": "visits_30d", "group": "usage", "from": 100, "to": 50, "value": 1}
     ]
-    assert moved(None, after) == []
 
 
 def test_the_shipped_scorecard_loads_and_a_bad_one_says_where(tmp_path: Path) -> None:
@@ -262,10 +293,65 @@ def test_explanations_are_the_points_each_signal_moves_in_plain_words() -> None:
         100 * (sigmoid(decision - visits) - sigmoid(decision)),
     ]
     assert points[0].tolist() == pytest.approx(expected)
-    reasons = model.explain(f, points)[0]
+    reasons = reasons_of(model, f)[0]
     assert [r["signal"] for r in reasons] == ["unresolved_cases_90d", "visits_30d"]
     assert reasons[0]["reason"] == f"3 unresolved cases in 90 days (−{-expected[0]:.0f})"
     assert reasons[1]["reason"] == f"0 visits in the last 30 days (−{-expected[1]:.0f})"
+
+
+def reasons_of(model: HealthModel, f: Features) -> list[list[dict[str, Any]]]:
+    """Each customer's reasons as the `health` rows' details give them."""
+    with (
+        DuckDBEngine(None) as engine,
+        engine.registered("_h", health_table(model, load_scorecard(), f)),
+    ):
+        rows = engine.query(health_rows_sql("_h", 60)).to_pylist()
+    return [orjson.loads(r["details"])["reasons"] for r in rows]
+
+
+def hand_model(signals: list[str], coef: list[float]) -> HealthModel:
+    """A model set by hand: inputs standardised as they are (mean 0, scale 1), no intercept,
+    Platt (−1, 0): P(churn) = 1 / (1 + exp(−f)), f = Σ coef · input (clipped at ±4)."""
+    k = len(signals)
+    return HealthModel.from_json(
+        {
+            "regularisation": 1.0,
+            "signals": signals,
+            "fill": [0.0] * k,
+            "mean": [0.0] * k,
+            "scale": [1.0] * k,
+            "coef": coef,
+            "intercept": 0.0,
+            "platt": [-1.0, 0.0],
+        }
+    )
+
+
+def test_reasons_say_each_kind_of_value_in_plain_words() -> None:
+    model = hand_model(["visit_trend", "engagement_rate_90d", "spend_90d"], [-2.0, -1.5, -1.0])
+    f = hand_features(
+        visit_trend=[-1.5, 2.0], engagement_rate_90d=[0.25, 0.5], spend_90d=[1234.5, 0.0]
+    )
+    first, second = (
+        {r["reason"].rsplit(" (", 1)[0] for r in reasons} for reasons in reasons_of(model, f)
+    )
+    # features.SIGNALS' sentences as Python formats them: {value:+}, {value:.0%}, {:,.2f}
+    assert first == {
+        "visits −1.5 a month against the 60 days before",
+        "engaged with 25% of messages",
+        "1,234.50 spent in 90 days",
+    }
+    # spend 0: log(1 + 0) = 0 is the mean, it moves no point: no reason
+    assert second == {
+        "visits +2 a month against the 60 days before",
+        "engaged with 50% of messages",
+    }
+    # Never bought: 365 days, log(366) = 5.9 clipped at 4; f = 4, against f = 0 at the mean
+    lone = hand_model(["days_since_purchase"], [1.0])
+    never = reasons_of(lone, hand_features(days_since_purchase=[math.nan]))[0]
+    points = 100 * (1 / (1 + math.exp(0)) - 1 / (1 + math.exp(-4)))
+    assert [r["reason"] for r in never] == [f"never bought (−{-points:.0f})"]
+    assert never[0]["value"] is None and never[0]["points"] == round(points, 1)
 
 
 def test_the_json_model_predicts_what_scikit_learn_predicts() -> None:
@@ -285,7 +371,10 @@ def test_the_json_model_predicts_what_scikit_learn_predicts() -> None:
     again = HealthModel.from_json(model.to_json())
     x = design(f, model.signals_)
     peer = CalibratedClassifierCV(
-        make_pipeline(StandardScaler(), LogisticRegression(C=model.regularisation, max_iter=2000)),
+        make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=model.regularisation, solver="newton-cholesky", max_iter=200),
+        ),
         method="sigmoid",
         cv=5,
         ensemble=False,
@@ -337,15 +426,28 @@ def test_health_full_then_incremental_without_a_refit(tmp_path: Path) -> None:
     before = scores_of(p.store.engine, _id(p, "gone0"))
     assert before["health_rules"]["label"] == "red"
 
-    import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
-    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
     stamps = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
+    # An import rescores the customers it touched with the kept model (segments/recompute.py
+    # refresh_touched: health incremental, as of the store's last activity, 29 June).
+    import_rows(p, tmp_path, [ev("gone0", at(6, 29), "web", "Product Viewed")], "late")
+    refreshed = scores_of(p.store.engine, _id(p, "gone0"))
+    assert refreshed["health"]["version"] == full.model  # no refit
+    rules = refreshed["health_rules"]["details"]
+    assert rules["previous"] == before["health_rules"]["value"]
+    # 1 visit in 30 days (0 before: 0 → 40 points), last seen that day (0 → 100 points)
+    assert {m["measure"] for m in rules["moved"]} == {"visits_30d", "days_since_activity"}
+    assert {(m["measure"], m["from"], m["to"]) for m in rules["moved"]} == {
+        ("visits_30d", 0, 40),
+        ("days_since_activity", 0, 100),
+    }
+    assert refreshed["health"]["value"] > before["health"]["value"]
+    # Asked again as of 1 July, for that customer only: the kept model, the refresh's score
+    # as the previous one, the other customers' rows untouched.
+    touched = "SELECT customer_id FROM identity_map WHERE value = 'gone0'"
     again = p.scores.health(as_of=as_of, customers=touched)
     assert again.customers == 1 and not again.refitted and again.model == full.model
     after = scores_of(p.store.engine, _id(p, "gone0"))
-    rules = after["health_rules"]["details"]
-    assert rules["previous"] == before["health_rules"]["value"]
-    assert {m["measure"] for m in rules["moved"]} == {"visits_30d", "days_since_activity"}
+    assert after["health_rules"]["details"]["previous"] == refreshed["health_rules"]["value"]
     assert after["health"]["value"] > before["health"]["value"]
     unchanged = p.sql("SELECT customer_id, score, computed_at FROM customer_scores").to_pylist()
     assert [r for r in unchanged if r["customer_id"] != _id(p, "gone0")] == [

@@ -261,8 +261,46 @@ def _check_history(x: Array, t_x: Array, age: Array) -> None:
         raise ValueError("each customer needs frequency >= 0 and 0 <= recency <= T")
 
 
+class SpendModel:
+    """What every model of spend per transaction gives: the expected average spend of each
+    customer, and from it and a BG/NBD model their discounted lifetime value."""
+
+    def expected_average_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def customer_lifetime_value(
+        self,
+        purchases: BetaGeo,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        monetary: ArrayLike,
+        *,
+        horizon: float,
+        period: float,
+        discount_rate: float,
+    ) -> Array:
+        """The discounted value of each customer's purchases over the next `horizon` time
+        units: the horizon is cut into steps of `period` (the last one shorter if need be); the
+        purchases the BG/NBD model expects in each step are valued at the expected average
+        spend and discounted to today from the step's end at `discount_rate` per period, i.e.
+        divided by (1 + discount_rate)^(end / period). With period 30 days and a monthly rate
+        this is lifetimes' `customer_lifetime_value`."""
+        spend = self.expected_average_spend(frequency, monetary)
+        return discounted_value(
+            spend,
+            purchases,
+            frequency,
+            recency,
+            T,
+            horizon=horizon,
+            period=period,
+            discount_rate=discount_rate,
+        )
+
+
 @dataclass
-class GammaGamma:
+class GammaGamma(SpendModel):
     """The Gamma-Gamma model of spend per transaction (Fader & Hardie 2013, "The Gamma-Gamma
     Model of Monetary Value"; after Colombo & Jiang 1999).
 
@@ -332,36 +370,6 @@ class GammaGamma:
         weight = self.p * x / (self.p * x + self.q - 1)
         return np.asarray((1 - weight) * self.v * self.p / (self.q - 1) + weight * spend)
 
-    def customer_lifetime_value(
-        self,
-        purchases: BetaGeo,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
-        monetary: ArrayLike,
-        *,
-        horizon: float,
-        period: float,
-        discount_rate: float,
-    ) -> Array:
-        """The discounted value of each customer's purchases over the next `horizon` time
-        units: the horizon is cut into steps of `period` (the last one shorter if need be); the
-        purchases the BG/NBD model expects in each step are valued at the expected average
-        spend and discounted to today from the step's end at `discount_rate` per period, i.e.
-        divided by (1 + discount_rate)^(end / period). With period 30 days and a monthly rate
-        this is lifetimes' `customer_lifetime_value`."""
-        spend = self.expected_average_spend(frequency, monetary)
-        return discounted_value(
-            spend,
-            purchases,
-            frequency,
-            recency,
-            T,
-            horizon=horizon,
-            period=period,
-            discount_rate=discount_rate,
-        )
-
 
 def discounted_value(
     spend: Array,
@@ -412,7 +420,7 @@ def _gamma_gamma_log_likelihood(
 
 
 @dataclass
-class EmpiricalSpend:
+class EmpiricalSpend(SpendModel):
     """Spend per transaction when the Gamma-Gamma model cannot describe it: each customer's
     own mean repeat spend, and for a customer with no repeat purchase the mean of those.
 
@@ -438,31 +446,6 @@ class EmpiricalSpend:
     def expected_average_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> Array:
         x, spend = _floats(frequency, monetary)
         return np.asarray(np.where((x > 0) & (spend > 0), spend, self.mean))
-
-    def customer_lifetime_value(
-        self,
-        purchases: BetaGeo,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
-        monetary: ArrayLike,
-        *,
-        horizon: float,
-        period: float,
-        discount_rate: float,
-    ) -> Array:
-        """As `GammaGamma.customer_lifetime_value`, valued at the customers' own spend."""
-        spend = self.expected_average_spend(frequency, monetary)
-        return discounted_value(
-            spend,
-            purchases,
-            frequency,
-            recency,
-            T,
-            horizon=horizon,
-            period=period,
-            discount_rate=discount_rate,
-        )
 
 
 Spend = GammaGamma | EmpiricalSpend

@@ -4,9 +4,10 @@ One query over `customer_events`, run by the engine, answers one row per custome
 customer-success team looks at (Gainsight's and ChurnZero's measure groups), each counted over
 the days before `as_of` only (nothing at or after it), so a back-test can ask the past:
 
-* usage: visits in the last 30 days and in the 60 before (visits as journeys/visits.py cuts
-  them), their trend (last 30 days minus the monthly mean of the 60 before), days since the
-  last activity, days since the first (tenure);
+* usage: visits started in the last 30 days and in the 60 before (visits as
+  journeys/visits.py cuts them; each counted once, where it starts), their trend (last 30 days
+  minus the monthly mean of the 60 before), days since the last activity, days since the first
+  (tenure);
 * purchases (`Order Completed` events): count and spend in the last 90 days and ever, days
   since the last;
 * support experience over 90 days, from the cases of journeys/contacts.py: contacts, repeat
@@ -120,19 +121,23 @@ def features_query(
     scope = Scope(until=as_of, customers=customers)
     recent = Scope(since=since_90, until=as_of, customers=customers)
     visits = visits_query(recent)
-    contacts = contacts_query(recent)
+    contacts = "SELECT * FROM contacted"
     cases = cases_query(contacts, EffortWeights())
     sent = ", ".join(lit(n) for n in SENT)
     engaged = ", ".join(lit(n) for n in ENGAGED)
     words = "|".join(w.replace("|", "") for w in NEGATIVE_WORDS)
     negative = f"regexp_matches(lower(coalesce(text, '')), {lit(words)})"
     active = "" if active_within is None else f" WHERE last_at >= {_days_before(at, active_within)}"
+    # The JSON is read only where its text names a key (most events carry neither).
     satisfaction = (
+        "CASE WHEN properties::VARCHAR LIKE '%csat%' "
+        "OR properties::VARCHAR LIKE '%satisfaction%' THEN "
         "TRY_CAST(coalesce(json_extract_string(properties, '$.csat'), "
-        "json_extract_string(properties, '$.satisfaction')) AS DOUBLE)"
+        "json_extract_string(properties, '$.satisfaction')) AS DOUBLE) END"
     )
     return f"""
-        WITH ev AS ({scope.events()}),
+        WITH ev AS NOT MATERIALIZED ({scope.events()}),
+        contacted AS MATERIALIZED ({contacts_query(recent)}),
         act AS (
             SELECT customer_id, max(occurred_at) AS last_at, min(occurred_at) AS first_at
             FROM ev WHERE {activity_condition()} GROUP BY customer_id
@@ -140,8 +145,8 @@ def features_query(
         pop AS (SELECT * FROM act{active}),
         visit AS (
             SELECT customer_id,
-                   count(DISTINCT visit_number) FILTER (WHERE occurred_at >= {d30}) AS recent,
-                   count(DISTINCT visit_number) FILTER (WHERE occurred_at < {d30}) AS prior
+                   count(*) FILTER (WHERE new_visit AND occurred_at >= {d30}) AS recent,
+                   count(*) FILTER (WHERE new_visit AND occurred_at < {d30}) AS prior
             FROM ({visits}) GROUP BY customer_id
         ),
         bought AS (

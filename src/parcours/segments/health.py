@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pyarrow as pa
 
 from parcours.errors import BadRequest
@@ -36,8 +35,14 @@ from parcours.segments.features import (
     churn_labels_query,
     read_features,
 )
+from parcours.segments.health_details import (
+    health_rows_sql,
+    health_table,
+    rules_rows_sql,
+    rules_table,
+)
 from parcours.segments.health_model import HealthModel, Metrics, evaluate, expit
-from parcours.segments.health_rules import Scorecard, load_scorecard, moved, score_rules
+from parcours.segments.health_rules import load_scorecard, score_rules
 from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.store.store import Store
 
@@ -46,6 +51,7 @@ HORIZON_DAYS = 60
 ACTIVE_DAYS = 90
 """A customer can churn when active in this many days before the date."""
 ROWS = "_health_rows"
+TOUCHED = "_health_customers"
 
 
 @dataclass(frozen=True)
@@ -223,41 +229,12 @@ def health_backtest(
     )
 
 
-def _band(scorecard: Scorecard, value: float) -> str:
-    bands = scorecard.bands
-    return "green" if value >= bands.green else "amber" if value >= bands.amber else "red"
-
-
-def _previous(store: Store, score: str, customers: str | None) -> dict[str, dict[str, Any]]:
-    scope = "" if customers is None else f" AND customer_id IN ({customers})"
-    rows = store.engine.query(
-        f"SELECT customer_id, value, details FROM customer_scores WHERE score = ?{scope}",
-        [score],
-    ).to_pylist()
-    return {
-        r["customer_id"]: {
-            "value": r["value"],
-            "details": orjson.loads(r["details"]) if r["details"] else None,
-        }
-        for r in rows
-    }
-
-
 def _write(
-    store: Store, score: str, rows: dict[str, list[Any]], version: str, customers: str | None
+    store: Store, score: str, table: pa.Table, rows_sql: str, version: str, customers: str | None
 ) -> int:
-    table = pa.table(
-        {
-            "customer_id": pa.array(rows["customer_id"], pa.string()),
-            "value": pa.array(rows["value"], pa.float64()),
-            "label": pa.array(rows["label"], pa.string()),
-            "details": pa.array(rows["details"], pa.string()),
-        }
-    )
+    """Write `score` from `rows_sql`, which reads `table` registered as ROWS."""
     with store.engine.registered(ROWS, table):
-        done = write_scores(
-            store.engine, score, f"SELECT * FROM {ROWS}", version=version, customers_sql=customers
-        )
+        done = write_scores(store.engine, score, rows_sql, version=version, customers_sql=customers)
     return done.changed
 
 
@@ -286,44 +263,6 @@ def _learned(
     return model, f"lr-{train:%Y-%m-%d}-{horizon_days}d", horizon_days, evaluation
 
 
-def _rules_rows(
-    store: Store, scorecard: Scorecard, features: Features, customers: str | None
-) -> tuple[dict[str, list[Any]], list[str]]:
-    """`health_rules` rows: the scorecard's details, the previous value and what moved."""
-    scored = score_rules(scorecard, features)
-    before = _previous(store, "health_rules", customers)
-    rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    for customer, details, value, band in zip(
-        features.ids, scored.details(features), scored.score.tolist(), scored.band, strict=True
-    ):
-        was = before.get(customer)
-        details["previous"] = None if was is None else was["value"]
-        details["moved"] = moved(was["details"] if was else None, details)
-        rows["customer_id"].append(customer)
-        rows["value"].append(value)
-        rows["label"].append(band)
-        rows["details"].append(orjson.dumps(details).decode())
-    return rows, scored.band
-
-
-def _health_rows(
-    model: HealthModel, scorecard: Scorecard, features: Features, horizon_days: int
-) -> dict[str, list[Any]]:
-    """`health` rows: 100 × P(no churn), its band, the churn probability and the reasons."""
-    risk = model.churn_probability(features) if len(features) else np.zeros(0)
-    points = model.contributions(features) if len(features) else np.zeros((0, 0))
-    rows: dict[str, list[Any]] = {"customer_id": [], "value": [], "label": [], "details": []}
-    reasons = model.explain(features, points) if len(features) else []
-    for customer, p_churn, why in zip(features.ids, risk.tolist(), reasons, strict=True):
-        value = round(100.0 * (1.0 - p_churn), 1)
-        details = {"churn_probability": round(p_churn, 4), "horizon_days": horizon_days}
-        rows["customer_id"].append(customer)
-        rows["value"].append(value)
-        rows["label"].append(_band(scorecard, value))
-        rows["details"].append(orjson.dumps({**details, "reasons": why}).decode())
-    return rows
-
-
 def health(
     store: Store,
     *,
@@ -343,21 +282,34 @@ def health(
         raise BadRequest(f"horizon_days {horizon_days} is not a duration", "give days ≥ 1")
     at = _instant(as_of, "as_of") or _end(store)
     scorecard = load_scorecard(rules)
+    if customers is not None:
+        # The customers' query once (the features and the writes read it several times).
+        store.engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TOUCHED} AS "
+            f"SELECT DISTINCT customer_id FROM ({customers})"
+        )
+        customers = f"SELECT customer_id FROM {TOUCHED}"
     model, version, horizon, evaluation = _learned(
         store, at, horizon_days, reuse=customers is not None and not refit
     )
     features = read_features(store.engine, at, customers=customers)
-    rules_rows, bands = _rules_rows(store, scorecard, features, customers)
-    health_rows = _health_rows(model, scorecard, features, horizon)
+    scored = score_rules(scorecard, features)
+    rules = rules_table(scored, features)
+    learned = health_table(model, scorecard, features)
     if evaluation is not None:
         save_model(store.engine, "health", version, model.to_json(), evaluation)
-    changed_rules = _write(store, "health_rules", rules_rows, "scorecard", customers)
-    changed_health = _write(store, "health", health_rows, version, customers)
+    changed_rules = _write(
+        store, "health_rules", rules, rules_rows_sql(scored, ROWS), "scorecard", customers
+    )
+    changed_health = _write(
+        store, "health", learned, health_rows_sql(ROWS, horizon), version, customers
+    )
+    values = learned.column("value").to_numpy()
     return HealthScores(
         as_of=at.isoformat(),
         customers=len(features),
-        bands={b: bands.count(b) for b in ("green", "amber", "red")},
-        mean_health=round(float(np.mean(health_rows["value"])), 1) if len(features) else None,
+        bands={b: scored.band.count(b) for b in ("green", "amber", "red")},
+        mean_health=round(float(np.mean(values)), 1) if len(features) else None,
         model=version,
         refitted=evaluation is not None,
         changed_rules=changed_rules,

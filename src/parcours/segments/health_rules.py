@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -117,44 +116,14 @@ def load_scorecard(path: Path | str | None = None) -> Scorecard:
 
 @dataclass(frozen=True)
 class RulesScores:
-    """The scorecard applied to customers: `score[i]` 0-100, `band[i]`, and per measure its
-    points (`points[(group, measure)][i]`, NaN: not judged)."""
+    """The scorecard applied to customers: `score[i]` 0-100, `band[i]`, each group's score
+    (`groups[group][i]`, the mean of its judged measures' points; NaN: none judged) and per
+    measure its points (`points[(group, measure)][i]`, NaN: not judged)."""
 
     score: Floats
     band: list[str]
+    groups: dict[str, Floats]
     points: dict[tuple[str, str], Floats]
-
-    def details(self, features: Features) -> list[dict[str, Any]]:
-        """Each customer's measures (value, points and group) and each group's score."""
-        columns = [
-            (group, name, features.values[name].tolist(), points.tolist())
-            for (group, name), points in self.points.items()
-        ]
-        found = []
-        for i, band in enumerate(self.band):
-            measures = []
-            groups: dict[str, list[float]] = {}
-            for group, name, values, points in columns:
-                earned, value = points[i], values[i]
-                if earned != earned:  # NaN: not judged
-                    continue
-                groups.setdefault(group, []).append(earned)
-                measures.append(
-                    {
-                        "measure": name,
-                        "group": group,
-                        "value": None if value != value else _plain(value),
-                        "points": _plain(earned),
-                    }
-                )
-            found.append(
-                {
-                    "band": band,
-                    "groups": {g: round(sum(p) / len(p), 1) for g, p in groups.items()},
-                    "measures": measures,
-                }
-            )
-        return found
 
 
 def score_rules(scorecard: Scorecard, features: Features) -> RulesScores:
@@ -162,6 +131,7 @@ def score_rules(scorecard: Scorecard, features: Features) -> RulesScores:
     n = len(features)
     total, weights = np.zeros(n), np.zeros(n)
     points: dict[tuple[str, str], Floats] = {}
+    groups: dict[str, Floats] = {}
     for group, spec in scorecard.groups.items():
         earned = []
         for name, measure in spec.measures.items():
@@ -171,34 +141,10 @@ def score_rules(scorecard: Scorecard, features: Features) -> RulesScores:
         judged = ~np.isnan(stacked)
         count = judged.sum(axis=0)
         group_score = np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), 0)
+        groups[group] = np.where(count > 0, group_score, np.nan)
         total += np.where(count > 0, spec.weight * group_score, 0)
         weights += np.where(count > 0, spec.weight, 0)
     score = np.round(np.where(weights > 0, total / np.maximum(weights, 1e-12), 0), 1)
     bands = scorecard.bands
     band = np.where(score >= bands.green, "green", np.where(score >= bands.amber, "amber", "red"))
-    return RulesScores(np.asarray(score, dtype=np.float64), [str(b) for b in band], points)
-
-
-def moved(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
-    """The measures whose points changed between two details of `health_rules`: what changed."""
-    if not before:
-        return []
-    old = {m["measure"]: m for m in before.get("measures", [])}
-    changes = []
-    for m in after["measures"]:
-        was = old.get(m["measure"])
-        if was is None or was["points"] != m["points"]:
-            changes.append(
-                {
-                    "measure": m["measure"],
-                    "group": m["group"],
-                    "from": None if was is None else was["points"],
-                    "to": m["points"],
-                    "value": m["value"],
-                }
-            )
-    return changes
-
-
-def _plain(value: float) -> float | int:
-    return int(value) if value % 1 == 0 else round(value, 3)
+    return RulesScores(np.asarray(score, dtype=np.float64), [str(b) for b in band], groups, points)

@@ -261,3 +261,10 @@ async def recompute_station(writer: WriterDep, ladder: str = "orders") -> dict[s
         )
     run: Any = await writer.call(lambda s: Scores(s).recompute(ladder=ladder))
     return dict(run.to_dict())
+
+
+@router.get("/v1/scores/customers/{customer_id}", summary="A customer's scores and segments")
+def customer_standing(customer_id: str, store: ReaderDep) -> dict[str, Any]:
+    """Every current score of the customer (value, label, details with the reasons) and the
+    segments they are in (empty when nothing was computed)."""
+    return dict(Scores(store).of(customer_id).to_dict())
