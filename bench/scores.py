@@ -35,7 +35,8 @@ Parts, one function each:
    (the draw, into a table of the copy, timed apart) rescored with the kept models and their
    segments brought up to date, `p.scores.refresh(customers_sql)`, in a fresh process; the
    scorers' modules are loaded before the clock starts (a server or a loader has them loaded),
-   and that load is printed apart. **Goal**: under 1 s.
+   and that load is printed apart; then 1,000 others (the next seed) in the same process, as
+   a long-running loader would. **Goal**: under 1 s.
 
 Windows in the segments count back from now, and a demo's events end before now: each window
 is widened by the days since the store's last event, so that "30 days" reads the data's last
@@ -363,20 +364,22 @@ import parcours.segments.health, parcours.segments.lifetime_value, parcours.segm
 import parcours.segments.milestones, parcours.segments.rfm, parcours.segments.tiers
 p = parcours.connect(sys.argv[1])
 opened = time.perf_counter()
-drawn = time.perf_counter()
-p.store.engine.execute(
-    "CREATE OR REPLACE TABLE bench_touched AS SELECT customer_id FROM "
-    "(SELECT DISTINCT customer_id FROM identity_map) "
-    f"ORDER BY hash(customer_id || '{sys.argv[3]}') LIMIT {int(sys.argv[2])}"
-)
-drawn = time.perf_counter() - drawn
-customers = p.store.engine.scalar("SELECT count(*) FROM bench_touched")
-started = time.perf_counter()
-run = p.scores.refresh("SELECT customer_id FROM bench_touched")
-seconds = time.perf_counter() - started
+runs = []
+for seed in sys.argv[3:]:
+    drawn = time.perf_counter()
+    p.store.engine.execute(
+        "CREATE OR REPLACE TABLE bench_touched AS SELECT customer_id FROM "
+        "(SELECT DISTINCT customer_id FROM identity_map) "
+        f"ORDER BY hash(customer_id || '{seed}') LIMIT {int(sys.argv[2])}"
+    )
+    drawn = time.perf_counter() - drawn
+    customers = p.store.engine.scalar("SELECT count(*) FROM bench_touched")
+    started = time.perf_counter()
+    run = p.scores.refresh("SELECT customer_id FROM bench_touched")
+    runs.append({**run.to_dict(), "wall": time.perf_counter() - started, "draw": drawn,
+                 "customers": customers, "seed": seed})
 p.close()
-print(json.dumps({**run.to_dict(), "wall": seconds, "draw": drawn, "customers": customers,
-                  "startup": opened - loading,
+print(json.dumps({"runs": runs, "startup": opened - loading,
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
@@ -430,9 +433,10 @@ def station_recompute(copy: Path) -> dict[str, Any]:
 
 def station_refresh(copy: Path) -> dict[str, Any]:
     """Part 3: 1,000 seeded customers rescored with the kept models and their segments
-    refreshed, in a fresh process (after part 2, whose models it uses)."""
+    refreshed, in a fresh process (after part 2, whose models it uses); then 1,000 others
+    (the next seed) in the same process, warm."""
     load = os.getloadavg()
-    run = _child(REFRESH, str(copy), str(TOUCHED), str(SEED))
+    run = _child(REFRESH, str(copy), str(TOUCHED), str(SEED), str(SEED + 1))
     return {"run": run, "load": [load, os.getloadavg()]}
 
 
@@ -510,22 +514,27 @@ def report_station(part: dict[str, Any]) -> None:
 
 
 def report_refresh(part: dict[str, Any]) -> None:
-    run = part["run"]
+    first, second = part["run"]["runs"]
     print(
-        f"\n== station, refresh of {run['customers']:,} customers (seeded draw, {SEED}); "
+        f"\n== station, refresh of {first['customers']:,} customers (seeded draw, "
+        f"{first['seed']}), then {second['customers']:,} others ({second['seed']}) in the same "
+        "process; "
         f"load average {_load(part['load'])}"
     )
     print(
-        f"a fresh process: import parcours and the scorers' modules, open the store "
-        f"{run['startup']:.1f} s (apart); draw the customers into a table {run['draw']:.3f} s "
-        "(apart)"
+        "a fresh process: import parcours and the scorers' modules, open the store "
+        f"{part['run']['startup']:.1f} s (apart); each draw into a table "
+        f"{first['draw']:.3f} s and {second['draw']:.3f} s (apart)"
     )
-    for step, seconds in run["seconds"].items():
-        skipped = f"   skipped: {run['skipped'][step]}" if step in run["skipped"] else ""
-        print(f"{step:<18}{seconds:>9.3f}{skipped}")
+    print(f"{'step':<18}{'first':>9}{'second':>9}")
+    for step, seconds in first["seconds"].items():
+        skipped = f"   skipped: {first['skipped'][step]}" if step in first["skipped"] else ""
+        print(
+            f"{step:<18}{seconds:>9.3f}{second['seconds'].get(step, float('nan')):>9.3f}{skipped}"
+        )
     print(
-        f"{'all steps':<18}{run['total_seconds']:>9.3f}   goal < {GOAL_REFRESH_SECONDS:.0f} s; "
-        f"peak {run['peak_gb']:.2f} GB"
+        f"{'all steps':<18}{first['total_seconds']:>9.3f}{second['total_seconds']:>9.3f}   "
+        f"goal < {GOAL_REFRESH_SECONDS:.0f} s; the process's peak {part['run']['peak_gb']:.2f} GB"
     )
 
 
@@ -541,18 +550,17 @@ def report_goals(
     if station:
         rows += _station_rows(station["run"])
     if refresh:
-        seconds, customers = refresh["run"]["total_seconds"], refresh["run"]["customers"]
-        met = "yes" if seconds < GOAL_REFRESH_SECONDS else "NO"
-        goal = f"goal {GOAL_REFRESH_SECONDS:.0f} s"
-        rows.append(
-            (
-                f"refresh, {customers:,} customers",
-                f"{seconds:.3f} s",
-                goal,
-                f"{seconds / GOAL_REFRESH_SECONDS:.2f}",
-                met,
+        for run, when in zip(refresh["run"]["runs"], ("first", "second, warm"), strict=True):
+            seconds = run["total_seconds"]
+            rows.append(
+                (
+                    f"refresh, {run['customers']:,} customers ({when})",
+                    f"{seconds:.3f} s",
+                    f"goal {GOAL_REFRESH_SECONDS:.0f} s",
+                    f"{seconds / GOAL_REFRESH_SECONDS:.2f}",
+                    "yes" if seconds < GOAL_REFRESH_SECONDS else "NO",
+                )
             )
-        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print("\n== against the goals (ratio: lifetimes' time / parcours's, or time / goal)")
     for row in rows:
