@@ -230,7 +230,12 @@ def personas(
 
 def _bounds(ks: range | list[int]) -> tuple[int, int]:
     values = sorted(ks)
-    if not values or values[0] < 2:
+    if not values:
+        raise BadRequest(
+            "No number of personas to try (an empty range: is the least above the most?)",
+            "give the least and the most, e.g. --k-min 3 --k-max 8",
+        )
+    if values[0] < 2:
         raise BadRequest(f"Cannot try {list(values)} personas", "give ks of 2 or more, e.g. 3-8")
     return values[0], values[-1] + 1
 
