@@ -27,7 +27,8 @@ Parts, one function each:
    health (rules and the learned model, refitted), personas, the onboarding milestone, each
    customer's typical journey, then every segment. Seconds per step, each step's peak
    resident memory (VmHWM, reset between steps through /proc/self/clear_refs: Linux), CPU
-   seconds; closing the store (its checkpoint to disk) apart.
+   seconds per step (every thread: on a shared machine the steadier figure); closing the
+   store (its checkpoint to disk) apart.
    **Goal** (issue 13, on the journeys bench's 10M-event demo, 262k customers): segments,
    tiers, RFM and health under 30 s and 4 GB on 2 cores; that subtotal and its peak are
    printed, and the other steps (personas, lifetime value, milestones, typical journeys) apart.
@@ -339,19 +340,23 @@ loading = time.perf_counter()
 import parcours
 p = parcours.connect(sys.argv[1])
 opened = time.perf_counter()
-peaks, current = {}, ["(opened)"]
+peaks, cpus, current = {}, {}, ["(opened)"]
 def progress(step):
     peaks[current[-1]] = peak_gb()
+    cpus[current[-1]] = cpu()
     reset_peak()
     current.append(step)
 cpu_started, started = cpu(), time.perf_counter()
 run = p.scores.recompute(progress=progress)
 seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu_started
-peaks[current[-1]] = peak_gb()
+peaks[current[-1]], cpus[current[-1]] = peak_gb(), cpu()
+steps = list(cpus)
+cpu_by_step = {b: cpus[b] - cpus[a] for a, b in zip(steps, steps[1:])}
 p.close()
 print(json.dumps({**run.to_dict(), "wall": seconds, "cpu": cpu_seconds,
                   "startup": opened - loading, "close": time.perf_counter() - started - seconds,
                   "peak_gb_by_step": peaks, "peak_gb": max(peaks.values()),
+                  "cpu_by_step": cpu_by_step,
                   "parcours": parcours.__file__}))
 """
 
@@ -374,9 +379,12 @@ for seed in sys.argv[3:]:
     )
     drawn = time.perf_counter() - drawn
     customers = p.store.engine.scalar("SELECT count(*) FROM bench_touched")
-    started = time.perf_counter()
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    started, cpu_started = time.perf_counter(), used.ru_utime + used.ru_stime
     run = p.scores.refresh("SELECT customer_id FROM bench_touched")
+    used = resource.getrusage(resource.RUSAGE_SELF)
     runs.append({**run.to_dict(), "wall": time.perf_counter() - started, "draw": drawn,
+                 "cpu": used.ru_utime + used.ru_stime - cpu_started,
                  "customers": customers, "seed": seed})
 p.close()
 print(json.dumps({"runs": runs, "startup": opened - loading,
@@ -485,24 +493,25 @@ def report_station(part: dict[str, Any]) -> None:
     print(f"the 20 segments saved (each computed as it is saved): {part['save_20_segments']:.1f} s")
     print(f"a fresh process: import parcours and open the store {run['startup']:.1f} s, then")
     print(
-        f"{'step':<18}{'seconds':>9}{'peak GB':>9}   (peak resident memory during the step, "
-        "with what earlier steps left)"
+        f"{'step':<18}{'seconds':>9}{'CPU s':>9}{'peak GB':>9}   (CPU: every thread; peak: "
+        "resident memory during the step, with what earlier steps left)"
     )
-    print(f"{'(store opened)':<18}{'':>9}{run['peak_gb_by_step']['(opened)']:>9.2f}")
+    print(f"{'(store opened)':<18}{'':>18}{run['peak_gb_by_step']['(opened)']:>9.2f}")
     for step, seconds in run["seconds"].items():
         skipped = f"   skipped: {run['skipped'][step]}" if step in run["skipped"] else ""
         peak = run["peak_gb_by_step"].get(step, float("nan"))
-        print(f"{step:<18}{seconds:>9.2f}{peak:>9.2f}{skipped}")
+        cpu = run["cpu_by_step"].get(step, float("nan"))
+        print(f"{step:<18}{seconds:>9.2f}{cpu:>9.2f}{peak:>9.2f}{skipped}")
     goal, apart = _station_split(run)
     print(
-        f"{'all steps':<18}{run['total_seconds']:>9.2f}{run['peak_gb']:>9.2f}   "
-        f"(CPU {run['cpu']:.1f} s over {os.cpu_count()} cores); closing the store "
-        f"(checkpoint) {run['close']:.1f} s more"
+        f"{'all steps':<18}{run['total_seconds']:>9.2f}{run['cpu']:>9.2f}{run['peak_gb']:>9.2f}"
+        f"   ({os.cpu_count()} cores); closing the store (checkpoint) {run['close']:.1f} s more"
     )
     peak = max(v for k, v in run["peak_gb_by_step"].items() if k in GOAL_STEPS)
+    goal_cpu = sum(v for k, v in run["cpu_by_step"].items() if k in GOAL_STEPS)
     print(
-        f"the goal's steps ({', '.join(GOAL_STEPS)}) {goal:.2f} s, goal < {GOAL_SECONDS:.0f} s; "
-        f"their peak {peak:.2f} GB, goal < {GOAL_GB:.0f} GB"
+        f"the goal's steps ({', '.join(GOAL_STEPS)}) {goal:.2f} s ({goal_cpu:.1f} CPU s), "
+        f"goal < {GOAL_SECONDS:.0f} s; their peak {peak:.2f} GB, goal < {GOAL_GB:.0f} GB"
     )
     print(f"apart: {', '.join(f'{k} {v:.2f} s' for k, v in apart.items())}")
     changed = sum(run["segments"].get("entered", {}).values()) + sum(
@@ -536,6 +545,7 @@ def report_refresh(part: dict[str, Any]) -> None:
         f"{'all steps':<18}{first['total_seconds']:>9.3f}{second['total_seconds']:>9.3f}   "
         f"goal < {GOAL_REFRESH_SECONDS:.0f} s; the process's peak {part['run']['peak_gb']:.2f} GB"
     )
+    print(f"{'CPU s':<18}{first['cpu']:>9.3f}{second['cpu']:>9.3f}   (every thread)")
 
 
 Row = tuple[str, str, str, str, str]
@@ -558,7 +568,8 @@ def report_goals(
                     f"{seconds:.3f} s",
                     f"goal {GOAL_REFRESH_SECONDS:.0f} s",
                     f"{seconds / GOAL_REFRESH_SECONDS:.2f}",
-                    "yes" if seconds < GOAL_REFRESH_SECONDS else "NO",
+                    ("yes" if seconds < GOAL_REFRESH_SECONDS else "NO")
+                    + f" ({run['cpu']:.2f} CPU s)",
                 )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -600,13 +611,14 @@ def _clv_rows(part: dict[str, Any]) -> list[Row]:
 def _station_rows(run: dict[str, Any]) -> list[Row]:
     goal, apart = _station_split(run)
     peak = max(v for k, v in run["peak_gb_by_step"].items() if k in GOAL_STEPS)
+    goal_cpu = sum(v for k, v in run["cpu_by_step"].items() if k in GOAL_STEPS)
     return [
         (
             "full recompute: " + ", ".join(GOAL_STEPS),
             f"{goal:.1f} s",
             f"goal {GOAL_SECONDS:.0f} s",
             f"{goal / GOAL_SECONDS:.2f}",
-            "yes" if goal < GOAL_SECONDS else "NO",
+            ("yes" if goal < GOAL_SECONDS else "NO") + f" ({goal_cpu:.1f} CPU s)",
         ),
         (
             "  their peak memory",
@@ -627,7 +639,7 @@ def _station_rows(run: dict[str, Any]) -> list[Row]:
             f"{run['total_seconds']:.1f} s",
             "",
             "",
-            f"+ closing the store {run['close']:.1f} s",
+            f"({run['cpu']:.1f} CPU s) + closing the store {run['close']:.1f} s",
         ),
         (
             "  the process's peak memory",
