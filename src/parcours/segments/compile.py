@@ -168,7 +168,7 @@ class Builder:
         matching = " AND ".join(where) or "true"
         if leaf.properties or (leaf.sum or "").startswith("properties."):
             self.columns.add("properties")
-        elif leaf.sum is not None:
+        if leaf.sum is not None and not leaf.sum.startswith("properties."):
             self.columns.add(leaf.sum)
         what = describe_events(leaf)
         self._group("events", leaf.within)
