@@ -54,7 +54,8 @@ def _reason(reason: Any) -> str:
 @scores_app.command("health")
 def health_command(
     as_of: Annotated[
-        str | None, typer.Option(help="Score as of this date (YYYY-MM-DD); default: now.")
+        str | None,
+        typer.Option(help="Score as of this date (YYYY-MM-DD); default: the last activity."),
     ] = None,
     customers: Annotated[
         str | None,

@@ -97,11 +97,6 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def json_path(key: str) -> str:
-    """The JSON path of a top-level property, whatever its name."""
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def words(comparison: Comparison) -> str:
     said = []
     for name, value in comparison.comparators():

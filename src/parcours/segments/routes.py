@@ -115,7 +115,7 @@ def persona_scores(
     scores: ScoresDep,
     k_min: Annotated[int, Query(ge=2, le=20)] = 3,
     k_max: Annotated[int, Query(ge=2, le=20)] = 8,
-    seed: int = 7,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 7,
 ) -> dict[str, Any]:
     return scores.personas(ks=range(k_min, k_max + 1), seed=seed, write=False).to_dict()
 
@@ -198,7 +198,9 @@ def list_segments(segments: SegmentsDep) -> list[dict[str, Any]]:
 
 @router.post("/v1/segments/preview", summary="How many and who, before saving")
 def preview_segment(
-    definition: DefinitionBody, segments: SegmentsDep, limit: Annotated[int, Query(ge=0)] = 20
+    definition: DefinitionBody,
+    segments: SegmentsDep,
+    limit: Annotated[int, Query(ge=0, le=100_000)] = 20,
 ) -> dict[str, Any]:
     return segments.preview(definition, limit=limit).to_dict()
 
