@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from parcours.errors import BadRequest
+from parcours.journeys.contacts import PURCHASE
 from parcours.segments.health import HealthScores
 from parcours.segments.ladder import LadderError, shipped_ladders
 from parcours.segments.milestone_definition import (
@@ -105,7 +106,7 @@ def rfm_scores(
     scores: ScoresDep,
     as_of: AsOf = None,
     bins: Annotated[int, Query(ge=2, le=10)] = 5,
-    purchase: str = "Order Completed",
+    purchase: str = PURCHASE,
 ) -> dict[str, Any]:
     return scores.rfm(as_of=as_of, bins=bins, purchase=purchase, write=False).to_dict()
 
