@@ -19,3 +19,9 @@ def ident(name: str) -> str:
 def lit(value: str) -> str:
     """A quoted string literal, safe for any value a file or a user brings."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def json_path(key: str) -> str:
+    """The JSON path of a top-level key, whatever its name (quotes and backslashes escaped):
+    give it to `lit` for `json_extract_string(column, path)`."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -102,9 +102,9 @@ def test_customers_show_gives_the_standing_the_store_holds(store: Path, tmp_path
     )
 
 
-def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path) -> None:
-    """Five orders within a day for a customer at the ladder's base make them Platinum (five
-    or more orders in 7 days: the shipped orders ladder), as soon as the file is imported."""
+def _five_orders(store: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A file of five orders within a day, on the data's last day, by a customer at the
+    orders ladder's base (Member); the file and the customer."""
     with parcours.connect(store, read_only=True) as p:
         email, customer, last = (
             p.sql(
@@ -118,7 +118,6 @@ def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path
     day = last.date().isoformat()
     rows = [
         {
-            "userId": None,
             "type": "track",
             "event": "Order Completed",
             "timestamp": f"{day}T0{h}:00:00Z",
@@ -131,13 +130,45 @@ def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path
     ]
     orders = tmp_path / "orders.jsonl"
     orders.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    with parcours.connect(store) as p:
-        summary = p.import_file(orders, source="web", mapping="web")
-        assert summary.accepted == 5
-        tier = p.sql(
+    return orders, customer
+
+
+def _tier(p: parcours.Parcours, customer: str) -> str:
+    return str(
+        p.sql(
             f"SELECT label FROM customer_scores WHERE customer_id = '{customer}' AND score = 'tier'"
-        ).to_pylist()
-    assert tier == [{"label": "Platinum"}]
+        ).column(0)[0]
+    )
+
+
+def test_an_import_rescores_the_customers_it_touches(store: Path, tmp_path: Path) -> None:
+    """Five orders within a day for a customer at the ladder's base make them Platinum (five
+    or more orders in 7 days: the shipped orders ladder), as soon as the file is imported."""
+    orders, customer = _five_orders(store, tmp_path)
+    with parcours.connect(store) as p:
+        assert p.import_file(orders, source="web", mapping="web").accepted == 5
+        assert _tier(p, customer) == "Platinum"
+
+
+def test_live_loads_rescore_at_most_every_so_often(store: Path, tmp_path: Path) -> None:
+    """The live loader's refresh rescores only once its interval has passed since it last
+    did, and then every customer touched meanwhile (the same five orders, loaded as the
+    live loader would find them: stored and resolved, then the refresh)."""
+    from parcours.segments.recompute import LiveRefresh
+
+    orders, customer = _five_orders(store, tmp_path)
+    with parcours.connect(store, identity={"resolve_on_arrival": False}) as p:
+        since = p.sql("SELECT now() AS t").column(0)[0].as_py()
+        p.import_file(orders, source="web", mapping="web")
+        p.identity.resolve_new(
+            "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
+        )
+        hourly = LiveRefresh(p.store, scores_every_s=3600)
+        assert hourly(since).seconds == {"segments": pytest.approx(0, abs=60)}
+        assert _tier(p, customer) == "Member"
+        at_once = LiveRefresh(p.store, scores_every_s=0)
+        assert "tiers" in at_once(since).seconds
+        assert _tier(p, customer) == "Platinum"
 
 
 def test_recompute_over_http_runs_through_the_writer(store: Path) -> None:

@@ -327,3 +327,63 @@ def test_traits_survive_by_the_same_rules_as_the_profile(tmp_path: Path) -> None
                 {"name": "t", "where": {"trait": {"name": trait, "equals": value}}}
             )
             assert preview.customers == 0, (trait, value)
+
+
+def test_a_sum_over_events_picked_by_property_refreshes_as_a_recompute_would(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """A condition that filters on a property and sums a column reads both: the incremental
+    refresh after an import (which copies only the columns the conditions read) must find the
+    summed column too — alone, with no other segment reading it. u2 orders 50 today, so u2's
+    orders of revenue 50 in 30 days sum to 50."""
+    store = p
+    _import(store, tmp_path, LOG, "log")
+    store.segments.create(
+        {
+            "name": "fifties",
+            "where": {
+                "events": {
+                    "name": "Order Completed",
+                    "properties": {"revenue": 50},
+                    "within": "30d",
+                    "sum": "amount",
+                    "at_least": 50,
+                }
+            },
+        }
+    )
+    _import(store, tmp_path, [order("u2", 0, 50, 9)], "more")
+    users = _users(store)
+    members = store.sql("SELECT customer_id FROM segment_members WHERE segment = 'fifties'")
+    assert "u2" in {users[c] for c in members.column(0).to_pylist()}
+    full = store.segments.recompute()
+    assert sum(full.entered.values()) == sum(full.left.values()) == 0
+
+
+def test_comparisons_that_cannot_hold_or_would_select_everyone_are_refused_or_read_as_there(
+    store: parcours.Parcours,
+) -> None:
+    """An empty `in`, a comparison with infinity and a window of a thousand centuries are
+    refused with the fix; a score with no comparator means "has that score"."""
+    for where in (
+        {"trait": {"name": "city", "in": []}},
+        {"events": {"name": "Order Completed", "count": {"at_least": float("inf")}}},
+        {"events": {"name": "Order Completed", "within": "99999999w"}},
+    ):
+        with pytest.raises(DefinitionError) as refused:
+            store.segments.create({"name": "odd", "where": where})
+        assert refused.value.fix
+    write_scores(
+        store.store.engine,
+        "vip",
+        "SELECT customer_id, 1 AS value, 'yes' AS label, NULL AS details "
+        "FROM (SELECT DISTINCT customer_id FROM customer_events) LIMIT 1",
+        version="test",
+    )
+    store.segments.create({"name": "has-vip", "where": {"score": {"name": "vip"}}})
+    assert (
+        store.sql("SELECT count(*) FROM segment_members WHERE segment = 'has-vip'")
+        .column(0)[0]
+        .as_py()
+        == 1
+    )

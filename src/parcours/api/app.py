@@ -28,10 +28,8 @@ from parcours.identity.resolve import resolve_new
 from parcours.identity.routes import router as customers_router
 from parcours.identity.rules import identity_rules
 from parcours.journeys.routes import router as journeys_router
-from parcours.segments.membership import touched_customers
-from parcours.segments.recompute import refresh_touched
+from parcours.segments.recompute import LiveRefresh
 from parcours.segments.routes import router as segments_router
-from parcours.sql import lit
 from parcours.store.served import SNAPSHOT_ROUTE, Snapshots, mark_served, unmark_served
 from parcours.store.store import Store
 from parcours.version import __version__
@@ -45,15 +43,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings)
 
+        refresh = LiveRefresh(store)
+
         def update_customers(since: dt.datetime) -> None:
             resolve_new(
                 store, "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
             )
-            # Then the scores and segments of the customers those events touched (nothing
-            # when none is held): a live event moves its customer within the second.
-            after = lit(since.astimezone(dt.UTC).isoformat())
-            touched = touched_customers(store, f"received_at >= {after}::TIMESTAMPTZ")
-            refresh_touched(store, touched)
+            # Then the segments of the customers those events touched (a live event moves its
+            # customer within the second), and their scores now and then.
+            refresh(since)
 
         writer = GroupCommitWriter(
             store,

@@ -19,6 +19,10 @@ from parcours.cli.output import (
     steps_bar,
 )
 
+PURCHASE = "Order Completed"
+"""The purchase event by default, as the scores take it (journeys.contacts.PURCHASE: not
+imported here, so that `parcours --help` loads no engine)."""
+
 scores_app = typer.Typer(
     help="Who the customers are and what they are worth: tiers, RFM, personas, health, "
     "milestones, churn risk and lifetime value."
@@ -54,7 +58,8 @@ def _reason(reason: Any) -> str:
 @scores_app.command("health")
 def health_command(
     as_of: Annotated[
-        str | None, typer.Option(help="Score as of this date (YYYY-MM-DD); default: now.")
+        str | None,
+        typer.Option(help="Score as of this date (YYYY-MM-DD); default: the last activity."),
     ] = None,
     customers: Annotated[
         str | None,
@@ -180,7 +185,7 @@ def tiers_command(
 def rfm_command(
     as_of: AsOfOption = None,
     bins: Annotated[int, typer.Option(help="Scores per measure (5: quintiles).")] = 5,
-    purchase: Annotated[str, typer.Option(help="The purchase event.")] = "Order Completed",
+    purchase: Annotated[str, typer.Option(help="The purchase event.")] = PURCHASE,
     dry_run: DryRunOption = False,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -287,7 +292,7 @@ def clv_command(
     ] = 0.10,
     purchase_event: Annotated[
         str, typer.Option(help="The event that is a purchase (its amount is the spend).")
-    ] = "Order Completed",
+    ] = PURCHASE,
     customers: Annotated[
         str | None,
         typer.Option(

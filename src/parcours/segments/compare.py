@@ -6,6 +6,7 @@ ages in seconds); a value of the wrong kind is a DefinitionError naming its plac
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from parcours.segments.definition import Comparison, DefinitionError, window_seconds
@@ -27,10 +28,20 @@ WORDS = {
 def compare(value: str, comparison: Comparison, kind: str, path: str) -> str:
     """SQL holding when `value` meets every comparator of `comparison` (never NULL).
     `kind`: number, text, age (seconds, compared with windows), or auto (a trait's text,
-    compared as a number when the comparator's value is one)."""
+    compared as a number when the comparator's value is one). With no comparator the value
+    must be there: a count or a sum above zero, anything else not missing."""
     parts = []
+    if not comparison.comparators():
+        there = f"{value} > 0" if kind == "number" else f"{value} IS NOT NULL"
+        return f"coalesce({there}, false)"
     for name, given in comparison.comparators():
         items = list(given) if isinstance(given, list | tuple) else [given]
+        if not items:
+            raise DefinitionError(
+                f"{path}.{name}: an empty list, which no value is in",
+                "list at least one value, e.g. in: [Lyon, Paris]",
+                where=path,
+            )
         subject = value
         if kind == "auto" and all(_is_number(i) for i in items):
             subject, as_ = f"TRY_CAST({value} AS DOUBLE)", "number"
@@ -69,6 +80,12 @@ def _literal(value: Any, kind: str, path: str) -> str:
                 "compare it with a number, e.g. at_least: 2",
                 where=path,
             )
+        if not math.isfinite(float(value)):
+            raise DefinitionError(
+                f"{path}: {value!r} is not a finite number",
+                "compare with a number such as 2 or 1000.5",
+                where=path,
+            )
         return repr(float(value))
     return lit(text(value))
 
@@ -78,11 +95,6 @@ def text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def json_path(key: str) -> str:
-    """The JSON path of a top-level property, whatever its name."""
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def words(comparison: Comparison) -> str:

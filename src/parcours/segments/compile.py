@@ -25,14 +25,14 @@ from parcours.identity.rules import IdentityRules
 from parcours.journeys.contacts import EffortWeights, cases_query, contacts_query
 from parcours.journeys.scope import Scope
 from parcours.journeys.visits import visits_query
-from parcours.segments.compare import compare, describe_events, json_path, text, words
+from parcours.segments.compare import compare, describe_events, text, words
 from parcours.segments.definition import (
     Comparison,
     Condition,
     SegmentDefinition,
     window_seconds,
 )
-from parcours.sql import ident, lit
+from parcours.sql import ident, json_path, lit
 
 PROFILE_COLUMNS = ("customer_id", "occurred_at", "type", "name", "source", "event_id", "properties")
 """The columns traits and consents read."""
@@ -168,7 +168,7 @@ class Builder:
         matching = " AND ".join(where) or "true"
         if leaf.properties or (leaf.sum or "").startswith("properties."):
             self.columns.add("properties")
-        elif leaf.sum is not None:
+        if leaf.sum is not None and not leaf.sum.startswith("properties."):
             self.columns.add(leaf.sum)
         what = describe_events(leaf)
         self._group("events", leaf.within)

@@ -60,6 +60,10 @@ EVENT_FIELDS = ("amount", "wait_seconds", "duration_seconds")
 JOURNEY_FACTS = ("visits", "contacts", "cases", "repeated_contacts", "open_cases")
 
 
+LONGEST_WINDOW_S = 36_500 * 86_400.0
+"""A century: a longer window is a typo (and would overflow a timestamp)."""
+
+
 class DefinitionError(ParcoursError):
     """A segment definition that cannot be saved as written."""
 
@@ -81,7 +85,10 @@ def window_seconds(text: str | int | float) -> float:
             f"{text!r} has the unit {unit!r}, which windows do not take: the units are h "
             "(hours), d (days) and w (weeks); a month is written 30d, a year 365d"
         )
-    return float(match.group(1)) * WINDOW_UNITS[unit]
+    seconds = float(match.group(1)) * WINDOW_UNITS[unit]
+    if seconds > LONGEST_WINDOW_S:
+        raise ValueError(f"{text!r} is longer than a century: write at most 36500d")
+    return seconds
 
 
 class Strict(BaseModel):

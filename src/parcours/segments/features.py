@@ -35,12 +35,11 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from parcours.engine import Engine
-from parcours.journeys.contacts import EffortWeights, cases_query, contacts_query
+from parcours.journeys.contacts import PURCHASE, EffortWeights, cases_query, contacts_query
 from parcours.journeys.scope import Scope
 from parcours.journeys.visits import visits_query
 from parcours.sql import lit
 
-PURCHASE = "Order Completed"
 SENT = ("Email Sent", "SMS Sent", "Push Sent")
 """What the company sends: not the customer's activity."""
 ENGAGED = ("Email Opened", "Email Clicked", "Email Replied", "SMS Clicked", "SMS Replied")

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from parcours.errors import BadRequest, ParcoursError
+from parcours.journeys.contacts import PURCHASE
 from parcours.journeys.scope import parse_duration
 
 SHIPPED = Path(__file__).with_name("ladders")
@@ -62,7 +63,7 @@ class Ladder(BaseModel):
     description: str = ""
     measure: Literal["orders", "spend"]
     """orders: purchases counted; spend: their amounts summed."""
-    purchase: str = "Order Completed"
+    purchase: str = PURCHASE
     """The event that is a purchase."""
     window: str
     """The qualification window: the measure covers the events of this long before a review."""

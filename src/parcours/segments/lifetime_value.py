@@ -26,7 +26,8 @@ import orjson
 import pyarrow as pa
 
 from parcours.errors import NotFoundError, QueryError
-from parcours.segments.purchases import PURCHASE, purchase_summary
+from parcours.journeys.contacts import PURCHASE
+from parcours.segments.purchases import purchase_summary
 from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store

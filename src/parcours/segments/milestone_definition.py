@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from parcours.errors import BadRequest
-from parcours.sql import lit
+from parcours.sql import json_path, lit
 from parcours.store.schema import CHANNELS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -101,7 +101,7 @@ def event_match(event: str, channel: str | None, properties: dict[str, str]) -> 
     if channel is not None:
         conditions.append(f"channel = {lit(channel)}")
     for key, value in sorted(properties.items()):
-        path = lit('$."' + key.replace('"', '\\"') + '"')
+        path = lit(json_path(key))
         conditions.append(f"json_extract_string(properties, {path}) = {lit(value)}")
     return "(" + " AND ".join(conditions) + ")"
 
@@ -154,15 +154,14 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
 
 def load_milestone(reference: str | Path) -> MilestoneDefinition:
     """A definition from a YAML (or JSON) file, or the name of a shipped template."""
-    path = Path(reference)
+    shipped = TEMPLATES / f"{reference}.yaml"
+    path = shipped if str(reference) in shipped_milestones() else Path(reference)
     if not path.is_file():
-        shipped = TEMPLATES / f"{reference}.yaml"
-        if not shipped.is_file():
-            raise MilestoneDefinitionError(
-                f"No milestone file {str(reference)!r}",
-                "give a path to a YAML milestone definition, or a shipped template: "
-                + ", ".join(shipped_milestones()),
-            )
+        raise MilestoneDefinitionError(
+            f"No milestone file {str(reference)!r}",
+            "give a path to a YAML milestone definition, or a shipped template: "
+            + ", ".join(shipped_milestones()),
+        )
         path = shipped
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from parcours.errors import BadRequest
+from parcours.journeys.contacts import PURCHASE
 from parcours.segments import persona_features as pf
 from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.store.store import Store
@@ -138,7 +139,7 @@ def personas(
     *,
     ks: range | list[int] = range(3, 9),
     seed: int = 7,
-    purchase: str = "Order Completed",
+    purchase: str = PURCHASE,
     customers: str | None = None,
     write: bool = True,
 ) -> Personas:

@@ -27,12 +27,12 @@ from typing import Literal
 import pyarrow as pa
 
 from parcours.errors import ParcoursError, QueryError
+from parcours.journeys.contacts import PURCHASE
 from parcours.sql import lit
 from parcours.store.store import Store
 
 Unit = Literal["days", "weeks"]
 DAYS_IN: dict[str, int] = {"days": 1, "weeks": 7}
-PURCHASE = "Order Completed"
 
 
 def purchase_summary_query(

@@ -14,6 +14,7 @@ never a refit — and only for the scores the store holds already; then their se
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from parcours.errors import ParcoursError
 from parcours.segments import catalog
 from parcours.segments.scored import write_scores
+from parcours.sql import lit
 from parcours.store.store import Store
 
 ONBOARDING = "onboarding"
@@ -40,6 +42,8 @@ STEPS = (
 TYPICAL_SEED = 7
 """The seed of the typical journeys' clustering, so that a recompute is repeatable."""
 TYPICAL = "_typical_scored"
+LIVE_SCORES_EVERY_S = 60.0
+"""How often the live loader rescores the customers touched since it last did."""
 
 
 @dataclass
@@ -121,17 +125,46 @@ def typical_journey_scores(store: Store) -> int:
     return written.scored
 
 
-def refresh_touched(store: Store, customers: str) -> StationRun:
+def refresh_touched(store: Store, customers: str, *, rescore: bool = True) -> StationRun:
     """Rescore the customers `customers` (SQL selecting `customer_id`) selects with the kept
-    models, for the scores the store holds, then bring their segments up to date."""
-    held = set(
-        store.engine.query("SELECT DISTINCT score FROM customer_scores").column(0).to_pylist()
-    )
+    models, for the scores the store holds (unless `rescore` is off), then bring their
+    segments up to date."""
     run = StationRun()
-    for name, step in _incremental(store, customers, held).items():
-        _timed(run, name, step, None)
+    if rescore:
+        held = set(
+            store.engine.query("SELECT DISTINCT score FROM customer_scores").column(0).to_pylist()
+        )
+        for name, step in _incremental(store, customers, held).items():
+            _timed(run, name, step, None)
     _segments(run, lambda: catalog.refresh(store, customers), None)
     return run
+
+
+class LiveRefresh:
+    """What the live loader runs after each load (`on_loaded(since)`): the segments of the
+    customers the new events touched, every time — a live event moves its customer within
+    seconds — and their scores at most every `scores_every_s`, for every customer touched
+    since the last rescoring (rescoring costs about a second per thousand customers: done at
+    every load, it would hold the loader back under heavy traffic)."""
+
+    def __init__(self, store: Store, *, scores_every_s: float = LIVE_SCORES_EVERY_S) -> None:
+        self.store, self.scores_every_s = store, scores_every_s
+        self._unscored_since: dt.datetime | None = None
+        self._scored_at = time.monotonic()
+
+    def __call__(self, since: dt.datetime) -> StationRun:
+        from parcours.segments.membership import touched_customers
+
+        if self._unscored_since is None or since < self._unscored_since:
+            self._unscored_since = since
+        rescore = time.monotonic() - self._scored_at >= self.scores_every_s
+        start = self._unscored_since if rescore else since
+        after = lit(start.astimezone(dt.UTC).isoformat())
+        touched = touched_customers(self.store, f"received_at >= {after}::TIMESTAMPTZ")
+        run = refresh_touched(self.store, touched, rescore=rescore)
+        if rescore:
+            self._unscored_since, self._scored_at = None, time.monotonic()
+        return run
 
 
 def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Callable[[], object]]:

@@ -30,6 +30,7 @@ import orjson
 
 from parcours.engine import Engine
 from parcours.errors import BadRequest
+from parcours.journeys.contacts import PURCHASE
 from parcours.segments.scored import latest_model, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -144,7 +145,7 @@ def rfm(
     *,
     as_of: dt.date | None = None,
     bins: int = 5,
-    purchase: str = "Order Completed",
+    purchase: str = PURCHASE,
     customers: str | None = None,
     write: bool = True,
 ) -> Rfm:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from parcours.errors import BadRequest
+from parcours.journeys.contacts import PURCHASE
 from parcours.segments.health import HealthScores
 from parcours.segments.ladder import LadderError, shipped_ladders
 from parcours.segments.milestone_definition import (
@@ -105,7 +106,7 @@ def rfm_scores(
     scores: ScoresDep,
     as_of: AsOf = None,
     bins: Annotated[int, Query(ge=2, le=10)] = 5,
-    purchase: str = "Order Completed",
+    purchase: str = PURCHASE,
 ) -> dict[str, Any]:
     return scores.rfm(as_of=as_of, bins=bins, purchase=purchase, write=False).to_dict()
 
@@ -115,7 +116,7 @@ def persona_scores(
     scores: ScoresDep,
     k_min: Annotated[int, Query(ge=2, le=20)] = 3,
     k_max: Annotated[int, Query(ge=2, le=20)] = 8,
-    seed: int = 7,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 7,
 ) -> dict[str, Any]:
     return scores.personas(ks=range(k_min, k_max + 1), seed=seed, write=False).to_dict()
 
@@ -198,7 +199,9 @@ def list_segments(segments: SegmentsDep) -> list[dict[str, Any]]:
 
 @router.post("/v1/segments/preview", summary="How many and who, before saving")
 def preview_segment(
-    definition: DefinitionBody, segments: SegmentsDep, limit: Annotated[int, Query(ge=0)] = 20
+    definition: DefinitionBody,
+    segments: SegmentsDep,
+    limit: Annotated[int, Query(ge=0, le=100_000)] = 20,
 ) -> dict[str, Any]:
     return segments.preview(definition, limit=limit).to_dict()
 
