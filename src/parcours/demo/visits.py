@@ -533,6 +533,7 @@ def _purchased(j: Journey, source: str, event_id: str, at: int, order: Order) ->
     j.purchases += 1
     j.order_times.append(at)
     j.last_order = (order.reference, order.lines[0][0].name)
+    j.orders.append((at, *j.last_order))
     loyalty.after_purchase(j)
     if source != "pos":
         sms.order_notifications(j, at, order.reference)
