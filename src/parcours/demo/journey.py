@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from parcours.demo.catalog import Product
-from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_DAYS, WORLD_END
+from parcours.demo.clock import CHURN_CUTOFF, DAY, QUIET_FROM, WORLD_DAYS, WORLD_END
 from parcours.demo.outputs import Run
 from parcours.demo.people import Customer
 
@@ -78,10 +78,11 @@ class Journey:
         return self.churned or self.leaver or self.c.journey_type == "inactive"
 
     @property
-    def churned_at_cutoff(self) -> bool:
-        """The truth's churn label: active in the 8 weeks before the cut-off, nothing at or after
-    it (whenever the customer left: the cut-off is the date the truth judges on)."""
-        return self.active_before_cutoff and not self.active_after_cutoff
+    def left(self) -> bool:
+        """The truth's churn label: the customer did something, and nothing from their last
+        activity to the world's end, a month at least (clock.QUIET_FROM) — whatever the cause:
+        a low point (churn.py), a failed case (service.py), or a journey that just ended."""
+        return 0 < self.last_activity < QUIET_FROM
 
     def onboarding(self, at: int) -> bool:
         """Within the 30 days after enrolling in the loyalty programme."""

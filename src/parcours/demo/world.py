@@ -65,7 +65,7 @@ from pathlib import Path
 
 from parcours.demo import accounts, churn, sms, visits
 from parcours.demo.catalog import PRODUCTS, STORE_IDS
-from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_END, iso_utc
+from parcours.demo.clock import CHURN_CUTOFF, DAY, QUIET_FROM, WORLD_END, iso_utc
 from parcours.demo.journey import ACTIVE_WINDOW, Journey
 from parcours.demo.outputs import EXPORT_FILES, Exports, Outcome, Run, Truth
 from parcours.demo.people import IdentityKeys, make_customer, random_uuid
@@ -165,8 +165,8 @@ def _outcome(j: Journey) -> Outcome:
         inactive=j.inactive,
         last_activity=j.last_activity,
         active_before_cutoff=j.active_before_cutoff,
-        churned=j.churned_at_cutoff,
-        churn_date=j.last_activity if j.churned_at_cutoff else None,
+        churned=j.left,
+        churn_date=j.last_activity if j.left else None,
         orders=len(orders),
         max_orders_7d=peak,
     )
@@ -224,8 +224,10 @@ def _write_expected(path: Path, run: Run, customers: int, seed: int) -> None:
         "churn": {
             "cutoff": iso_utc(CHURN_CUTOFF),
             "active_window_days": ACTIVE_WINDOW // DAY,
+            "quiet_from": iso_utc(QUIET_FROM),
             "active_before_cutoff": truth.active_before_cutoff,
             "churned": truth.churned,
+            "churned_before_cutoff": truth.churned_before_cutoff,
         },
         "milestones": {"onboarding": truth.milestone_statuses},
         "customers_by_max_orders_7d": {str(k): v for k, v in sorted(truth.max_orders_7d.items())},
