@@ -264,7 +264,9 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
         if c["previous_channel"] and c["previous_channel"] != c["channel"]
     )
     assert len(truth) >= 1300 and repeats >= 400 and sum(pairs.values()) >= 200
-    assert len(pairs) >= 11 and min(pairs.values()) >= 3  # every switch seen several times
+    # Switches between 11 pairs of channels at least, each seen several times (a rare pair may
+    # come up once or twice besides).
+    assert sum(n >= 3 for n in pairs.values()) >= 11
 
     assert {
         key: (mine["is_repeat"], mine["attempt"], mine["previous_channel"] or "")

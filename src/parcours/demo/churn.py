@@ -114,7 +114,8 @@ def plant_signals(j: Journey) -> None:
     rng = j.rng
     if j.c.handle is not None and rng.random() < 0.5 * _excess(j):
         posted = slot(rng, j.low_point - rng.randint(3, 45) * DAY, service.HOURS["social"])
-        if posted is not None and posted < min(j.active_until, j.low_point):
+        # Only a customer already: someone whose journey had not begun has nothing to gripe about.
+        if posted is not None and j.first_activity < posted < min(j.active_until, j.low_point):
             text = rng.choice(GRIPES).format(brand=BRAND_HANDLE)
             j.run.truth.post(j.c, service.post(j, posted, text), "negative", "", "", posted)
     excess = _excess(j)
