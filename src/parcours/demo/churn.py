@@ -2,9 +2,10 @@
 
 Each customer of an active journey type (not `inactive`, not `one_time`) carries a hidden
 discontent u, uniform on [0, 1), and a low point of their own: a day drawn uniformly from
-2026-04-01 to 2026-10-01 (clock.CHURN_SEASON). In the eight weeks before their low point, the
-more discontented show the signals a health score reads, each drawn at random from u, so no one
-flag gives churn away and some customers who stay show them too:
+2026-04-01 (or four weeks after their first visit, if later) to 2026-10-01
+(clock.CHURN_SEASON). In the eight weeks before their low point, the more discontented show the
+signals a health score reads, each drawn at random from u, so no one flag gives churn away and
+some customers who stay show them too:
 
 - declining visits: the gap between visits stretches towards the low point, by up to four times
   for the most discontented, and by three times more for those who will leave;
@@ -48,6 +49,8 @@ REGULAR_GAP = 1.5
 """...half as much again apart as their journey type's planned visits."""
 SIGNAL_WINDOW = 56 * DAY
 """The signals come in the eight weeks before the customer's low point."""
+SETTLING_DAYS = 28
+"""A customer's low point comes four weeks after their first visit at the earliest."""
 SIGNALS_FROM = 0.5
 """Discontent above which signals appear."""
 GRIPES = (
@@ -68,16 +71,25 @@ def churn_probability(discontent: float) -> float:
 
 
 def draw(j: Journey) -> None:
-    """The customer's discontent, their low point, whether they leave then, whether they are
+    """The customer's discontent, whether they leave at their low point, whether they are
     regular."""
     if j.c.journey_type not in ACTIVE_TYPES:
         return
     rng = j.rng
     j.discontent = rng.random()
-    j.low_point = rng.randrange(*CHURN_SEASON)
     j.regular = j.c.journey_type in REGULAR_TYPES and rng.random() < REGULAR_SHARE
-    if rng.random() < churn_probability(j.discontent):
-        j.leaver = True
+    j.leaver = rng.random() < churn_probability(j.discontent)
+
+
+def begin(j: Journey, first_day: int) -> None:
+    """The customer's low point, once the world day of their first visit is known: uniform
+    from the later of April 1 and four weeks after that day, to October 1 — a customer for a
+    while before it. A leaver does nothing from then on."""
+    if j.c.journey_type not in ACTIVE_TYPES:
+        return
+    earliest = max(CHURN_SEASON[0], WORLD_START + (first_day + SETTLING_DAYS) * DAY)
+    j.low_point = j.rng.randrange(earliest, CHURN_SEASON[1])
+    if j.leaver:
         j.active_until = min(j.active_until, j.low_point)
 
 

@@ -131,6 +131,7 @@ def live(j: Journey) -> None:
         j.active_until = local_to_utc(rng.randint(45, 85), 6 * 3600)
     first_days = 40 if j.c.journey_type == "inactive" else 60 if j.regular else 200
     day = rng.randrange(first_days)
+    churn.begin(j, day)
     loyalty.draw_restocker(j, day)
     planned = rng.randint(*plan.visits)
     previous_end = 0
