@@ -219,7 +219,8 @@ def _cases_no_rule_can_tell_apart(contacts: list[dict[str, str]]) -> list[dict[s
     openings = []
     for c in sorted(contacts, key=lambda c: c["occurred_at"]):
         at, key = dt.datetime.fromisoformat(c["occurred_at"]), (c["customer_id"], c["intent"])
-        if key in last and last[key][0] != c["case_id"] and at - last[key][1] <= REPEAT_WINDOW:
+        opens = c["attempt"] == "1" and key in last and last[key][0] != c["case_id"]
+        if opens and at - last[key][1] <= REPEAT_WINDOW:
             openings.append(c)
         last[key] = (c["case_id"], at)
     return openings

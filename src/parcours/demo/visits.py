@@ -70,7 +70,7 @@ KIOSK_AGENT = "Mozilla/5.0 (X11; Linux x86_64; Ampere kiosk) AppleWebKit/537.36 
 PLACEHOLDER_CARD = "0000000000000"
 """What some cashiers key in to get past the loyalty prompt when the buyer has no card: a
 blocked value (parcours's default rules)."""
-PLACEHOLDER_USE = 0.15
+PLACEHOLDER_USE = 0.2
 """Share of receipts without a loyalty card that carry the placeholder."""
 
 STORE_HOURS = Opening(9.5, 19.5, frozenset(range(6)))  # Monday to Saturday
