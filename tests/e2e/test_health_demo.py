@@ -2,14 +2,19 @@
 out of time, judged by the churn the world records (its truth), and the health commands and
 routes as a user runs them.
 
-The world's churn: customers active in the eight weeks before its cut-off (2026-08-01,
-truth/expected.json `churn.cutoff`) who do nothing at or after it — truth customers.csv
-`active_before_cutoff` and `churned` (demo/churn.py: some stop at the cut-off after declining
-visits, unresolved contacts, negative posts and fewer emails opened; others just fall silent).
-The back-test fits on 2026-06-01 with the churn observed in the 60 days after it (up to the
-cut-off: nothing after it is seen), scores on the cut-off, and is judged by the truth. Each store
-customer is judged by the true customer most of its identifiers belong to; one the truth does
-not count as active before the cut-off is not judged.
+The world's churn is a process over the year (demo/churn.py): discontented customers reach a
+low point on a day of their own between April and October, show the signals in the eight weeks
+before it (declining visits, unresolved contacts, negative posts, fewer emails opened), and
+some leave then; others stop after a failed case or when their journey just ends. The truth
+records each customer's churn as their records show it — truth customers.csv `churned` and
+`churn_date` (their last activity, with nothing after it to the world's end, a month at least)
+— and whether they were active in the eight weeks before the test date (`active_before_cutoff`,
+the cut-off being truth/expected.json `churn.cutoff`, 2026-08-01). The back-test fits on
+2026-06-01 with the churn observed in the store in the 60 days after it (up to the cut-off:
+nothing after it is seen), scores on the cut-off, and is judged by the truth: among the
+customers active before it, churned when their churn date falls before the end of the horizon.
+Each store customer is judged by the true customer most of its identifiers belong to; one the
+truth does not count as active before the cut-off is not judged.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ from parcours.sql import lit
 
 TRAIN_AT, TEST_AT, HORIZON = "2026-06-01", "2026-08-01", 60
 """Test on the world's cut-off; train a horizon before it, so the training outcomes end there."""
-CHURNED = "CASE WHEN c.active_before_cutoff = 1 THEN c.churned = 1 END"
-"""The truth's churn: nothing at or after the cut-off, for customers active in the eight weeks
-before it (NULL, not judged, for the others)."""
+CHURNED = (
+    f"CASE WHEN c.active_before_cutoff = 1 THEN c.churned = 1 "
+    f"AND c.churn_date < DATE {lit(TEST_AT)} + INTERVAL {HORIZON} DAY END"
+)
+"""The truth's churn within the horizon, for customers active in the eight weeks before the
+test date: their last activity (nothing after it to the world's end) before the horizon ends
+(NULL, not judged, for the customers not active before it)."""
 
 
 def truth_outcomes(out: Path) -> str:

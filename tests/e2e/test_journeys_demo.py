@@ -219,7 +219,8 @@ def _cases_no_rule_can_tell_apart(contacts: list[dict[str, str]]) -> list[dict[s
     openings = []
     for c in sorted(contacts, key=lambda c: c["occurred_at"]):
         at, key = dt.datetime.fromisoformat(c["occurred_at"]), (c["customer_id"], c["intent"])
-        if key in last and last[key][0] != c["case_id"] and at - last[key][1] <= REPEAT_WINDOW:
+        opens = c["attempt"] == "1" and key in last and last[key][0] != c["case_id"]
+        if opens and at - last[key][1] <= REPEAT_WINDOW:
             openings.append(c)
         last[key] = (c["case_id"], at)
     return openings
@@ -264,7 +265,9 @@ def test_repeats_and_switches_equal_the_truth_on_a_larger_world(
         if c["previous_channel"] and c["previous_channel"] != c["channel"]
     )
     assert len(truth) >= 1300 and repeats >= 400 and sum(pairs.values()) >= 200
-    assert len(pairs) >= 11 and min(pairs.values()) >= 3  # every switch seen several times
+    # Switches between 11 pairs of channels at least, each seen several times (a rare pair may
+    # come up once or twice besides).
+    assert sum(n >= 3 for n in pairs.values()) >= 11
 
     assert {
         key: (mine["is_repeat"], mine["attempt"], mine["previous_channel"] or "")

@@ -404,26 +404,35 @@ def _activity(world: DemoWorld) -> dict[str, list[datetime]]:
     return times
 
 
-def test_churned_customers_were_active_before_the_cutoff_and_never_after(
-    world: DemoWorld,
-) -> None:
-    """customers.csv's churn label against the activity the files hold: active in the 8 weeks
-    before the cut-off (expected.json says which window), nothing at or after it."""
+def test_churned_customers_did_nothing_after_their_churn_date(world: DemoWorld) -> None:
+    """customers.csv's churn against the activity the files hold: churned when the last
+    activity comes before expected.json's `quiet_from` (nothing after it to the world's end),
+    on that day; active before the cut-off with an activity in the window before it."""
     churn = _expected(world)["churn"]
-    cutoff = _at(churn["cutoff"])
+    cutoff, quiet = _at(churn["cutoff"]), _at(churn["quiet_from"])
     since = cutoff.timestamp() - churn["active_window_days"] * 86400
     activity = _activity(world)
     customers = _truth(world, "customers.csv")
     for r in customers:
         seen = activity.get(r["customer_id"], [])
         before = any(since <= t.timestamp() < cutoff.timestamp() for t in seen)
-        after = any(t >= cutoff for t in seen)
+        left = bool(seen) and max(seen) < quiet
         assert r["active_before_cutoff"] == str(int(before)), r["customer_id"]
-        assert r["churned"] == str(int(before and not after)), r["customer_id"]
-        if r["churned"] == "1":
-            assert r["churn_date"] == max(seen).date().isoformat()
+        assert r["churned"] == str(int(left)), r["customer_id"]
+        assert r["churn_date"] == (max(seen).date().isoformat() if left else "")
     assert churn["churned"] == sum(r["churned"] == "1" for r in customers) > 0
     assert churn["active_before_cutoff"] == sum(r["active_before_cutoff"] == "1" for r in customers)
+    by_cutoff = [r for r in _churned_by_cutoff(world).values() if r]
+    assert churn["churned_before_cutoff"] == len(by_cutoff) > 0
+
+
+def _churned_by_cutoff(world: DemoWorld) -> dict[str, bool]:
+    """The customers active before the cut-off, and whether they churned before it."""
+    return {
+        r["customer_id"]: r["churned"] == "1" and r["churn_date"] < CUTOFF.date().isoformat()
+        for r in _truth(world, "customers.csv")
+        if r["active_before_cutoff"] == "1"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -439,8 +448,7 @@ def test_churn_is_preceded_by_its_signals_but_no_signal_gives_it_away(
     unresolved contacts and negative posts, than customers who stay — yet a third or more of
     the customers with an unresolved contact stay (a signal, not a flag)."""
     world = larger_world
-    active = {r["customer_id"]: r["churned"] == "1" for r in _truth(world, "customers.csv")}
-    active = {c: churned for c, churned in active.items() if c in _active_before(world)}
+    active = _churned_by_cutoff(world)
 
     def weeks_before(text: str) -> float:
         return (CUTOFF - _at(text)).total_seconds() / WEEK
@@ -476,12 +484,6 @@ def test_churn_is_preceded_by_its_signals_but_no_signal_gives_it_away(
     assert share(True, negative) > 1.5 * share(False, negative)
     signalled = [c for c in unresolved if c in active]
     assert sum(not active[c] for c in signalled) > 0.3 * len(signalled)
-
-
-def _active_before(world: DemoWorld) -> set[str]:
-    return {
-        r["customer_id"] for r in _truth(world, "customers.csv") if r["active_before_cutoff"] == "1"
-    }
 
 
 def test_milestones_are_what_the_app_sessions_and_purchases_make_them(

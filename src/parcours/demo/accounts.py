@@ -72,7 +72,7 @@ def campaigns(j: Journey) -> None:
     """Campaign sends from the customer's first activity on, with their opens and clicks.
 
     Opens and clicks are customer activity: none after the customer went inactive, and fewer
-    before the churn cut-off from a discontented customer (churn.py). Sends are
+    the low point of a discontented customer (churn.py). Sends are
     the company's and carry on until the list is cleaned, `_SUPPRESSION` after the last
     activity of an inactive customer.
     """

@@ -33,7 +33,15 @@ WORLD_END = _ms(datetime(2026, 10, 31, tzinfo=UTC))
 """No event happens at or after this instant."""
 WORLD_DAYS = (WORLD_END - WORLD_START) // DAY
 CHURN_CUTOFF = _ms(datetime(2026, 8, 1, tzinfo=UTC))
-"""The churn cut-off (churn.py): some customers active before it do nothing at or after it."""
+"""The date the health test judges churn on: customers active in the eight weeks before it
+(customers.csv `active_before_cutoff`), churned when their `churn_date` falls before the end
+of its horizon."""
+QUIET_FROM = _ms(datetime(2026, 10, 1, tzinfo=UTC))
+"""A customer churned (customers.csv `churned`) when they do nothing from their last activity
+to the world's end, and that is at least from this date: a month of silence at the least."""
+CHURN_SEASON = (_ms(datetime(2026, 4, 1, tzinfo=UTC)), _ms(datetime(2026, 10, 1, tzinfo=UTC)))
+"""Discontented customers reach their low point on a day of their own in this span (churn.py):
+those who leave, leave then."""
 
 
 def _last_sunday(year: int, month: int) -> date:

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from parcours.demo.catalog import Product
-from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_DAYS, WORLD_END
+from parcours.demo.clock import CHURN_CUTOFF, DAY, QUIET_FROM, WORLD_DAYS, WORLD_END
 from parcours.demo.outputs import Run
 from parcours.demo.people import Customer
 
@@ -28,10 +28,13 @@ class Journey:
     churned: bool = False
     first_activity: int = WORLD_END
     last_activity: int = 0
-    # Churn at the cut-off (churn.py).
+    # Churn over the year (churn.py).
     discontent: float = 0.0
-    """0-1: how unhappy the customer grows in the weeks before the cut-off."""
-    cutoff_churner: bool = False
+    """0-1: how unhappy the customer grows in the weeks before their low point."""
+    low_point: int = WORLD_END
+    """The customer's own day of greatest discontent: signals come in the weeks before it."""
+    leaver: bool = False
+    """Leaves at their low point."""
     regular: bool = False
     """Visits all year round instead of a planned number of times."""
     active_before_cutoff: bool = False
@@ -45,6 +48,8 @@ class Journey:
     order_times: list[int] = field(default_factory=list)
     last_order: tuple[str, str] = ("", "")
     """Reference and first product of the latest order."""
+    orders: list[tuple[int, str, str]] = field(default_factory=list)
+    """(instant, reference, first product) of each order, in the order they were placed."""
     # Loyalty enrolment and its onboarding milestone (visits.py).
     enrol_pending: bool = False
     enrolled_at: int | None = None
@@ -70,12 +75,14 @@ class Journey:
 
     @property
     def inactive(self) -> bool:
-        return self.churned or self.cutoff_churner or self.c.journey_type == "inactive"
+        return self.churned or self.leaver or self.c.journey_type == "inactive"
 
     @property
-    def churned_at_cutoff(self) -> bool:
-        """The truth's churn label: active in the 8 weeks before the cut-off, nothing after."""
-        return self.active_before_cutoff and not self.active_after_cutoff
+    def left(self) -> bool:
+        """The truth's churn label: the customer did something, and nothing from their last
+        activity to the world's end, a month at least (clock.QUIET_FROM) — whatever the cause:
+        a low point (churn.py), a failed case (service.py), or a journey that just ended."""
+        return 0 < self.last_activity < QUIET_FROM
 
     def onboarding(self, at: int) -> bool:
         """Within the 30 days after enrolling in the loyalty programme."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parcours.demo.clock import iso_utc
+from parcours.demo.clock import CHURN_CUTOFF, iso_utc
 from parcours.demo.people import Customer
 from parcours.demo.writers import APP_SCHEMA, CsvRows, JsonLines, ParquetColumns, Sink
 from parcours.store import schema
@@ -147,7 +147,7 @@ class Outcome:
     active_before_cutoff: bool
     """An activity in the 8 weeks before the churn cut-off (journey.py ACTIVE_WINDOW)."""
     churned: bool
-    """Active before the cut-off, nothing at or after it."""
+    """Some activity, and nothing from the last one to the world's end (a month at least)."""
     churn_date: int | None
     """The last activity of a churned customer."""
     orders: int
@@ -261,12 +261,16 @@ class Truth:
         self.cases = 0
         self.active_before_cutoff = 0
         self.churned = 0
+        self.churned_before_cutoff = 0
         self.max_orders_7d: dict[int, int] = {}
         self.milestone_statuses = dict.fromkeys(("achieved", "missed", "in progress"), 0)
 
     def customer(self, c: Customer, outcome: Outcome) -> None:
         self.active_before_cutoff += outcome.active_before_cutoff
         self.churned += outcome.churned
+        self.churned_before_cutoff += outcome.active_before_cutoff and (
+            outcome.churn_date is not None and outcome.churn_date < CHURN_CUTOFF
+        )
         peak = outcome.max_orders_7d
         self.max_orders_7d[peak] = self.max_orders_7d.get(peak, 0) + 1
         self.customers.write(

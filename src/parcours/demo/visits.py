@@ -70,7 +70,7 @@ KIOSK_AGENT = "Mozilla/5.0 (X11; Linux x86_64; Ampere kiosk) AppleWebKit/537.36 
 PLACEHOLDER_CARD = "0000000000000"
 """What some cashiers key in to get past the loyalty prompt when the buyer has no card: a
 blocked value (parcours's default rules)."""
-PLACEHOLDER_USE = 0.15
+PLACEHOLDER_USE = 0.2
 """Share of receipts without a loyalty card that carry the placeholder."""
 
 STORE_HOURS = Opening(9.5, 19.5, frozenset(range(6)))  # Monday to Saturday
@@ -131,6 +131,7 @@ def live(j: Journey) -> None:
         j.active_until = local_to_utc(rng.randint(45, 85), 6 * 3600)
     first_days = 40 if j.c.journey_type == "inactive" else 60 if j.regular else 200
     day = rng.randrange(first_days)
+    churn.begin(j, day)
     loyalty.draw_restocker(j, day)
     planned = rng.randint(*plan.visits)
     previous_end = 0
@@ -533,6 +534,7 @@ def _purchased(j: Journey, source: str, event_id: str, at: int, order: Order) ->
     j.purchases += 1
     j.order_times.append(at)
     j.last_order = (order.reference, order.lines[0][0].name)
+    j.orders.append((at, *j.last_order))
     loyalty.after_purchase(j)
     if source != "pos":
         sms.order_notifications(j, at, order.reference)

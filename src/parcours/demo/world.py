@@ -17,22 +17,26 @@ one_time, inactive): visits, purchases whose probability peaks at the fourth vis
 cases with repeated contacts and channel switches, churn after failed cases, social complaints
 and praise, email campaigns, SMS order notifications and replies.
 
-For segments and scores it plants (churn.py, loyalty.py): churn after the cut-off of
-2026-08-01, preceded by its signals in the eight weeks before — visits thinning out, repeated
-unresolved contacts, negative posts — drawn from a hidden discontent, so customers who stay show
-some of them too; frequent buyers ordering accessories in bursts of 2 to 6 orders in a week (the
-seed's tiers); and the loyalty programme, joined in the app (`Loyalty Enrolled`), with the
-seed's onboarding milestone — 3 app sessions (`App Opened`) and a purchase within 30 days —
-that some members reach, some miss and some are still working on at the world's end.
+For segments and scores it plants (churn.py, loyalty.py): churn as a process over the year —
+discontented customers reach a low point on a day of their own between April and October, preceded
+by its signals in the eight weeks before it (visits thinning out, repeated unresolved contacts,
+negative posts, fewer emails opened), and some leave then — drawn from a hidden discontent, so
+customers who stay show some of them too; frequent buyers ordering accessories in bursts of 2 to 6
+orders in a week (the seed's tiers); and the loyalty programme, joined in the app (`Loyalty
+Enrolled`), with the seed's onboarding milestone — 3 app sessions (`App Opened`) and a purchase
+within 30 days — that some members reach, some miss and some are still working on at the world's
+end.
 
 The truth (out_dir/truth) records:
 
 - customers.csv: each customer's journey type, whether they went inactive, their last activity;
-  whether they were active in the 8 weeks before the churn cut-off (`active_before_cutoff`,
-  0/1), whether they churned (`churned`, 0/1: active before it, nothing at or after it;
-  activity is what the customer does — visits, contacts, posts, emails opened or clicked, SMS
-  replies — not what the company sends) and when (`churn_date`, their last activity); their
-  orders and the most in any 7 days (`max_orders_7d`, what tiers qualify on);
+  whether they were active in the 8 weeks before the churn cut-off of 2026-08-01, the date the
+  health test judges on (`active_before_cutoff`, 0/1); whether they churned (`churned`, 0/1:
+  some activity, and nothing from the last one to the world's end, a month at least — whatever
+  the cause: a low point, a failed case, a journey that just ended; activity is what the
+  customer does — visits, contacts, posts, emails opened or clicked, SMS replies — not what the
+  company sends) and when (`churn_date`, their last activity); their orders and the most in
+  any 7 days (`max_orders_7d`, what tiers qualify on);
 - milestones.csv: each loyalty member's enrolment, the deadline 30 days later, their app
   sessions and purchases in between, when they achieved the onboarding milestone, and its
   status at the world's end (achieved, missed, in progress);
@@ -48,8 +52,10 @@ The truth (out_dir/truth) records:
 - social_posts.csv: every post with its sentiment (neutral help request, negative complaint,
   positive praise);
 - expected.json: record counts per source and channel, planted bad records, identifier counts,
-  visits and conversions per visit number, the churn cut-off with how many customers were
-  active before it and churned, milestone statuses, customers by their most orders in 7 days.
+  visits and conversions per visit number, the churn cut-off with how many customers were active
+  before it, the month of silence churn needs (`quiet_from`), how many churned and how many of those
+  active before the cut-off churned before it, milestone statuses, customers by their most orders in
+  7 days.
 
 Generation is deterministic for a seed and size, streams to disk, and keeps nothing per customer
 once that customer is written, so it scales to tens of millions of events.
@@ -65,7 +71,7 @@ from pathlib import Path
 
 from parcours.demo import accounts, churn, sms, visits
 from parcours.demo.catalog import PRODUCTS, STORE_IDS
-from parcours.demo.clock import CHURN_CUTOFF, DAY, WORLD_END, iso_utc
+from parcours.demo.clock import CHURN_CUTOFF, DAY, QUIET_FROM, WORLD_END, iso_utc
 from parcours.demo.journey import ACTIVE_WINDOW, Journey
 from parcours.demo.outputs import EXPORT_FILES, Exports, Outcome, Run, Truth
 from parcours.demo.people import IdentityKeys, make_customer, random_uuid
@@ -165,8 +171,8 @@ def _outcome(j: Journey) -> Outcome:
         inactive=j.inactive,
         last_activity=j.last_activity,
         active_before_cutoff=j.active_before_cutoff,
-        churned=j.churned_at_cutoff,
-        churn_date=j.last_activity if j.churned_at_cutoff else None,
+        churned=j.left,
+        churn_date=j.last_activity if j.left else None,
         orders=len(orders),
         max_orders_7d=peak,
     )
@@ -224,8 +230,10 @@ def _write_expected(path: Path, run: Run, customers: int, seed: int) -> None:
         "churn": {
             "cutoff": iso_utc(CHURN_CUTOFF),
             "active_window_days": ACTIVE_WINDOW // DAY,
+            "quiet_from": iso_utc(QUIET_FROM),
             "active_before_cutoff": truth.active_before_cutoff,
             "churned": truth.churned,
+            "churned_before_cutoff": truth.churned_before_cutoff,
         },
         "milestones": {"onboarding": truth.milestone_statuses},
         "customers_by_max_orders_7d": {str(k): v for k, v in sorted(truth.max_orders_7d.items())},
