@@ -277,13 +277,7 @@ def _written(written: dict[str, Any] | None) -> None:
 
 @scores_app.command("clv")
 def clv_command(
-    as_of: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Read purchases up to this day, included (default: the data's last day).",
-        ),
-    ] = None,
+    as_of: AsOfOption = None,
     horizon_days: Annotated[
         float, typer.Option(help="Days ahead that the expected purchases and CLV cover.")
     ] = 365,
@@ -310,7 +304,7 @@ def clv_command(
 
     with connect(store) as p:
         result = p.scores.lifetime_value(
-            as_of=as_of.date() if as_of else None,
+            as_of=as_of,
             horizon_days=horizon_days,
             discount_rate_yearly=discount_rate,
             purchase_event=purchase_event,

@@ -74,24 +74,21 @@ def preview(
     check(engine, definition, dependencies)
     builder = Builder(identity_rules(store.settings), as_of)
     compiled = builder.compile(definition)
-    rows = f"({builder.evaluate_query(f'({builder.features_query()})', compiled)})"
+    rows = builder.evaluate_query(f"({builder.features_query()})", compiled)
     counts = ", ".join(f"count(*) FILTER (WHERE h_{leaf.column})" for leaf in compiled.leaves)
+    # The customers' features are computed once, for the counts and the sample alike.
     figures = engine.query(
-        f"SELECT count(*) FILTER (WHERE member), count(*), {counts} FROM {rows}"
+        f"WITH r AS MATERIALIZED ({rows}) "
+        f"SELECT count(*) FILTER (WHERE member), count(*), {counts}, "
+        f"(SELECT list(customer_id ORDER BY customer_id) FROM (SELECT customer_id FROM r "
+        f"WHERE member ORDER BY customer_id LIMIT {int(limit)})) FROM r"
     ).to_pylist()[0]
     values = list(figures.values())
-    sample = (
-        engine.query(
-            f"SELECT customer_id FROM {rows} WHERE member ORDER BY customer_id LIMIT {int(limit)}"
-        )
-        .column(0)
-        .to_pylist()
-    )
     conditions = [
         {"path": leaf.path, "condition": leaf.text, "customers": held}
-        for leaf, held in zip(compiled.leaves, values[2:], strict=True)
+        for leaf, held in zip(compiled.leaves, values[2:-1], strict=True)
     ]
-    return Preview(definition.name, values[0], values[1], sample, conditions)
+    return Preview(definition.name, values[0], values[1], values[-1] or [], conditions)
 
 
 def explain(

@@ -160,9 +160,6 @@ class MilestoneResult:
     written: int | None = None
     """Customers whose score `milestone:<name>` was written (None: not written)."""
 
-    def status_of(self, customer_id: str) -> str | None:
-        return next((c["status"] for c in self.customers if c["customer_id"] == customer_id), None)
-
     def to_dict(self) -> dict[str, Any]:
         return orjson.loads(orjson.dumps(asdict(self)))  # type: ignore[no-any-return]
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from parcours.errors import ParcoursError
 from parcours.segments import catalog
+from parcours.segments.membership import Recompute
 from parcours.segments.scored import write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -222,7 +223,7 @@ def _timed(
 
 def _segments(
     run: StationRun,
-    step: Callable[[], Any],
+    step: Callable[[], Recompute],
     progress: Callable[[str], None] | None,
 ) -> None:
     if progress is not None:
@@ -230,4 +231,4 @@ def _segments(
     started = time.perf_counter()
     done = step()
     run.seconds["segments"] = round(time.perf_counter() - started, 3)
-    run.segments = done.to_dict() if hasattr(done, "to_dict") else {}
+    run.segments = done.to_dict()

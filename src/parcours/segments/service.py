@@ -66,7 +66,6 @@ class Segments(Component):
     are kept current, with their history and an event per entry and exit."""
 
     create = service(catalog.create)
-    save = service(catalog.create)
     list = service(catalog.list_segments)
     show = service(catalog.show)
     preview = service(catalog.preview)
