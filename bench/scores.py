@@ -367,6 +367,7 @@ import parcours
 # What a server or a loader has loaded already: the scorers' modules (scikit-learn's too).
 import parcours.segments.health, parcours.segments.lifetime_value, parcours.segments.personas
 import parcours.segments.milestones, parcours.segments.rfm, parcours.segments.tiers
+import parcours.segments.clv
 p = parcours.connect(sys.argv[1])
 opened = time.perf_counter()
 runs = []

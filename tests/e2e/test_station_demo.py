@@ -164,7 +164,7 @@ def test_live_loads_rescore_at_most_every_so_often(store: Path, tmp_path: Path) 
             "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
         )
         hourly = LiveRefresh(p.store, scores_every_s=3600)
-        assert hourly(since).seconds == {"segments": pytest.approx(0, abs=60)}
+        assert set(hourly(since).seconds) == {"their events", "segments"}  # no scorer
         assert _tier(p, customer) == "Member"
         at_once = LiveRefresh(p.store, scores_every_s=0)
         assert "tiers" in at_once(since).seconds

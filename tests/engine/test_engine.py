@@ -33,6 +33,35 @@ def test_a_failed_transaction_leaves_nothing(memory_engine: DuckDBEngine) -> Non
     assert memory_engine.scalar("SELECT count(*) FROM t") == 0
 
 
+def test_a_transaction_inside_another_joins_it(memory_engine: DuckDBEngine) -> None:
+    """A step atomic on its own (one score's write) is part of its caller's whole: an error
+    after the inner block has closed still takes the inner block's rows away."""
+    memory_engine.execute_script("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(RuntimeError), memory_engine.transaction():
+        with memory_engine.transaction():
+            memory_engine.execute("INSERT INTO t VALUES (1)")
+        assert memory_engine.scalar("SELECT count(*) FROM t") == 1
+        raise RuntimeError("crash after the inner block")
+    assert memory_engine.scalar("SELECT count(*) FROM t") == 0
+    with memory_engine.transaction(), memory_engine.transaction():
+        memory_engine.execute("INSERT INTO t VALUES (2)")
+    assert memory_engine.scalar("SELECT sum(x) FROM t") == 2
+
+
+def test_copy_rows_holds_exactly_the_rows_the_condition_selects(
+    memory_engine: DuckDBEngine,
+) -> None:
+    """The two-step copy (row numbers, then the rows) against the plain filter."""
+    memory_engine.execute_script(
+        "CREATE TABLE t AS SELECT i % 97 AS k, i, repeat('x', i % 13) AS text "
+        "FROM range(300000) r(i)"
+    )
+    memory_engine.copy_rows("picked", "t", "k IN (3, 50)")
+    copied = memory_engine.query("SELECT * FROM picked ORDER BY i")
+    assert copied.equals(memory_engine.query("SELECT * FROM t WHERE k IN (3, 50) ORDER BY i"))
+    assert copied.num_rows == 2 * 300000 // 97 + 1
+
+
 def test_registered_arrow_tables_are_queryable_only_inside_the_block(
     memory_engine: DuckDBEngine,
 ) -> None:

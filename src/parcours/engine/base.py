@@ -51,6 +51,7 @@ class Engine(ABC):
     """Runs query expressions and returns Arrow tables."""
 
     dialect: Dialect
+    _in_transaction: bool = False
 
     def query(self, query: Query, params: list[Any] | None = None) -> pa.Table:
         """Run a query and return its whole result as an Arrow table."""
@@ -80,14 +81,27 @@ class Engine(ABC):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything inside commits together or not at all."""
+        """Everything inside commits together or not at all. A transaction opened inside
+        another joins it: a step that is atomic on its own (one score's write) is part of the
+        caller's whole when the caller opened one (a refresh of every score)."""
+        if self._in_transaction:
+            yield
+            return
         self._run("BEGIN TRANSACTION", [])
+        self._in_transaction = True
         try:
             yield
         except BaseException:
+            self._in_transaction = False
             self._run("ROLLBACK", [])
             raise
+        self._in_transaction = False
         self._run("COMMIT", [])
+
+    def copy_rows(self, name: str, table: str, where: str) -> None:
+        """A temporary table `name` holding the rows of `table` where `where` holds: a few
+        customers' events, read once by every step that needs them."""
+        self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {table} WHERE {where}", [])
 
     @contextmanager
     def registered(self, name: str, table: pa.Table | pa.RecordBatch) -> Iterator[str]:

@@ -157,10 +157,11 @@ def recompute(store: Store, names: list[str] | None = None) -> membership.Recomp
     return membership.recompute(store, names)
 
 
-def refresh(store: Store, customers: str) -> membership.Recompute:
+def refresh(store: Store, customers: str, *, events: str | None = None) -> membership.Recompute:
     """Bring every segment up to date for the customers `customers` (SQL selecting
-    `customer_id`) selects; cheap when no segment is defined."""
-    return membership.refresh(store, customers)
+    `customer_id`) selects (their events in `events`, if the caller copied them); cheap when
+    no segment is defined."""
+    return membership.refresh(store, customers, events=events)
 
 
 def delete(store: Store, name: str) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from parcours.errors import ParcoursError
@@ -66,6 +65,9 @@ def _distinct(columns: list[Array]) -> tuple[list[Array], Array]:
 
 def _maximise(negative: Callable[[Array], tuple[float, Array]], start: Array, model: str) -> Array:
     """Parameters (logs in, values out) that maximise a mean log-likelihood."""
+    # Imported here: scoring with a kept model needs no optimiser (half a second to load).
+    from scipy.optimize import minimize
+
     found = minimize(
         negative,
         np.log(start),

@@ -34,15 +34,6 @@ from parcours.segments.definition import (
 )
 from parcours.sql import ident, json_path, lit
 
-PROFILE_COLUMNS = ("customer_id", "occurred_at", "type", "name", "source", "event_id", "properties")
-"""The columns traits and consents read."""
-JOURNEY_COLUMNS = (
-    *("customer_id", "customer_key", "source", "event_id", "event_key", "occurred_at"),
-    *("channel", "type", "name", "session_id", "intent", "outcome", "agent", "team"),
-    *("wait_seconds", "duration_seconds"),
-)
-"""The columns visits and contacts read (`journeys.visits`, `journeys.contacts`)."""
-
 
 @dataclass(frozen=True)
 class Leaf:
@@ -79,36 +70,21 @@ class Builder:
     as_of: dt.datetime | None = None
     leaves: list[Leaf] = field(default_factory=list)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    columns: set[str] = field(
-        default_factory=lambda: {"customer_id", "occurred_at", "type", "name", "channel"}
-    )
-    """The columns of the customers' events the `events` leaves read."""
     inlined: dict[str, str] = field(default_factory=dict)
     """The booleans of the segments compiled with `inline`, by name."""
     events: str = "customer_events"
     """Where event aggregates read the customers' events: the table, or (an incremental
-    refresh) a copy of the scope's events with `columns`, read once for all of them."""
+    refresh) a copy of the scope's events, read once for all of them."""
     profile_events: str = "customer_events"
-    """Where traits and consents read the customers' identify and consent events
-    (`PROFILE_COLUMNS`): the table, or the scope's copy."""
+    """Where traits and consents read the customers' identify and consent events: the
+    table, or the scope's copy."""
     journey_events: str = "customer_events"
-    """Where journey facts read the customers' events (`JOURNEY_COLUMNS`): the table, or the
-    scope's copy."""
+    """Where journey facts read the customers' events: the table, or the scope's copy."""
     moment: dt.datetime = field(init=False)
     """The instant windows end at: `as_of`, else now (read once, for every leaf)."""
 
     def __post_init__(self) -> None:
         self.moment = (self.as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-
-    @property
-    def reads_journeys(self) -> bool:
-        """Whether a leaf reads journey facts (`JOURNEY_COLUMNS`)."""
-        return any(g["kind"] in ("visits", "contacts") for g in self.groups.values())
-
-    @property
-    def reads_profile(self) -> bool:
-        """Whether a leaf reads traits or consents (`PROFILE_COLUMNS`)."""
-        return any(g["kind"] in ("trait", "traits", "consents") for g in self.groups.values())
 
     @property
     def at(self) -> str:
@@ -166,10 +142,6 @@ class Builder:
                 f"json_extract_string(properties, {lit(json_path(key))}) = {lit(text(value))}"
             )
         matching = " AND ".join(where) or "true"
-        if leaf.properties or (leaf.sum or "").startswith("properties."):
-            self.columns.add("properties")
-        if leaf.sum is not None and not leaf.sum.startswith("properties."):
-            self.columns.add(leaf.sum)
         what = describe_events(leaf)
         self._group("events", leaf.within)
         if leaf.sum is not None:

@@ -38,6 +38,7 @@ from parcours.engine import Engine
 from parcours.journeys.contacts import PURCHASE, EffortWeights, cases_query, contacts_query
 from parcours.journeys.scope import Scope
 from parcours.journeys.visits import visits_query
+from parcours.segments.scored import EVENTS
 from parcours.sql import lit
 
 SENT = ("Email Sent", "SMS Sent", "Push Sent")
@@ -110,15 +111,19 @@ def _days_before(as_of: str, days: int) -> str:
 
 
 def features_query(
-    as_of: dt.datetime, *, customers: str | None = None, active_within: int | None = None
+    as_of: dt.datetime,
+    *,
+    customers: str | None = None,
+    active_within: int | None = None,
+    events: str = EVENTS,
 ) -> str:
     """SQL answering `customer_id` and every signal of `SIGNALS` as of `as_of` (events before
     it only), for customers with an activity before it (within `active_within` days of it)."""
     at = f"{lit(as_of.astimezone(dt.UTC).isoformat())}::TIMESTAMPTZ"
     d30, d90 = _days_before(at, 30), _days_before(at, 90)
     since_90 = as_of - dt.timedelta(days=90)
-    scope = Scope(until=as_of, customers=customers)
-    recent = Scope(since=since_90, until=as_of, customers=customers)
+    scope = Scope(until=as_of, customers=customers, table=events)
+    recent = Scope(since=since_90, until=as_of, customers=customers, table=events)
     visits = visits_query(recent)
     contacts = "SELECT * FROM contacted"
     cases = cases_query(contacts, EffortWeights())
@@ -230,10 +235,11 @@ def read_features(
     *,
     customers: str | None = None,
     active_within: int | None = None,
+    events: str = EVENTS,
 ) -> Features:
     """The signals of `features_query`, read as numpy columns."""
     table: pa.Table = engine.query(
-        features_query(as_of, customers=customers, active_within=active_within)
+        features_query(as_of, customers=customers, active_within=active_within, events=events)
     )
     values = {
         name: np.asarray(

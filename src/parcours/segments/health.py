@@ -43,7 +43,7 @@ from parcours.segments.health_details import (
 )
 from parcours.segments.health_model import HealthModel, Metrics, evaluate, expit
 from parcours.segments.health_rules import load_scorecard, score_rules
-from parcours.segments.scored import latest_model, save_model, write_scores
+from parcours.segments.scored import EVENTS, latest_model, save_model, write_scores
 from parcours.store.store import Store
 
 HORIZON_DAYS = 60
@@ -268,16 +268,17 @@ def health(
     *,
     as_of: dt.datetime | dt.date | str | None = None,
     customers: str | None = None,
+    events: str = EVENTS,
     horizon_days: int = HORIZON_DAYS,
     rules: Path | str | None = None,
     refit: bool = False,
 ) -> HealthScores:
     """Score every customer (or those `customers`, SQL selecting `customer_id`, selects) as of
-    `as_of` (default: the last activity): `health_rules` and `health`, written to
-    customer_scores. A full run refits the learned model on the latest labelled period (`as_of`
-    − horizon) and saves it as JSON; an incremental run reuses the saved model (unless
-    `refit`). Everything that can be refused (the scorecard, too little history) is checked
-    before anything is written."""
+    `as_of` (default: the last activity), their events read from `events`: `health_rules`
+    and `health`, written to customer_scores. A full run refits the learned model on the
+    latest labelled period (`as_of` − horizon) and saves it as JSON; an incremental run
+    reuses the saved model (unless `refit`). Everything that can be refused (the scorecard,
+    too little history) is checked before anything is written."""
     if horizon_days < 1:
         raise BadRequest(f"horizon_days {horizon_days} is not a duration", "give days ≥ 1")
     at = _instant(as_of, "as_of") or _end(store)
@@ -292,7 +293,7 @@ def health(
     model, version, horizon, evaluation = _learned(
         store, at, horizon_days, reuse=customers is not None and not refit
     )
-    features = read_features(store.engine, at, customers=customers)
+    features = read_features(store.engine, at, customers=customers, events=events)
     scored = score_rules(scorecard, features)
     rules = rules_table(scored, features)
     learned = health_table(model, scorecard, features)

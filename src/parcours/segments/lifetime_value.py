@@ -28,7 +28,7 @@ import pyarrow as pa
 from parcours.errors import NotFoundError, QueryError
 from parcours.journeys.contacts import PURCHASE
 from parcours.segments.purchases import purchase_summary
-from parcours.segments.scored import latest_model, save_model, write_scores
+from parcours.segments.scored import EVENTS, latest_model, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -75,12 +75,14 @@ def lifetime_value(
     discount_rate_yearly: float = 0.10,
     purchase_event: str = PURCHASE,
     customers: str | None = None,
+    events: str = EVENTS,
     top: int = 10,
 ) -> LifetimeValue:
     """Fit BG/NBD and Gamma-Gamma on every buyer's purchases up to `as_of` (default: the last
     day of the data) and write `p_alive`, `churn_risk`, `expected_purchases` and `clv` for each.
     With `customers` (SQL selecting `customer_id`), only those customers are scored, with the
-    kept model (fitted once on everyone if none was kept yet). CLV is over `horizon_days`,
+    kept model (fitted once on everyone if none was kept yet), their purchases read from
+    `events`. CLV is over `horizon_days`,
     discounted at `discount_rate_yearly` (see the module's docstring)."""
     if top < 0:
         raise QueryError(f"Cannot show the top {top} customers", "give --top 0 or more")
@@ -98,22 +100,29 @@ def lifetime_value(
 
     purchases, spend = models_from(kept["parameters"])
     summary = purchase_summary(
-        store, calibration_end=as_of, purchase_event=purchase_event, customers=customers
+        store,
+        calibration_end=as_of,
+        purchase_event=purchase_event,
+        customers=customers,
+        events=events,
     )
     table = _scores_table(summary, purchases, spend, horizon_days, discount_rate_yearly)
     if kept.get("refitted"):  # kept only once it has given usable scores
         save_model(store.engine, MODEL, kept["version"], kept["parameters"], kept["evaluation"])
         kept = {**kept, **(latest_model(store.engine, MODEL) or {})}
+    details = _details(horizon_days, discount_rate_yearly)
     with store.engine.registered(SCORED, table):
-        for score in SCORES:
-            write_scores(
-                store.engine,
-                score,
-                f"SELECT customer_id, {score} AS value, NULL AS label, "
-                f"{_details(horizon_days, discount_rate_yearly)} AS details FROM {SCORED}",
-                version=kept["version"],
-                customers_sql=customers,
-            )
+        write_scores(
+            store.engine,
+            SCORES,
+            " UNION ALL ".join(
+                f"SELECT {lit(score)} AS score, customer_id, {score} AS value, NULL AS label, "
+                f"{details} AS details FROM {SCORED}"
+                for score in SCORES
+            ),
+            version=kept["version"],
+            customers_sql=customers,
+        )
     return _result(
         store,
         kept,
@@ -305,21 +314,25 @@ def _result(
     if "empirical_spend" in parameters:  # Gamma-Gamma refused: the customers' own spend
         model["empirical_spend"] = parameters["empirical_spend"]
     engine = store.engine
-    distribution = {
-        score: engine.query(
-            "SELECT count(*) AS customers, avg(value) AS mean, "
-            "quantile_cont(value, 0.1) AS p10, median(value) AS median, "
-            "quantile_cont(value, 0.9) AS p90, sum(value) AS total "
-            f"FROM customer_scores WHERE score = {lit(score)}"
-        ).to_pylist()[0]
-        for score in SCORES
-    }
+    stats = engine.query(
+        "SELECT score, count(*) AS customers, avg(value) AS mean, "
+        "quantile_cont(value, 0.1) AS p10, median(value) AS median, "
+        "quantile_cont(value, 0.9) AS p90, sum(value) AS total FROM customer_scores "
+        f"WHERE score IN ({', '.join(lit(s) for s in SCORES)}) GROUP BY score"
+    ).to_pylist()
+    empty = {"customers": 0, "mean": None, "p10": None, "median": None, "p90": None, "total": None}
+    held = {row.pop("score"): row for row in stats}
+    distribution = {score: held.get(score, empty) for score in SCORES}
+    # The top customers by CLV first, then their other scores: not a pivot of every buyer.
     best = engine.query(
+        f"WITH top AS (SELECT customer_id, value FROM customer_scores WHERE score = 'clv' "
+        f"ORDER BY value DESC NULLS LAST, customer_id LIMIT {int(top)}) "
         "SELECT customer_id, "
-        + ", ".join(f"max(value) FILTER (WHERE score = {lit(s)}) AS {s}" for s in SCORES)
+        + ", ".join(f"max(s.value) FILTER (WHERE score = {lit(s)}) AS {s}" for s in SCORES)
         + ", any_value(details) FILTER (WHERE score = 'clv') AS details "
-        f"FROM customer_scores WHERE score IN ({', '.join(lit(s) for s in SCORES)}) "
-        f"GROUP BY customer_id ORDER BY clv DESC NULLS LAST, customer_id LIMIT {int(top)}"
+        f"FROM customer_scores s SEMI JOIN top USING (customer_id) "
+        f"WHERE score IN ({', '.join(lit(s) for s in SCORES)}) "
+        f"GROUP BY customer_id ORDER BY clv DESC NULLS LAST, customer_id"
     ).to_pylist()
     rows = []
     for row in best:

@@ -30,25 +30,23 @@ from typing import Any
 import orjson
 
 from parcours.engine import Engine
-from parcours.identity.customer_events import COLUMNS, KEYS
 from parcours.identity.graph import PLACED_SOURCE, occurrences_query, owners_query
+from parcours.identity.own_events import write_own_events
 from parcours.identity.rules import identity_rules
 from parcours.segments.checks import check, current_definitions, dependency_order, unknown_segment
-from parcours.segments.compile import JOURNEY_COLUMNS, PROFILE_COLUMNS, Builder
+from parcours.segments.compile import Builder
 from parcours.segments.definition import DefinitionError, SegmentDefinition, parse_definition
 from parcours.sql import lit
-from parcours.store.schema import EVENT_COLUMN_NAMES
 from parcours.store.store import Store
 
 SOURCE = PLACED_SOURCE
 ENTERED, EXITED = "Segment Entered", "Segment Exited"
-FEATURES, SCOPE, SCOPE_EVENTS, RUN, NOW, EVENTS = (
+FEATURES, SCOPE, SCOPE_EVENTS, RUN, NOW = (
     "_segment_features",
     "_segment_scope",
     "_segment_scope_events",
     "_segment_run",
     "_segment_now",
-    "_segment_events",
 )
 
 
@@ -146,17 +144,23 @@ def recompute(store: Store, names: list[str] | None = None) -> Recompute:
         return _apply(store, saved, None)
 
 
-def refresh(store: Store, customers: str) -> Recompute:
+def refresh(store: Store, customers: str, *, events: str | None = None) -> Recompute:
     """Bring every segment up to date for the customers `customers` (SQL selecting
-    `customer_id`) selects: what imports and the live loader call after a resolve."""
+    `customer_id`) selects: what imports and the live loader call after a resolve. `events`
+    names a table holding their events already (every column), if the caller made one."""
     engine = store.engine
-    if not engine.scalar("SELECT count(*) FROM segments WHERE retired_at IS NULL"):
+    if not any_saved(engine):
         return Recompute(0, 0)
     saved = definitions(engine)
     if not saved:
         return Recompute(0, 0)
     with engine.transaction():
-        return _apply(store, saved, customers)
+        return _apply(store, saved, customers, events)
+
+
+def any_saved(engine: Engine) -> bool:
+    """Whether any segment is saved (and not retired): a refresh has nothing to do without."""
+    return bool(engine.scalar("SELECT count(*) FROM segments WHERE retired_at IS NULL"))
 
 
 def touched_customers(store: Store, events_where: str) -> str:
@@ -224,7 +228,10 @@ def _run_rows(segment: str, version: str) -> str:
 
 
 def _apply(
-    store: Store, saved: dict[str, tuple[SegmentDefinition, int]], customers: str | None
+    store: Store,
+    saved: dict[str, tuple[SegmentDefinition, int]],
+    customers: str | None,
+    events: str | None = None,
 ) -> Recompute:
     """Evaluate `saved` for the customers in scope (all when `customers` is None) and write
     the entries and exits. Runs inside the caller's transaction.
@@ -247,18 +254,10 @@ def _apply(
             f"FROM ({customers}) WHERE customer_id IS NOT NULL"
         )
         scope = f"SELECT customer_id FROM {SCOPE}"
-        # The scope's events read once, not once per source, and only the columns the
-        # leaves read. Filtered by customer alone: the engine then skips the rows of other
-        # customers before reading their columns (a small scope reads a few row groups);
-        # any other condition here would make it read every row's properties.
-        columns = set(builder.columns)
-        columns |= set(PROFILE_COLUMNS) if builder.reads_profile else set()
-        columns |= set(JOURNEY_COLUMNS) if builder.reads_journeys else set()
-        engine.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SCOPE_EVENTS} AS SELECT "
-            f"{', '.join(sorted(columns))} FROM customer_events WHERE customer_id IN ({scope})"
-        )
-        builder.events = builder.profile_events = builder.journey_events = SCOPE_EVENTS
+        if events is None:  # the scope's events read once, not once per source
+            events = SCOPE_EVENTS
+            store.engine.copy_rows(events, "customer_events", f"customer_id IN ({scope})")
+        builder.events = builder.profile_events = builder.journey_events = events
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
     versions = ", ".join(f"({lit(name)}, {saved[name][1]})" for name in order)
     now = " UNION ALL ".join(
@@ -317,52 +316,17 @@ def _record(store: Store, at: dt.datetime) -> None:
         f"INSERT INTO segment_changes SELECT segment, customer_id, change, version, {when} "
         f"FROM {RUN}"
     )
-    engine.execute(f"CREATE OR REPLACE TEMP TABLE {EVENTS} AS {_events_query(store, when)}")
-    engine.execute(f"INSERT INTO events BY NAME SELECT * EXCLUDE (customer_id) FROM {EVENTS}")
-    engine.execute(
-        "INSERT INTO event_names SELECT (coalesce((SELECT max(code) FROM event_names), -1) "
-        f"+ row_number() OVER (ORDER BY name))::INTEGER, name FROM (VALUES ({lit(ENTERED)}), "
-        f"({lit(EXITED)})) t(name) WHERE name NOT IN (SELECT name FROM event_names)"
+    write_own_events(
+        store,
+        f"""SELECT customer_id,
+                   'segment-' || md5(segment || '|' || customer_id || '|' || change || '|'
+                                     || version || '|' || epoch_us({when})) AS event_id,
+                   'track' AS type,
+                   CASE change WHEN 'entered' THEN {lit(ENTERED)} ELSE {lit(EXITED)} END
+                       AS name,
+                   'other' AS channel, {when} AS occurred_at, {when} AS received_at,
+                   json_object('segment', segment, 'version', version) AS properties
+            FROM {RUN}""",
+        import_id="segments",
     )
-    columns = ", ".join(f"{KEYS.get(c, 'e.' + c)} AS {c}" for c in COLUMNS)
-    engine.execute(
-        f"INSERT INTO customer_events BY NAME SELECT {columns} FROM {EVENTS} e "
-        "CROSS JOIN LATERAL (SELECT e.customer_id AS customer_id) m "
-        "JOIN event_names n ON n.name = e.name"
-    )
-    for table in (EVENTS, RUN):
-        engine.execute(f"DROP TABLE {table}")
-
-
-def _events_query(store: Store, when: str) -> str:
-    """One `events` row per change of the run, with its customer's anchor identifier."""
-    rules = identity_rules(store.settings)
-    ranks = " ".join(f"WHEN {lit(k)} THEN {i}" for i, k in enumerate(rules.priority))
-    anchors = f"""
-        SELECT customer_id, arg_min({{'type': type, 'value': value}},
-               {{'derived': 'c_' || left(md5(type || ':' || value), 16) <> customer_id,
-                 'rank': CASE type {ranks} ELSE {len(rules.priority)} END,
-                 'type': type, 'value': value}}) AS anchor
-        FROM identity_map WHERE customer_id IN (SELECT customer_id FROM {RUN})
-        GROUP BY customer_id
-    """
-    filled = {
-        "event_id": "'segment-' || md5(r.segment || '|' || r.customer_id || '|' || r.change "
-        f"|| '|' || r.version || '|' || epoch_us({when}))",
-        "source": lit(SOURCE),
-        "type": "'track'",
-        "name": f"CASE r.change WHEN 'entered' THEN {lit(ENTERED)} ELSE {lit(EXITED)} END",
-        "channel": "'other'",
-        "occurred_at": when,
-        "received_at": when,
-        "anonymous_id": "CASE a.anchor.type WHEN 'anonymous_id' THEN a.anchor.value END",
-        "user_id": "CASE a.anchor.type WHEN 'user_id' THEN a.anchor.value END",
-        "identifiers": "CASE WHEN a.anchor.type NOT IN ('user_id', 'anonymous_id') "
-        "THEN [a.anchor] END",
-        "properties": "json_object('segment', r.segment, 'version', r.version)",
-        "import_id": "'segments'",
-    }
-    columns = ", ".join(
-        f"{filled[c]} AS {c}" if c in filled else f"NULL AS {c}" for c in EVENT_COLUMN_NAMES
-    )
-    return f"SELECT r.customer_id, {columns} FROM {RUN} r JOIN ({anchors}) a USING (customer_id)"
+    engine.execute(f"DROP TABLE {RUN}")

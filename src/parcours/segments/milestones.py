@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from parcours.segments.milestone_definition import MilestoneDefinition, Objective, event_match
-from parcours.segments.scored import write_scores
+from parcours.segments.scored import EVENTS, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -55,14 +55,17 @@ def _met(k: int) -> str:
 
 
 def progress_query(
-    definition: MilestoneDefinition, as_of: dt.datetime, customers: str | None = None
+    definition: MilestoneDefinition,
+    as_of: dt.datetime,
+    customers: str | None = None,
+    events: str = EVENTS,
 ) -> str:
     """One row per customer who started before `as_of`: `customer_id, started_at, deadline`,
     each objective's count `c<k>` and the instant it was met `m<k>` (k from 0)."""
     at = _instant(as_of)
     only = "" if customers is None else f" AND customer_id IN ({customers})"
     hits = " UNION ALL ".join(
-        f"SELECT {k} AS k, customer_id, occurred_at, event_key FROM customer_events "
+        f"SELECT {k} AS k, customer_id, occurred_at, event_key FROM {events} "
         f"WHERE {event_match(o.event, o.channel, o.properties)}{only}"
         for k, o in enumerate(definition.objectives)
     )
@@ -74,7 +77,7 @@ def progress_query(
     start = definition.start
     return f"""
         WITH starts AS (
-            SELECT customer_id, min(occurred_at) AS started_at FROM customer_events
+            SELECT customer_id, min(occurred_at) AS started_at FROM {events}
             WHERE {event_match(start.event, start.channel, start.properties)}
               AND occurred_at < {at}{only}
             GROUP BY customer_id
@@ -170,6 +173,7 @@ def milestones(
     *,
     as_of: dt.datetime | None = None,
     customers: str | None = None,
+    events: str = EVENTS,
     write: bool = True,
 ) -> MilestoneResult:
     """Every customer's status on `definition` as of `as_of` (default: the latest event stored,
@@ -180,7 +184,7 @@ def milestones(
     if as_of is None:
         latest = engine.query("SELECT max(occurred_at) AS at FROM customer_events").column(0)
         as_of = latest[0].as_py() or dt.datetime.now(dt.UTC)
-    statuses = status_query(definition, progress_query(definition, as_of, customers), as_of)
+    statuses = status_query(definition, progress_query(definition, as_of, customers, events), as_of)
     rows = engine.query(f"{statuses} ORDER BY started_at, customer_id").to_pylist()
     names = [o.name for o in definition.objectives]
     listed = [_customer_row(row, definition.objectives) for row in rows]

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from parcours.engine import Engine
+from parcours.segments.scored import EVENTS
 from parcours.sql import lit
 
 TOP = 8
@@ -75,12 +76,12 @@ class Feature:
 KINDS = ("channel", "category", "device", "intent")
 
 
-def events_query(scope: str) -> str:
+def events_query(scope: str, events: str = EVENTS) -> str:
     """The columns features read, each event's category, device and hour read once."""
     return (
         f"SELECT customer_id, channel, name, intent, amount, hour(occurred_at) AS hour, "
         f"nullif({CATEGORY}, '') AS category, nullif({DEVICE}, '') AS device "
-        f"FROM customer_events{scope}"
+        f"FROM {events}{scope}"
     )
 
 
@@ -107,18 +108,18 @@ def discover(engine: Engine, scope: str) -> list[Feature]:
     return found
 
 
-def features_query(features: list[Feature], purchase: str, scope: str) -> str:
+def features_query(features: list[Feature], purchase: str, scope: str, events: str = EVENTS) -> str:
     """One row per customer: f0, f1... (the features in order), bought, spent; each event's
     category, device and hour read once."""
     columns = ", ".join(
         f"CAST({f.sql(purchase)} AS DOUBLE) AS f{i}" for i, f in enumerate(features)
     )
-    events = events_query(scope)
+    rows = events_query(scope, events)
     bought = f"name = {lit(purchase)}"
     return (
         f"SELECT customer_id, {columns}, count(*) FILTER (WHERE {bought}) > 0 AS bought, "
         f"CAST(coalesce(sum(amount) FILTER (WHERE {bought}), 0) AS DOUBLE) AS spent "
-        f"FROM ({events}) GROUP BY customer_id ORDER BY customer_id"
+        f"FROM ({rows}) GROUP BY customer_id ORDER BY customer_id"
     )
 
 
@@ -132,8 +133,10 @@ class Table:
     spent: np.ndarray
 
 
-def read(engine: Engine, features: list[Feature], purchase: str, scope: str) -> Table:
-    table = engine.query(features_query(features, purchase, scope))
+def read(
+    engine: Engine, features: list[Feature], purchase: str, scope: str, events: str = EVENTS
+) -> Table:
+    table = engine.query(features_query(features, purchase, scope, events))
     matrix = (
         np.column_stack(
             [table.column(f"f{i}").to_numpy(zero_copy_only=False) for i in range(len(features))]

@@ -30,7 +30,7 @@ import pyarrow as pa
 from parcours.errors import BadRequest
 from parcours.journeys.contacts import PURCHASE
 from parcours.segments import persona_features as pf
-from parcours.segments.scored import latest_model, save_model, write_scores
+from parcours.segments.scored import EVENTS, latest_model, save_model, write_scores
 from parcours.store.store import Store
 
 SELECT_SAMPLE = 5_000
@@ -141,6 +141,7 @@ def personas(
     seed: int = 7,
     purchase: str = PURCHASE,
     customers: str | None = None,
+    events: str = EVENTS,
     write: bool = True,
 ) -> Personas:
     """Fit personas on every customer (k chosen by silhouette over `ks`) and assign each; with
@@ -173,7 +174,7 @@ def personas(
             )
         params = saved["parameters"]
         features = [pf.Feature(f["kind"], f["key"]) for f in params["features"]]
-        table = pf.read(engine, features, purchase, scope)
+        table = pf.read(engine, features, purchase, scope, events)
         mean, scale = np.array(params["mean"]), np.array(params["scale"])
         centroids, silhouettes = np.array(params["centroids"]), params["silhouettes"]
         seed = params["seed"]

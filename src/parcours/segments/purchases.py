@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from parcours.errors import ParcoursError, QueryError
 from parcours.journeys.contacts import PURCHASE
+from parcours.segments.scored import EVENTS
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -42,6 +43,7 @@ def purchase_summary_query(
     purchase_event: str = PURCHASE,
     unit: Unit = "days",
     customers: str | None = None,
+    events: str = EVENTS,
 ) -> str:
     """SQL answering one row per customer who bought by `calibration_end`: customer_id,
     frequency, recency, T, monetary (and the hold-out columns with `observation_end`)."""
@@ -68,7 +70,7 @@ def purchase_summary_query(
         WITH days AS (
             SELECT customer_id, CAST(occurred_at AS DATE) AS day,
                    sum(coalesce(amount, 0)) AS spend
-            FROM customer_events
+            FROM {events}
             WHERE name = {lit(purchase_event)}
               AND CAST(occurred_at AS DATE) <= DATE {lit(end.isoformat())}{in_scope}
             GROUP BY ALL
@@ -99,10 +101,11 @@ def purchase_summary(
     purchase_event: str = PURCHASE,
     unit: Unit = "days",
     customers: str | None = None,
+    events: str = EVENTS,
 ) -> pa.Table:
     """The purchase summary (see the module's docstring) as an Arrow table, one row per
     customer who bought by `calibration_end`; `customers` (SQL selecting `customer_id`)
-    restricts it."""
+    restricts it (and `events` names where their events are read)."""
     if customers is not None:
         check_customers(store, customers)
     return store.engine.query(
@@ -112,6 +115,7 @@ def purchase_summary(
             purchase_event=purchase_event,
             unit=unit,
             customers=customers,
+            events=events,
         )
     )
 

@@ -9,7 +9,10 @@ store gets what it can have.
 
 A refresh for touched customers rescoring them with what the last full run kept (RFM's
 boundaries, the lifetime-value, health and persona models, the ladder and milestone in use) —
-never a refit — and only for the scores the store holds already; then their segments.
+never a refit — and only for the scores the store holds already; then their segments. Their
+events are copied once (`Engine.copy_rows`) and every step reads that copy: a thousand
+customers' events lie all over `customer_events`, and each step filtering it again would read
+most of the table each time. The refresh commits once, as a whole.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from parcours.errors import ParcoursError
 from parcours.segments import catalog
-from parcours.segments.membership import Recompute
+from parcours.segments.membership import Recompute, any_saved
 from parcours.segments.scored import write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -43,6 +46,7 @@ STEPS = (
 TYPICAL_SEED = 7
 """The seed of the typical journeys' clustering, so that a recompute is repeatable."""
 TYPICAL = "_typical_scored"
+TOUCHED, TOUCHED_EVENTS = "_touched", "_touched_events"
 LIVE_SCORES_EVERY_S = 60.0
 """How often the live loader rescores the customers touched since it last did."""
 
@@ -92,7 +96,7 @@ def recompute_all(
     }
     run = StationRun()
     for name, step in steps.items():
-        _timed(run, name, step, progress)
+        _timed(store, run, name, step, progress)
     _segments(run, lambda: catalog.recompute(store), progress)
     return run
 
@@ -129,15 +133,26 @@ def typical_journey_scores(store: Store) -> int:
 def refresh_touched(store: Store, customers: str, *, rescore: bool = True) -> StationRun:
     """Rescore the customers `customers` (SQL selecting `customer_id`) selects with the kept
     models, for the scores the store holds (unless `rescore` is off), then bring their
-    segments up to date."""
-    run = StationRun()
+    segments up to date; all or nothing."""
+    engine, run = store.engine, StationRun()
+    held: set[str] = set()
     if rescore:
-        held = set(
-            store.engine.query("SELECT DISTINCT score FROM customer_scores").column(0).to_pylist()
+        held = set(engine.query("SELECT DISTINCT score FROM customer_scores").column(0).to_pylist())
+    if not held and not any_saved(engine):
+        return run  # nothing reads the touched customers: not even their events are copied
+    with engine.transaction():
+        started = time.perf_counter()
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TOUCHED} AS SELECT DISTINCT customer_id "
+            f"FROM ({customers}) WHERE customer_id IS NOT NULL"
         )
-        for name, step in _incremental(store, customers, held).items():
-            _timed(run, name, step, None)
-    _segments(run, lambda: catalog.refresh(store, customers), None)
+        touched = f"SELECT customer_id FROM {TOUCHED}"
+        engine.copy_rows(TOUCHED_EVENTS, "customer_events", f"customer_id IN ({touched})")
+        run.seconds["their events"] = round(time.perf_counter() - started, 3)
+        for name, step in _incremental(store, touched, held).items():
+            _timed(store, run, name, step, None)
+        _segments(run, lambda: catalog.refresh(store, touched, events=TOUCHED_EVENTS), None)
+        engine.execute(f"DROP TABLE {TOUCHED_EVENTS}")
     return run
 
 
@@ -169,7 +184,9 @@ class LiveRefresh:
 
 
 def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Callable[[], object]]:
-    """The scorers to rerun for touched customers: those whose scores the store holds."""
+    """The scorers to rerun for touched customers, their events read from the refresh's
+    copy: those whose scores the store holds."""
+    events = TOUCHED_EVENTS
     steps: dict[str, Callable[[], object]] = {}
     if "tier" in held:
         from parcours.segments.tiers import tiers
@@ -178,44 +195,47 @@ def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Call
             "SELECT split_part(any_value(version), ':', 1) FROM customer_scores "
             "WHERE score = 'tier'"
         )
-        steps["tiers"] = lambda: tiers(store, ladder=ladder, customers=customers)
+        steps["tiers"] = lambda: tiers(store, ladder=ladder, customers=customers, events=events)
     if "rfm" in held:
         from parcours.segments.rfm import rfm
 
-        steps["rfm"] = lambda: rfm(store, customers=customers)
+        steps["rfm"] = lambda: rfm(store, customers=customers, events=events)
     if "clv" in held:
         from parcours.segments.lifetime_value import lifetime_value
 
-        steps["lifetime value"] = lambda: lifetime_value(store, customers=customers)
+        steps["lifetime value"] = lambda: lifetime_value(store, customers=customers, events=events)
     if "health" in held or "health_rules" in held:
         from parcours.segments.health import health
 
-        steps["health"] = lambda: health(store, customers=customers)
+        steps["health"] = lambda: health(store, customers=customers, events=events)
     if "persona" in held:
         from parcours.segments.personas import personas
 
-        steps["personas"] = lambda: personas(store, customers=customers)
+        steps["personas"] = lambda: personas(store, customers=customers, events=events)
     if f"milestone:{ONBOARDING}" in held:
         from parcours.segments.milestone_definition import load_milestone
         from parcours.segments.milestones import milestones
 
         steps["milestones"] = lambda: milestones(
-            store, load_milestone(ONBOARDING), customers=customers
+            store, load_milestone(ONBOARDING), customers=customers, events=events
         )
     return steps
 
 
 def _timed(
+    store: Store,
     run: StationRun,
     name: str,
     step: Callable[[], object],
     progress: Callable[[str], None] | None,
 ) -> None:
+    """Run one step, all or nothing (its scores, history and model together), timed."""
     if progress is not None:
         progress(name)
     started = time.perf_counter()
     try:
-        step()
+        with store.engine.transaction():
+            step()
     except ParcoursError as error:  # the store cannot feed this score yet
         run.skipped[name] = error.message
     run.seconds[name] = round(time.perf_counter() - started, 3)

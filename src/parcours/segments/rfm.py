@@ -31,7 +31,7 @@ import orjson
 from parcours.engine import Engine
 from parcours.errors import BadRequest
 from parcours.journeys.contacts import PURCHASE
-from parcours.segments.scored import latest_model, save_model, write_scores
+from parcours.segments.scored import EVENTS, latest_model, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -72,7 +72,9 @@ def _cell_sql(r: str, f: str) -> str:
     return f"CASE {cases} END"
 
 
-def values_query(as_of: dt.date, purchase: str, customers: str | None = None) -> str:
+def values_query(
+    as_of: dt.date, purchase: str, customers: str | None = None, events: str = EVENTS
+) -> str:
     """Each buyer's recency_days, frequency and monetary as of the end of `as_of`."""
     scope = "" if customers is None else f" AND customer_id IN ({customers})"
     end = lit((as_of + dt.timedelta(days=1)).isoformat())
@@ -82,7 +84,7 @@ def values_query(as_of: dt.date, purchase: str, customers: str | None = None) ->
                    AS recency_days,
                count(*) AS frequency,
                CAST(coalesce(sum(amount), 0) AS DOUBLE) AS monetary
-        FROM customer_events
+        FROM {events}
         WHERE name = {lit(purchase)} AND occurred_at < CAST({end} AS TIMESTAMPTZ){scope}
         GROUP BY customer_id
     """
@@ -147,22 +149,22 @@ def rfm(
     bins: int = 5,
     purchase: str = PURCHASE,
     customers: str | None = None,
+    events: str = EVENTS,
     write: bool = True,
 ) -> Rfm:
     """RFM scores of every buyer as of the end of `as_of` (default: the day of the last
     event), `bins` per measure (5: quintiles); written as the `rfm` score unless `write` is
     false. With `customers` (SQL selecting customer_id) only those are scored, against the
     boundaries of the last full run (saved with the model) — no refit; the cells and grid
-    then cover them only."""
+    then cover them only; `events` is where their events are read."""
     from parcours.segments.tiers import last_event_date
 
     if not 2 <= bins <= 10:
         raise BadRequest(f"Cannot score RFM in {bins} bins", "give bins between 2 and 10")
     engine = store.engine
     as_of = as_of or last_event_date(engine)
-    engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rfm_values AS {values_query(as_of, purchase, customers)}"
-    )
+    values = values_query(as_of, purchase, customers, events)
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE _rfm_values AS {values}")
     try:
         if customers is None:
             bounds = _fitted(engine, bins)

@@ -18,7 +18,10 @@ import orjson
 from parcours.engine import Engine
 from parcours.sql import lit
 
-NEW = "_scored_new"
+NEW, OLD = "_scored_new", "_scored_old"
+EVENTS = "customer_events"
+"""Where a scorer reads the customers' events unless told otherwise: a refresh for a few
+customers hands every scorer one copy of their events instead (`recompute.refresh_touched`)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class ScoreWrite:
 
 def write_scores(
     engine: Engine,
-    score: str,
+    score: str | tuple[str, ...],
     rows_sql: str,
     *,
     version: str,
@@ -45,35 +48,44 @@ def write_scores(
 ) -> ScoreWrite:
     """Replace `score` for every customer (or, with `customers_sql`, a query selecting
     `customer_id`, for those only) by `rows_sql`'s answer, in one transaction, recording each
-    change. `params` bind the `?` of `rows_sql` (only)."""
+    change. Several scores of one model (a tuple of names) are written in one pass, `rows_sql`
+    then answering a `score` column too. `params` bind the `?` of `rows_sql` (only)."""
+    names = (score,) if isinstance(score, str) else score
+    which = f"score IN ({', '.join(lit(name) for name in names)})"
+    named = "score" if isinstance(score, tuple) else f"{lit(score)} AS score"
     in_scope = "" if customers_sql is None else f" AND customer_id IN ({customers_sql})"
-    current = f"SELECT * FROM customer_scores WHERE score = {lit(score)}{in_scope}"
     with engine.transaction():
         engine.execute(
-            f"CREATE OR REPLACE TEMP TABLE {NEW} AS SELECT customer_id, "
+            f"CREATE OR REPLACE TEMP TABLE {NEW} AS SELECT {named}, customer_id, "
             f"CAST(value AS DOUBLE) AS value, CAST(label AS VARCHAR) AS label, "
             f"CAST(details AS JSON) AS details FROM ({rows_sql})",
             params,
         )
+        # The values before, read once: the changes are then two small joins.
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {OLD} AS SELECT score, customer_id, value, label "
+            f"FROM customer_scores WHERE {which}{in_scope}"
+        )
         changed = engine.write(
-            f"INSERT INTO customer_score_changes SELECT n.customer_id, {lit(score)}, n.value, "
+            f"INSERT INTO customer_score_changes SELECT n.customer_id, n.score, n.value, "
             f"n.label, {lit(version)}, now(), o.value, o.label FROM {NEW} n "
-            f"LEFT JOIN ({current}) o USING (customer_id) "
+            f"LEFT JOIN {OLD} o USING (score, customer_id) "
             f"WHERE o.customer_id IS NULL OR o.value IS DISTINCT FROM n.value "
             f"OR o.label IS DISTINCT FROM n.label"
         )
         removed = engine.write(
-            f"INSERT INTO customer_score_changes SELECT o.customer_id, {lit(score)}, NULL, "
-            f"NULL, {lit(version)}, now(), o.value, o.label FROM ({current}) o "
-            f"WHERE o.customer_id NOT IN (SELECT customer_id FROM {NEW})"
+            f"INSERT INTO customer_score_changes SELECT o.customer_id, o.score, NULL, "
+            f"NULL, {lit(version)}, now(), o.value, o.label FROM {OLD} o "
+            f"ANTI JOIN {NEW} n USING (score, customer_id)"
         )
-        engine.execute(f"DELETE FROM customer_scores WHERE score = {lit(score)}{in_scope}")
+        engine.execute(f"DELETE FROM customer_scores WHERE {which}{in_scope}")
         scored = engine.write(
-            f"INSERT INTO customer_scores SELECT customer_id, {lit(score)}, value, label, "
+            f"INSERT INTO customer_scores SELECT customer_id, score, value, label, "
             f"details, {lit(version)}, now() FROM {NEW}"
         )
         engine.execute(f"DROP TABLE {NEW}")
-    return ScoreWrite(score, scored, changed, removed)
+        engine.execute(f"DROP TABLE {OLD}")
+    return ScoreWrite(", ".join(names), scored, changed, removed)
 
 
 def scores_of(engine: Engine, customer_id: str) -> dict[str, dict[str, Any]]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from parcours.engine import Engine
 from parcours.segments.ladder import DAY, Ladder, load_ladder
-from parcours.segments.scored import write_history, write_scores
+from parcours.segments.scored import EVENTS, write_history, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -71,7 +71,9 @@ def _qualified(ladder: Ladder, measure: str) -> str:
     return f"CASE {cases} ELSE 0 END"
 
 
-def timeline_query(ladder: Ladder, grid: Grid, customers: str | None = None) -> str:
+def timeline_query(
+    ladder: Ladder, grid: Grid, customers: str | None = None, events: str = EVENTS
+) -> str:
     """Every tier move up to the grid's last review: customer_id, k (the review it took
     effect at), previous, tier."""
     amount = "1" if ladder.measure == "orders" else "coalesce(amount, 0)"
@@ -83,7 +85,7 @@ def timeline_query(ladder: Ladder, grid: Grid, customers: str | None = None) -> 
         WITH p AS (
             SELECT customer_id, epoch_us(occurred_at) AS us,
                    CAST({amount} AS DECIMAL(38, 4)) AS x
-            FROM customer_events
+            FROM {events}
             WHERE name = {lit(ladder.purchase)}
               AND occurred_at < {grid.instant(str(last + 1))}{scope}
         ),
@@ -151,14 +153,16 @@ def timeline_query(ladder: Ladder, grid: Grid, customers: str | None = None) -> 
     """
 
 
-def measures_query(ladder: Ladder, grid: Grid, customers: str | None = None) -> str:
+def measures_query(
+    ladder: Ladder, grid: Grid, customers: str | None = None, events: str = EVENTS
+) -> str:
     """Each customer's measure at the last review (0 without a purchase in its window)."""
     amount = "1" if ladder.measure == "orders" else "coalesce(amount, 0)"
     scope = "" if customers is None else f" AND customer_id IN ({customers})"
     end, start = grid.instant(str(grid.last)), f"INTERVAL {ladder.window_days} DAY"
     return f"""
         SELECT customer_id, sum(CAST({amount} AS DECIMAL(38, 4))) AS measure
-        FROM customer_events
+        FROM {events}
         WHERE name = {lit(ladder.purchase)} AND occurred_at < {end}
           AND occurred_at >= {end} - {start}{scope}
         GROUP BY customer_id
@@ -207,6 +211,7 @@ def tiers(
     ladder: str | Path | Ladder = "orders",
     as_of: dt.date | None = None,
     customers: str | None = None,
+    events: str = EVENTS,
     write: bool = True,
 ) -> Tiers:
     """Each customer's tier on `ladder` (a shipped ladder's name, a YAML file or a `Ladder`)
@@ -214,21 +219,21 @@ def tiers(
     written as the `tier` score unless `write` is false. `customers` (SQL selecting
     customer_id) recomputes only those customers: a tier depends on the customer's own
     purchases only, so this equals a full recompute for them (the distribution and moves
-    then count them only)."""
+    then count them only). `events` is where their events are read (by default the whole
+    `customer_events`; a refresh passes its copy of the touched customers' events)."""
     engine, chosen = store.engine, load_ladder(ladder)
     as_of = as_of or last_event_date(engine)
     grid = Grid.of(chosen, as_of)
     scope = "" if customers is None else f" WHERE customer_id IN ({customers})"
     engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {MOVES} AS {timeline_query(chosen, grid, customers)}"
+        f"CREATE OR REPLACE TEMP TABLE {MOVES} AS {timeline_query(chosen, grid, customers, events)}"
     )
-    engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {MEASURES} AS {measures_query(chosen, grid, customers)}"
-    )
+    measures = measures_query(chosen, grid, customers, events)
+    engine.execute(f"CREATE OR REPLACE TEMP TABLE {MEASURES} AS {measures}")
     try:
         current = f"""
             SELECT c.customer_id, coalesce(t.tier, 0) AS tier, t.since
-            FROM (SELECT DISTINCT customer_id FROM customer_events{scope}) c
+            FROM (SELECT DISTINCT customer_id FROM {events}{scope}) c
             LEFT JOIN (SELECT customer_id, arg_max(tier, k) AS tier,
                               {grid.instant("max(k)")} AS since
                        FROM {MOVES} GROUP BY customer_id) t USING (customer_id)
