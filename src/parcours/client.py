@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parcours.automations.settings import automation_settings
 from parcours.config import Settings, load_settings
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
@@ -167,6 +168,7 @@ def connect(
     """Open (creating if needed) a store; settings as in `parcours.config.Settings`."""
     resolved = load_settings(store=Path(store) if store else None, **settings)
     identity_rules(resolved)  # every capability's table checked before the store opens
+    automation_settings(resolved)
     opened = Store.open(resolved, read_only=read_only)
     if not read_only:
         from parcours.collect.live.writer import recover_journal

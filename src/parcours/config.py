@@ -82,6 +82,11 @@ class Settings(BaseModel):
         description="Identity resolution rules ([parcours.identity]; the model is "
         "`parcours.identity.rules.IdentityRules`).",
     )
+    automations: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Automations: channels, pressure, quiet hours ([parcours.automations]; the "
+        "model is `parcours.automations.settings.AutomationSettings`).",
+    )
     future_tolerance_hours: float = Field(
         default=24.0, ge=0, description="How far past now a timestamp may be before it is refused."
     )

@@ -327,21 +327,27 @@ def parse_definition(
     try:
         definition = SegmentDefinition.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for problem in error.errors():
-            loc = [p for p in problem["loc"] if not _is_branch_tag(p)]
-            line = _line(lines, loc) if lines is not None else None
-            at = f"line {line}, " if line else ""
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            problems.append(f"{at}{path_text(loc) or 'top level'}: {message}")
         raise DefinitionError(
-            f"{origin} cannot be saved: " + "; ".join(problems),
+            f"{origin} cannot be saved: " + "; ".join(problems_of(error, lines)),
             "fix each place named (docs/segments.md lists every condition and comparator)",
             where=origin,
         ) from None
     if lines is not None:
-        definition._lines = dict(_paths(lines, ""))
+        definition._lines = dict(yaml_paths(lines, ""))
     return definition
+
+
+def problems_of(error: ValidationError, lines: yaml.Node | None) -> list[str]:
+    """Each mistake pydantic found, as `line N, path: what is wrong` (the line when `lines`
+    is the YAML the data was read from)."""
+    problems = []
+    for problem in error.errors():
+        loc = [p for p in problem["loc"] if not _is_branch_tag(p)]
+        line = yaml_line(lines, loc) if lines is not None else None
+        at = f"line {line}, " if line else ""
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        problems.append(f"{at}{path_text(loc) or 'top level'}: {message}")
+    return problems
 
 
 def load_definition(path: str | Path) -> SegmentDefinition:
@@ -387,20 +393,20 @@ def _is_branch_tag(part: Any) -> bool:
     return isinstance(part, str) and part in ("bool", "int", "float", "str", "list[...]")
 
 
-def _paths(node: yaml.Node, path: str) -> list[tuple[str, int]]:
+def yaml_paths(node: yaml.Node, path: str) -> list[tuple[str, int]]:
     """Every path of the composed YAML with its 1-based line."""
     found = [(path, node.start_mark.line + 1)] if path else []
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             name = str(getattr(key, "value", ""))
-            found += _paths(value, f"{path}.{name}" if path else name)
+            found += yaml_paths(value, f"{path}.{name}" if path else name)
     elif isinstance(node, yaml.SequenceNode):
         for i, value in enumerate(node.value):
-            found += _paths(value, f"{path}[{i}]")
+            found += yaml_paths(value, f"{path}[{i}]")
     return found
 
 
-def _line(node: yaml.Node | None, loc: list[Any]) -> int | None:
+def yaml_line(node: yaml.Node | None, loc: list[Any]) -> int | None:
     """The 1-based line of `loc` in the composed YAML, as deep as it can be followed."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:

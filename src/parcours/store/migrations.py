@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from parcours.engine import Engine
 from parcours.errors import SchemaVersionError
 from parcours.store.schema import (
+    AUTOMATION_COLUMNS,
+    AUTOMATION_CURSOR_COLUMNS,
+    AUTOMATION_INSTANCE_COLUMNS,
+    AUTOMATION_SEND_COLUMNS,
+    AUTOMATION_STEP_COLUMNS,
+    AUTOMATION_TASK_COLUMNS,
     CUSTOMER_EVENT_COLUMNS,
     CUSTOMER_SCORE_CHANGE_COLUMNS,
     CUSTOMER_SCORE_COLUMNS,
@@ -126,6 +132,17 @@ def _v8() -> list[str]:
     ]
 
 
+def _v9() -> list[str]:
+    return [
+        create_table_sql("automations", AUTOMATION_COLUMNS),
+        create_table_sql("automation_instances", AUTOMATION_INSTANCE_COLUMNS),
+        create_table_sql("automation_steps", AUTOMATION_STEP_COLUMNS),
+        create_table_sql("automation_sends", AUTOMATION_SEND_COLUMNS),
+        create_table_sql("automation_tasks", AUTOMATION_TASK_COLUMNS),
+        create_table_sql("automation_cursors", AUTOMATION_CURSOR_COLUMNS),
+    ]
+
+
 def ensure_indexes(engine: Engine) -> list[str]:
     """Build the lookup indexes that are missing (a resolve killed while they were set
     aside); return their names."""
@@ -145,6 +162,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the suppression list: salted hashes of erased identifiers", _v6),
     Migration(7, "matching runs, so that a resolve knows a match it has not applied", _v7),
     Migration(8, "segments and their members' history; customer scores and fitted models", _v8),
+    Migration(9, "automations: definitions, instances and timers, steps, the send ledger", _v9),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

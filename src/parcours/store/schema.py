@@ -381,3 +381,119 @@ SCORE_MODEL_COLUMNS: tuple[Column, ...] = (
 )
 """Fitted models, so that new customers are scored without a refit and every score cites the
 model that made it (schema v8)."""
+
+AUTOMATION_COLUMNS: tuple[Column, ...] = (
+    Column("name", "VARCHAR", "The automation's name.", False),
+    Column("version", "INTEGER", "1 for the first version published, +1 for each change.", False),
+    Column("definition", "JSON", "The definition as published (automations.definition).", False),
+    Column("description", "VARCHAR", "What the automation is for, in the author's words."),
+    Column("status", "VARCHAR", "live (entering and acting) or paused (no entry, no send).", False),
+    Column(
+        "on_publish",
+        "VARCHAR",
+        "What the instances of earlier versions did at this publish: finish (on their "
+        "version), move (to this one, at the step of the same id) or exit.",
+        False,
+    ),
+    Column("published_at", "TIMESTAMPTZ", "When this version was published, UTC.", False),
+    Column("retired_at", "TIMESTAMPTZ", "When the automation was retired (history kept)."),
+)
+"""Every version of every automation (schema v9); the current one is the highest version not
+retired. An instance keeps the version it entered on unless a publish moved it."""
+
+AUTOMATION_INSTANCE_COLUMNS: tuple[Column, ...] = (
+    Column("instance_id", "BIGINT", "A 63-bit key, fixed at entry (never recomputed).", False),
+    Column("automation", "VARCHAR", "The automation's name.", False),
+    Column("version", "INTEGER", "The definition version the instance runs on.", False),
+    Column("customer_id", "VARCHAR", "The customer in it.", False),
+    Column("entry_key", "VARCHAR", "What tells entries apart: the entry key's value or the event."),
+    Column("entry", "JSON", "The trigger's properties, for templates and wait_for's key."),
+    Column("arm", "VARCHAR", "treated, holdout (sent nothing), or a random split's arm.", False),
+    Column("step", "VARCHAR", "The step it is at (none once done).", True),
+    Column("state", "VARCHAR", "active (to run now), waiting or done.", False),
+    Column("wake_at", "TIMESTAMPTZ", "Its timer: when a wait ends or a wait_for times out."),
+    Column("entered_at", "TIMESTAMPTZ", "When it entered (the clock's time), UTC.", False),
+    Column("updated_at", "TIMESTAMPTZ", "When it last moved, UTC.", False),
+    Column("converted_at", "TIMESTAMPTZ", "When the goal was reached (none: not yet, or never)."),
+    Column("exited_at", "TIMESTAMPTZ", "When it ended, UTC."),
+    Column("exit_reason", "VARCHAR", "goal, exit event, left segment, end, exit step, moved..."),
+)
+"""One row per customer per entry into an automation (schema v9): where each one is, its timer
+(`wake_at`: due timers are `state = 'waiting' AND wake_at <= now`), and how it ended."""
+
+AUTOMATION_STEP_COLUMNS: tuple[Column, ...] = (
+    Column("instance_id", "BIGINT", "The instance.", False),
+    Column("automation", "VARCHAR", "The automation's name.", False),
+    Column("version", "INTEGER", "The definition version.", False),
+    Column("customer_id", "VARCHAR", "The customer.", False),
+    Column("step", "VARCHAR", "The step id (entry: the trigger).", False),
+    Column(
+        "outcome",
+        "VARCHAR",
+        "What happened there: entered, waited, event, timed_out, branch, planned, held_out, "
+        "set, task, anonymised, deleted, exited.",
+        False,
+    ),
+    Column("detail", "VARCHAR", "The branch or arm taken, the exit's reason..."),
+    Column("happened_at", "TIMESTAMPTZ", "When (the clock's time), UTC.", False),
+)
+"""Every step every instance went through, in order (schema v9): the per-step funnel and the
+reason each customer left."""
+
+AUTOMATION_SEND_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "send_key",
+        "VARCHAR",
+        "md5 of (automation, version, instance, step, channel): the idempotency key the "
+        "provider receives (Message-ID, Idempotency-Key).",
+        False,
+    ),
+    Column("instance_id", "BIGINT", "The instance.", False),
+    Column("automation", "VARCHAR", "The automation's name.", False),
+    Column("version", "INTEGER", "The definition version (its step holds the content).", False),
+    Column("step", "VARCHAR", "The send step's id.", False),
+    Column("customer_id", "VARCHAR", "The recipient.", False),
+    Column("channel", "VARCHAR", "email, sms, push or webhook.", False),
+    Column("purpose", "VARCHAR", "The consent purpose it needs (marketing, service...).", False),
+    Column("priority", "VARCHAR", "transactional, service or marketing.", False),
+    Column(
+        "state",
+        "VARCHAR",
+        "planned, sending (handed to the provider, not yet confirmed), sent, deferred "
+        "(capped or quiet hours: next_attempt_at), held (a reason stops it: no consent, a "
+        "missing trait, no address), failed (retries spent).",
+        False,
+    ),
+    Column("attempts", "INTEGER", "Provider calls made.", False),
+    Column("next_attempt_at", "TIMESTAMPTZ", "When it is due (planned, deferred, retried)."),
+    Column("planned_at", "TIMESTAMPTZ", "When the step planned it, UTC.", False),
+    Column("sent_at", "TIMESTAMPTZ", "When the provider accepted it, UTC."),
+    Column("updated_at", "TIMESTAMPTZ", "When its state last changed, UTC.", False),
+    Column("reason", "VARCHAR", "Why it is deferred, held or failed, in words."),
+    Column("provider_ref", "VARCHAR", "The provider's id for it, if it gave one."),
+)
+"""The send ledger (schema v9): a row per message, written before the provider is called, in
+the transaction that moves the instance past its send step (so a step never plans twice).
+No address and no content: both are rendered from the profile when it is sent."""
+
+AUTOMATION_TASK_COLUMNS: tuple[Column, ...] = (
+    Column("task_id", "VARCHAR", "md5 of (instance, step): one task per step reached.", False),
+    Column("instance_id", "BIGINT", "The instance that created it.", False),
+    Column("automation", "VARCHAR", "The automation's name.", False),
+    Column("customer_id", "VARCHAR", "The customer it is about.", False),
+    Column("title", "VARCHAR", "What to do, rendered.", False),
+    Column("priority", "VARCHAR", "low, normal, high or urgent.", False),
+    Column("queue", "VARCHAR", "The queue it belongs to (none: the default queue)."),
+    Column("due_at", "TIMESTAMPTZ", "When it should be done by, UTC.", False),
+    Column("created_at", "TIMESTAMPTZ", "When it was created, UTC.", False),
+    Column("state", "VARCHAR", "open or done.", False),
+    Column("closed_at", "TIMESTAMPTZ", "When it was done, UTC."),
+)
+"""Tasks for agents created by automations (schema v9); the console's queue shows them."""
+
+AUTOMATION_CURSOR_COLUMNS: tuple[Column, ...] = (
+    Column("name", "VARCHAR", "What the cursor follows (events: the runtime's feed).", False),
+    Column("read_until", "TIMESTAMPTZ", "Up to when it has been read (received_at), UTC.", False),
+)
+"""How far the runtime has read the store's new events (schema v9). Reading again from a little
+before is harmless: entries, exits and wakes are idempotent."""

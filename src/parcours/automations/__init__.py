@@ -1,0 +1,1 @@
+"""Automations: customer journeys that act — triggers, waits, branches, sends (station 5)."""
