@@ -7,10 +7,13 @@ event key (then confirmed by source and event id); the events parcours writes it
 placed yet has no customer and is not read: with `identity.resolve_on_arrival` off, run a
 resolve before a tick.
 
-The cursor (`automation_cursors` row `events`) is the latest `received_at` read. The next
-read starts at it, inclusive: rows received at that very instant are read twice, which is
-harmless since every use of the feed is idempotent (an entry is never admitted twice for the
-same key, an ended instance does not end again)."""
+The cursor (`automation_cursors` row `events`) is the latest `received_at` read; the next
+read takes what was received after it. The store has one writer, and a tick runs through it,
+between loads: a load stamps its events at its start and commits before the next tick, so
+none is received at or before the cursor after the cursor was written. (Were a read ever
+repeated — a tick killed before it wrote its cursor — it would do no harm: no one enters twice
+on one key, an ended instance does not end again, an awaited event counts only once the
+wait began.) A paused automation's would-be entrants are not kept for its resumption."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def load_feed(engine: Engine) -> tuple[int, dt.datetime | None]:
     customer; return how many and the latest `received_at` read (the cursor to write once
     they are used)."""
     since = read_cursor(engine, CURSOR)
-    where = f"received_at >= {at_sql(since)}" if since is not None else "true"
+    where = f"received_at > {at_sql(since)}" if since is not None else "true"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE _auto_new AS SELECT source, event_id, received_at, "
         f"(hash(source, event_id) >> 1)::BIGINT AS event_key FROM events WHERE {where}"

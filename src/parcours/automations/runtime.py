@@ -4,14 +4,16 @@ and `Runtime.tick()` moves them on.
 A tick, in phases, each committed on its own (a SIGKILL between two loses nothing: the next
 tick redoes what was not committed, and every phase is idempotent):
 
-1. the feed — the events received since the cursor (automations.feed): goals and exits end
-   running instances at once (also waiting ones, their timer with them), event, segment and
-   geofence triggers admit entrants, wait_for steps wake on their event; the cursor moves in
-   the same transaction;
-2. date and schedule triggers due since their last evaluation admit entrants;
-3. due timers fire (waits end, wait_for steps time out);
-4. every active instance runs its steps until it waits or ends (automations.steps), a group
-   of instances at one step at a time, each group in its own transaction.
+1. what the new events end or wake (the events received since the cursor,
+   automations.feed): goals and exits end running instances at once, also waiting ones (their
+   timer goes with them); wait_for steps wake on their event;
+2. due timers fire (waits end, wait_for steps time out);
+3. every active instance runs its steps until it waits or ends (automations.steps), a group
+   of instances at one step at a time, each group in its own transaction;
+4. event, segment and geofence triggers in the new events admit entrants, and the cursor
+   moves, in one transaction; then date and schedule triggers due since their last
+   evaluation (after the moves, so that `after_exit` sees who just ended);
+5. the entrants run their first steps.
 
 Only automations whose current version is live act: a paused one neither admits nor moves
 (its waiting instances keep waiting; their timers fire at the first tick after it resumes).
@@ -43,6 +45,7 @@ from parcours.automations.settings import automation_settings
 from parcours.automations.steps import Context, advance
 from parcours.automations.timed import timed_candidates
 from parcours.automations.versions import Version, acting_versions
+from parcours.automations.wakes import awaited_events, due_timers, goals_and_exits
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -110,22 +113,26 @@ class Runtime:
         self._load_steps(versions)
         live = [v for v in versions if v.live]
         current = [v for v in live if v.current]
-        entered: dict[str, int] = {}
-        with engine.transaction():
+        context = Context(self.store, now, self._rules, self._zone, acts=self._acts)
+        with engine.transaction():  # what the new events end or wake
             if feed:
                 events, until = load_feed(engine)
             else:
                 events, until = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0), None
-            from parcours.automations.wakes import awaited_events, goals_and_exits
-
             exits = goals_and_exits(engine, versions, now)
+            woke = awaited_events(engine, versions, now)
+        with engine.transaction():
+            fired = due_timers(engine, now)
+        advanced, _ = advance(context, live)
+        # Entrants last, so that re-entry rules see the instances that just ended.
+        entered: dict[str, int] = {}
+        with engine.transaction():
             for version in current:
                 sql = feed_candidates_sql(version.definition)
                 if sql is not None:
                     empty_candidates(self.store)
                     engine.execute(f"INSERT INTO {CANDIDATES} {sql}")
                     self._admit(version, now, entered)
-            woke = awaited_events(engine, versions, now)
             if until is not None:
                 write_cursor(engine, CURSOR, until)
         with engine.transaction():
@@ -133,12 +140,8 @@ class Runtime:
                 empty_candidates(self.store)
                 if timed_candidates(self.store, self._rules, version, now, self._zone):
                     self._admit(version, now, entered)
-        from parcours.automations.wakes import due_timers
-
-        with engine.transaction():
-            fired = due_timers(engine, now)
-        context = Context(self.store, now, self._rules, self._zone, acts=self._acts)
-        advanced, _ = advance(context, live)
+        more, _ = advance(context, live)
+        advanced += more
         converted = exits.get("goal", 0)
         return TickReport(
             events=events,

@@ -3,7 +3,8 @@ during a wait), a wait_for's awaited event, and due timers.
 
 Each builds the moves of every acting version at once (automations.moves) and applies them
 in the caller's transaction. An event counts for an instance only if it occurred at or after
-the instance entered; a goal only within `goal.within` of entering. A goal reached after the
+the instance entered (an awaited event: once it began waiting, before its timeout); a goal
+only within `goal.within` of entering. A goal reached after the
 instance ended (its steps all done) still sets `converted_at` within the window, so that
 the treated and the held out are compared on the same conversions."""
 
@@ -123,7 +124,8 @@ def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) ->
                 f"""SELECT DISTINCT i.instance_id, i.automation, i.version, i.step
                     FROM automation_instances i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.state = 'waiting' AND i.step = {lit(step.id)}
-                      AND {match} AND f.occurred_at >= i.entered_at"""
+                      AND {match}
+                      AND f.occurred_at >= i.updated_at AND f.occurred_at <= i.wake_at"""
             )
     if not parts:
         return 0
