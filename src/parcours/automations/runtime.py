@@ -45,7 +45,12 @@ from parcours.automations.settings import automation_settings
 from parcours.automations.steps import Context, advance
 from parcours.automations.timed import timed_candidates
 from parcours.automations.versions import Version, acting_versions
-from parcours.automations.wakes import awaited_events, due_timers, goals_and_exits
+from parcours.automations.wakes import (
+    awaited_events,
+    due_timers,
+    goals_and_exits,
+    touched_instances,
+)
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store.store import Store
@@ -119,8 +124,11 @@ class Runtime:
                 events, until = load_feed(engine)
             else:
                 events, until = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0), None
-            exits = goals_and_exits(engine, versions, now)
-            woke = awaited_events(engine, versions, now)
+            exits, woke = {}, 0
+            if events and touched_instances(engine):
+                exits = goals_and_exits(engine, versions, now)
+                if touched_instances(engine):  # as the goals and exits left them
+                    woke = awaited_events(engine, versions, now)
         with engine.transaction():
             fired = due_timers(engine, now)
         advanced, _ = advance(context, live)

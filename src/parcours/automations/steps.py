@@ -17,7 +17,7 @@ from parcours.automations import privacy_steps
 from parcours.automations.calendar import next_local
 from parcours.automations.definition import Step, duration_seconds
 from parcours.automations.matching import DRAWS, at_sql, draw_sql
-from parcours.automations.moves import apply_moves, move_rows, onward
+from parcours.automations.moves import apply_moves, ended, move_rows, onward, waiting
 from parcours.automations.timezones import zones_query
 from parcours.automations.versions import Version
 from parcours.identity.own_events import write_own_events
@@ -69,7 +69,7 @@ def _run_group(context: Context, version: Version, step_id: str) -> int:
     engine = context.store.engine
     engine.execute(
         f"""CREATE OR REPLACE TEMP TABLE {GROUP} AS
-            SELECT instance_id, customer_id, arm, entry, entered_at FROM automation_instances
+            SELECT * FROM automation_instances
             WHERE state = 'active' AND automation = {lit(version.name)}
               AND version = {version.version} AND step = {lit(step_id)}"""
     )
@@ -83,14 +83,7 @@ def _run_group(context: Context, version: Version, step_id: str) -> int:
 
 def _moves(outcome: str, detail: str, rest: str) -> str:
     return move_rows(
-        f"SELECT instance_id, {lit(outcome)} AS outcome, {detail} AS detail, {rest} FROM {GROUP}"
-    )
-
-
-def _waiting(step_id: str, wake: str) -> str:
-    return (
-        f"{lit(step_id)} AS next_step, 'waiting' AS state, {wake} AS wake_at, "
-        "NULL::VARCHAR AS exit_reason, NULL::TIMESTAMPTZ AS converted_at"
+        f"SELECT g.*, {lit(outcome)} AS outcome, {detail} AS detail, {rest} FROM {GROUP} g"
     )
 
 
@@ -102,7 +95,7 @@ def run_step(context: Context, version: Version, step: Step, after: str) -> bool
     if action in ("wait", "wait_for"):
         seconds = duration_seconds(step.wait if step.wait else step.wait_for.timeout)  # type: ignore[union-attr]
         wake = f"{at_sql(now)} + INTERVAL ({int(seconds)}) SECOND"
-        engine.execute(_moves("waiting", "NULL", _waiting(step.id, wake)))
+        engine.execute(_moves("waiting", "NULL", waiting(lit(step.id), wake)))
         return False
     if action == "wait_until":
         _wait_until(context, step)
@@ -121,10 +114,15 @@ def run_step(context: Context, version: Version, step: Step, after: str) -> bool
         engine.execute(_moves("task", "NULL", onward(after)))
     elif action in ("anonymise", "delete"):
         outcome = privacy_steps.run(context.store, step, GROUP, acts=context.acts)
+        # Their rows as the privacy service left them: re-keyed (anonymised) or gone (deleted).
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {GROUP} AS SELECT * FROM automation_instances "
+            f"WHERE instance_id IN (SELECT instance_id FROM {GROUP})"
+        )
         engine.execute(_moves(outcome, "NULL", onward(after)))
     else:  # exit
         reason = lit(step.exit.reason or "exit step")  # type: ignore[union-attr]
-        engine.execute(_moves("exited", reason, onward("NULL::VARCHAR", reason)))
+        engine.execute(_moves("exited", reason, ended(reason)))
     return True
 
 
@@ -144,8 +142,8 @@ def _wait_until(context: Context, step: Step) -> None:
     )
     engine.execute(
         move_rows(
-            f"""SELECT g.instance_id, 'waiting' AS outcome, NULL AS detail,
-                       {_waiting(step.id, "w.wake")}
+            f"""SELECT g.*, 'waiting' AS outcome, NULL::VARCHAR AS detail,
+                       {waiting(lit(step.id), "w.wake")}
                 FROM {GROUP} g JOIN _auto_zone z USING (customer_id)
                 JOIN (VALUES {wakes or "(NULL, NULL)"}) w(zone, wake) USING (zone)"""
         )
@@ -169,10 +167,9 @@ def _split(context: Context, step: Step) -> None:
     features = builder.features_query(f"SELECT customer_id FROM {GROUP}")
     context.store.engine.execute(
         move_rows(
-            f"""SELECT g.instance_id, 'branch' AS outcome, next AS detail, {onward("next")}
-                FROM (SELECT g.instance_id,
-                             CASE {cases} ELSE {lit(split.else_)} END AS next
-                      FROM {GROUP} g LEFT JOIN ({features}) f USING (customer_id)) g"""
+            f"""SELECT * EXCLUDE (next), 'branch' AS outcome, next AS detail, {onward("next")}
+                FROM (SELECT g.*, CASE {cases} ELSE {lit(split.else_)} END AS next
+                      FROM {GROUP} g LEFT JOIN ({features}) f USING (customer_id))"""
         )
     )
 
@@ -193,11 +190,11 @@ def _random(context: Context, version: Version, step: Step) -> None:
     last = bounds[-1][1]
     context.store.engine.execute(
         move_rows(
-            f"""SELECT instance_id, 'branch' AS outcome, arm AS detail, {onward("next")}
-                FROM (SELECT instance_id,
-                             CASE {picks} ELSE {lit(last.name)} END AS arm,
+            f"""SELECT * EXCLUDE (d, drawn, next), 'branch' AS outcome, drawn AS detail,
+                       {onward("next")}
+                FROM (SELECT *, CASE {picks} ELSE {lit(last.name)} END AS drawn,
                              CASE {nexts} ELSE {lit(last.next)} END AS next
-                      FROM (SELECT instance_id, {draw} AS d FROM {GROUP}))"""
+                      FROM (SELECT *, {draw} AS d FROM {GROUP}))"""
         )
     )
 
@@ -224,7 +221,7 @@ def _send(context: Context, version: Version, step: Step, after: str) -> None:
     context.planned[step.id] = context.planned.get(step.id, 0) + planned
     engine.execute(
         move_rows(
-            f"""SELECT instance_id,
+            f"""SELECT *,
                        CASE WHEN arm = 'holdout' THEN 'held_out' ELSE 'planned' END AS outcome,
                        {lit(send.channel)} AS detail, {onward(after)}
                 FROM {GROUP}"""

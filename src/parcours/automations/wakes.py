@@ -15,13 +15,25 @@ import datetime as dt
 from parcours.automations.definition import duration_seconds
 from parcours.automations.feed import FEED
 from parcours.automations.matching import at_sql, event_match_sql, property_sql
-from parcours.automations.moves import MOVES, STEPS, apply_moves, move_rows, onward
+from parcours.automations.moves import MOVES, STEPS, apply_moves, ended, move_rows, onward
 from parcours.automations.versions import Version
 from parcours.engine import Engine
 from parcours.segments.membership import EXITED
 from parcours.sql import lit
 
 RUNNING = "state IN ('active', 'waiting')"
+RUNNING_NOW = "_auto_touched"
+"""The instances of the feed's customers, read once per tick (`touched_instances`): the
+goals, exits and awaited events join the feed with this instead of every instance."""
+
+
+def touched_instances(engine: Engine) -> int:
+    """Copy the instances of the feed's customers into `RUNNING_NOW`; return how many."""
+    engine.execute(
+        f"CREATE OR REPLACE TEMP TABLE {RUNNING_NOW} AS SELECT * FROM automation_instances "
+        f"WHERE customer_id IN (SELECT DISTINCT customer_id FROM {FEED})"
+    )
+    return int(engine.scalar(f"SELECT count(*) FROM {RUNNING_NOW}") or 0)
 
 
 def _of(version: Version, alias: str = "i") -> str:
@@ -40,7 +52,7 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
             parts.append(
                 f"""SELECT i.instance_id, 'goal' AS reason, min(f.occurred_at) AS converted_at,
                            0 AS rank
-                    FROM automation_instances i JOIN {FEED} f USING (customer_id)
+                    FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.{RUNNING} AND {match}
                       AND f.occurred_at >= i.entered_at
                       AND f.occurred_at <= i.entered_at + INTERVAL ({within}) SECOND
@@ -59,7 +71,7 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
             parts.append(
                 f"""SELECT DISTINCT i.instance_id, {reason} AS reason,
                            NULL::TIMESTAMPTZ AS converted_at, {index + 1} AS rank
-                    FROM automation_instances i JOIN {FEED} f USING (customer_id)
+                    FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.{RUNNING} AND {match}
                       AND f.occurred_at >= i.entered_at"""
             )
@@ -68,17 +80,18 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
     union = " UNION ALL ".join(f"({p})" for p in parts)
     engine.execute(
         move_rows(
-            f"""SELECT instance_id, 'exited' AS outcome, reason AS detail,
-                       NULL::VARCHAR AS next_step, 'done' AS state, NULL::TIMESTAMPTZ AS wake_at,
-                       reason AS exit_reason, converted_at
-                FROM ({union}) QUALIFY row_number() OVER (
-                    PARTITION BY instance_id ORDER BY rank) = 1"""
+            f"""SELECT i.*, 'exited' AS outcome, e.reason AS detail,
+                       {ended("e.reason", "e.converted_at")}
+                FROM {RUNNING_NOW} i JOIN (
+                    SELECT * FROM ({union})
+                    QUALIFY row_number() OVER (PARTITION BY instance_id ORDER BY rank) = 1
+                ) e USING (instance_id)"""
         )
     )
-    counts = engine.query(f"SELECT exit_reason, count(*) AS n FROM {MOVES} GROUP BY 1")
+    counts = engine.query(f"SELECT to_exit_reason AS reason, count(*) AS n FROM {MOVES} GROUP BY 1")
     apply_moves(engine, now)
     late = _late_conversions(engine, versions)
-    found = {r["exit_reason"]: r["n"] for r in counts.to_pylist()}
+    found = {r["reason"]: r["n"] for r in counts.to_pylist()}
     if late:
         found["converted after the end"] = late
     return found
@@ -95,7 +108,7 @@ def _late_conversions(engine: Engine, versions: list[Version]) -> int:
         written += engine.write(
             f"""UPDATE automation_instances i SET converted_at = c.at
                 FROM (SELECT i.instance_id, min(f.occurred_at) AS at
-                      FROM automation_instances i JOIN {FEED} f USING (customer_id)
+                      FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                       WHERE {_of(version)} AND i.state = 'done' AND i.converted_at IS NULL
                         AND {event_match_sql(goal.event, "f")}
                         AND f.occurred_at >= i.entered_at
@@ -121,8 +134,8 @@ def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) ->
                     f" AND {property_sql(key, 'f.properties')} = {property_sql(key, 'i.entry')}"
                 )
             parts.append(
-                f"""SELECT DISTINCT i.instance_id, i.automation, i.version, i.step
-                    FROM automation_instances i JOIN {FEED} f USING (customer_id)
+                f"""SELECT DISTINCT i.instance_id
+                    FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.state = 'waiting' AND i.step = {lit(step.id)}
                       AND {match}
                       AND f.occurred_at >= i.updated_at AND f.occurred_at <= i.wake_at"""
@@ -132,9 +145,11 @@ def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) ->
     union = " UNION ALL ".join(f"({p})" for p in parts)
     engine.execute(
         move_rows(
-            f"""SELECT w.instance_id, 'event' AS outcome, NULL::VARCHAR AS detail,
+            f"""SELECT i.*, 'event' AS outcome, NULL::VARCHAR AS detail,
                        {onward("s.on_event")}
-                FROM ({union}) w JOIN {STEPS} s USING (automation, version, step)"""
+                FROM {RUNNING_NOW} i JOIN ({union}) w ON w.instance_id = i.instance_id
+                JOIN {STEPS} s
+                  ON s.automation = i.automation AND s.version = i.version AND s.step = i.step"""
         )
     )
     return apply_moves(engine, now)
@@ -145,13 +160,16 @@ def due_timers(engine: Engine, now: dt.datetime) -> int:
     step, a wait_for that timed out to `on_timeout`."""
     engine.execute(
         move_rows(
-            f"""SELECT i.instance_id,
+            f"""SELECT i.*,
                        CASE s.action WHEN 'wait_for' THEN 'timed_out' ELSE 'waited' END
                            AS outcome,
                        NULL::VARCHAR AS detail,
                        {onward("CASE s.action WHEN 'wait_for' THEN s.on_timeout ELSE s.after END")}
-                FROM automation_instances i JOIN {STEPS} s USING (automation, version, step)
-                WHERE s.live AND i.state = 'waiting' AND i.wake_at <= {at_sql(now)}"""
+                FROM (SELECT * FROM automation_instances
+                      WHERE wake_at <= {at_sql(now)} AND state = 'waiting') i
+                JOIN {STEPS} s
+                  ON s.automation = i.automation AND s.version = i.version AND s.step = i.step
+                WHERE s.live"""
         )
     )
     return apply_moves(engine, now)
