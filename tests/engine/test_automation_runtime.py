@@ -9,13 +9,24 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from automation_log import T0, customer, identify, instances, message, publish, send_messages
 
 import parcours
+from parcours.automations import moves
 from parcours.automations.clock import SimulatedClock
 from parcours.automations.runtime import Runtime
 
 DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True, params=["replace", "update"])
+def moves_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: instances moving by replacing their rows (as a few among many do)
+    and by an UPDATE (as a large share of the table does)."""
+    monkeypatch.setattr(moves, "REPLACE_BELOW", 10**9 if request.param == "replace" else 0)
+    return str(request.param)
+
 
 WELCOME: dict[str, Any] = {
     "name": "welcome",

@@ -3,10 +3,11 @@ into one temp table (`MOVES`: each instance's row as it is, with the outcome at 
 step and where it goes), and `apply_moves` records it in the step history and moves the
 instances, in three statements whatever their number.
 
-An instance moves by replacing its row (a delete and an insert of the rows that move), not by
-an UPDATE: on a table of ten million waiting instances, updating a few thousand rows spread
-over all of it makes the commit rewrite every row group they touch (seconds), where deleting
-and appending them costs a scan of the ids (a tenth of a second)."""
+A few instances among many move by replacing their rows (a delete and an insert), not by an
+UPDATE: on a table of ten million waiting instances, updating a few thousand rows spread over
+all of it makes the commit rewrite every row group they touch (seconds), where deleting and
+appending them costs a scan of the ids (a tenth of a second). When a large share of the table
+moves (a million entrants at once), an UPDATE writes less than deleting and re-inserting."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from parcours.automations.matching import at_sql
 from parcours.engine import Engine
 
 MOVES = "_auto_moves"
+REPLACE_BELOW = 20
+"""Rows move by replacement while fewer than 1/REPLACE_BELOW of the table moves."""
 STEPS = "_auto_steps"
 """The transitions of every version in play: automation, version, step, action, after (where
 it goes on to), on_event, on_timeout (a wait_for's outcomes, defaulting to after), live."""
@@ -42,6 +45,15 @@ def apply_moves(engine: Engine, now: dt.datetime, *, record: bool = True) -> int
                        coalesce(step, 'end') AS step, outcome, detail, {at} AS happened_at
                 FROM {MOVES}"""
         )
+    total = int(engine.scalar("SELECT count(*) FROM automation_instances") or 0)
+    if moved * REPLACE_BELOW < total:
+        _replace(engine, at)
+    else:
+        _update(engine, at)
+    return moved
+
+
+def _replace(engine: Engine, at: str) -> None:
     engine.execute(
         f"DELETE FROM automation_instances WHERE instance_id IN (SELECT instance_id FROM {MOVES})"
     )
@@ -57,7 +69,20 @@ def apply_moves(engine: Engine, now: dt.datetime, *, record: bool = True) -> int
                    CASE WHEN to_state = 'done' THEN to_exit_reason END AS exit_reason
             FROM {MOVES}"""
     )
-    return moved
+
+
+def _update(engine: Engine, at: str) -> None:
+    engine.execute(
+        f"""UPDATE automation_instances i SET
+                step = CASE WHEN m.to_state = 'done' THEN NULL ELSE m.to_step END,
+                state = m.to_state,
+                wake_at = CASE WHEN m.to_state = 'waiting' THEN m.to_wake_at END,
+                updated_at = {at},
+                converted_at = coalesce(i.converted_at, m.to_converted_at),
+                exited_at = CASE WHEN m.to_state = 'done' THEN {at} END,
+                exit_reason = CASE WHEN m.to_state = 'done' THEN m.to_exit_reason END
+            FROM {MOVES} m WHERE i.instance_id = m.instance_id"""
+    )
 
 
 def onward(next_step: str, reason: str = "'end'") -> str:
