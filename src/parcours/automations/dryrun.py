@@ -187,9 +187,10 @@ def _replay(
                 break
             at = max(min(candidates), last + step)
         at = min(at, end)
-        replay_feed(engine, last, at, "customer_events")
         clock.set(at)
-        runtime.tick(feed=False)
+        with engine.transaction():  # a scratch session: one commit per tick is enough
+            replay_feed(engine, last, at, "customer_events")
+            runtime.tick(feed=False)
         ticks += 1
         last = at
     engine.execute("DROP TABLE _auto_dry_ticks")

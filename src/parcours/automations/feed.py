@@ -64,9 +64,8 @@ def load_feed(engine: Engine) -> tuple[int, dt.datetime | None]:
 def replay_feed(engine: Engine, start: dt.datetime, end: dt.datetime, table: str) -> int:
     """Fill `FEED` with the events of `table` (customer_events' shape) that occurred in
     [start, end): a dry run's hour of simulated time."""
-    engine.execute(
+    return engine.write(
         f"CREATE OR REPLACE TEMP TABLE {FEED} AS SELECT customer_id, source, event_id, type, "
         "name, channel, occurred_at, occurred_at AS received_at, properties "
         f"FROM {table} WHERE occurred_at >= {at_sql(start)} AND occurred_at < {at_sql(end)}"
     )
-    return int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0)

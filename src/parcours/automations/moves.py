@@ -19,6 +19,8 @@ from parcours.engine import Engine
 MOVES = "_auto_moves"
 REPLACE_BELOW = 20
 """Rows move by replacement while fewer than 1/REPLACE_BELOW of the table moves."""
+SMALL_MOVE = 10_000
+"""Fewer rows than this always move by replacement (cheap whatever the table's size)."""
 STEPS = "_auto_steps"
 """The transitions of every version in play: automation, version, step, action, after (where
 it goes on to), on_event, on_timeout (a wait_for's outcomes, defaulting to after), live."""
@@ -31,11 +33,15 @@ def move_rows(select: str) -> str:
     return f"CREATE OR REPLACE TEMP TABLE {MOVES} AS {select}"
 
 
-def apply_moves(engine: Engine, now: dt.datetime, *, record: bool = True) -> int:
+def apply_moves(
+    engine: Engine, now: dt.datetime, *, record: bool = True, moved: int | None = None
+) -> int:
     """Record (unless not `record`: a wait beginning is recorded when it ends) and apply
-    `MOVES`, inside the caller's transaction; return how many moved."""
+    `MOVES` (`moved` rows, counted if not given), inside the caller's transaction; return
+    how many moved."""
     at = at_sql(now)
-    moved = int(engine.scalar(f"SELECT count(*) FROM {MOVES}") or 0)
+    if moved is None:
+        moved = int(engine.scalar(f"SELECT count(*) FROM {MOVES}") or 0)
     if not moved:
         return 0
     if record:
@@ -45,12 +51,21 @@ def apply_moves(engine: Engine, now: dt.datetime, *, record: bool = True) -> int
                        coalesce(step, 'end') AS step, outcome, detail, {at} AS happened_at
                 FROM {MOVES}"""
         )
-    total = int(engine.scalar("SELECT count(*) FROM automation_instances") or 0)
-    if moved * REPLACE_BELOW < total:
+    if moved < SMALL_MOVE or moved * REPLACE_BELOW < _instances(engine):
         _replace(engine, at)
     else:
         _update(engine, at)
     return moved
+
+
+def _instances(engine: Engine) -> int:
+    return int(engine.scalar("SELECT count(*) FROM automation_instances") or 0)
+
+
+def move(engine: Engine, select: str, now: dt.datetime, *, record: bool = True) -> int:
+    """`move_rows(select)` and `apply_moves`: how many moved."""
+    moved = engine.write(move_rows(select))
+    return apply_moves(engine, now, record=record, moved=moved) if moved else 0
 
 
 def _replace(engine: Engine, at: str) -> None:

@@ -101,6 +101,10 @@ class Runtime:
         self._acts = acts
         self._rules = identity_rules(store.settings)
         self._zone = automation_settings(store.settings).default_timezone
+        self._steps_of: tuple[tuple[str, int, bool], ...] | None = None
+        self._settled = False
+        """Whether no instance was left active by this runtime's last advance (a fresh
+        runtime, after a crash, advances whatever a killed tick left active)."""
 
     def versions(self) -> list[Version]:
         if self._versions is not None:
@@ -119,37 +123,44 @@ class Runtime:
         live = [v for v in versions if v.live]
         current = [v for v in live if v.current]
         context = Context(self.store, now, self._rules, self._zone, acts=self._acts)
-        with engine.transaction():  # what the new events end or wake
-            if feed:
+        exits, woke = {}, 0
+        if feed:
+            with engine.transaction():
                 events, until = load_feed(engine)
-            else:
-                events, until = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0), None
-            exits, woke = {}, 0
-            if events and touched_instances(engine):
-                exits = goals_and_exits(engine, versions, now)
-                if touched_instances(engine):  # as the goals and exits left them
-                    woke = awaited_events(engine, versions, now)
+        else:
+            events, until = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0), None
+        if events:
+            with engine.transaction():  # what the new events end or wake
+                if touched_instances(engine):
+                    exits = goals_and_exits(engine, versions, now)
+                    if touched_instances(engine):  # as the goals and exits left them
+                        woke = awaited_events(engine, versions, now)
         with engine.transaction():
             fired = due_timers(engine, now)
-        advanced, _ = advance(context, live)
+        advanced = 0
+        if fired or woke or not self._settled:
+            advanced, self._settled = advance(context, live)
         # Entrants last, so that re-entry rules see the instances that just ended.
         entered: dict[str, int] = {}
         with engine.transaction():
-            for version in current:
+            for version in current if events else []:
                 sql = feed_candidates_sql(version.definition)
                 if sql is not None:
                     empty_candidates(self.store)
-                    engine.execute(f"INSERT INTO {CANDIDATES} {sql}")
-                    self._admit(version, now, entered)
+                    if engine.write(f"INSERT INTO {CANDIDATES} {sql}"):
+                        self._admit(version, now, entered)
             if until is not None:
                 write_cursor(engine, CURSOR, until)
-        with engine.transaction():
-            for version in current:
-                empty_candidates(self.store)
-                if timed_candidates(self.store, self._rules, version, now, self._zone):
+        timed = [v for v in current if v.definition.trigger.kind in ("date", "schedule")]
+        if timed:
+            with engine.transaction():
+                for version in timed:
+                    empty_candidates(self.store)
+                    timed_candidates(self.store, self._rules, version, now, self._zone)
                     self._admit(version, now, entered)
-        more, _ = advance(context, live)
-        advanced += more
+        if any(entered.values()):
+            more, self._settled = advance(context, live)
+            advanced += more
         converted = exits.get("goal", 0)
         return TickReport(
             events=events,
@@ -193,7 +204,8 @@ class Runtime:
                 f"FROM ({customers_sql})"
             )
             self._admit(current, now, entered)
-        advance(Context(self.store, now, self._rules, self._zone, acts=self._acts), versions)
+        context = Context(self.store, now, self._rules, self._zone, acts=self._acts)
+        _, self._settled = advance(context, versions)
         return entered.get(automation, 0)
 
     def _admit(self, version: Version, now: dt.datetime, entered: dict[str, int]) -> None:
@@ -201,7 +213,13 @@ class Runtime:
         entered[version.name] = entered.get(version.name, 0) + admit(self.store, version, now)
 
     def _load_steps(self, versions: list[Version]) -> None:
-        """The transitions table (automations.moves.STEPS) of these versions."""
+        """The transitions table (automations.moves.STEPS) of these versions. A runtime given
+        its versions (a dry run, on a session of its own) makes it once; others at each call,
+        since another runtime on the same session may have made it for other versions."""
+        key = tuple((v.name, v.version, v.live) for v in versions)
+        if self._versions is not None and key == self._steps_of:
+            return
+        self._steps_of = key
         rows = []
         for v in versions:
             d = v.definition

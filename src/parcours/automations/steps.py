@@ -43,31 +43,32 @@ class Context:
     planned: dict[str, int] = field(default_factory=dict)
 
 
-def advance(context: Context, versions: list[Version]) -> tuple[int, int]:
+def advance(context: Context, versions: list[Version]) -> tuple[int, bool]:
     """Run every active instance's steps until each waits or ends; return (steps run,
-    rounds)."""
+    whether none is left active: a cycle of steps without a wait leaves some for the next
+    tick)."""
     engine = context.store.engine
     by_key = {(v.name, v.version): v for v in versions}
     rounds = max((len(v.definition.steps) for v in versions), default=0) + 1
     advanced = 0
-    for round_number in range(rounds):
+    for _ in range(rounds):
         groups = engine.query(
             "SELECT automation, version, step FROM automation_instances "
             "WHERE state = 'active' GROUP BY ALL ORDER BY ALL"
         ).to_pylist()
         groups = [g for g in groups if (g["automation"], g["version"]) in by_key]
         if not groups:
-            return advanced, round_number
+            return advanced, True
         for group in groups:
             version = by_key[(group["automation"], group["version"])]
             with engine.transaction():
                 advanced += _run_group(context, version, group["step"])
-    return advanced, rounds  # a step cycle without a wait: the rest moves on next tick
+    return advanced, False  # a step cycle without a wait: the rest moves on next tick
 
 
 def _run_group(context: Context, version: Version, step_id: str) -> int:
     engine = context.store.engine
-    engine.execute(
+    size = engine.write(
         f"""CREATE OR REPLACE TEMP TABLE {GROUP} AS
             SELECT * FROM automation_instances
             WHERE state = 'active' AND automation = {lit(version.name)}
@@ -76,9 +77,9 @@ def _run_group(context: Context, version: Version, step_id: str) -> int:
     step = version.definition.step(step_id)
     after = version.definition.after(step_id)
     record = run_step(context, version, step, lit(after) if after else "NULL::VARCHAR")
-    moved = apply_moves(engine, context.now, record=record)
-    engine.execute(f"DROP TABLE {GROUP}")
-    return moved
+    # Every instance of the group moves, but a deleted customer's instance is gone.
+    counted = None if step.action in ("anonymise", "delete") else size
+    return apply_moves(engine, context.now, record=record, moved=counted)
 
 
 def _moves(outcome: str, detail: str, rest: str) -> str:

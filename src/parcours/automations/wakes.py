@@ -15,7 +15,7 @@ import datetime as dt
 from parcours.automations.definition import duration_seconds
 from parcours.automations.feed import FEED
 from parcours.automations.matching import at_sql, event_match_sql, property_sql
-from parcours.automations.moves import MOVES, STEPS, apply_moves, ended, move_rows, onward
+from parcours.automations.moves import MOVES, STEPS, apply_moves, ended, move, move_rows, onward
 from parcours.automations.versions import Version
 from parcours.engine import Engine
 from parcours.segments.membership import EXITED
@@ -29,11 +29,10 @@ goals, exits and awaited events join the feed with this instead of every instanc
 
 def touched_instances(engine: Engine) -> int:
     """Copy the instances of the feed's customers into `RUNNING_NOW`; return how many."""
-    engine.execute(
+    return engine.write(
         f"CREATE OR REPLACE TEMP TABLE {RUNNING_NOW} AS SELECT * FROM automation_instances "
         f"WHERE customer_id IN (SELECT DISTINCT customer_id FROM {FEED})"
     )
-    return int(engine.scalar(f"SELECT count(*) FROM {RUNNING_NOW}") or 0)
 
 
 def _of(version: Version, alias: str = "i") -> str:
@@ -78,7 +77,7 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
     if not parts:
         return {}
     union = " UNION ALL ".join(f"({p})" for p in parts)
-    engine.execute(
+    moved = engine.write(
         move_rows(
             f"""SELECT i.*, 'exited' AS outcome, e.reason AS detail,
                        {ended("e.reason", "e.converted_at")}
@@ -88,10 +87,14 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
                 ) e USING (instance_id)"""
         )
     )
-    counts = engine.query(f"SELECT to_exit_reason AS reason, count(*) AS n FROM {MOVES} GROUP BY 1")
-    apply_moves(engine, now)
+    found: dict[str, int] = {}
+    if moved:
+        counts = engine.query(
+            f"SELECT to_exit_reason AS reason, count(*) AS n FROM {MOVES} GROUP BY 1"
+        )
+        found = {r["reason"]: r["n"] for r in counts.to_pylist()}
+        apply_moves(engine, now, moved=moved)
     late = _late_conversions(engine, versions)
-    found = {r["reason"]: r["n"] for r in counts.to_pylist()}
     if late:
         found["converted after the end"] = late
     return found
@@ -143,33 +146,29 @@ def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) ->
     if not parts:
         return 0
     union = " UNION ALL ".join(f"({p})" for p in parts)
-    engine.execute(
-        move_rows(
-            f"""SELECT i.*, 'event' AS outcome, NULL::VARCHAR AS detail,
-                       {onward("s.on_event")}
-                FROM {RUNNING_NOW} i JOIN ({union}) w ON w.instance_id = i.instance_id
-                JOIN {STEPS} s
-                  ON s.automation = i.automation AND s.version = i.version AND s.step = i.step"""
-        )
+    return move(
+        engine,
+        f"""SELECT i.*, 'event' AS outcome, NULL::VARCHAR AS detail, {onward("s.on_event")}
+            FROM {RUNNING_NOW} i JOIN ({union}) w ON w.instance_id = i.instance_id
+            JOIN {STEPS} s
+              ON s.automation = i.automation AND s.version = i.version AND s.step = i.step""",
+        now,
     )
-    return apply_moves(engine, now)
 
 
 def due_timers(engine: Engine, now: dt.datetime) -> int:
     """Fire every due timer of the acting versions: a wait or wait_until goes on to the next
     step, a wait_for that timed out to `on_timeout`."""
-    engine.execute(
-        move_rows(
-            f"""SELECT i.*,
-                       CASE s.action WHEN 'wait_for' THEN 'timed_out' ELSE 'waited' END
-                           AS outcome,
-                       NULL::VARCHAR AS detail,
-                       {onward("CASE s.action WHEN 'wait_for' THEN s.on_timeout ELSE s.after END")}
-                FROM (SELECT * FROM automation_instances
-                      WHERE wake_at <= {at_sql(now)} AND state = 'waiting') i
-                JOIN {STEPS} s
-                  ON s.automation = i.automation AND s.version = i.version AND s.step = i.step
-                WHERE s.live"""
-        )
+    then = "CASE s.action WHEN 'wait_for' THEN s.on_timeout ELSE s.after END"
+    return move(
+        engine,
+        f"""SELECT i.*,
+                   CASE s.action WHEN 'wait_for' THEN 'timed_out' ELSE 'waited' END AS outcome,
+                   NULL::VARCHAR AS detail, {onward(then)}
+            FROM (SELECT * FROM automation_instances
+                  WHERE wake_at <= {at_sql(now)} AND state = 'waiting') i
+            JOIN {STEPS} s
+              ON s.automation = i.automation AND s.version = i.version AND s.step = i.step
+            WHERE s.live""",
+        now,
     )
-    return apply_moves(engine, now)
