@@ -466,3 +466,57 @@ def test_a_paused_automation_holds_its_instances_until_resumed(
     assert report.planned == {"nudge": 1} and report.entered == {}
     nudge = p.store.engine.scalar("SELECT planned_at FROM automation_sends WHERE step = 'nudge'")
     assert nudge == T0 + 40 * DAY
+
+
+def test_a_cycle_without_a_wait_is_bounded_per_tick(p: parcours.Parcours, tmp_path: Path) -> None:
+    """Two tag steps naming each other (the lint refuses this; the runtime guards anyway): a
+    tick runs at most steps + 1 = 3 rounds, leaving the instance active; the next tick runs
+    3 more."""
+    publish(
+        p,
+        {
+            "name": "loop",
+            "trigger": {"event": {"name": "Signed Up"}},
+            "steps": [
+                {"id": "a", "tag": "one", "next": "b"},
+                {"id": "b", "tag": "two", "next": "a"},
+            ],
+        },
+    )
+    send_messages(p, tmp_path, [message("u", T0, "Signed Up")])
+    runtime = Runtime(p.store, clock=SimulatedClock(T0))
+    assert runtime.tick().advanced == 3
+    assert instances(p, "loop")["u"]["state"] == "active"
+    assert runtime.tick().advanced == 3
+
+
+def test_an_exit_event_during_a_wait_ends_the_instance_at_once(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """welcome with an exit on Consent Withdrawn for email: on day 2 bob withdraws his email
+    consent and his instance ends then with that reason, its timer gone; ann withdraws her
+    SMS consent, which is no exit: she keeps waiting."""
+    definition = {
+        **WELCOME,
+        "exit": [{"event": {"name": "Consent Withdrawn", "properties": {"channel": "email"}}}],
+    }
+    publish(p, definition)
+    clock = SimulatedClock(T0)
+    runtime = Runtime(p.store, clock=clock)
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
+    runtime.tick()
+    clock.advance(2 * DAY)
+    send_messages(
+        p,
+        tmp_path,
+        [
+            message("ann", T0 + 2 * DAY, "Consent Withdrawn", "other", channel="sms"),
+            message("bob", T0 + 2 * DAY, "Consent Withdrawn", "other", channel="email"),
+        ],
+    )
+    report = runtime.tick()
+    assert report.exits == {"exit: Consent Withdrawn": 1}
+    found = instances(p, "welcome")
+    assert (found["bob"]["state"], found["bob"]["wake_at"]) == ("done", None)
+    assert found["bob"]["exited_at"] == T0 + 2 * DAY
+    assert found["ann"]["state"] == "waiting"  # her withdrawal was for SMS, not email
