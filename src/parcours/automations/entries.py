@@ -52,9 +52,11 @@ def _key_sql(definition: AutomationDefinition) -> str:
     return f"coalesce({property_sql(definition.entry.key)}, {event_key})"
 
 
-def feed_candidates_sql(definition: AutomationDefinition) -> str | None:
-    """The feed's events that start `definition` (event, segment and geofence triggers): SQL
-    answering the candidates' columns; None for the other triggers."""
+def feed_candidates_sql(version: Version) -> str | None:
+    """The feed's events that start `version` (event, segment and geofence triggers), if they
+    occurred once the automation was published: SQL answering the candidates' columns; None
+    for the other triggers."""
+    definition = version.definition
     trigger = definition.trigger
     if trigger.event is not None:
         where = event_match_sql(trigger.event)
@@ -73,6 +75,8 @@ def feed_candidates_sql(definition: AutomationDefinition) -> str | None:
         where = f"{event_match_sql(trigger.geofence.event)} AND ({near})"
     else:
         return None
+    if version.since is not None:
+        where = f"({where}) AND occurred_at >= {at_sql(version.since)}"
     return (
         f"SELECT customer_id, {_key_sql(definition)} AS entry_key, properties AS entry, "
         f"occurred_at AS arrived_at FROM {FEED} WHERE {where}"

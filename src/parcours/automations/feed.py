@@ -37,12 +37,13 @@ def write_cursor(engine: Engine, name: str, until: dt.datetime) -> None:
     engine.execute("INSERT INTO automation_cursors VALUES (?, ?)", [name, until])
 
 
-def load_feed(engine: Engine) -> tuple[int, dt.datetime | None]:
-    """Fill the temp table `FEED` with the events received since the cursor, each with its
-    customer; return how many and the latest `received_at` read (the cursor to write once
-    they are used)."""
-    since = read_cursor(engine, CURSOR)
-    where = f"received_at > {at_sql(since)}" if since is not None else "true"
+def load_feed(engine: Engine, start: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """Fill the temp table `FEED` with the events received since the cursor (the first time:
+    since `start`, the first publish of an automation, as nothing received earlier can
+    matter), each with its customer; return how many and the latest `received_at` read (the
+    cursor to write once they are used)."""
+    since = read_cursor(engine, CURSOR) or start
+    where = f"received_at > {at_sql(since)}"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE _auto_new AS SELECT source, event_id, received_at, "
         f"(hash(source, event_id) >> 1)::BIGINT AS event_key FROM events WHERE {where}"

@@ -126,7 +126,7 @@ class Runtime:
         exits, woke = {}, 0
         if feed:
             with engine.transaction():
-                events, until = load_feed(engine)
+                events, until = load_feed(engine, min(v.since or now for v in versions))
         else:
             events, until = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0), None
         if events:
@@ -144,7 +144,7 @@ class Runtime:
         entered: dict[str, int] = {}
         with engine.transaction():
             for version in current if events else []:
-                sql = feed_candidates_sql(version.definition)
+                sql = feed_candidates_sql(version)
                 if sql is not None:
                     empty_candidates(self.store)
                     if engine.write(f"INSERT INTO {CANDIDATES} {sql}"):
