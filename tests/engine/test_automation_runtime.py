@@ -520,3 +520,25 @@ def test_an_exit_event_during_a_wait_ends_the_instance_at_once(
     assert (found["bob"]["state"], found["bob"]["wake_at"]) == ("done", None)
     assert found["bob"]["exited_at"] == T0 + 2 * DAY
     assert found["ann"]["state"] == "waiting"  # her withdrawal was for SMS, not email
+
+
+def test_a_goal_after_the_last_step_still_converts_within_the_window(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """One send and the end: ann and bob enter at T0 and end at once; ann orders on day 3
+    (within the goal's 30 days: converted at day 3, her exit reason still the end), bob on
+    day 31 (outside: not converted)."""
+    publish(p, {**WELCOME, "steps": WELCOME["steps"][:1]})
+    clock = SimulatedClock(T0)
+    runtime = Runtime(p.store, clock=clock)
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
+    runtime.tick()
+    clock.advance(3 * DAY)
+    send_messages(p, tmp_path, [message("ann", T0 + 3 * DAY, "Order Completed", "store")])
+    assert runtime.tick().converted == 1
+    clock.advance(28 * DAY)
+    send_messages(p, tmp_path, [message("bob", T0 + 31 * DAY, "Order Completed", "store")])
+    assert runtime.tick().converted == 0
+    found = instances(p, "welcome")
+    assert (found["ann"]["exit_reason"], found["ann"]["converted_at"]) == ("end", T0 + 3 * DAY)
+    assert found["bob"]["converted_at"] is None

@@ -217,7 +217,7 @@ def _summary(
     ).to_pylist()
     history = engine.query(
         "SELECT instance_id, step, outcome, detail FROM automation_steps "
-        "ORDER BY instance_id, happened_at"
+        "ORDER BY instance_id, happened_at, rowid"  # rowid: the order written, within an instant
     ).to_pylist()
     paths: dict[int, list[dict[str, Any]]] = defaultdict(list)
     steps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -67,6 +67,8 @@ class TickReport:
     exits: dict[str, int] = field(default_factory=dict)
     """Instances ended by a goal or an exit, per reason."""
     converted: int = 0
+    """Goals reached: instances ended by their goal, and ended ones converting within the
+    window."""
     woke: int = 0
     """wait_for steps whose event came."""
     fired: int = 0
@@ -123,7 +125,8 @@ class Runtime:
         live = [v for v in versions if v.live]
         current = [v for v in live if v.current]
         context = Context(self.store, now, self._rules, self._zone, acts=self._acts)
-        exits, woke = {}, 0
+        exits: dict[str, int] = {}
+        woke = late = 0
         if feed:
             with engine.transaction():
                 events, until = load_feed(engine, min(v.since or now for v in versions))
@@ -132,7 +135,7 @@ class Runtime:
         if events:
             with engine.transaction():  # what the new events end or wake
                 if touched_instances(engine):
-                    exits = goals_and_exits(engine, versions, now)
+                    exits, late = goals_and_exits(engine, versions, now)
                     if touched_instances(engine):  # as the goals and exits left them
                         woke = awaited_events(engine, versions, now)
         with engine.transaction():
@@ -161,7 +164,7 @@ class Runtime:
         if any(entered.values()):
             more, self._settled = advance(context, live)
             advanced += more
-        converted = exits.get("goal", 0)
+        converted = exits.get("goal", 0) + late
         return TickReport(
             events=events,
             entered={k: v for k, v in entered.items() if v},

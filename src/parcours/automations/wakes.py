@@ -39,9 +39,11 @@ def _of(version: Version, alias: str = "i") -> str:
     return f"{alias}.automation = {lit(version.name)} AND {alias}.version = {version.version}"
 
 
-def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -> dict[str, int]:
+def goals_and_exits(
+    engine: Engine, versions: list[Version], now: dt.datetime
+) -> tuple[dict[str, int], int]:
     """End the running instances whose customer reached the goal or an exit in the feed;
-    return how many per reason."""
+    return how many per reason, and how many ended instances converted late."""
     parts = []
     for version in versions:
         definition = version.definition
@@ -75,7 +77,7 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
                       AND f.occurred_at >= i.entered_at"""
             )
     if not parts:
-        return {}
+        return {}, 0
     union = " UNION ALL ".join(f"({p})" for p in parts)
     moved = engine.write(
         move_rows(
@@ -94,10 +96,7 @@ def goals_and_exits(engine: Engine, versions: list[Version], now: dt.datetime) -
         )
         found = {r["reason"]: r["n"] for r in counts.to_pylist()}
         apply_moves(engine, now, moved=moved)
-    late = _late_conversions(engine, versions)
-    if late:
-        found["converted after the end"] = late
-    return found
+    return found, _late_conversions(engine, versions)
 
 
 def _late_conversions(engine: Engine, versions: list[Version]) -> int:
