@@ -71,7 +71,7 @@ def test_a_goal_during_a_thirty_day_wait_ends_the_instance_at_once(
     send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
     report = runtime.tick()
     assert report.entered == {"welcome": 2}
-    assert report.planned == {"hello": 2}
+    assert report.planned == {"welcome:hello": 2}
     waiting = instances(p, "welcome")
     assert {u: (i["state"], i["step"]) for u, i in waiting.items()} == {
         "ann": ("waiting", "pause"),
@@ -89,7 +89,7 @@ def test_a_goal_during_a_thirty_day_wait_ends_the_instance_at_once(
 
     clock.advance(26 * DAY)
     report = runtime.tick()
-    assert report.fired == 1 and report.planned == {"nudge": 1}
+    assert report.fired == 1 and report.planned == {"welcome:nudge": 1}
     sent = [(s["step"], s["customer_id"]) for s in _sends(p, "welcome")]
     bob = customer(p, "bob")
     assert sorted(sent) == sorted([("hello", customer(p, "ann")), ("hello", bob), ("nudge", bob)])
@@ -369,9 +369,9 @@ def test_wait_until_a_local_time_in_two_zones_across_summer_time(
         "ny": ("first", dt.datetime(2026, 3, 9, 13, tzinfo=utc)),
     }
     clock.set(dt.datetime(2026, 3, 9, 8, tzinfo=utc))
-    assert runtime.tick().planned == {"hello": 1}  # paris only: ny's 09:00 is 5 hours later
+    assert runtime.tick().planned == {"monday:hello": 1}  # paris only: ny's 09:00 is 5 hours later
     clock.set(dt.datetime(2026, 3, 9, 13, tzinfo=utc))
-    assert runtime.tick().planned == {"hello": 1}
+    assert runtime.tick().planned == {"monday:hello": 1}
     clock.set(dt.datetime(2026, 3, 23, 13, tzinfo=utc))  # both pauses are over
     runtime.tick()
     assert wakes() == {
@@ -463,7 +463,7 @@ def test_a_paused_automation_holds_its_instances_until_resumed(
     p.store.engine.execute("UPDATE automations SET status = 'live'")
     clock.advance(9 * DAY)
     report = runtime.tick()
-    assert report.planned == {"nudge": 1} and report.entered == {}
+    assert report.planned == {"welcome:nudge": 1} and report.entered == {}
     nudge = p.store.engine.scalar("SELECT planned_at FROM automation_sends WHERE step = 'nudge'")
     assert nudge == T0 + 40 * DAY
 

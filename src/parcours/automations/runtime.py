@@ -76,7 +76,7 @@ class TickReport:
     advanced: int = 0
     """Steps run."""
     planned: dict[str, int] = field(default_factory=dict)
-    """Sends planned, per send step."""
+    """Sends planned, per send step (`automation:step`)."""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

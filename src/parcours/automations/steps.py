@@ -219,7 +219,8 @@ def _send(context: Context, version: Version, step: Step, after: str) -> None:
                    {at} AS next_attempt_at, {at} AS planned_at, {at} AS updated_at
             FROM {GROUP} WHERE arm <> 'holdout'"""
     )
-    context.planned[step.id] = context.planned.get(step.id, 0) + planned
+    where = f"{version.name}:{step.id}"
+    context.planned[where] = context.planned.get(where, 0) + planned
     engine.execute(
         move_rows(
             f"""SELECT *,
