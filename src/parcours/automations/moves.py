@@ -34,12 +34,18 @@ def move_rows(select: str) -> str:
 
 
 def apply_moves(
-    engine: Engine, now: dt.datetime, *, record: bool = True, moved: int | None = None
+    engine: Engine,
+    now: dt.datetime,
+    *,
+    record: bool = True,
+    moved: int | None = None,
+    at_column: str | None = None,
 ) -> int:
     """Record (unless not `record`: a wait beginning is recorded when it ends) and apply
     `MOVES` (`moved` rows, counted if not given), inside the caller's transaction; return
-    how many moved."""
-    at = at_sql(now)
+    how many moved. Each move happens at `now`, or at its own instant in the column
+    `at_column` of `MOVES` (a dry run's day replayed at once)."""
+    at = at_column or at_sql(now)
     if moved is None:
         moved = int(engine.scalar(f"SELECT count(*) FROM {MOVES}") or 0)
     if not moved:
@@ -54,7 +60,7 @@ def apply_moves(
     if moved < SMALL_MOVE or moved * REPLACE_BELOW < _instances(engine):
         _replace(engine, at)
     else:
-        _update(engine, at)
+        _update(engine, f"m.{at_column}" if at_column else at)
     return moved
 
 
@@ -62,10 +68,10 @@ def _instances(engine: Engine) -> int:
     return int(engine.scalar("SELECT count(*) FROM automation_instances") or 0)
 
 
-def move(engine: Engine, select: str, now: dt.datetime, *, record: bool = True) -> int:
+def move(engine: Engine, select: str, now: dt.datetime, *, at_column: str | None = None) -> int:
     """`move_rows(select)` and `apply_moves`: how many moved."""
     moved = engine.write(move_rows(select))
-    return apply_moves(engine, now, record=record, moved=moved) if moved else 0
+    return apply_moves(engine, now, moved=moved, at_column=at_column) if moved else 0
 
 
 def _replace(engine: Engine, at: str) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,6 +55,10 @@ from parcours.automations.wakes import (
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store.store import Store
+
+LOOPS = 100
+"""A replayed batch repeats goals, wakes and timers at most this often (each pass moves every
+instance due by at least one wait)."""
 
 
 @dataclass(frozen=True)
@@ -94,13 +99,17 @@ class Runtime:
         clock: Clock | None = None,
         versions: list[Version] | None = None,
         acts: bool = True,
+        grid: Callable[[str], str] | None = None,
     ) -> None:
-        """`versions` and `acts` are for a dry run: the versions to run instead of the
-        store's live ones, and whether steps act (own events, privacy) or only record."""
+        """`versions`, `acts` and `grid` are for a dry run: the versions to run instead of
+        the store's live ones; whether steps act (own events, privacy) or only record; and
+        the tick that sees an instant (SQL of SQL), with which every instance moves at its
+        own tick rather than the clock's, so that one call replays a whole day (`replay`)."""
         self.store = store
         self.clock = clock or SystemClock()
         self._versions = versions
         self._acts = acts
+        self._grid = grid
         self._rules = identity_rules(store.settings)
         self._zone = automation_settings(store.settings).default_timezone
         self._steps_of: tuple[tuple[str, int, bool], ...] | None = None
@@ -177,6 +186,60 @@ class Runtime:
             seconds=round(time.perf_counter() - started, 3),
         )
 
+    def replay(self) -> TickReport:
+        """A dry run's tick over a batch of the feed (`FEED`, filled by the caller) up to the
+        clock's now, each instance at its own instant: entrants at their arrival run their
+        first steps; then, until nothing moves, goals and exits end instances at their event
+        (a waiting one only on events up to its timer), awaited events wake, due timers fire
+        at their due instant, and the moved run their steps."""
+        started = time.perf_counter()
+        engine, now = self.store.engine, self.clock.now()
+        versions = self.versions()
+        self._load_steps(versions)
+        live = [v for v in versions if v.live]
+        context = Context(
+            self.store, now, self._rules, self._zone, acts=self._acts, per_instance=True
+        )
+        entered: dict[str, int] = {}
+        events = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0)
+        for version in [v for v in live if v.current] if events else []:
+            sql = feed_candidates_sql(version)
+            if sql is not None:
+                empty_candidates(self.store)
+                if engine.write(f"INSERT INTO {CANDIDATES} {sql}"):
+                    self._admit(version, now, entered)
+        advanced, _ = advance(context, live)
+        exits: dict[str, int] = {}
+        woke = fired = late = 0
+        for _ in range(LOOPS):
+            moved = 0
+            if events and touched_instances(engine):
+                ended, converted = goals_and_exits(engine, versions, now, per_instance=self._grid)
+                late += converted
+                for reason, count in ended.items():
+                    exits[reason] = exits.get(reason, 0) + count
+                moved += sum(ended.values())
+                if touched_instances(engine):
+                    woken = awaited_events(engine, versions, now, per_instance=self._grid)
+                    woke, moved = woke + woken, moved + woken
+            due = due_timers(engine, now, per_instance=True)
+            fired, moved = fired + due, moved + due
+            if not moved:
+                break
+            more, _ = advance(context, live)
+            advanced += more
+        return TickReport(
+            events=events,
+            entered={k: v for k, v in entered.items() if v},
+            exits=exits,
+            converted=exits.get("goal", 0) + late,
+            woke=woke,
+            fired=fired,
+            advanced=advanced,
+            planned=context.planned,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
     def enter(
         self, automation: str, customers_sql: str, *, entry: dict[str, Any] | None = None
     ) -> int:
@@ -212,8 +275,10 @@ class Runtime:
         return entered.get(automation, 0)
 
     def _admit(self, version: Version, now: dt.datetime, entered: dict[str, int]) -> None:
-        audience_filter(self.store, self._rules, version.definition, now)
-        entered[version.name] = entered.get(version.name, 0) + admit(self.store, version, now)
+        arrival = self._grid("arrived_at") if self._grid else None
+        audience_filter(self.store, self._rules, version.definition, now, arrival=arrival)
+        admitted = admit(self.store, version, now, arrival=arrival)
+        entered[version.name] = entered.get(version.name, 0) + admitted
 
     def _load_steps(self, versions: list[Version]) -> None:
         """The transitions table (automations.moves.STEPS) of these versions. A runtime given

@@ -40,7 +40,23 @@ class Context:
     rules: IdentityRules
     default_zone: str
     acts: bool = True
+    per_instance: bool = False
+    """Whether each instance runs its step at its own instant (its `updated_at`: when it
+    arrived there) rather than at `now`: a dry run replaying a day at once, each instance
+    on its own hour."""
     planned: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def moment(self) -> str:
+        """SQL over a group row: the instant its step runs at."""
+        return "updated_at" if self.per_instance else at_sql(self.now)
+
+    def moments(self) -> list[dt.datetime]:
+        """The distinct instants the group's steps run at."""
+        if not self.per_instance:
+            return [self.now]
+        column = self.store.engine.query(f"SELECT DISTINCT updated_at FROM {GROUP} ORDER BY 1")
+        return [m.astimezone(dt.UTC) for m in column.column(0).to_pylist()]
 
 
 def advance(context: Context, versions: list[Version]) -> tuple[int, bool]:
@@ -79,7 +95,8 @@ def _run_group(context: Context, version: Version, step_id: str) -> int:
     record = run_step(context, version, step, lit(after) if after else "NULL::VARCHAR")
     # Every instance of the group moves, but a deleted customer's instance is gone.
     counted = None if step.action in ("anonymise", "delete") else size
-    return apply_moves(engine, context.now, record=record, moved=counted)
+    at_column = "updated_at" if context.per_instance else None
+    return apply_moves(engine, context.now, record=record, moved=counted, at_column=at_column)
 
 
 def _moves(outcome: str, detail: str, rest: str) -> str:
@@ -91,11 +108,11 @@ def _moves(outcome: str, detail: str, rest: str) -> str:
 def run_step(context: Context, version: Version, step: Step, after: str) -> bool:
     """Write `MOVES` for the group at `step` (and whatever the step does); return whether
     the moves go to the step history (a wait beginning does not: its end does)."""
-    engine, now = context.store.engine, context.now
+    engine = context.store.engine
     action = step.action
     if action in ("wait", "wait_for"):
         seconds = duration_seconds(step.wait if step.wait else step.wait_for.timeout)  # type: ignore[union-attr]
-        wake = f"{at_sql(now)} + INTERVAL ({int(seconds)}) SECOND"
+        wake = f"{context.moment} + INTERVAL ({int(seconds)}) SECOND"
         engine.execute(_moves("waiting", "NULL", waiting(lit(step.id), wake)))
         return False
     if action == "wait_until":
@@ -128,7 +145,7 @@ def run_step(context: Context, version: Version, step: Step, after: str) -> bool
 
 
 def _wait_until(context: Context, step: Step) -> None:
-    """Each customer's next local time in their zone: computed once per zone."""
+    """Each customer's next local time in their zone: computed once per zone (and instant)."""
     until = step.wait_until
     assert until is not None
     engine = context.store.engine
@@ -136,41 +153,53 @@ def _wait_until(context: Context, step: Step) -> None:
         "CREATE OR REPLACE TEMP TABLE _auto_zone AS "
         + zones_query(f"SELECT customer_id FROM {GROUP}", context.default_zone)
     )
-    zones = engine.query("SELECT DISTINCT zone FROM _auto_zone").column(0).to_pylist()
+    pairs = engine.query(
+        f"SELECT DISTINCT z.zone, {context.moment} AS m FROM {GROUP} g "
+        "JOIN _auto_zone z USING (customer_id)"
+    ).to_pylist()
     wakes = ", ".join(
-        f"({lit(z)}, {at_sql(next_local(context.now, until.time, until.weekdays, z))})"
-        for z in zones
+        f"({lit(r['zone'])}, {at_sql(r['m'])}, "
+        f"{at_sql(next_local(r['m'], until.time, until.weekdays, r['zone']))})"
+        for r in pairs
     )
     engine.execute(
         move_rows(
             f"""SELECT g.*, 'waiting' AS outcome, NULL::VARCHAR AS detail,
                        {waiting(lit(step.id), "w.wake")}
                 FROM {GROUP} g JOIN _auto_zone z USING (customer_id)
-                JOIN (VALUES {wakes or "(NULL, NULL)"}) w(zone, wake) USING (zone)"""
+                JOIN (VALUES {wakes or "(NULL, NULL, NULL)"}) w(zone, m, wake)
+                  ON w.zone = z.zone AND w.m = {context.moment}"""
         )
     )
-    engine.execute("DROP TABLE _auto_zone")
 
 
 def _split(context: Context, step: Step) -> None:
-    """The first branch whose condition holds for the customer now, else `else`."""
+    """The first branch whose condition holds for the customer at the step's instant, else
+    `else` (the conditions evaluated once per distinct instant)."""
     split = step.split
     assert split is not None
-    builder = Builder(context.rules, as_of=context.now)
-    whens = [
-        builder.compile(SegmentDefinition(name=f"branch{i}", where=branch.when)).member_sql
-        for i, branch in enumerate(split.branches)
-    ]
-    cases = " ".join(
-        f"WHEN {when} THEN {lit(branch.next)}"
-        for when, branch in zip(whens, split.branches, strict=True)
-    )
-    features = builder.features_query(f"SELECT customer_id FROM {GROUP}")
+    parts = []
+    for moment in context.moments():
+        builder = Builder(context.rules, as_of=moment)
+        whens = [
+            builder.compile(SegmentDefinition(name=f"branch{i}", where=branch.when)).member_sql
+            for i, branch in enumerate(split.branches)
+        ]
+        cases = " ".join(
+            f"WHEN {when} THEN {lit(branch.next)}"
+            for when, branch in zip(whens, split.branches, strict=True)
+        )
+        only = f" WHERE updated_at = {at_sql(moment)}" if context.per_instance else ""
+        features = builder.features_query(f"SELECT customer_id FROM {GROUP}{only}")
+        parts.append(
+            f"SELECT g.*, CASE {cases} ELSE {lit(split.else_)} END AS next "
+            f"FROM (SELECT * FROM {GROUP}{only}) g LEFT JOIN ({features}) f USING (customer_id)"
+        )
+    union = " UNION ALL ".join(f"({p})" for p in parts)
     context.store.engine.execute(
         move_rows(
             f"""SELECT * EXCLUDE (next), 'branch' AS outcome, next AS detail, {onward("next")}
-                FROM (SELECT g.*, CASE {cases} ELSE {lit(split.else_)} END AS next
-                      FROM {GROUP} g LEFT JOIN ({features}) f USING (customer_id))"""
+                FROM ({union})"""
         )
     )
 
@@ -204,7 +233,7 @@ def _send(context: Context, version: Version, step: Step, after: str) -> None:
     """Plan the send in the ledger for the treated; the held out are recorded, not sent."""
     send = step.send
     assert send is not None
-    engine, at = context.store.engine, at_sql(context.now)
+    engine, at = context.store.engine, context.moment
     name = lit(version.name)
     key = (
         f"md5({name} || '|' || {version.version} || '|' || instance_id || '|' || "
@@ -257,7 +286,7 @@ def _task(context: Context, version: Version, step: Step) -> None:
     """A task per instance for the agents' queue (title rendered later, by delivery)."""
     task = step.task
     assert task is not None
-    at = at_sql(context.now)
+    at = context.moment
     due = int(duration_seconds(task.due_in))
     queue = lit(task.queue) if task.queue else "NULL"
     context.store.engine.execute(

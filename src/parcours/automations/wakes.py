@@ -11,6 +11,7 @@ the treated and the held out are compared on the same conversions."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from parcours.automations.definition import duration_seconds
 from parcours.automations.feed import FEED
@@ -40,10 +41,20 @@ def _of(version: Version, alias: str = "i") -> str:
 
 
 def goals_and_exits(
-    engine: Engine, versions: list[Version], now: dt.datetime
+    engine: Engine,
+    versions: list[Version],
+    now: dt.datetime,
+    *,
+    per_instance: Callable[[str], str] | None = None,
 ) -> tuple[dict[str, int], int]:
-    """End the running instances whose customer reached the goal or an exit in the feed;
-    return how many per reason, and how many ended instances converted late."""
+    """End the running instances whose customer reached the goal or an exit in the feed (the
+    earliest such event; a goal first at one instant); return how many per reason, and how
+    many ended instances converted late. `per_instance` (a dry run's day at once: SQL of the
+    tick that sees an instant): each ends at the tick of its event, and a waiting one only
+    on events up to its timer (the timer fires first; a later event is for the step
+    after)."""
+    bound = " AND (i.wake_at IS NULL OR f.occurred_at <= i.wake_at)" if per_instance else ""
+    moment = per_instance("e.first_at") if per_instance else "NULL::TIMESTAMPTZ"
     parts = []
     for version in versions:
         definition = version.definition
@@ -52,10 +63,10 @@ def goals_and_exits(
             match = event_match_sql(definition.goal.event, "f")
             parts.append(
                 f"""SELECT i.instance_id, 'goal' AS reason, min(f.occurred_at) AS converted_at,
-                           0 AS rank
+                           min(f.occurred_at) AS first_at, 0 AS rank
                     FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.{RUNNING} AND {match}
-                      AND f.occurred_at >= i.entered_at
+                      AND f.occurred_at >= i.entered_at{bound}
                       AND f.occurred_at <= i.entered_at + INTERVAL ({within}) SECOND
                     GROUP BY i.instance_id"""
             )
@@ -70,22 +81,24 @@ def goals_and_exits(
                 )
                 reason = lit(f"left segment: {rule.left_segment}")
             parts.append(
-                f"""SELECT DISTINCT i.instance_id, {reason} AS reason,
-                           NULL::TIMESTAMPTZ AS converted_at, {index + 1} AS rank
+                f"""SELECT i.instance_id, {reason} AS reason,
+                           NULL::TIMESTAMPTZ AS converted_at, min(f.occurred_at) AS first_at,
+                           {index + 1} AS rank
                     FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.{RUNNING} AND {match}
-                      AND f.occurred_at >= i.entered_at"""
+                      AND f.occurred_at >= i.entered_at{bound}
+                    GROUP BY i.instance_id"""
             )
     if not parts:
         return {}, 0
     union = " UNION ALL ".join(f"({p})" for p in parts)
     moved = engine.write(
         move_rows(
-            f"""SELECT i.*, 'exited' AS outcome, e.reason AS detail,
+            f"""SELECT i.*, 'exited' AS outcome, e.reason AS detail, {moment} AS moment,
                        {ended("e.reason", "e.converted_at")}
                 FROM {RUNNING_NOW} i JOIN (
                     SELECT * FROM ({union})
-                    QUALIFY row_number() OVER (PARTITION BY instance_id ORDER BY rank) = 1
+                    QUALIFY row_number() OVER (PARTITION BY instance_id ORDER BY first_at, rank) = 1
                 ) e USING (instance_id)"""
         )
     )
@@ -95,7 +108,7 @@ def goals_and_exits(
             f"SELECT to_exit_reason AS reason, count(*) AS n FROM {MOVES} GROUP BY 1"
         )
         found = {r["reason"]: r["n"] for r in counts.to_pylist()}
-        apply_moves(engine, now, moved=moved)
+        apply_moves(engine, now, moved=moved, at_column="moment" if per_instance else None)
     return found, _late_conversions(engine, versions)
 
 
@@ -108,8 +121,8 @@ def _late_conversions(engine: Engine, versions: list[Version]) -> int:
             continue
         within = int(duration_seconds(goal.within))
         written += engine.write(
-            f"""UPDATE automation_instances i SET converted_at = c.at
-                FROM (SELECT i.instance_id, min(f.occurred_at) AS at
+            f"""UPDATE automation_instances i SET converted_at = c.first_at
+                FROM (SELECT i.instance_id, min(f.occurred_at) AS first_at
                       FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                       WHERE {_of(version)} AND i.state = 'done' AND i.converted_at IS NULL
                         AND {event_match_sql(goal.event, "f")}
@@ -121,7 +134,13 @@ def _late_conversions(engine: Engine, versions: list[Version]) -> int:
     return written
 
 
-def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) -> int:
+def awaited_events(
+    engine: Engine,
+    versions: list[Version],
+    now: dt.datetime,
+    *,
+    per_instance: Callable[[str], str] | None = None,
+) -> int:
     """Wake the instances waiting in a wait_for whose event came (with the entry's key value
     when the entry has a key): on to `on_event`."""
     parts = []
@@ -136,26 +155,32 @@ def awaited_events(engine: Engine, versions: list[Version], now: dt.datetime) ->
                     f" AND {property_sql(key, 'f.properties')} = {property_sql(key, 'i.entry')}"
                 )
             parts.append(
-                f"""SELECT DISTINCT i.instance_id
+                f"""SELECT i.instance_id, min(f.occurred_at) AS first_at
                     FROM {RUNNING_NOW} i JOIN {FEED} f USING (customer_id)
                     WHERE {_of(version)} AND i.state = 'waiting' AND i.step = {lit(step.id)}
                       AND {match}
-                      AND f.occurred_at >= i.updated_at AND f.occurred_at <= i.wake_at"""
+                      AND f.occurred_at >= i.updated_at AND f.occurred_at <= i.wake_at
+                    GROUP BY i.instance_id"""
             )
     if not parts:
         return 0
     union = " UNION ALL ".join(f"({p})" for p in parts)
     return move(
         engine,
-        f"""SELECT i.*, 'event' AS outcome, NULL::VARCHAR AS detail, {onward("s.on_event")}
-            FROM {RUNNING_NOW} i JOIN ({union}) w ON w.instance_id = i.instance_id
+        f"""SELECT i.*, 'event' AS outcome, NULL::VARCHAR AS detail,
+                   {per_instance("w.first_at") if per_instance else "NULL::TIMESTAMPTZ"} AS moment,
+                   {onward("s.on_event")}
+            FROM {RUNNING_NOW} i JOIN (
+                SELECT instance_id, min(first_at) AS first_at FROM ({union}) GROUP BY 1
+            ) w ON w.instance_id = i.instance_id
             JOIN {STEPS} s
               ON s.automation = i.automation AND s.version = i.version AND s.step = i.step""",
         now,
+        at_column="moment" if per_instance else None,
     )
 
 
-def due_timers(engine: Engine, now: dt.datetime) -> int:
+def due_timers(engine: Engine, now: dt.datetime, *, per_instance: bool = False) -> int:
     """Fire every due timer of the acting versions: a wait or wait_until goes on to the next
     step, a wait_for that timed out to `on_timeout`."""
     then = "CASE s.action WHEN 'wait_for' THEN s.on_timeout ELSE s.after END"
@@ -170,4 +195,5 @@ def due_timers(engine: Engine, now: dt.datetime) -> int:
               ON s.automation = i.automation AND s.version = i.version AND s.step = i.step
             WHERE s.live""",
         now,
+        at_column="wake_at" if per_instance else None,
     )
