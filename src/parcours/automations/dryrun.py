@@ -12,11 +12,22 @@ reads ever sees them. Steps that would act outside these tables — set_trait an
 anonymise and delete (privacy) — are recorded, not done; sends are planned into the shadow
 ledger, which no delivery reads.
 
-Time: events are replayed by `occurred_at`, a tick at the end of each `step` (an hour by
-default) seeing the events of that step; ticks where nothing can happen (no relevant event,
-no timer due, no date or schedule trigger) are skipped. Conditions (the audience, splits) are
-evaluated as of the simulated instant over the events; segment membership and scores are read
-as they are now (the store keeps no past membership to replay).
+Time: events are replayed by `occurred_at` on a grid of `step` (an hour by default): an event
+is seen at the end of its step, and every instance moves at the grid instant it would move at
+were the server ticking every step. A tick replays a whole `batch` (a day) at once, each
+instance at its own instant (`Runtime.replay`): entrants at their arrival, timers at their due
+instant, goals, exits and awaited events at the tick seeing them — and a waiting instance only
+on events up to its timer, so that what came first still comes first. On a month of 80
+customers through a goal, an exit, a wait, a split, a wait_for and sends, a batched replay and
+one ticking every hour agree exactly, instants included (tests/engine/test_automation_dryrun.py);
+a month for 3,000 customers takes about 9 s instead of 190 s (two busy cores).
+
+Conditions (the audience, splits) are evaluated at each instance's instant over the events;
+segment membership and scores are read as they are now (the store keeps no past membership to
+replay). Entries are judged at the start of their batch: under `after_exit`, a customer whose
+instance ends during a day cannot enter again later that same day (a server ticking hourly
+would let them). Date and schedule triggers tick every step through `Runtime.tick`. Steps with
+nothing to do (no relevant event, no timer due) are skipped.
 """
 
 from __future__ import annotations
