@@ -447,15 +447,20 @@ def test_wait_for_an_event_on_the_same_key(p: parcours.Parcours, tmp_path: Path)
 def test_a_paused_automation_holds_its_instances_until_resumed(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
-    """welcome pauses during ann's 30-day wait: at day 31 nothing moves and cid's sign-up
-    admits no one; resumed at day 40, ann's timer fires then (nudge planned at day 40)."""
+    """welcome pauses during ann's and bea's 30-day waits: at day 29 bea orders and her goal
+    still ends her instance (nothing is lost while paused); at day 31 nothing else moves and
+    cid's sign-up admits no one; resumed at day 40, ann's timer fires then (nudge planned at
+    day 40)."""
     publish(p, WELCOME)
     clock = SimulatedClock(T0)
     runtime = Runtime(p.store, clock=clock)
-    send_messages(p, tmp_path, [message("ann", T0, "Signed Up")])
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bea", T0, "Signed Up")])
     runtime.tick()
     p.store.engine.execute("UPDATE automations SET status = 'paused'")
-    clock.advance(31 * DAY)
+    clock.advance(29 * DAY)
+    send_messages(p, tmp_path, [message("bea", T0 + 29 * DAY, "Order Completed", "store")])
+    assert runtime.tick().exits == {"goal": 1}
+    clock.advance(2 * DAY)
     send_messages(p, tmp_path, [message("cid", T0 + 31 * DAY, "Signed Up")])
     report = runtime.tick()
     assert (report.entered, report.fired, report.planned) == ({}, 0, {})

@@ -181,8 +181,9 @@ def awaited_events(
 
 
 def due_timers(engine: Engine, now: dt.datetime, *, per_instance: bool = False) -> int:
-    """Fire every due timer of the acting versions: a wait or wait_until goes on to the next
-    step, a wait_for that timed out to `on_timeout`."""
+    """Fire every due timer of the live versions: a wait or wait_until goes on to the next
+    step, a wait_for that timed out to `on_timeout`; at `now`, or (`per_instance`, a dry
+    run's day at once) each at its due instant."""
     then = "CASE s.action WHEN 'wait_for' THEN s.on_timeout ELSE s.after END"
     return move(
         engine,
