@@ -5,6 +5,10 @@ machine is shared, so the load average is printed with them):
   `Runtime.enter` (as a segment entry or an HTTP call would admit them), each planned a first
   email (10 % held out) and set waiting 3 days; then the clock moves 3 days and one tick fires
   every timer and plans the second send (SMS). Time for each, and the sends planned.
+* **segment**: `--segment-customers` customers (default 1M) entering a segment at once: their
+  `Segment Entered` events written as the segments station writes them (an `events` row and
+  its `customer_events` row each, source parcours); one tick reads them from the feed, admits
+  everyone into an automation triggered by that segment and plans their first email.
 * **timers**: `--timers` waiting instances (default 10M) written straight into
   `automation_instances`, their timers spread at random over 30 days; then ticks each firing
   the few thousand due in the next 1,000 seconds: the time per tick, and an idle tick's.
@@ -86,6 +90,44 @@ def entry(folder: Path, customers: int) -> None:
         print(
             f"entry: one tick 3 days later fired {report.fired:,} timers and planned "
             f"{sum(report.planned.values()):,} sends: {report.seconds:.2f} s ({_load()})"
+        )
+
+
+def segment(folder: Path, customers: int) -> None:
+    with parcours.connect(folder / "segment.duckdb") as p:
+        _publish(
+            p,
+            {
+                "name": "vip-welcome",
+                "trigger": {"segment": {"name": "vip"}},
+                "steps": [{"id": "hello", "send": EMAIL}, {"id": "pause", "wait": "7d"}],
+            },
+        )
+        engine = p.store.engine
+        at = f"TIMESTAMPTZ '{(T0 + dt.timedelta(minutes=1)).isoformat()}'"
+        engine.execute(
+            f"""INSERT INTO events BY NAME
+                SELECT 'segment-' || i AS event_id, 'parcours' AS source, 'track' AS type,
+                       'Segment Entered' AS name, 'other' AS channel, {at} AS occurred_at,
+                       now() AS received_at, 'c' || i AS anonymous_id,
+                       '{{"segment":"vip","version":1}}' AS properties, 'segments' AS import_id
+                FROM range({customers}) r(i)"""
+        )
+        engine.execute(
+            f"""INSERT INTO customer_events BY NAME
+                SELECT 'c' || i AS customer_id, (hash('c' || i) >> 1)::BIGINT AS customer_key,
+                       (hash('parcours', 'segment-' || i) >> 1)::BIGINT AS event_key,
+                       {at} AS occurred_at, 'parcours' AS source, 'segment-' || i AS event_id,
+                       'other' AS channel, 'track' AS type, 'Segment Entered' AS name,
+                       '{{"segment":"vip","version":1}}' AS properties
+                FROM range({customers}) r(i)"""
+        )
+        clock = SimulatedClock(T0 + dt.timedelta(minutes=2))
+        report = Runtime(p.store, clock=clock).tick()
+        print(
+            f"segment: one tick read {report.events:,} segment entries, admitted "
+            f"{sum(report.entered.values()):,} and planned {sum(report.planned.values()):,} "
+            f"first emails: {report.seconds:.2f} s ({_load()})"
         )
 
 
@@ -198,11 +240,13 @@ def dry(folder: Path, customers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--segment-customers", type=int, default=1_000_000)
     parser.add_argument("--timers", type=int, default=10_000_000)
     parser.add_argument("--dry-customers", type=int, default=3_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         entry(Path(folder), args.customers)
+        segment(Path(folder), args.segment_customers)
         timers(Path(folder), args.timers)
         dry(Path(folder), args.dry_customers)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
