@@ -148,7 +148,7 @@ def test_following_the_unsubscribe_link_withdraws_consent_and_stops_the_next_mar
         publish(
             p.store,
             "welcome",
-            WELCOME + [{"id": "again", "send": WELCOME[0]["send"]}],
+            [*WELCOME, {"id": "again", "send": WELCOME[0]["send"]}],
             at=WEDNESDAY,
         )
         plan(p.store, "welcome", "hello", ["ada"], channel="email", at=WEDNESDAY)
@@ -389,12 +389,12 @@ def test_a_crash_between_send_and_record_sends_again_with_the_same_key(
         publish(
             p.store,
             "welcome",
-            WELCOME
-            + [
+            [
+                *WELCOME,
                 {
                     "id": "sms",
                     "send": {"channel": "sms", "purpose": "marketing", "template": "welcome"},
-                }
+                },
             ],
             at=WEDNESDAY,
         )
