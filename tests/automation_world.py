@@ -86,7 +86,8 @@ def plan(
     at: dt.datetime,
     entry: dict[str, Any] | None = None,
 ) -> list[str]:
-    """An instance per user at `step`, and its send planned due `at`; returns the keys."""
+    """An instance per user that went past `step` (done: the runtime has nothing left to do
+    with it), and the send that step planned, due `at`; returns the send keys."""
     keys = []
     with store.engine.transaction():
         for user in users:
@@ -97,8 +98,8 @@ def plan(
             store.engine.execute(
                 "INSERT INTO automation_instances (instance_id, automation, version, customer_id, "
                 "entry_key, entry, arm, step, state, entered_at, updated_at) "
-                "VALUES (?, ?, 1, ?, 'e', ?, 'treated', ?, 'active', ?, ?)",
-                [instance, automation, customer, json.dumps(entry or {}), step, at, at],
+                "VALUES (?, ?, 1, ?, 'e', ?, 'treated', NULL, 'done', ?, ?)",
+                [instance, automation, customer, json.dumps(entry or {}), at, at],
             )
             key = send_key(automation, 1, instance, step, channel)
             store.engine.execute(
