@@ -52,9 +52,17 @@ def import_people(p: parcours.Parcours, tmp_path: Path, people: list[list[dict[s
     p.import_file(path, source="crm", mapping="tracking")
 
 
-def publish(store: Store, name: str, steps: list[dict[str, Any]], *, at: dt.datetime) -> None:
+def publish(
+    store: Store,
+    name: str,
+    steps: list[dict[str, Any]],
+    *,
+    at: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """An automation row, live, version 1 (as the catalog will publish it)."""
     definition = {"name": name, "trigger": {"event": {"name": "Signed Up"}}, "steps": steps}
+    definition |= extra or {}
     store.engine.execute(
         "INSERT INTO automations (name, version, definition, status, on_publish, published_at) "
         "VALUES (?, 1, ?, 'live', 'finish', ?)",

@@ -105,7 +105,16 @@ class AutomationLoop:
         assert delivery is not None
         runtime = self.runtime
         if runtime is not None:
-            await self.writer.call(lambda _: runtime.tick())
+            # Events loaded but not yet resolved are resolved first: the runtime reads new
+            # events with their customers, and must not pass over one still without.
+            catch_up = getattr(self.writer, "announce_now", None)
+
+            def tick(_: Store) -> Any:
+                if catch_up is not None:
+                    catch_up()
+                return runtime.tick()
+
+            await self.writer.call(tick)
         # Nothing due: a read, which leaves the server's change count (and snapshots) alone.
         if not await self.writer.call(lambda _: delivery.has_due(), writes=False):
             return False
