@@ -167,6 +167,7 @@ class Delivery:
     def _decide(
         self, rows: list[dict[str, Any]], now: dt.datetime
     ) -> tuple[list[_Decision], list[Outgoing]]:
+        self.renderer.fresh()
         consents = self._consents()
         addresses = self._addresses()
         traits = self._traits()

@@ -114,7 +114,12 @@ class AutomationLoop:
                     catch_up()
                 return runtime.tick()
 
-            await self.writer.call(tick)
+            # A tick with nothing to do writes nothing: run as a read, so that it leaves the
+            # server's change count (which read commands' snapshots follow) alone; one that
+            # did something bumps the count after.
+            report = await self.writer.call(tick, writes=False)
+            if _did_something(report):
+                await self.writer.call(lambda _: None)
         # Nothing due: a read, which leaves the server's change count (and snapshots) alone.
         if not await self.writer.call(lambda _: delivery.has_due(), writes=False):
             return False
@@ -124,3 +129,12 @@ class AutomationLoop:
         outcomes = await asyncio.to_thread(delivery.send, outgoing)
         await self.writer.call(lambda _: delivery.record(outcomes))
         return len(outgoing) >= delivery.settings.send_batch
+
+
+def _did_something(report: Any) -> bool:
+    """Whether a tick's report (automations.runtime.TickReport) says it changed anything."""
+    try:
+        facts = report.to_dict()
+    except AttributeError:
+        return True
+    return any(value for name, value in facts.items() if name != "seconds")

@@ -24,7 +24,7 @@ from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, UndefinedError
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 SHIPPED = Path(__file__).parent / "templates" / "messages"
@@ -80,6 +80,19 @@ class Renderer:
         self.folders = [*(folders or []), SHIPPED]
         self.text = _environment(self.folders, autoescape=False)
         self.markup = _environment(self.folders, autoescape=True)
+        self._kept: dict[tuple[bool, str], Template] = {}
+
+    def fresh(self) -> None:
+        """Forget the templates read so far: the next render reads a changed file again.
+        Delivery calls it once per batch, so a batch asks the disk once per template."""
+        self._kept.clear()
+
+    def _template(self, name: str, *, markup: bool = False) -> Template:
+        kept = self._kept.get((markup, name))
+        if kept is None:
+            kept = (self.markup if markup else self.text).get_template(name)
+            self._kept[(markup, name)] = kept
+        return kept
 
     def render(
         self,
@@ -106,7 +119,7 @@ class Renderer:
             name = f"{template}.{channel}.j2"
             if channel == "push" and not self._exists(name):
                 name = f"{template}.sms.j2"
-            return Rendered(self.text.get_template(name).render(context).strip())
+            return Rendered(self._template(name).render(context).strip())
         except UndefinedError as error:
             raise Missing(str(error)) from None
         except TemplateError as error:
@@ -114,18 +127,20 @@ class Renderer:
             raise Missing(f"{where}: {type(error).__name__}: {error}") from None
 
     def _exists(self, name: str) -> bool:
+        if (False, name) in self._kept:
+            return True
         return any((folder / name).is_file() for folder in self.folders)
 
     def _email(self, template: str, context: dict[str, Any]) -> Rendered:
         name = f"{template}.email.j2"
-        plain = self.text.get_template(name)
+        plain = self._template(name)
         if "subject" not in plain.blocks or "text" not in plain.blocks:
             raise Missing(f"template {name} needs a subject block and a text block")
         subject = "".join(plain.blocks["subject"](plain.new_context(context))).strip()
         text = "".join(plain.blocks["text"](plain.new_context(context))).strip()
         html = None
         if "html" in plain.blocks:
-            marked = self.markup.get_template(name)
+            marked = self._template(name, markup=True)
             html = "".join(marked.blocks["html"](marked.new_context(context))).strip()
         return Rendered(text, " ".join(subject.split()), html)
 
