@@ -475,3 +475,27 @@ def test_a_refused_address_is_a_bounce_recorded_as_an_event(
         )
     assert row["state"] == "failed" and row["reason"].startswith("SMTP 550")
     assert names == ["Email Bounced"]
+
+
+def test_a_goal_reached_before_a_deferred_send_goes_cancels_it(
+    tmp_path: Path, smtp: SmtpReceiver
+) -> None:
+    """A marketing email deferred by quiet hours; the customer reaches the automation's goal
+    meanwhile (the runtime ends the instance, reason goal): the email is held, not sent."""
+    evening = dt.datetime(2026, 3, 4, 21, 30, tzinfo=dt.UTC)
+    clock = SimulatedClock(evening)
+    with _connect(tmp_path, smtp, quiet_hours=["21:00", "08:00"]) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "welcome", WELCOME, at=evening)
+        [key] = plan(p.store, "welcome", "hello", ["ada"], channel="email", at=evening)
+        delivery = Delivery(p.store, clock=clock)
+        assert delivery.run_once().deferred == 1
+        p.store.engine.execute(
+            "UPDATE automation_instances SET exited_at = ?, exit_reason = 'goal'",
+            [evening + dt.timedelta(hours=1)],
+        )
+        clock.set(dt.datetime(2026, 3, 5, 7, 0, tzinfo=dt.UTC))
+        assert delivery.run_once().held == 1
+        row = ledger(p.store)[key]
+    assert (row["state"], row["reason"]) == ("held", "the customer left the automation (goal)")
+    assert smtp.mailbox.messages() == []

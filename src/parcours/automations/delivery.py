@@ -85,6 +85,14 @@ class _Decision:
     reason: str | None = None
 
 
+def _cancelled_by(exit_reason: str | None) -> bool:
+    """Whether an instance's end cancels the sends it planned and had not sent yet: a goal
+    reached, an exit event, a segment left (automations.wakes) — not its natural end."""
+    if exit_reason is None:
+        return False
+    return exit_reason == "goal" or exit_reason.startswith(("exit: ", "left segment: "))
+
+
 def default_templates(store: Store) -> list[Path]:
     """The project's templates: `automations/templates/` beside the store."""
     return [Path(store.settings.store).resolve().parent / "automations" / "templates"]
@@ -141,7 +149,9 @@ class Delivery:
         engine = self.store.engine
         with engine.transaction():
             engine.execute(
-                f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT {SENDS_COLUMNS} "
+                f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT {SENDS_COLUMNS}, "
+                "(SELECT CASE WHEN i.exited_at >= s.planned_at THEN i.exit_reason END "
+                " FROM automation_instances i WHERE i.instance_id = s.instance_id) AS left_for "
                 "FROM automation_sends s "
                 "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ? "
                 "AND automation NOT IN (SELECT name FROM automations "
@@ -180,6 +190,10 @@ class Delivery:
         for row in rows:
             key, customer, channel = row["send_key"], row["customer_id"], row["channel"]
             send = self._send_step(row)
+            if _cancelled_by(row["left_for"]) and row["priority"] != "transactional":
+                reason = f"the customer left the automation ({row['left_for']})"
+                decisions.append(_Decision(key, "held", None, reason))
+                continue
             if send is None:
                 decisions.append(_Decision(key, "held", None, "the step is no longer a send"))
                 continue
