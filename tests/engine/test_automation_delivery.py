@@ -499,3 +499,27 @@ def test_a_goal_reached_before_a_deferred_send_goes_cancels_it(
         row = ledger(p.store)[key]
     assert (row["state"], row["reason"]) == ("held", "the customer left the automation (goal)")
     assert smtp.mailbox.messages() == []
+
+
+def test_a_template_cannot_reach_pythons_internals(tmp_path: Path, smtp: SmtpReceiver) -> None:
+    """Jinja2's sandbox refuses `__class__`: the send is held with the reason, nothing leaks."""
+    clock = SimulatedClock(WEDNESDAY)
+    probe = [
+        {
+            "id": "probe",
+            "send": {
+                "channel": "email",
+                "purpose": "marketing",
+                "subject": "Hi",
+                "body": "{{ traits.__class__.__mro__[-1].__subclasses__() }}",
+            },
+        }
+    ]
+    with _connect(tmp_path, smtp) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "probe", probe, at=WEDNESDAY)
+        [key] = plan(p.store, "probe", "probe", ["ada"], channel="email", at=WEDNESDAY)
+        Delivery(p.store, clock=clock).run_once()
+        row = ledger(p.store)[key]
+    assert row["state"] == "held" and "unsafe" in row["reason"]
+    assert smtp.mailbox.messages() == []

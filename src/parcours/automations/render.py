@@ -50,6 +50,8 @@ class _Strict(StrictUndefined):
 
     @property
     def _undefined_message(self) -> str:
+        if self._undefined_hint:  # the sandbox's refusals say what they refused
+            return str(self._undefined_hint)
         if isinstance(self._undefined_obj, Traits):
             return f"missing trait {self._undefined_name}"
         if isinstance(self._undefined_obj, EntryData):
