@@ -167,7 +167,7 @@ def test_following_the_unsubscribe_link_withdraws_consent_and_stops_the_next_mar
 
 NEW_YORKER = person(
     "ny",
-    traits={"email": "ny@example.com", "first_name": "Nia", "timezone": "America/New_York"},
+    traits={"email": "ny@example.com", "first_name": "Zoé", "timezone": "America/New_York"},
     consents=[("email", "marketing"), ("email", "service"), ("email", "transactional")],
 )
 PARISIAN = person(
@@ -308,6 +308,8 @@ def test_quiet_hours_are_honoured_in_each_recipients_time_zone(
         clock.set(dt.datetime(2026, 3, 5, 13, 0, tzinfo=dt.UTC))
         assert delivery.run_once().sent == 1
     assert len(smtp.mailbox.messages()) == 4
+    subjects = {m["Subject"] for m in smtp.mailbox.messages()}
+    assert {"m1 Zoé", "m2 Zoé", "m1 Ada", "t1 Ada"} == subjects, "non-ASCII names survive"
 
 
 def test_the_sms_gateway_gets_signed_batches_with_a_key_per_message(
