@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from automation_world import import_people, ledger, person, plan, publish
+from automation_world import customer_of, import_people, ledger, person, plan, publish
 from receivers import HttpReceiver, SmtpReceiver
 
 import parcours
@@ -525,3 +525,51 @@ def test_a_template_cannot_reach_pythons_internals(tmp_path: Path, smtp: SmtpRec
         row = ledger(p.store)[key]
     assert row["state"] == "held" and "unsafe" in row["reason"]
     assert smtp.mailbox.messages() == []
+
+
+def test_a_webhook_posts_the_instances_data_signed_with_its_key(
+    tmp_path: Path, smtp: SmtpReceiver, gateway: HttpReceiver
+) -> None:
+    clock = SimulatedClock(WEDNESDAY)
+    hook = [{"id": "crm", "send": {"channel": "webhook", "purpose": "service", "url": gateway.url}}]
+    with _connect(tmp_path, smtp, webhook_secret=gateway.gateway.secret) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "quote", hook, at=WEDNESDAY)
+        [key] = plan(
+            p.store,
+            "quote",
+            "crm",
+            ["ada"],
+            channel="webhook",
+            at=WEDNESDAY,
+            entry={"quote_id": "Q-17"},
+        )
+        assert Delivery(p.store, clock=clock).run_once().sent == 1
+        ada = customer_of(p.store, "ada")
+        names = p.sql("SELECT name FROM customer_events WHERE source = 'parcours'").column(0)
+    received = gateway.gateway.delivered[key]
+    assert gateway.gateway.bad_signatures == 0
+    assert (received["automation"], received["step"], received["customer_id"]) == (
+        "quote",
+        "crm",
+        ada,
+    )
+    assert received["data"]["entry"] == {"quote_id": "Q-17"}
+    assert names.to_pylist() == ["Webhook Sent"]
+
+
+def test_a_paused_automation_sends_nothing_until_it_resumes(
+    tmp_path: Path, smtp: SmtpReceiver
+) -> None:
+    clock = SimulatedClock(WEDNESDAY)
+    with _connect(tmp_path, smtp) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "welcome", WELCOME, at=WEDNESDAY)
+        [key] = plan(p.store, "welcome", "hello", ["ada"], channel="email", at=WEDNESDAY)
+        p.store.engine.execute("UPDATE automations SET status = 'paused'")
+        delivery = Delivery(p.store, clock=clock)
+        assert not delivery.has_due() and delivery.run_once().claimed == 0
+        assert ledger(p.store)[key]["state"] == "planned"
+        p.store.engine.execute("UPDATE automations SET status = 'live'")
+        assert delivery.run_once().sent == 1
+    assert len(smtp.mailbox.messages()) == 1

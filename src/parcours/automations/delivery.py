@@ -48,6 +48,14 @@ from parcours.store.store import Store
 BATCH = "_delivery_batch"
 ADDRESS = {"email": "email", "sms": "phone", "push": "device_token"}
 """The identifier type (or trait) each channel's address is."""
+DUE = (
+    "s.state IN ('planned', 'deferred') AND s.next_attempt_at <= ? "
+    "AND s.automation NOT IN (SELECT name FROM automations "
+    "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 "
+    "  AND (status <> 'live' OR retired_at IS NOT NULL))"
+)
+"""The sends due now (parameter: now) of automations whose current version is live: a
+paused automation's sends wait for it to resume."""
 SENDS_COLUMNS = (
     "send_key, instance_id, automation, version, step, customer_id, channel, purpose, "
     "priority, attempts, planned_at"
@@ -119,9 +127,7 @@ class Delivery:
         """Whether any send is due now (a read: the server's loop asks before it claims)."""
         return bool(
             self.store.engine.scalar(
-                "SELECT count(*) > 0 FROM automation_sends "
-                "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ?",
-                [self.clock.now()],
+                f"SELECT count(*) > 0 FROM automation_sends s WHERE {DUE}", [self.clock.now()]
             )
         )
 
@@ -136,11 +142,7 @@ class Delivery:
                 f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT {SENDS_COLUMNS}, "
                 "(SELECT CASE WHEN i.exited_at >= s.planned_at THEN i.exit_reason END "
                 " FROM automation_instances i WHERE i.instance_id = s.instance_id) AS left_for "
-                "FROM automation_sends s "
-                "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ? "
-                "AND automation NOT IN (SELECT name FROM automations "
-                "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 "
-                "  AND (status <> 'live' OR retired_at IS NOT NULL)) "
+                f"FROM automation_sends s WHERE {DUE} "
                 "ORDER BY CASE priority WHEN 'transactional' THEN 0 WHEN 'service' THEN 1 "
                 "ELSE 2 END, next_attempt_at, send_key LIMIT ?",
                 [now, limit],
@@ -200,7 +202,7 @@ class Delivery:
                 decisions.append(Decision(key, "deferred", verdict.until, verdict.reason))
                 continue
             try:
-                message = self._message(row, send, address, profile, entries.get(customer, {}))
+                message = self._message(row, send, address, profile, entries.get(key, {}))
             except Missing as missing:
                 budgets[customer].spent.pop()  # not sent: it spends nothing
                 decisions.append(Decision(key, "held", None, str(missing)))
