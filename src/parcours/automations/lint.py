@@ -123,21 +123,22 @@ def _loops(definition: AutomationDefinition) -> Iterator[Finding]:
         for target in targets:
             backwards.setdefault(target, set()).add(source)
     can_end = _reached({k: sorted(v) for k, v in backwards.items()}, END)
-    trapped = [s.id for s in definition.steps if s.id in reached and s.id not in can_end]
-    if trapped:
-        first = definition.steps[index[trapped[0]]]
-        waits_for = [s for s in trapped if definition.step(s).wait_for is not None]
+    trapped = {s.id for s in definition.steps if s.id in reached and s.id not in can_end}
+    for cycle in _cycles(graph, reached):
+        if not set(cycle) <= trapped:
+            continue
+        waits_for = [s for s in cycle if definition.step(s).wait_for is not None]
         what = (
-            f"both outcomes of wait_for {waits_for[0]!r} lead back into "
+            f"both outcomes of wait_for {waits_for[0]!r} lead back into the loop "
             if waits_for
-            else "the steps "
+            else "the loop "
         )
         yield Finding(
             "no_way_out",
             "error",
-            definition.place(f"steps[{index[first.id]}]"),
-            f"{what}{', '.join(repr(s) for s in trapped)}, from which no path reaches an exit "
-            "step or the end: an instance there would never leave",
+            definition.place(f"steps[{index[cycle[0]]}]"),
+            f"{what}{' → '.join([*cycle, cycle[0]])}, from which no path reaches an exit step "
+            "or the end: an instance there would never leave",
             "give the loop a way out: a split branch or a wait_for outcome to an exit step "
             "(or to a step after the loop)",
         )
