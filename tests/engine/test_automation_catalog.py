@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from automation_log import import_log
+from automation_catalog_log import import_log
 
 import parcours
 from parcours.automations.catalog import AutomationConflict

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from parcours.automations.routes import router as automations_router
 from parcours.collect.live.routes import Live, SourceKeys
 from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(journeys_router)
     app.include_router(segments_router)
+    app.include_router(automations_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.post(SNAPSHOT_ROUTE, include_in_schema=False)
