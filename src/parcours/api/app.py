@@ -87,11 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], max_age=86400
     )
+    # Before the tracking API, whose POST /v1/{type} would otherwise take POST /v1/automations
+    # (a publish) for a message type it does not know.
+    app.include_router(automations_router)
     app.include_router(live_router)
     app.include_router(customers_router)
     app.include_router(journeys_router)
     app.include_router(segments_router)
-    app.include_router(automations_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.post(SNAPSHOT_ROUTE, include_in_schema=False)
