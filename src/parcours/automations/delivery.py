@@ -123,6 +123,16 @@ class Delivery:
 
     # --- claim: store work ----------------------------------------------------------------
 
+    def has_due(self) -> bool:
+        """Whether any send is due now (a read: the server's loop asks before it claims)."""
+        return bool(
+            self.store.engine.scalar(
+                "SELECT count(*) > 0 FROM automation_sends "
+                "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ?",
+                [self.clock.now()],
+            )
+        )
+
     def claim(self, limit: int | None = None) -> list[Outgoing]:
         """Check and render up to `limit` due sends (settings `send_batch`); hold or defer
         what cannot go, set the rest `sending` and return them."""

@@ -100,7 +100,7 @@ class Renderer:
             if template is None:
                 text = self.text.from_string(body or "").render(context)
                 title = self.text.from_string(subject).render(context) if subject else None
-                return Rendered(text.strip(), title.strip() if title else None)
+                return Rendered(text.strip(), " ".join(title.split()) if title else None)
             if channel == "email":
                 return self._email(template, context)
             name = f"{template}.{channel}.j2"
