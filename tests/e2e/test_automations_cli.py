@@ -183,3 +183,25 @@ def test_an_entry_followed_through_instances_history_sends_tasks_and_a_run(
     # provider, so it is no longer planned.
     assert done["delivery"]["sent"] == 0
     assert _json(store, "sends", "--state", "planned") == []
+
+
+def test_a_dry_run_of_the_welcome_says_who_would_go_where(tmp_path: Path) -> None:
+    """u1 signed up 30 days ago and ordered 10 days later (tests/automation_catalog_log.py):
+    replaying 60 days, the welcome's wait for a first order (7 days) times out, the nudge is
+    planned, the instance ends at `done`, and the order converts it (goal: within 30 days).
+    Nothing is written."""
+    store, _ = _store(tmp_path)
+    template = Path(parcours.__file__).parent / "automations" / "templates" / "welcome.yaml"
+    from_file = _json(store, "dry-run", str(template), "--days", "60")
+    _json(store, "publish", "--template", "welcome")
+    by_name = _json(store, "dry-run", "welcome", "--days", "60")
+    for seen in (from_file, by_name):
+        assert (seen["entered"], seen["converted"], seen["running"]) == (1, 1, 0)
+        assert seen["steps"]["first-order"] == {"timed_out": 1}
+        assert seen["steps"]["nudge"] == {"planned": 1}
+        assert seen["exits"] == {"welcomed": 1}
+    assert _json(store, "instances", "welcome") == []
+    assert "closest: 'welcome'" in _refused(store, "dry-run", "welcom")
+    assert "--start 'soon' is not a date" in _refused(
+        store, "dry-run", "welcome", "--start", "soon"
+    )

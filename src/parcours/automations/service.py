@@ -12,20 +12,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from parcours.automations import catalog
 from parcours.automations.catalog import AutomationInfo, Definition, Linted, Published
-from parcours.automations.checks import closest_names
+from parcours.automations.checks import check, closest_names
 from parcours.automations.clock import Clock, SystemClock
-from parcours.automations.definition import AutomationError
+from parcours.automations.definition import AutomationDefinition, AutomationError
 from parcours.errors import NotFoundError
 from parcours.identity.customers import customer_of
 from parcours.sql import lit
 from parcours.store.component import Component, service
 from parcours.store.store import Store
+
+if TYPE_CHECKING:
+    from parcours.automations.dryrun import DryRun
 
 TEMPLATES = Path(__file__).parent / "templates"
 """The shipped automations, one YAML file each (their messages in templates/messages/)."""
@@ -231,12 +234,36 @@ def run(store: Store, *, clock: Clock | None = None) -> Run:
     return Run(_as_dict(ticked), _as_dict(delivered))
 
 
-def dry_run(store: Store, name: str, *, days: int = 30, start: dt.datetime | None = None) -> Any:
-    """Replay an automation (published, or a definition) over the real profiles and `days` of
-    simulated time from `start`, in a copy: who would go where. Nothing is written or sent."""
-    from parcours.automations import dryrun
+def dry_run(
+    store: Store,
+    automation: Definition,
+    *,
+    days: float = 30,
+    start: dt.datetime | None = None,
+) -> DryRun:
+    """Replay `days` of the store's events from `start` (default: the last `days` days) against
+    an automation — a published one by name, or a definition not yet published (checked
+    against the store first) — in simulated time, on a session of its own: who would enter and
+    where each would go. Nothing is written, nothing sent."""
+    from parcours.automations.dryrun import dry_run as replay
 
-    return dryrun.dry_run(store, name, days=days, start=start)
+    if not 0 < days <= 3650:
+        raise AutomationError(f"days {days} is out of range", "give 1 to 3650 days")
+    if (
+        isinstance(automation, str)
+        and "\n" not in automation
+        and not automation.endswith((".yaml", ".yml"))
+    ):
+        catalog.current(store, automation)  # a misspelt name: the closest ones
+        given: AutomationDefinition | str = automation
+    else:
+        given = catalog.definition_of(automation)
+        check(store, given)
+    if start is None:
+        start = SystemClock().now() - dt.timedelta(days=days)
+    elif start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    return replay(store, given, start=start, days=days)
 
 
 def _as_dict(report: Any) -> dict[str, Any]:

@@ -363,20 +363,46 @@ def run_command(store: StoreOption = None, fmt: FormatOption = OutputFormat.tabl
 
 @automations_app.command("dry-run")
 def dry_run_command(
-    name: NameArgument,
-    days: Annotated[int, typer.Option(help="Days of simulated time.", min=1, max=3650)] = 30,
+    automation: Annotated[
+        str, typer.Argument(help="A published automation's name, or a definition file (YAML).")
+    ],
+    days: Annotated[int, typer.Option(help="Days of events to replay.", min=1, max=3650)] = 30,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Replay from this date (YYYY-MM-DD, UTC); default: DAYS days ago."),
+    ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Replay an automation over the real profiles and simulated days, in a copy: who would go
-    where. Nothing is written, nothing sent."""
+    """Replay the store's events against an automation in simulated time, on a session of its
+    own: who would enter and where each would go. Nothing is written, nothing sent."""
+    import datetime as dt
+
+    from parcours.automations.definition import AutomationError
+
+    try:
+        begin = dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC) if start else None
+    except ValueError:
+        raise AutomationError(
+            f"--start {start!r} is not a date", "write it YYYY-MM-DD, e.g. 2026-03-01"
+        ) from None
+    given: str | Path = Path(automation) if automation.endswith((".yaml", ".yml")) else automation
     with connect(store, read_only=True) as p:
-        seen = p.automations.dry_run(name, days=days)
-    done = seen.to_dict() if hasattr(seen, "to_dict") else dict(seen)
+        seen = p.automations.dry_run(given, days=days, start=begin).to_dict()
     if fmt is OutputFormat.json:
-        print_json(done)
+        print_json(seen)
         return
-    print_record(_flat(done), fmt, title=f"Dry run of {name} over {days} days")
+    console.print(
+        f"Dry run of [bold]{seen['automation']}[/bold] from {seen['start']:%Y-%m-%d %H:%M} to "
+        f"{seen['end']:%Y-%m-%d %H:%M} UTC: [bold]{seen['entered']:,}[/bold] entered "
+        f"({seen['held_out']:,} held out), {seen['converted']:,} converted, "
+        f"{seen['running']:,} still running",
+        highlight=False,
+    )
+    steps = [{"step": step, **outcomes} for step, outcomes in seen["steps"].items()]
+    print_rows(steps, fmt, title="Outcomes per step")
+    exits = [{"reason": reason, "instances": n} for reason, n in seen["exits"].items()]
+    print_rows(exits, fmt, title="How instances ended")
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
