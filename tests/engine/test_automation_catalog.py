@@ -412,3 +412,17 @@ def test_only_an_automation_triggered_by_http_takes_entries(automations: Automat
     with pytest.raises(AutomationError, match="starts on its event trigger, not by HTTP"):
         automations.enter("hello", identifier="email", value="ada@example.com")
     assert automations.instances("hello") == []
+
+
+def test_every_message_template_a_shipped_automation_names_is_shipped() -> None:
+    """A send naming `template: X` on a channel reads X.<channel>.j2 (SMS and push fall back
+    to their own file only; docs in templates/messages/README.md)."""
+    messages = TEMPLATES / "messages"
+    named = []
+    for path in sorted(TEMPLATES.glob("*.yaml")):
+        for step in parse_automation_yaml(path.read_text()).steps:
+            if step.send is not None and step.send.template is not None:
+                named.append((path.stem, step.send.template, step.send.channel))
+    assert len(named) == 9  # welcome, 2 inactivity, 2 onboarding, renewal, quote, repeat, survey
+    missing = [n for n in named if not (messages / f"{n[1]}.{n[2]}.j2").is_file()]
+    assert missing == []
