@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from parcours.automations.loop import AutomationLoop
+from parcours.automations.routes import router as automations_router
 from parcours.automations.tracking_routes import router as tracking_router
 from parcours.collect.live.routes import Live, SourceKeys
 from parcours.collect.live.routes import router as live_router
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], max_age=86400
     )
+    # Before the tracking API, whose POST /v1/{type} would otherwise take POST /v1/automations
+    # (a publish) for a message type it does not know.
+    app.include_router(automations_router)
     app.include_router(live_router)
     app.include_router(customers_router)
     app.include_router(journeys_router)

@@ -83,7 +83,7 @@ def date_due_sql(trigger: DateTrigger, value: str, zone: str) -> str:
     of text) plus the offset, at `at` local time in `zone` (a column)."""
     offset = int(duration_seconds(trigger.offset, signed=True))
     local = (
-        f"(TRY_CAST(left({value}, 10) AS DATE) + INTERVAL ({offset}) SECOND "
-        f"+ TIME '{trigger.at}:00')::TIMESTAMP"
+        f"(TRY_CAST(left({value}, 10) AS DATE) + TIME '{trigger.at}:00' "
+        f"+ INTERVAL ({offset}) SECOND)::TIMESTAMP"
     )
     return f"timezone({zone}, {local})"

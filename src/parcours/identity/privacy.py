@@ -1,8 +1,11 @@
-"""The person's rights: access (everything held about them) and erasure (everywhere).
+"""The person's rights: access (everything held about them), erasure (everywhere) and
+anonymisation (an automation's inactivity rule: behaviour kept, the person gone).
 
-Both start from any identifier and act on the whole resolved customer: every identifier,
-every event carrying one, quarantined records that mention one, the identity graph's rows
-(map, links, matches, overrides). Erasure leaves one row in `privacy_log` that holds no
+Access and erasure start from any identifier (erasure also from a customer id) and act on
+the whole resolved customer: every identifier, every event carrying one, quarantined records
+that mention one, the identity graph's rows (map, links, matches, overrides), and the rows
+later stations keep by customer id (segments, scores, automations: `store.customer_tables`,
+so that identity imports none of them). Each leaves one row in `privacy_log` that holds no
 personal data — an id to give the person, counts per table, the operator's reason — so the
 store can prove it was done without keeping what was erased.
 
@@ -124,6 +127,7 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
                 "OR list_contains(?, right_value) OR customer_before = ?",
                 [values, values, customer],
             ),
+            **_clear_later_stations(store, customer, None),
         }
         entry = _log(store, "erasure", counts, reason, request_id)
     # A server's snapshot for read commands still holds the person: made again when asked.
@@ -156,24 +160,16 @@ def _log(
 
 
 def erase_customer(store: Store, customer_id: str, *, reason: str) -> dict[str, Any]:
-    """Erase a customer known by id (an automation's delete step): as `erase` does from an
-    identifier, and also the rows later stations keep about them (segments, scores,
-    automations: `store.customer_tables`). Returns the log entry (no personal data)."""
+    """Erase a customer known by id (an automation's delete step), as `erase` does from one
+    of their identifiers. Returns the log entry (no personal data)."""
     identifier = store.engine.query(
         "SELECT type, value FROM identity_map WHERE customer_id = ? ORDER BY type, value LIMIT 1",
         [customer_id],
     ).to_pylist()
-    with store.engine.transaction():
-        later = _clear_later_stations(store, customer_id, None)
-        if not identifier:  # already gone from identity: clear what remains elsewhere
-            return _log(store, "erasure", later, reason)
-        entry = erase(store, identifier[0]["type"], identifier[0]["value"], reason=reason)
-        counts = {**entry["counts"], **later}
-        store.engine.execute(
-            "UPDATE privacy_log SET counts = ? WHERE request_id = ?",
-            [json.dumps(counts), entry["request_id"]],
-        )
-    return {**entry, "counts": counts}
+    if identifier:
+        return erase(store, identifier[0]["type"], identifier[0]["value"], reason=reason)
+    with store.engine.transaction():  # gone from identity already: what remains elsewhere
+        return _log(store, "erasure", _clear_later_stations(store, customer_id, None), reason)
 
 
 def anonymise_customer(store: Store, customer_id: str, *, reason: str) -> dict[str, Any]:
