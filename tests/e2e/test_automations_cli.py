@@ -179,10 +179,12 @@ def test_an_entry_followed_through_instances_history_sends_tasks_and_a_run(
     ]
     done = _json(store, "run")
     assert set(done) == {"tick", "delivery"}
-    # No SMTP server is configured: the round takes the planned email and cannot hand it to a
-    # provider, so it is no longer planned.
+    # No SMTP server listens: the round hands the email to no provider; it is planned again
+    # for after a backoff, with its attempt counted and the reason (a provider that is down
+    # delays a send, it never loses it).
     assert done["delivery"]["sent"] == 0
-    assert _json(store, "sends", "--state", "planned") == []
+    [retried] = _json(store, "sends", "--state", "planned")
+    assert retried["attempts"] == 1 and retried["reason"], retried
 
 
 def test_a_dry_run_of_the_welcome_says_who_would_go_where(tmp_path: Path) -> None:
