@@ -215,3 +215,25 @@ def test_events_before_the_first_publish_start_no_one(p: parcours.Parcours, tmp_
     )
     Runtime(p.store, clock=SimulatedClock(T0)).tick()
     assert set(instances(p, "welcome")) == {"new"}
+
+
+def test_an_event_stored_before_its_resolve_is_read_once_resolved(tmp_path: Path) -> None:
+    """Stored without a resolve (resolve on arrival off), a sign-up has no customer yet: a
+    tick enters no one and its cursor stops before the event; once a resolve places it, the
+    next tick enters its customer — the event is not skipped."""
+    with parcours.connect(tmp_path / "store.duckdb", identity={"resolve_on_arrival": False}) as p:
+        publish(
+            p,
+            {
+                "name": "welcome",
+                "trigger": {"event": {"name": "Signed Up"}},
+                "steps": [{"id": "hello", "send": SEND}],
+            },
+        )
+        send_messages(p, tmp_path, [message("late", T0, "Signed Up")])
+        runtime = Runtime(p.store, clock=SimulatedClock(T0))
+        runtime.tick()
+        assert instances(p, "welcome") == {}
+        p.identity.resolve()
+        runtime.tick()
+        assert set(instances(p, "welcome")) == {"late"}

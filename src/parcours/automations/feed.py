@@ -4,8 +4,9 @@ Events are resolved on arrival (an import and the live loader resolve before the
 new events), so each new event's customer is in `customer_events`, found by its 63-bit
 event key (then confirmed by source and event id); the events parcours writes itself
 (segment entries, messages) are placed there as they are written. An event no resolve has
-placed yet has no customer and is not read: with `identity.resolve_on_arrival` off, run a
-resolve before a tick.
+placed yet has no customer and is not read yet: the cursor stops before it (for up to
+`HOLD_BACK_S`), so that it is read once its resolve has run; with
+`identity.resolve_on_arrival` off, run a resolve before a tick.
 
 The cursor (`automation_cursors` row `events`) is the latest `received_at` read; the next
 read takes what was received after it. The store has one writer, and a tick runs through it,
@@ -24,6 +25,8 @@ from parcours.engine import Engine
 
 FEED = "_auto_feed"
 CURSOR = "events"
+HOLD_BACK_S = 300
+"""How long the cursor waits for a stored event's resolve before reading past it."""
 COLUMNS = "customer_id, source, event_id, type, name, channel, occurred_at, received_at, properties"
 
 
@@ -57,6 +60,17 @@ def load_feed(engine: Engine, start: dt.datetime) -> tuple[int, dt.datetime | No
             WHERE c.event_key IN (SELECT event_key FROM _auto_new)"""
     )
     latest = engine.scalar("SELECT max(received_at) FROM _auto_new")
+    # An event stored but not resolved yet (a load whose resolve has not run) has no customer
+    # to read it with: the cursor stops before it, to read it once placed. Not for ever: one
+    # left unresolved for HOLD_BACK is passed (a store that does not resolve on arrival).
+    unplaced = engine.scalar(
+        f"SELECT min(received_at) FROM _auto_new n WHERE received_at > "
+        f"(SELECT max(received_at) FROM _auto_new) - INTERVAL {HOLD_BACK_S} SECOND "
+        f"AND NOT EXISTS (SELECT 1 FROM {FEED} f "
+        "WHERE f.source = n.source AND f.event_id = n.event_id)"
+    )
+    if unplaced is not None:
+        latest = max(unplaced - dt.timedelta(microseconds=1), since)
     engine.execute("DROP TABLE _auto_new")
     count = int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0)
     return count, latest.astimezone(dt.UTC) if latest is not None else since
