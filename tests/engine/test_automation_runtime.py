@@ -166,8 +166,8 @@ def test_the_holdout_is_stable_per_customer_and_is_sent_nothing(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
     """200 customers request two quotes each (every_time on quote_id), holdout 30%: each
-    customer is in the same arm at both entries; the held out have no send rows and a
-    held_out step each; the treated one planned send per entry. The share held out is a
+    customer is in the same arm at both entries; the held out have no send rows, no task and
+    held_out steps; the treated one planned send and a task per entry. The share held out is a
     draw: between 20% and 40% of 200 (a binomial's 4 standard deviations around 30%)."""
     publish(
         p,
@@ -177,7 +177,11 @@ def test_the_holdout_is_stable_per_customer_and_is_sent_nothing(
             "entry": {"re_entry": "every_time", "key": "quote_id"},
             "holdout": 30,
             "steps": [
-                {"id": "thanks", "send": {"channel": "sms", "purpose": "service", "body": "Thanks"}}
+                {
+                    "id": "thanks",
+                    "send": {"channel": "sms", "purpose": "service", "body": "Thanks"},
+                },
+                {"id": "call", "task": {"title": "Call about the quote", "priority": "high"}},
             ],
         },
     )
@@ -207,6 +211,9 @@ def test_the_holdout_is_stable_per_customer_and_is_sent_nothing(
     )
     assert set(held_steps) == held
     assert engine.scalar("SELECT priority FROM automation_sends LIMIT 1") == "service"
+    # No agent calls the held out either: a task is treatment too.
+    tasked = set(engine.query("SELECT customer_id FROM automation_tasks").column(0).to_pylist())
+    assert tasked.isdisjoint(held) and len(tasked) == 200 - len(held)
 
 
 def test_a_split_takes_the_first_branch_that_holds(p: parcours.Parcours, tmp_path: Path) -> None:

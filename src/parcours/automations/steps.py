@@ -127,9 +127,14 @@ def run_step(context: Context, version: Version, step: Step, after: str) -> bool
     elif action == "set_trait" or action == "tag":
         _own_event(context, version, step)
         engine.execute(_moves("set", lit(action), onward(after)))
-    elif action == "task":
+    elif action == "task":  # an agent's call is treatment too: none for the held out
         _task(context, version, step)
-        engine.execute(_moves("task", "NULL", onward(after)))
+        engine.execute(
+            move_rows(
+                f"SELECT g.*, CASE WHEN arm = 'holdout' THEN 'held_out' ELSE 'task' END "
+                f"AS outcome, NULL AS detail, {onward(after)} FROM {GROUP} g"
+            )
+        )
     elif action in ("anonymise", "delete"):
         outcome = privacy_steps.run(context.store, step, GROUP, acts=context.acts)
         # Their rows as the privacy service left them: re-keyed (anonymised) or gone (deleted).
@@ -283,7 +288,7 @@ def _own_event(context: Context, version: Version, step: Step) -> None:
 
 
 def _task(context: Context, version: Version, step: Step) -> None:
-    """A task per instance for the agents' queue (title rendered later, by delivery)."""
+    """A task per treated instance for the agents' queue (its title as written)."""
     task = step.task
     assert task is not None
     at = context.moment
@@ -296,5 +301,5 @@ def _task(context: Context, version: Version, step: Step) -> None:
                    {lit(task.priority)} AS priority, {queue} AS queue,
                    {at} + INTERVAL ({due}) SECOND AS due_at, {at} AS created_at,
                    'open' AS state
-            FROM {GROUP}"""
+            FROM {GROUP} WHERE arm <> 'holdout'"""
     )
