@@ -59,6 +59,9 @@ SECRET = "bench-gateway-secret"
 NOON = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 """The simulated instant the entry part runs at: outside quiet hours in every zone it uses."""
 DUE = 10_000
+SEND_BATCH = 5_000
+"""Sends claimed per delivery round (the setting `send_batch`): fewer rounds, each statement
+over more rows."""
 
 RECEIVER = """
 import json, sys, time
@@ -153,7 +156,11 @@ def entry_and_send(workdir: Path, customers: int) -> dict[str, Any]:
     lines = people_file(workdir / "people.jsonl", customers)
     figures["write_file_s"] = time.perf_counter() - started
     with Receiver() as receiver:
-        settings = {"quiet_hours": None, "sms": {"url": receiver.url, "secret": SECRET}}
+        settings = {
+            "quiet_hours": None,
+            "send_batch": SEND_BATCH,
+            "sms": {"url": receiver.url, "secret": SECRET},
+        }
         with parcours.connect(store, automations=settings) as p:
             started = time.perf_counter()
             p.import_file(lines, source="bench", mapping="tracking")
