@@ -225,7 +225,9 @@ def event_to_entry(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
     for stale in workdir.glob("latency.duckdb*"):
         stale.unlink()
     load = [os.getloadavg()]
-    added = collect.parcours_cli("sources", "add", "bench", "-f", "json", store=store)
+    added = collect.parcours_cli(
+        "sources", "add", "bench", "--channel", "app", "-f", "json", store=store
+    )
     key = json.loads(added)[0]["write_key"]
     with parcours.connect(store) as p:  # published before its event first arrives
         p.automations.publish(
