@@ -12,6 +12,7 @@ import pytest
 
 import parcours
 from parcours.automations.events import EMAIL_CLICKED, EMAIL_DELIVERED, EMAIL_OPENED
+from parcours.automations.report import automation_sections
 from parcours.automations.uplift import newcombe_interval, uplift, wilson_interval
 from parcours.errors import NotFoundError
 
@@ -232,3 +233,43 @@ def test_no_holdout_means_no_difference(p: parcours.Parcours) -> None:
 def test_an_unknown_automation_is_named_with_those_published(welcome: parcours.Parcours) -> None:
     with pytest.raises(NotFoundError, match=r"'welcom'.*other, welcome"):
         uplift(welcome.store, "welcom")
+
+
+def test_the_report_says_the_uplift_in_a_marketers_words(p: parcours.Parcours) -> None:
+    """Newcombe's case (a) again: 48/80 held out is 60.0 %, 56/70 treated 80.0 %, and the
+    published interval 0.0524 to 0.3339 is +5.2 to +33.4 points."""
+    publish(p, WELCOME)
+    for base, arm, converted, entries in [(1, "treated", 56, 70), (1000, "holdout", 48, 80)]:
+        for n in range(entries):
+            instance(p, base + n, arm, converted=T0 + DAY if n < converted else None)
+    built = automation_sections(p.store)
+    assert [s.key for s in built.sections] == ["automation-welcome"]
+    expected = (
+        "The welcome automation lifted Order Completed within 30 days from 60.0 % to 80.0 % "
+        "(+20.0 points, 95 % CI +5.2 to +33.4; 56 of 70 treated, 48 of 80 held out)."
+    )
+    assert built.findings == [expected]
+    assert built.sections[0].sentence.startswith(expected)
+
+
+def test_the_report_sections_show_each_step_and_how_instances_ended(
+    welcome: parcours.Parcours,
+) -> None:
+    built = automation_sections(welcome.store)
+    assert [s.key for s in built.sections] == ["automation-other", "automation-welcome"]
+    section = built.sections[1]
+    # Held out 1 of 2 (50.0 %), treated 1 of 4 (25.0 %): the interval spans zero.
+    assert "from 50.0 % (held out) to 25.0 % (treated)" in section.sentence
+    assert "the interval includes zero" in section.sentence
+    assert "hello: 3 sent, 3 delivered, 2 opened, 1 clicked, 1 held" in section.sentence
+    assert "5 ended: 3 finished, 2 goal." in section.sentence
+    funnel = section.figures[0]
+    assert [t.name for t in funnel.data] == ["hello", "nudge"]
+    assert list(funnel.data[0].x) == [6, 3, 3, 2, 1, 2]  # entered ... converted, by hand above
+    rows = {r[0]: r for r in section.table.cells()} if section.table else {}
+    assert rows["pause"][-1] == "2 goal" and rows["done"][-1] == "3 finished"
+
+
+def test_no_section_when_no_automation_ran(p: parcours.Parcours) -> None:
+    publish(p, WELCOME)
+    assert automation_sections(p.store).sections == []

@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"identity"},
     {"journeys"},
     {"segments"},
+    {"automations"},
     # The front ends: they import the capabilities, never the reverse. `parcours` is the root
     # package (the public API), which imports the façade.
     {"parcours", "client", "cli", "api", "demo", "__main__"},

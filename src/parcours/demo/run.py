@@ -103,13 +103,15 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
 
 def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
     """The journey report of the world, beside its exports; its headline findings."""
+    from parcours.automations.report import automation_sections
     from parcours.journeys.report import build_report, write_report
 
     with connect(store, read_only=True) as p:
         built = build_report(p.store)
         standing = p.scores.report_sections()
-    built.sections += standing.sections
-    built.findings += standing.findings
+        automated = automation_sections(p.store)
+    built.sections += standing.sections + automated.sections
+    built.findings += standing.findings + automated.findings
     path = write_report(built, out_dir / "report.html")
     return str(path), built.findings
 
