@@ -20,6 +20,7 @@ from parcours.store.store import Store
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from parcours.automations.service import Automations
     from parcours.collect.importer import Progress
     from parcours.collect.ledger import ImportSummary
     from parcours.collect.service import Quarantine, Sources
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 class Parcours:
     """One store and everything that can be done with it: a component per capability
     (`p.quarantine`, `p.sources`, `p.identity`, `p.customers`, `p.journeys`,
-    `p.scores`, `p.segments`), each method the
+    `p.scores`, `p.segments`, `p.automations`), each method the
     capability's own service with its own signature and docstring."""
 
     def __init__(self, store: Store) -> None:
@@ -82,6 +83,12 @@ class Parcours:
         from parcours.segments.service import Segments
 
         return Segments(self.store)
+
+    @cached_property
+    def automations(self) -> Automations:
+        from parcours.automations.service import Automations
+
+        return Automations(self.store)
 
     @property
     def settings(self) -> Settings:

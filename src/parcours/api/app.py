@@ -19,6 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from parcours.automations.loop import AutomationLoop
+from parcours.automations.routes import router as automations_router
+from parcours.automations.tracking_routes import router as tracking_router
 from parcours.collect.live.routes import Live, SourceKeys
 from parcours.collect.live.routes import router as live_router
 from parcours.collect.live.writer import GroupCommitWriter, Overloaded
@@ -66,10 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reader = Store(store.engine.fork(), settings)
         served = mark_served(settings.store, f"http://{settings.host}:{settings.port}")
         app.state.snapshots = Snapshots(settings.store, served.token)
+        automations = AutomationLoop(writer)
+        automations.start()
+        app.state.automations = automations
         _spare_the_collector()
         try:
             yield
         finally:
+            await automations.stop()
             unmark_served(settings.store)
             writer.stop()
             app.state.reader.close()
@@ -86,10 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], max_age=86400
     )
+    # Before the tracking API, whose POST /v1/{type} would otherwise take POST /v1/automations
+    # (a publish) for a message type it does not know.
+    app.include_router(automations_router)
     app.include_router(live_router)
     app.include_router(customers_router)
     app.include_router(journeys_router)
     app.include_router(segments_router)
+    app.include_router(tracking_router)
     app.add_exception_handler(ParcoursError, _error)  # type: ignore[arg-type]
 
     @app.post(SNAPSHOT_ROUTE, include_in_schema=False)

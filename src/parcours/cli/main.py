@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.markup import escape
 
+from parcours.cli.automations import automations_app
 from parcours.cli.identity import customers_app, identity_app
 from parcours.cli.journeys import journeys_app
 from parcours.cli.output import (
@@ -58,6 +59,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(scores_app, name="scores")
 app.add_typer(segments_app, name="segments")
+app.add_typer(automations_app, name="automations")
 
 
 def _open(store: Path | None, *, read_only: bool = False) -> "Parcours":

@@ -1,8 +1,11 @@
-"""The person's rights: access (everything held about them) and erasure (everywhere).
+"""The person's rights: access (everything held about them), erasure (everywhere) and
+anonymisation (an automation's inactivity rule: behaviour kept, the person gone).
 
-Both start from any identifier and act on the whole resolved customer: every identifier,
-every event carrying one, quarantined records that mention one, the identity graph's rows
-(map, links, matches, overrides). Erasure leaves one row in `privacy_log` that holds no
+Access and erasure start from any identifier (erasure also from a customer id) and act on
+the whole resolved customer: every identifier, every event carrying one, quarantined records
+that mention one, the identity graph's rows (map, links, matches, overrides), and the rows
+later stations keep by customer id (segments, scores, automations: `store.customer_tables`,
+so that identity imports none of them). Each leaves one row in `privacy_log` that holds no
 personal data — an id to give the person, counts per table, the operator's reason — so the
 store can prove it was done without keeping what was erased.
 
@@ -14,6 +17,7 @@ import, quarantined as `erased`, rather than bringing the person back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -23,6 +27,7 @@ from parcours.identity.customers import customer_of, show_customer
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
 from parcours.store import suppression
+from parcours.store.customer_tables import CUSTOMER_KEYED_TABLES
 from parcours.store.served import drop_snapshot
 from parcours.store.store import Store
 
@@ -122,6 +127,7 @@ def erase(store: Store, kind: str, value: str, *, reason: str) -> dict[str, Any]
                 "OR list_contains(?, right_value) OR customer_before = ?",
                 [values, values, customer],
             ),
+            **_clear_later_stations(store, customer, None),
         }
         entry = _log(store, "erasure", counts, reason, request_id)
     # A server's snapshot for read commands still holds the person: made again when asked.
@@ -151,3 +157,88 @@ def _log(
         [entry["request_id"], kind, json.dumps(counts), reason],
     )
     return entry
+
+
+def erase_customer(store: Store, customer_id: str, *, reason: str) -> dict[str, Any]:
+    """Erase a customer known by id (an automation's delete step), as `erase` does from one
+    of their identifiers. Returns the log entry (no personal data)."""
+    identifier = store.engine.query(
+        "SELECT type, value FROM identity_map WHERE customer_id = ? ORDER BY type, value LIMIT 1",
+        [customer_id],
+    ).to_pylist()
+    if identifier:
+        return erase(store, identifier[0]["type"], identifier[0]["value"], reason=reason)
+    with store.engine.transaction():  # gone from identity already: what remains elsewhere
+        return _log(store, "erasure", _clear_later_stations(store, customer_id, None), reason)
+
+
+def anonymise_customer(store: Store, customer_id: str, *, reason: str) -> dict[str, Any]:
+    """Anonymise a customer (an inactivity rule's last step): their identifiers and the
+    traits their identify events carried are deleted, free text is dropped, and their
+    behaviour (what happened when, on which channel, amounts) is kept under a new random
+    anonymous id no identifier links to, so that journeys and counts still hold. Their rows in
+    later stations move to the new customer id. Logged (kind `anonymisation`) without personal
+    data; returns the log entry, whose counts name the new id nowhere."""
+    engine, request_id = store.engine, _request_id()
+    anonymous = f"anon-{uuid.uuid4().hex}"
+    new_id = f"c_{hashlib.md5(f'anonymous_id:{anonymous}'.encode()).hexdigest()[:16]}"
+    with engine.transaction():
+        engine.execute_script(
+            f"CREATE OR REPLACE TEMP TABLE _anon_events AS {_events_sql(store, customer_id)}"
+        )
+        within = "(source, event_id) IN (SELECT source, event_id FROM _anon_events)"
+        counts = {
+            "traits": engine.write(f"DELETE FROM events WHERE type = 'identify' AND {within}"),
+            "events": engine.write(
+                "UPDATE events SET user_id = NULL, anonymous_id = ?, identifiers = NULL, "
+                f"text = NULL, context = NULL, raw = NULL WHERE {within}",
+                [anonymous],
+            ),
+        }
+        engine.execute(
+            "DELETE FROM customer_events WHERE customer_id = ? AND type = 'identify'",
+            [customer_id],
+        )
+        engine.execute(
+            "UPDATE customer_events SET customer_id = ?, customer_key = (hash(?) >> 1)::BIGINT, "
+            "text = NULL WHERE customer_id = ?",
+            [new_id, new_id, customer_id],
+        )
+        values = [i["value"] for i in _identifiers(store, customer_id)]
+        counts["identifiers"] = engine.write(
+            "DELETE FROM identity_map WHERE customer_id = ?", [customer_id]
+        )
+        _map_anonymous(store, new_id, anonymous)
+        engine.execute(
+            "DELETE FROM identity_links WHERE customer_id = ? OR list_contains(?, left_value) "
+            "OR list_contains(?, right_value)",
+            [customer_id, values, values],
+        )
+        counts.update(_clear_later_stations(store, customer_id, new_id))
+        entry = _log(store, "anonymisation", counts, reason, request_id)
+    drop_snapshot(store.settings.store)
+    return entry
+
+
+def _map_anonymous(store: Store, customer_id: str, anonymous: str) -> None:
+    """The new anonymous id in the identity map, so that a later resolve keeps the kept
+    behaviour together under the same customer."""
+    columns = store.engine.query("SELECT * FROM identity_map LIMIT 0").column_names
+    given = {"customer_id": lit(customer_id), "type": "'anonymous_id'", "value": lit(anonymous)}
+    values = ", ".join(given.get(c, "NULL") for c in columns)
+    store.engine.execute(f"INSERT INTO identity_map VALUES ({values})")
+
+
+def _clear_later_stations(store: Store, customer_id: str, new_id: str | None) -> dict[str, int]:
+    """Delete (`new_id` None) or re-key the customer's rows in later stations' tables."""
+    counts: dict[str, int] = {}
+    for table in CUSTOMER_KEYED_TABLES:
+        if new_id is None:
+            counts[table] = store.engine.write(
+                f"DELETE FROM {table} WHERE customer_id = ?", [customer_id]
+            )
+        else:
+            counts[table] = store.engine.write(
+                f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", [new_id, customer_id]
+            )
+    return counts

@@ -278,6 +278,13 @@ class GroupCommitWriter:
         with self._lock:
             self._handed -= 1
 
+    def announce_now(self) -> None:
+        """From work running in the loader (`call`): run `on_loaded` now for what is loaded
+        but not yet announced, instead of at the next throttled moment. The automations'
+        runtime reads new events with their customers: it calls this first, so that no event
+        is read before it is resolved."""
+        self._announce()
+
     def _announce(self) -> None:
         since, self._unannounced_since = self._unannounced_since, None
         if self.on_loaded is None or since is None:
