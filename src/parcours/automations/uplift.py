@@ -313,7 +313,8 @@ def step_funnel(
 
 
 def _came_back(store: Store, automation: str, instances: str) -> dict[tuple[str, str], int]:
-    """(step, stage) → sends of that step with at least one event of that stage back."""
+    """(step, stage) → sends of that step with at least one event of that stage back; an
+    email accepted by the SMTP server counts as delivered."""
     stages = " ".join(
         f"WHEN name IN ({', '.join(lit(n) for n in names)}) THEN {lit(stage)}"
         for stage, names in FUNNEL_EVENTS.items()
@@ -327,7 +328,11 @@ def _came_back(store: Store, automation: str, instances: str) -> dict[tuple[str,
             FROM events WHERE name IN ({names})
         )
         SELECT s.step, b.stage, count(DISTINCT s.send_key) AS n
-        FROM automation_sends s JOIN back b USING (send_key)
+        FROM automation_sends s
+        JOIN (SELECT * FROM back
+              UNION  -- an email the SMTP server accepted is delivered (a bounce: failed)
+              SELECT send_key, 'delivered' FROM automation_sends
+              WHERE channel = 'email' AND state = 'sent') b USING (send_key)
         WHERE s.automation = {lit(automation)}
           AND s.instance_id IN (SELECT instance_id FROM {instances})
         GROUP BY ALL
