@@ -57,6 +57,10 @@ class DemoReport:
     scores: dict[str, Any] = field(default_factory=dict)
     """Every score and segment recomputed (seconds per step, what was skipped and why), and
     the health back-test: learned model, rules and recency, out of time."""
+    automations: dict[str, Any] = field(default_factory=dict)
+    """The welcome and inactivity automations run over the world's last two months in
+    simulated time, on a copy of the store (demo/automations.py): the mail they sent, the
+    orders the welcome brought, the customers anonymised, each one's funnel and uplift."""
     report: str = ""
     """The journey report written at the end (HTML)."""
     findings: list[str] = field(default_factory=list)
@@ -96,22 +100,37 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
     report = _check(store, world, summaries)
     report.identity = _resolve(store, world)
     report.scores = _score(store)
-    report.report, report.findings = _journey_report(store, out_dir)
+    report.automations = _automations(store, out_dir, world)
+    report.report, report.findings = _journey_report(
+        store, out_dir, Path(report.automations["store"])
+    )
     report.seconds = round(time.perf_counter() - started, 1)
     return report
 
 
-def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
-    """The journey report of the world, beside its exports; its headline findings."""
+def _automations(store: Path, out_dir: Path, world: DemoWorld) -> dict[str, Any]:
+    """The welcome and inactivity automations over the world's last two months, with email
+    into an SMTP server on loopback (demo/automations.py)."""
+    from parcours.demo.automations import run_automations
+
+    with progress_bar("Automations, Sep-Oct in simulated time", in_bytes=False) as update:
+        run = run_automations(store, out_dir, world.truth_dir, progress=update)
+    return run.to_dict()
+
+
+def _journey_report(store: Path, out_dir: Path, automated: Path) -> tuple[str, list[str]]:
+    """The journey report of the world, beside its exports, with the sections of the
+    automations run on the copy `automated`; its headline findings."""
     from parcours.automations.report import automation_sections
     from parcours.journeys.report import build_report, write_report
 
     with connect(store, read_only=True) as p:
         built = build_report(p.store)
         standing = p.scores.report_sections()
-        automated = automation_sections(p.store)
-    built.sections += standing.sections + automated.sections
-    built.findings += standing.findings + automated.findings
+    with connect(automated, read_only=True) as p:
+        automations = automation_sections(p.store)
+    built.sections += standing.sections + automations.sections
+    built.findings += standing.findings + automations.findings
     path = write_report(built, out_dir / "report.html")
     return str(path), built.findings
 
@@ -270,6 +289,7 @@ def print_demo_report(report: DemoReport) -> None:
         highlight=False,
         markup=False,
     )
+    _print_automations(report)
     console.print("\nWhat the journeys show:")
     for finding in report.findings:
         console.print(f"  • {finding}", highlight=False)
@@ -287,4 +307,26 @@ def print_demo_report(report: DemoReport) -> None:
         f"           {command} journeys funnel 'Product Viewed' 'Order Completed' "
         f"--store {report.store}\n"
         f"           {command} scores backtest --store {report.store}"
+    )
+
+
+def _print_automations(report: DemoReport) -> None:
+    """What the welcome and inactivity automations did, against the world's truth."""
+    run = report.automations
+    expected = json.loads(
+        (Path(report.out_dir) / "truth" / "expected.json").read_text(encoding="utf-8")
+    )["automations"]
+    welcome, inactivity = run["uplift"]["welcome"], run["uplift"]["inactivity"]
+    console.print(
+        f"\nAutomations: welcome and inactivity, {run['start'][:10]} to {run['end'][:10]} in "
+        f"simulated time ({run['ticks']} mornings) in {run['seconds']:.1f}s, on a copy of the "
+        f"store ({run['store']}): {run['emails']:,} emails into an SMTP server on loopback. "
+        f"Welcome: {welcome['entered']:,} sign-ups entered ({expected['welcome']['signups']:,} "
+        f"in the truth), {welcome['holdout']['entries']:,} held out; "
+        f"{run['responses']:,} orders its emails brought. Inactivity: "
+        f"{run['anonymised']:,} customers anonymised, {inactivity['entered']:,} reminded "
+        f"({expected['inactivity']['stays_inactive']:,} customers of the world stayed "
+        "inactive; customers identity could not join whole are counted once per part).",
+        highlight=False,
+        markup=False,
     )
