@@ -10,6 +10,7 @@ customer split in two is two customers to an automation as to any analysis.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,14 @@ def test_the_inactivity_automation_anonymises_exactly_the_customers_who_stayed_i
             row[0]
             for row in con.execute(
                 """
+                WITH a AS (SELECT DISTINCT customer_id FROM automation_steps
+                           WHERE automation = 'inactivity' AND outcome = 'anonymised')
                 SELECT DISTINCT w.customer_id
-                FROM automation_steps s
-                JOIN customer_events c ON c.customer_id = s.customer_id
+                FROM a JOIN customer_events c USING (customer_id)
                 JOIN world.customer_events w USING (source, event_id)
-                WHERE s.automation = 'inactivity' AND s.outcome = 'anonymised'
+                UNION  -- a history row written under the id before the anonymisation
+                SELECT customer_id FROM a
+                WHERE customer_id IN (SELECT customer_id FROM world.customer_events)
                 """
             ).fetchall()
         }
@@ -68,7 +72,7 @@ def test_the_inactivity_automation_anonymises_exactly_the_customers_who_stayed_i
     found = {exact[c] for c in anonymised if c in exact}
     assert expected, "the tests' world plants customers who stay inactive"
     assert found == expected
-    assert still_known == (0,)  # their identifiers are gone from the identity map
+    assert still_known == (0,)  # their identifiers are gone from the copy's identity map
 
 
 def test_each_anonymisation_is_logged_without_personal_data(demo: Demo) -> None:
@@ -153,3 +157,32 @@ def test_the_welcome_brings_the_orders_of_its_responders_and_the_report_says_its
     page = Path(report["report"]).read_text(encoding="utf-8")
     assert 'id="automation-welcome"' in page and 'id="automation-inactivity"' in page
     assert "The welcome automation" in page
+
+
+def test_the_truths_inactive_customers_are_those_the_stores_events_show_inactive(
+    demo: Demo, exact: dict[str, str]
+) -> None:
+    """The label the inactivity test checks against, read back from the demo's store: no
+    event on a visit channel since 2026-06-03 09:00 UTC (90 days before the automation's first
+    run), none ever after it, and no click in an email after 2026-09-01 09:00 UTC."""
+    out, _ = demo
+    expected = json.loads((out / "truth" / "expected.json").read_text())["automations"]
+    since, entry = expected["inactivity"]["no_visit_since"], expected["inactivity"]["entry"]
+    with parcours.connect(out / "parcours.duckdb", read_only=True) as p:
+        rows = p.sql(
+            f"""
+            SELECT customer_id,
+                   max(occurred_at) FILTER (WHERE channel IN
+                       ('web', 'app', 'store', 'call', 'chat', 'video', 'social')) AS last_visit,
+                   coalesce(max(occurred_at) FILTER (WHERE name = 'Email Clicked')
+                            > TIMESTAMPTZ {lit(entry)}, false) AS clicked_after
+            FROM customer_events GROUP BY customer_id
+            """
+        ).to_pylist()
+    truth = {r["customer_id"]: r["stays_inactive"] == "1" for r in truth_rows(out, "customers.csv")}
+    limit = dt.datetime.fromisoformat(since)
+    judged = [r for r in rows if r["customer_id"] in exact]
+    assert judged
+    for r in judged:
+        quiet = r["last_visit"] is not None and r["last_visit"] < limit and not r["clicked_after"]
+        assert quiet == truth[exact[r["customer_id"]]], r

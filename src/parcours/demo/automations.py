@@ -6,9 +6,9 @@ automation anonymises customers and the welcome brings orders, and the store the
 demo reports on stays the world as its exports and truth describe it.
 
 The simulated clock starts when the sign-up drive does (marketing.AUTOMATIONS_FROM) and moves
-in steps of `STEP`; at each, the runtime reads the events that occurred during the step (the
-store's own events, replayed in the order they happened), acts, and delivery sends what is due
-into the mail server. The demo's customers read their mail there: a responder (truth
+from morning to morning (`AT`), skipping those with nothing due; at each, the runtime reads the
+events that occurred since the last (the store's own events, replayed in the order they
+happened), acts, and delivery sends what is due into the mail server. The demo's customers read their mail there: a responder (truth
 signups.csv) whose welcome arrived orders `lag` days later; those orders are written as the
 site would export them and imported through the real import path once the drive is over,
 before their time comes (marketing.RESPONSE_LAG_DAYS).
@@ -40,6 +40,7 @@ from parcours.demo import marketing
 from parcours.demo.catalog import PRODUCTS
 from parcours.demo.clock import SECOND, iso_utc
 from parcours.demo.mailbox import Mail, Mailbox
+from parcours.sql import lit
 
 SHIPPED = Path(catalog.__file__).parent / "templates"
 AUTOMATIONS = ("welcome", "inactivity")
@@ -77,20 +78,29 @@ class AutomationsRun:
         return asdict(self)
 
 
+def copy_store(store: Path, out_dir: Path) -> Path:
+    """The store copied to `out_dir/automations.duckdb` (a stale copy replaced), for the
+    automations to act on."""
+    copy = out_dir / "automations.duckdb"
+    for stale in (copy, copy.with_name(copy.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(store, copy)
+    journal = store.with_name(store.name + ".wal")
+    if journal.exists():
+        shutil.copyfile(journal, copy.with_name(copy.name + ".wal"))
+    return copy
+
+
 def run_automations(
-    store: Path,
+    copy: Path,
     out_dir: Path,
     truth_dir: Path,
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> AutomationsRun:
-    """Copy `store` to `out_dir/automations.duckdb`, publish the shipped welcome and inactivity
-    automations there and run them over the world's last two months."""
+    """Publish the shipped welcome and inactivity automations in the store `copy` and run them
+    over the world's last two months in simulated time."""
     started = time.perf_counter()
-    copy = out_dir / "automations.duckdb"
-    for stale in (copy, copy.with_name(copy.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    shutil.copyfile(store, copy)
     start = _instant(marketing.AUTOMATIONS_FROM)
     end = _instant(marketing.AUTOMATIONS_UNTIL)
     run = AutomationsRun(str(copy), start.isoformat(), end.isoformat())
@@ -106,21 +116,23 @@ def run_automations(
         delivery = Delivery(p.store, clock=clock, channels={"email": SmtpChannel(smtp)})
         respond_at = _instant(marketing.SIGNUP_DRIVE[1]) + dt.timedelta(days=1)
         orders: list[dict[str, Any]] = []
-        ticks = _ticks(start, end)
+        mornings = _mornings(start, end)
         last = start
-        for at in ticks:
+        for done, at in enumerate(mornings, start=1):
+            if progress is not None:
+                progress(done, len(mornings))
+            if at != end and not _something_due(engine, start, last, at, respond_at):
+                continue
             replay_feed(engine, last, at, "customer_events")
             clock.set(at)
             runtime.tick(feed=False)
             while delivery.run_once().claimed:
                 pass
-            orders += _responses(p.store.engine, mailbox.new(), signups, at)
+            orders += _responses(engine, mailbox.new(), signups, at)
             if orders and at >= respond_at and not run.responses:
                 run.responses = _import_orders(p, out_dir / "exports" / RESPONSES, orders)
             run.ticks += 1
             last = at
-            if progress is not None:
-                progress(run.ticks, len(ticks))
         run.emails = mailbox.received
         run.anonymised = int(
             engine.scalar(
@@ -134,7 +146,30 @@ def run_automations(
     return run
 
 
-def _ticks(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+def _something_due(
+    engine: Any, start: dt.datetime, last: dt.datetime, at: dt.datetime, respond_at: dt.datetime
+) -> bool:
+    """Whether the morning `at` has work: the first morning, a sign-up since `last` (the
+    welcome's trigger), a timer or a send due by `at`, or the responders' orders to import.
+    A morning without is skipped: the next tick reads its events (before the timers then due,
+    in the order things happened) and the inactivity schedule's missed mornings (their
+    entrants enter then; none of them could be anonymised before the clock stops anyway)."""
+    if last == start or last < respond_at <= at:
+        return True
+    due = engine.scalar(
+        f"""SELECT (SELECT count(*) FROM automation_instances
+                    WHERE state = 'waiting' AND wake_at <= ?)
+                 + (SELECT count(*) FROM automation_sends
+                    WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ?)
+                 + (SELECT count(*) FROM customer_events
+                    WHERE name = {lit(marketing.SIGNED_UP)}
+                      AND occurred_at >= ? AND occurred_at < ?)""",
+        [at, at, last, at],
+    )
+    return bool(due)
+
+
+def _mornings(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     """Each day's `AT` from `start` on, and `end`."""
     first = start.replace(hour=0, minute=0, second=0, microsecond=0) + AT
     first += STEP * (first < start)

@@ -9,18 +9,30 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parcours.cli.output import OutputFormat, console, print_rows, progress_bar, steps_bar
+from parcours.cli.output import (
+    OutputFormat,
+    console,
+    errors,
+    print_rows,
+    progress_bar,
+    steps_bar,
+)
 from parcours.client import connect
 from parcours.collect.ledger import ImportSummary
+from parcours.demo.automations import copy_store, run_automations
 from parcours.demo.world import DemoWorld, generate_world
 from parcours.identity.accuracy import pairwise_scores
 from parcours.identity.probabilistic import match_people
 from parcours.identity.resolve import resolve_full
 from parcours.sql import lit
+
+if TYPE_CHECKING:
+    from parcours.journeys.report import Report
 
 
 @dataclass
@@ -99,38 +111,43 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
     summaries = _import_world(store, world)
     report = _check(store, world, summaries)
     report.identity = _resolve(store, world)
-    report.scores = _score(store)
-    report.automations = _automations(store, out_dir, world)
-    report.report, report.findings = _journey_report(
-        store, out_dir, Path(report.automations["store"])
-    )
+    # The automations act on a copy of the store, in a thread of their own while the scores
+    # and the report's analyses are computed (two stores: the work of one does not wait for
+    # the other's).
+    copy = copy_store(store, out_dir)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-automations") as pool:
+        automations = pool.submit(run_automations, copy, out_dir, world.truth_dir)
+        report.scores = _score(store)
+        built = _journey_report(store)
+        with errors.status("Automations: September and October in simulated time"):
+            report.automations = automations.result().to_dict()
+    report.report, report.findings = _write_report(built, copy, out_dir)
     report.seconds = round(time.perf_counter() - started, 1)
     return report
 
 
-def _automations(store: Path, out_dir: Path, world: DemoWorld) -> dict[str, Any]:
-    """The welcome and inactivity automations over the world's last two months, with email
-    into an SMTP server on loopback (demo/automations.py)."""
-    from parcours.demo.automations import run_automations
-
-    with progress_bar("Automations, Sep-Oct in simulated time", in_bytes=False) as update:
-        run = run_automations(store, out_dir, world.truth_dir, progress=update)
-    return run.to_dict()
-
-
-def _journey_report(store: Path, out_dir: Path, automated: Path) -> tuple[str, list[str]]:
-    """The journey report of the world, beside its exports, with the sections of the
-    automations run on the copy `automated`; its headline findings."""
-    from parcours.automations.report import automation_sections
-    from parcours.journeys.report import build_report, write_report
+def _journey_report(store: Path) -> Report:
+    """The journey report of the world, with the sections of segments and scores."""
+    from parcours.journeys.report import build_report
 
     with connect(store, read_only=True) as p:
         built = build_report(p.store)
         standing = p.scores.report_sections()
+    built.sections += standing.sections
+    built.findings += standing.findings
+    return built
+
+
+def _write_report(built: Report, automated: Path, out_dir: Path) -> tuple[str, list[str]]:
+    """The report, beside the world's exports, with the sections of the automations run on
+    the copy `automated`; its headline findings."""
+    from parcours.automations.report import automation_sections
+    from parcours.journeys.report import write_report
+
     with connect(automated, read_only=True) as p:
         automations = automation_sections(p.store)
-    built.sections += standing.sections + automations.sections
-    built.findings += standing.findings + automations.findings
+    built.sections += automations.sections
+    built.findings += automations.findings
     path = write_report(built, out_dir / "report.html")
     return str(path), built.findings
 
