@@ -279,11 +279,16 @@ def anonymise_customers(
         )
         mine = "customer_id IN (SELECT customer_id FROM _anon_who)"
         engine.execute(f"DELETE FROM customer_events WHERE {mine} AND type = 'identify'")
+        # Moved by a delete and an insert: an update of the indexed customer_id, joined to
+        # thousands of customers, is one index change at a time (20 s for 4,000 customers
+        # of the demo, against half a second).
         engine.execute(
-            "UPDATE customer_events SET customer_id = w.new_id, "
-            "customer_key = (hash(w.new_id) >> 1)::BIGINT, text = NULL FROM _anon_who w "
-            "WHERE customer_events.customer_id = w.customer_id"
+            "CREATE OR REPLACE TEMP TABLE _anon_moved AS SELECT c.* REPLACE (w.new_id AS "
+            "customer_id, (hash(w.new_id) >> 1)::BIGINT AS customer_key, NULL AS text) "
+            "FROM customer_events c JOIN _anon_who w USING (customer_id)"
         )
+        engine.execute(f"DELETE FROM customer_events WHERE {mine}")
+        engine.execute("INSERT INTO customer_events BY NAME SELECT * FROM _anon_moved")
         engine.execute(
             "CREATE OR REPLACE TEMP TABLE _anon_values AS "
             f"SELECT DISTINCT value FROM identity_map WHERE {mine}"
@@ -328,7 +333,7 @@ def anonymise_customers(
                 f"FROM {name}",
                 [reason],
             )
-        for table in ("_anon_who", "_anon_events", "_anon_values"):
+        for table in ("_anon_who", "_anon_events", "_anon_values", "_anon_moved"):
             engine.execute(f"DROP TABLE {table}")
     drop_snapshot(store.settings.store)
     return entries
