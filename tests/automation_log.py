@@ -22,15 +22,15 @@ _numbers = itertools.count()
 
 
 def message(
-    user: str, at: dt.datetime, event: str, channel: str = "web", **properties: Any
+    user: str, at: dt.datetime, event: str, via: str = "web", **properties: Any
 ) -> dict[str, Any]:
-    """A track message of `user` at `at`."""
+    """A track message of `user` at `at` on channel `via`, with these properties."""
     return {
         "type": "track",
         "userId": user,
         "messageId": f"m{next(_numbers)}",
         "timestamp": at.isoformat(),
-        "context": {"channel": channel},
+        "context": {"channel": via},
         "event": event,
         "properties": properties,
     }

@@ -115,7 +115,11 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 with gateway.lock:
                     gateway.bad_signatures += 1
                 return self._answer(401, b'{"error": "bad signature"}')
-            messages = json.loads(body)["messages"]
+            parsed = json.loads(body)
+            # The connector's batch, or a webhook: one message keyed by its Idempotency-Key.
+            messages = parsed.get("messages") or [
+                {**parsed, "key": self.headers.get("Idempotency-Key")}
+            ]
             with gateway.lock:
                 gateway.requests += 1
                 for message in messages:

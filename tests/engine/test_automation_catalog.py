@@ -251,6 +251,11 @@ def test_a_misspelt_name_is_refused_with_the_closest(automations: Automations) -
             "unknown score 'helth' (closest: 'health'",
         ),
         (
+            ("steps:", "audience: {not: {segment: vips}}\nsteps:"),
+            5,
+            "unknown segment 'vips'",
+        ),
+        (
             ("event: {name: Signed Up}", "date: {trait: renewal_dte, offset: -30d}"),
             4,
             "unknown trait 'renewal_dte' (closest: 'renewal_date'",
@@ -400,3 +405,24 @@ def test_a_purpose_no_consent_names_and_events_never_seen_are_warnings(
         ("never_seen", "line 5, goal.event.name"),
     ]
     assert "closest: 'Order Completed'" in warnings[1].message
+
+
+def test_only_an_automation_triggered_by_http_takes_entries(automations: Automations) -> None:
+    automations.publish(HELLO)  # triggered by Signed Up
+    with pytest.raises(AutomationError, match="starts on its event trigger, not by HTTP"):
+        automations.enter("hello", identifier="email", value="ada@example.com")
+    assert automations.instances("hello") == []
+
+
+def test_every_message_template_a_shipped_automation_names_is_shipped() -> None:
+    """A send naming `template: X` on a channel reads X.<channel>.j2 (SMS and push fall back
+    to their own file only; docs in templates/messages/README.md)."""
+    messages = TEMPLATES / "messages"
+    named = []
+    for path in sorted(TEMPLATES.glob("*.yaml")):
+        for step in parse_automation_yaml(path.read_text()).steps:
+            if step.send is not None and step.send.template is not None:
+                named.append((path.stem, step.send.template, step.send.channel))
+    assert len(named) == 9  # welcome, 2 inactivity, 2 onboarding, renewal, quote, repeat, survey
+    missing = [n for n in named if not (messages / f"{n[1]}.{n[2]}.j2").is_file()]
+    assert missing == []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from automation_world import import_people, ledger, person, plan, publish
+from automation_world import customer_of, import_people, ledger, person, plan, publish
 from receivers import HttpReceiver, SmtpReceiver
 
 import parcours
@@ -167,7 +167,7 @@ def test_following_the_unsubscribe_link_withdraws_consent_and_stops_the_next_mar
 
 NEW_YORKER = person(
     "ny",
-    traits={"email": "ny@example.com", "first_name": "Nia", "timezone": "America/New_York"},
+    traits={"email": "ny@example.com", "first_name": "Zoé", "timezone": "America/New_York"},
     consents=[("email", "marketing"), ("email", "service"), ("email", "transactional")],
 )
 PARISIAN = person(
@@ -308,6 +308,8 @@ def test_quiet_hours_are_honoured_in_each_recipients_time_zone(
         clock.set(dt.datetime(2026, 3, 5, 13, 0, tzinfo=dt.UTC))
         assert delivery.run_once().sent == 1
     assert len(smtp.mailbox.messages()) == 4
+    subjects = {m["Subject"] for m in smtp.mailbox.messages()}
+    assert {"m1 Zoé", "m2 Zoé", "m1 Ada", "t1 Ada"} == subjects, "non-ASCII names survive"
 
 
 def test_the_sms_gateway_gets_signed_batches_with_a_key_per_message(
@@ -475,3 +477,99 @@ def test_a_refused_address_is_a_bounce_recorded_as_an_event(
         )
     assert row["state"] == "failed" and row["reason"].startswith("SMTP 550")
     assert names == ["Email Bounced"]
+
+
+def test_a_goal_reached_before_a_deferred_send_goes_cancels_it(
+    tmp_path: Path, smtp: SmtpReceiver
+) -> None:
+    """A marketing email deferred by quiet hours; the customer reaches the automation's goal
+    meanwhile (the runtime ends the instance, reason goal): the email is held, not sent."""
+    evening = dt.datetime(2026, 3, 4, 21, 30, tzinfo=dt.UTC)
+    clock = SimulatedClock(evening)
+    with _connect(tmp_path, smtp, quiet_hours=["21:00", "08:00"]) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "welcome", WELCOME, at=evening)
+        [key] = plan(p.store, "welcome", "hello", ["ada"], channel="email", at=evening)
+        delivery = Delivery(p.store, clock=clock)
+        assert delivery.run_once().deferred == 1
+        p.store.engine.execute(
+            "UPDATE automation_instances SET exited_at = ?, exit_reason = 'goal'",
+            [evening + dt.timedelta(hours=1)],
+        )
+        clock.set(dt.datetime(2026, 3, 5, 7, 0, tzinfo=dt.UTC))
+        assert delivery.run_once().held == 1
+        row = ledger(p.store)[key]
+    assert (row["state"], row["reason"]) == ("held", "the customer left the automation (goal)")
+    assert smtp.mailbox.messages() == []
+
+
+def test_a_template_cannot_reach_pythons_internals(tmp_path: Path, smtp: SmtpReceiver) -> None:
+    """Jinja2's sandbox refuses `__class__`: the send is held with the reason, nothing leaks."""
+    clock = SimulatedClock(WEDNESDAY)
+    probe = [
+        {
+            "id": "probe",
+            "send": {
+                "channel": "email",
+                "purpose": "marketing",
+                "subject": "Hi",
+                "body": "{{ traits.__class__.__mro__[-1].__subclasses__() }}",
+            },
+        }
+    ]
+    with _connect(tmp_path, smtp) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "probe", probe, at=WEDNESDAY)
+        [key] = plan(p.store, "probe", "probe", ["ada"], channel="email", at=WEDNESDAY)
+        Delivery(p.store, clock=clock).run_once()
+        row = ledger(p.store)[key]
+    assert row["state"] == "held" and "unsafe" in row["reason"]
+    assert smtp.mailbox.messages() == []
+
+
+def test_a_webhook_posts_the_instances_data_signed_with_its_key(
+    tmp_path: Path, smtp: SmtpReceiver, gateway: HttpReceiver
+) -> None:
+    clock = SimulatedClock(WEDNESDAY)
+    hook = [{"id": "crm", "send": {"channel": "webhook", "purpose": "service", "url": gateway.url}}]
+    with _connect(tmp_path, smtp, webhook_secret=gateway.gateway.secret) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "quote", hook, at=WEDNESDAY)
+        [key] = plan(
+            p.store,
+            "quote",
+            "crm",
+            ["ada"],
+            channel="webhook",
+            at=WEDNESDAY,
+            entry={"quote_id": "Q-17"},
+        )
+        assert Delivery(p.store, clock=clock).run_once().sent == 1
+        ada = customer_of(p.store, "ada")
+        names = p.sql("SELECT name FROM customer_events WHERE source = 'parcours'").column(0)
+    received = gateway.gateway.delivered[key]
+    assert gateway.gateway.bad_signatures == 0
+    assert (received["automation"], received["step"], received["customer_id"]) == (
+        "quote",
+        "crm",
+        ada,
+    )
+    assert received["data"]["entry"] == {"quote_id": "Q-17"}
+    assert names.to_pylist() == ["Webhook Sent"]
+
+
+def test_a_paused_automation_sends_nothing_until_it_resumes(
+    tmp_path: Path, smtp: SmtpReceiver
+) -> None:
+    clock = SimulatedClock(WEDNESDAY)
+    with _connect(tmp_path, smtp) as p:
+        import_people(p, tmp_path, [ADA])
+        publish(p.store, "welcome", WELCOME, at=WEDNESDAY)
+        [key] = plan(p.store, "welcome", "hello", ["ada"], channel="email", at=WEDNESDAY)
+        p.store.engine.execute("UPDATE automations SET status = 'paused'")
+        delivery = Delivery(p.store, clock=clock)
+        assert not delivery.has_due() and delivery.run_once().claimed == 0
+        assert ledger(p.store)[key]["state"] == "planned"
+        p.store.engine.execute("UPDATE automations SET status = 'live'")
+        assert delivery.run_once().sent == 1
+    assert len(smtp.mailbox.messages()) == 1

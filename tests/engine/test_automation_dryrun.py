@@ -4,6 +4,7 @@ and answers who would enter and where each would go, leaving the store untouched
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,111 @@ def test_a_dry_run_of_an_unpublished_definition_with_a_random_split(
     assert sum(arms.values()) == 40 and set(arms) == {"A", "B"}
     assert run.planned == {"mail": arms["A"], "text": arms["B"]}
     assert run.exits == {"exit step": 40}
+
+
+def test_a_batched_replay_agrees_with_ticking_every_hour(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """80 customers with a random month (seeded): sign-ups, pages, orders, some withdrawing
+    their email consent. A welcome with a holdout, a goal, an exit, a wait, a split on
+    recent pages, a wait_for an order and sends: replaying a day per tick (each instance at
+    its own hour) gives exactly what ticking every hour through the server's own tick gives
+    — who entered when, every step each went through, every send, every end."""
+    rng = random.Random(11)
+    messages = []
+    for i in range(80):
+        user, at = f"u{i}", T0 + dt.timedelta(hours=rng.uniform(0, 20 * 24))
+        messages.append(message(user, at, "Signed Up"))
+        for _ in range(rng.randint(0, 4)):
+            messages.append(
+                message(user, at + dt.timedelta(hours=rng.uniform(0, 240)), "Page Viewed")
+            )
+        if rng.random() < 0.4:
+            messages.append(
+                message(
+                    user, at + dt.timedelta(hours=rng.uniform(0, 240)), "Order Completed", "store"
+                )
+            )
+        if rng.random() < 0.15:
+            messages.append(
+                message(
+                    user,
+                    at + dt.timedelta(hours=rng.uniform(0, 240)),
+                    "Consent Withdrawn",
+                    "other",
+                    channel="email",
+                )
+            )
+    send_messages(p, tmp_path, messages)
+    definition = parse_automation(
+        {
+            "name": "welcome",
+            "trigger": {"event": {"name": "Signed Up"}},
+            "holdout": 20,
+            "goal": {"event": {"name": "Order Completed"}, "within": "10d"},
+            "exit": [{"event": {"name": "Consent Withdrawn", "properties": {"channel": "email"}}}],
+            "steps": [
+                {
+                    "id": "hello",
+                    "send": {
+                        "channel": "email",
+                        "purpose": "marketing",
+                        "subject": "Hi",
+                        "body": "Hello",
+                    },
+                },
+                {"id": "pause", "wait": "2d"},
+                {
+                    "id": "which",
+                    "split": {
+                        "branches": [
+                            {
+                                "when": {"events": {"name": "Page Viewed", "within": "3d"}},
+                                "next": "browse",
+                            }
+                        ],
+                        "else": "quiet",
+                    },
+                },
+                {
+                    "id": "browse",
+                    "wait_for": {
+                        "event": {"name": "Page Viewed"},
+                        "timeout": "1d",
+                        "on_event": "nudge",
+                    },
+                },
+                {
+                    "id": "quiet",
+                    "send": {"channel": "sms", "purpose": "marketing", "body": "."},
+                    "next": "end",
+                },
+                {
+                    "id": "nudge",
+                    "send": {
+                        "channel": "email",
+                        "purpose": "marketing",
+                        "subject": "Back?",
+                        "body": ".",
+                    },
+                },
+                {"id": "end", "exit": {"reason": "done"}},
+            ],
+        }
+    )
+    batched = dry_run(p.store, definition, start=T0, days=30)
+    hourly = dry_run(p.store, definition, start=T0, days=30, batch=None)
+    assert batched.ticks < hourly.ticks
+    assert batched.entered == 80 and batched.held_out > 0
+    for field in (
+        "entered",
+        "held_out",
+        "steps",
+        "branches",
+        "planned",
+        "exits",
+        "converted",
+        "running",
+        "customers",
+    ):
+        assert getattr(batched, field) == getattr(hourly, field), field

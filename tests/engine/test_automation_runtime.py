@@ -9,13 +9,24 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from automation_log import T0, customer, identify, instances, message, publish, send_messages
 
 import parcours
+from parcours.automations import moves
 from parcours.automations.clock import SimulatedClock
 from parcours.automations.runtime import Runtime
 
 DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True, params=["replace", "update"])
+def moves_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: instances moving by replacing their rows (as a few among many do)
+    and by an UPDATE (as a large share of the table does)."""
+    monkeypatch.setattr(moves, "REPLACE_BELOW", 10**9 if request.param == "replace" else 0)
+    return str(request.param)
+
 
 WELCOME: dict[str, Any] = {
     "name": "welcome",
@@ -60,7 +71,7 @@ def test_a_goal_during_a_thirty_day_wait_ends_the_instance_at_once(
     send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
     report = runtime.tick()
     assert report.entered == {"welcome": 2}
-    assert report.planned == {"hello": 2}
+    assert report.planned == {"welcome:hello": 2}
     waiting = instances(p, "welcome")
     assert {u: (i["state"], i["step"]) for u, i in waiting.items()} == {
         "ann": ("waiting", "pause"),
@@ -78,7 +89,7 @@ def test_a_goal_during_a_thirty_day_wait_ends_the_instance_at_once(
 
     clock.advance(26 * DAY)
     report = runtime.tick()
-    assert report.fired == 1 and report.planned == {"nudge": 1}
+    assert report.fired == 1 and report.planned == {"welcome:nudge": 1}
     sent = [(s["step"], s["customer_id"]) for s in _sends(p, "welcome")]
     bob = customer(p, "bob")
     assert sorted(sent) == sorted([("hello", customer(p, "ann")), ("hello", bob), ("nudge", bob)])
@@ -358,9 +369,9 @@ def test_wait_until_a_local_time_in_two_zones_across_summer_time(
         "ny": ("first", dt.datetime(2026, 3, 9, 13, tzinfo=utc)),
     }
     clock.set(dt.datetime(2026, 3, 9, 8, tzinfo=utc))
-    assert runtime.tick().planned == {"hello": 1}  # paris only: ny's 09:00 is 5 hours later
+    assert runtime.tick().planned == {"monday:hello": 1}  # paris only: ny's 09:00 is 5 hours later
     clock.set(dt.datetime(2026, 3, 9, 13, tzinfo=utc))
-    assert runtime.tick().planned == {"hello": 1}
+    assert runtime.tick().planned == {"monday:hello": 1}
     clock.set(dt.datetime(2026, 3, 23, 13, tzinfo=utc))  # both pauses are over
     runtime.tick()
     assert wakes() == {
@@ -436,15 +447,20 @@ def test_wait_for_an_event_on_the_same_key(p: parcours.Parcours, tmp_path: Path)
 def test_a_paused_automation_holds_its_instances_until_resumed(
     p: parcours.Parcours, tmp_path: Path
 ) -> None:
-    """welcome pauses during ann's 30-day wait: at day 31 nothing moves and cid's sign-up
-    admits no one; resumed at day 40, ann's timer fires then (nudge planned at day 40)."""
+    """welcome pauses during ann's and bea's 30-day waits: at day 29 bea orders and her goal
+    still ends her instance (nothing is lost while paused); at day 31 nothing else moves and
+    cid's sign-up admits no one; resumed at day 40, ann's timer fires then (nudge planned at
+    day 40)."""
     publish(p, WELCOME)
     clock = SimulatedClock(T0)
     runtime = Runtime(p.store, clock=clock)
-    send_messages(p, tmp_path, [message("ann", T0, "Signed Up")])
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bea", T0, "Signed Up")])
     runtime.tick()
     p.store.engine.execute("UPDATE automations SET status = 'paused'")
-    clock.advance(31 * DAY)
+    clock.advance(29 * DAY)
+    send_messages(p, tmp_path, [message("bea", T0 + 29 * DAY, "Order Completed", "store")])
+    assert runtime.tick().exits == {"goal": 1}
+    clock.advance(2 * DAY)
     send_messages(p, tmp_path, [message("cid", T0 + 31 * DAY, "Signed Up")])
     report = runtime.tick()
     assert (report.entered, report.fired, report.planned) == ({}, 0, {})
@@ -452,6 +468,82 @@ def test_a_paused_automation_holds_its_instances_until_resumed(
     p.store.engine.execute("UPDATE automations SET status = 'live'")
     clock.advance(9 * DAY)
     report = runtime.tick()
-    assert report.planned == {"nudge": 1} and report.entered == {}
+    assert report.planned == {"welcome:nudge": 1} and report.entered == {}
     nudge = p.store.engine.scalar("SELECT planned_at FROM automation_sends WHERE step = 'nudge'")
     assert nudge == T0 + 40 * DAY
+
+
+def test_a_cycle_without_a_wait_is_bounded_per_tick(p: parcours.Parcours, tmp_path: Path) -> None:
+    """Two tag steps naming each other (the lint refuses this; the runtime guards anyway): a
+    tick runs at most steps + 1 = 3 rounds, leaving the instance active; the next tick runs
+    3 more."""
+    publish(
+        p,
+        {
+            "name": "loop",
+            "trigger": {"event": {"name": "Signed Up"}},
+            "steps": [
+                {"id": "a", "tag": "one", "next": "b"},
+                {"id": "b", "tag": "two", "next": "a"},
+            ],
+        },
+    )
+    send_messages(p, tmp_path, [message("u", T0, "Signed Up")])
+    runtime = Runtime(p.store, clock=SimulatedClock(T0))
+    assert runtime.tick().advanced == 3
+    assert instances(p, "loop")["u"]["state"] == "active"
+    assert runtime.tick().advanced == 3
+
+
+def test_an_exit_event_during_a_wait_ends_the_instance_at_once(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """welcome with an exit on Consent Withdrawn for email: on day 2 bob withdraws his email
+    consent and his instance ends then with that reason, its timer gone; ann withdraws her
+    SMS consent, which is no exit: she keeps waiting."""
+    definition = {
+        **WELCOME,
+        "exit": [{"event": {"name": "Consent Withdrawn", "properties": {"channel": "email"}}}],
+    }
+    publish(p, definition)
+    clock = SimulatedClock(T0)
+    runtime = Runtime(p.store, clock=clock)
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
+    runtime.tick()
+    clock.advance(2 * DAY)
+    send_messages(
+        p,
+        tmp_path,
+        [
+            message("ann", T0 + 2 * DAY, "Consent Withdrawn", "other", channel="sms"),
+            message("bob", T0 + 2 * DAY, "Consent Withdrawn", "other", channel="email"),
+        ],
+    )
+    report = runtime.tick()
+    assert report.exits == {"exit: Consent Withdrawn": 1}
+    found = instances(p, "welcome")
+    assert (found["bob"]["state"], found["bob"]["wake_at"]) == ("done", None)
+    assert found["bob"]["exited_at"] == T0 + 2 * DAY
+    assert found["ann"]["state"] == "waiting"  # her withdrawal was for SMS, not email
+
+
+def test_a_goal_after_the_last_step_still_converts_within_the_window(
+    p: parcours.Parcours, tmp_path: Path
+) -> None:
+    """One send and the end: ann and bob enter at T0 and end at once; ann orders on day 3
+    (within the goal's 30 days: converted at day 3, her exit reason still the end), bob on
+    day 31 (outside: not converted)."""
+    publish(p, {**WELCOME, "steps": WELCOME["steps"][:1]})
+    clock = SimulatedClock(T0)
+    runtime = Runtime(p.store, clock=clock)
+    send_messages(p, tmp_path, [message("ann", T0, "Signed Up"), message("bob", T0, "Signed Up")])
+    runtime.tick()
+    clock.advance(3 * DAY)
+    send_messages(p, tmp_path, [message("ann", T0 + 3 * DAY, "Order Completed", "store")])
+    assert runtime.tick().converted == 1
+    clock.advance(28 * DAY)
+    send_messages(p, tmp_path, [message("bob", T0 + 31 * DAY, "Order Completed", "store")])
+    assert runtime.tick().converted == 0
+    found = instances(p, "welcome")
+    assert (found["ann"]["exit_reason"], found["ann"]["converted_at"]) == ("end", T0 + 3 * DAY)
+    assert found["bob"]["converted_at"] is None

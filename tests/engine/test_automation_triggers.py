@@ -197,3 +197,21 @@ def test_an_http_entry_under_an_audience_sets_a_trait_and_a_tag(
         ("track", "Tag Added", '{"tag":"vip-welcomed"}'),
     ]
     assert {e["occurred_at"] for e in own} == {T0}
+
+
+def test_events_before_the_first_publish_start_no_one(p: parcours.Parcours, tmp_path: Path) -> None:
+    """A welcome published at T0: old's sign-up occurred a day before (an old file imported
+    now) and starts nothing; new's, at T0, does."""
+    publish(
+        p,
+        {
+            "name": "welcome",
+            "trigger": {"event": {"name": "Signed Up"}},
+            "steps": [{"id": "hello", "send": SEND}],
+        },
+    )
+    send_messages(
+        p, tmp_path, [message("old", T0 - DAY, "Signed Up"), message("new", T0, "Signed Up")]
+    )
+    Runtime(p.store, clock=SimulatedClock(T0)).tick()
+    assert set(instances(p, "welcome")) == {"new"}

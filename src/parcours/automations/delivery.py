@@ -31,16 +31,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from parcours.automations.channels import Channel, Outcome, Outgoing, channels_from_settings
 from parcours.automations.clock import Clock
 from parcours.automations.definition import AutomationDefinition, Send, parse_automation
+from parcours.automations.ledger import Decision, record_outcomes, write_decisions
 from parcours.automations.pressure import Budget, Pressure, priority_rank
 from parcours.automations.render import Missing, Renderer, html_of, track_links
 from parcours.automations.settings import automation_settings
 from parcours.automations.timezones import checked_zone, zones_query
-from parcours.automations.tracking import SEND_KEY, Links, link_secret, write_events
+from parcours.automations.tracking import Links, link_secret
 from parcours.identity.profile import CONSENT_GIVEN, CONSENT_WITHDRAWN, survivors
 from parcours.identity.rules import identity_rules
 from parcours.sql import lit
@@ -49,13 +48,14 @@ from parcours.store.store import Store
 BATCH = "_delivery_batch"
 ADDRESS = {"email": "email", "sms": "phone", "push": "device_token"}
 """The identifier type (or trait) each channel's address is."""
-EVENT_NAMES = {
-    "email": ("Email Sent", "email"),
-    "sms": ("SMS Sent", "sms"),
-    "push": ("Push Sent", "app"),
-    "webhook": ("Webhook Sent", "other"),
-}
-"""Per channel: the event a send comes back as, and that event's channel."""
+DUE = (
+    "s.state IN ('planned', 'deferred') AND s.next_attempt_at <= ? "
+    "AND s.automation NOT IN (SELECT name FROM automations "
+    "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 "
+    "  AND (status <> 'live' OR retired_at IS NOT NULL))"
+)
+"""The sends due now (parameter: now) of automations whose current version is live: a
+paused automation's sends wait for it to resume."""
 SENDS_COLUMNS = (
     "send_key, instance_id, automation, version, step, customer_id, channel, purpose, "
     "priority, attempts, planned_at"
@@ -77,12 +77,12 @@ class DeliveryReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Decision:
-    key: str
-    state: str
-    next_attempt_at: dt.datetime | None = None
-    reason: str | None = None
+def _cancelled_by(exit_reason: str | None) -> bool:
+    """Whether an instance's end cancels the sends it planned and had not sent yet: a goal
+    reached, an exit event, a segment left (automations.wakes) — not its natural end."""
+    if exit_reason is None:
+        return False
+    return exit_reason == "goal" or exit_reason.startswith(("exit: ", "left segment: "))
 
 
 def default_templates(store: Store) -> list[Path]:
@@ -127,9 +127,7 @@ class Delivery:
         """Whether any send is due now (a read: the server's loop asks before it claims)."""
         return bool(
             self.store.engine.scalar(
-                "SELECT count(*) > 0 FROM automation_sends "
-                "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ?",
-                [self.clock.now()],
+                f"SELECT count(*) > 0 FROM automation_sends s WHERE {DUE}", [self.clock.now()]
             )
         )
 
@@ -141,12 +139,10 @@ class Delivery:
         engine = self.store.engine
         with engine.transaction():
             engine.execute(
-                f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT {SENDS_COLUMNS} "
-                "FROM automation_sends s "
-                "WHERE state IN ('planned', 'deferred') AND next_attempt_at <= ? "
-                "AND automation NOT IN (SELECT name FROM automations "
-                "  QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 "
-                "  AND (status <> 'live' OR retired_at IS NOT NULL)) "
+                f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT {SENDS_COLUMNS}, "
+                "(SELECT CASE WHEN i.exited_at >= s.planned_at THEN i.exit_reason END "
+                " FROM automation_instances i WHERE i.instance_id = s.instance_id) AS left_for "
+                f"FROM automation_sends s WHERE {DUE} "
                 "ORDER BY CASE priority WHEN 'transactional' THEN 0 WHEN 'service' THEN 1 "
                 "ELSE 2 END, next_attempt_at, send_key LIMIT ?",
                 [now, limit],
@@ -156,7 +152,7 @@ class Delivery:
                 engine.execute(f"DROP TABLE {BATCH}")
                 return []
             decisions, outgoing = self._decide(rows, now)
-            self._write_decisions(decisions, now)
+            write_decisions(self.store, decisions, now)
             engine.execute(f"DROP TABLE {BATCH}")
         counts: dict[str, int] = {}
         for d in decisions:
@@ -166,47 +162,52 @@ class Delivery:
 
     def _decide(
         self, rows: list[dict[str, Any]], now: dt.datetime
-    ) -> tuple[list[_Decision], list[Outgoing]]:
+    ) -> tuple[list[Decision], list[Outgoing]]:
+        self.renderer.fresh()
         consents = self._consents()
         addresses = self._addresses()
         traits = self._traits()
         entries = self._entries()
         budgets = self._budgets(now)
         pressure = Pressure(self.settings, now)
-        decisions: list[_Decision] = []
+        decisions: list[Decision] = []
         outgoing: list[Outgoing] = []
         rows.sort(key=lambda r: (priority_rank(r["priority"]), r["planned_at"], r["send_key"]))
         for row in rows:
             key, customer, channel = row["send_key"], row["customer_id"], row["channel"]
             send = self._send_step(row)
+            if _cancelled_by(row["left_for"]) and row["priority"] != "transactional":
+                reason = f"the customer left the automation ({row['left_for']})"
+                decisions.append(Decision(key, "held", None, reason))
+                continue
             if send is None:
-                decisions.append(_Decision(key, "held", None, "the step is no longer a send"))
+                decisions.append(Decision(key, "held", None, "the step is no longer a send"))
                 continue
             if channel != "webhook" and channel not in self.channels:
                 later = now + dt.timedelta(seconds=self.settings.retry_after_s)
                 reason = f"no {channel} provider: set [parcours.automations.{channel}] url"
-                decisions.append(_Decision(key, "deferred", later, reason))
+                decisions.append(Decision(key, "deferred", later, reason))
                 continue
             if channel != "webhook" and not consents.get((customer, channel, row["purpose"])):
                 reason = f"no consent for {row['purpose']} on {channel}"
-                decisions.append(_Decision(key, "held", None, reason))
+                decisions.append(Decision(key, "held", None, reason))
                 continue
             profile = traits.get(customer, {})
             address = self._address(channel, send, addresses.get((customer, channel)), profile)
             if address is None:
-                decisions.append(_Decision(key, "held", None, f"no {ADDRESS[channel]} address"))
+                decisions.append(Decision(key, "held", None, f"no {ADDRESS[channel]} address"))
                 continue
             verdict = pressure.judge(row["priority"], budgets[customer])
             if not verdict.go:
-                decisions.append(_Decision(key, "deferred", verdict.until, verdict.reason))
+                decisions.append(Decision(key, "deferred", verdict.until, verdict.reason))
                 continue
             try:
-                message = self._message(row, send, address, profile, entries.get(customer, {}))
+                message = self._message(row, send, address, profile, entries.get(key, {}))
             except Missing as missing:
                 budgets[customer].spent.pop()  # not sent: it spends nothing
-                decisions.append(_Decision(key, "held", None, str(missing)))
+                decisions.append(Decision(key, "held", None, str(missing)))
                 continue
-            decisions.append(_Decision(key, "sending"))
+            decisions.append(Decision(key, "sending"))
             outgoing.append(message)
         return decisions, outgoing
 
@@ -358,31 +359,6 @@ class Delivery:
         html += f'\n<img src="{self.links.pixel(*ids)}" width="1" height="1" alt="">'
         return Outgoing(**common, subject=subject, body=text, html=html, headers=headers)
 
-    def _write_decisions(self, decisions: list[_Decision], now: dt.datetime) -> None:
-        table = pa.table(
-            {
-                "key": [d.key for d in decisions],
-                "state": [d.state for d in decisions],
-                "next_attempt_at": pa.array(
-                    [d.next_attempt_at for d in decisions], pa.timestamp("us", "UTC")
-                ),
-                "reason": pa.array([d.reason for d in decisions], pa.string()),
-            }
-        )
-        with self.store.engine.registered("_delivery_decisions", table) as name:
-            self.store.engine.execute(
-                f"""
-                UPDATE automation_sends s SET
-                    state = d.state,
-                    attempts = s.attempts + CASE d.state WHEN 'sending' THEN 1 ELSE 0 END,
-                    next_attempt_at = CASE d.state WHEN 'deferred' THEN d.next_attempt_at
-                                      WHEN 'held' THEN NULL ELSE s.next_attempt_at END,
-                    reason = d.reason, updated_at = ?
-                FROM {name} d WHERE s.send_key = d.key
-                """,
-                [now],
-            )
-
     # --- send: provider I/O only ----------------------------------------------------------
 
     def send(self, outgoing: list[Outgoing]) -> list[Outcome]:
@@ -403,109 +379,17 @@ class Delivery:
     # --- record: store work ---------------------------------------------------------------
 
     def record(self, outcomes: list[Outcome]) -> DeliveryReport:
-        """Write the outcomes to the ledger and the sends and bounces back as events, in one
-        transaction. A retry is planned again after `retry_after_s`, doubled per attempt;
-        after `max_attempts` it stays failed with the reason."""
+        """Write the outcomes to the ledger, and the sends and bounces back as events, in
+        one transaction (automations.ledger.record_outcomes)."""
         if not outcomes:
             return DeliveryReport()
-        now = self.clock.now()
-        engine = self.store.engine
-        table = pa.table(
-            {
-                "key": [o.key for o in outcomes],
-                "status": [o.status for o in outcomes],
-                "reason": pa.array([o.reason for o in outcomes], pa.string()),
-                "provider_ref": pa.array([o.provider_ref for o in outcomes], pa.string()),
-            }
-        )
-        with engine.transaction(), engine.registered("_delivery_outcomes", table) as name:
-            rows = engine.query(
-                f"SELECT o.*, s.customer_id, s.automation, s.version, s.step, s.channel, "
-                f"s.attempts FROM {name} o JOIN automation_sends s ON s.send_key = o.key "
-                "WHERE s.state = 'sending'"
-            ).to_pylist()
-            updates, events = self._outcome_rows(rows, now)
-            with engine.registered("_delivery_updates", updates) as changed:
-                engine.execute(
-                    f"UPDATE automation_sends s SET state = u.state, reason = u.reason, "
-                    "next_attempt_at = u.next_attempt_at, provider_ref = coalesce("
-                    "u.provider_ref, s.provider_ref), sent_at = CASE u.state WHEN 'sent' "
-                    f"THEN ?::TIMESTAMPTZ ELSE s.sent_at END, updated_at = ? FROM {changed} u "
-                    "WHERE s.send_key = u.key",
-                    [now, now],
-                )
-            write_events(self.store, events)
-        states = [u for u in updates.column("state").to_pylist()]
+        states = record_outcomes(self.store, outcomes, self.clock.now(), self.settings)
         return DeliveryReport(
-            claimed=len(rows),
+            claimed=len(states),
             sent=states.count("sent"),
             retried=states.count("planned"),
             failed=states.count("failed"),
         )
-
-    def _outcome_rows(
-        self, rows: list[dict[str, Any]], now: dt.datetime
-    ) -> tuple[pa.Table, list[dict[str, Any]]]:
-        keys, states, reasons, nexts, refs = [], [], [], [], []
-        events: list[dict[str, Any]] = []
-        for r in rows:
-            state, reason, after = r["status"], r["reason"], None
-            if state == "retry":
-                if r["attempts"] >= self.settings.max_attempts:
-                    state, reason = "failed", f"gave up after {r['attempts']} attempts: {reason}"
-                else:
-                    wait = self.settings.retry_after_s * 2 ** max(r["attempts"] - 1, 0)
-                    state, after = "planned", now + dt.timedelta(seconds=wait)
-                    reason = f"attempt {r['attempts']} failed, again at {after:%H:%M:%S}: {reason}"
-            elif state == "bounced":
-                state = "failed"
-            keys.append(r["key"])
-            states.append(state)
-            reasons.append(reason)
-            nexts.append(after)
-            refs.append(r["provider_ref"])
-            properties = {
-                SEND_KEY: r["key"],
-                "automation": r["automation"],
-                "version": r["version"],
-                "step": r["step"],
-            }
-            name, channel = EVENT_NAMES.get(r["channel"], ("Message Sent", "other"))
-            if r["status"] == "sent":
-                events.append(self._event(r, f"sent:{r['key']}", name, channel, properties, now))
-            elif r["status"] == "bounced":
-                bounced = {**properties, "reason": reason}
-                events.append(
-                    self._event(r, f"bounced:{r['key']}", "Email Bounced", channel, bounced, now)
-                )
-        table = pa.table(
-            {
-                "key": keys,
-                "state": states,
-                "reason": pa.array(reasons, pa.string()),
-                "next_attempt_at": pa.array(nexts, pa.timestamp("us", "UTC")),
-                "provider_ref": pa.array(refs, pa.string()),
-            }
-        )
-        return table, events
-
-    @staticmethod
-    def _event(
-        row: dict[str, Any],
-        event_id: str,
-        name: str,
-        channel: str,
-        properties: dict[str, Any],
-        now: dt.datetime,
-    ) -> dict[str, Any]:
-        return {
-            "customer_id": row["customer_id"],
-            "event_id": event_id,
-            "name": name,
-            "channel": channel,
-            "occurred_at": now,
-            "properties": properties,
-        }
 
     # --- all three ------------------------------------------------------------------------
 

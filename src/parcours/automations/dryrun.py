@@ -12,11 +12,22 @@ reads ever sees them. Steps that would act outside these tables — set_trait an
 anonymise and delete (privacy) — are recorded, not done; sends are planned into the shadow
 ledger, which no delivery reads.
 
-Time: events are replayed by `occurred_at`, a tick at the end of each `step` (an hour by
-default) seeing the events of that step; ticks where nothing can happen (no relevant event,
-no timer due, no date or schedule trigger) are skipped. Conditions (the audience, splits) are
-evaluated as of the simulated instant over the events; segment membership and scores are read
-as they are now (the store keeps no past membership to replay).
+Time: events are replayed by `occurred_at` on a grid of `step` (an hour by default): an event
+is seen at the end of its step, and every instance moves at the grid instant it would move at
+were the server ticking every step. A tick replays a whole `batch` (a day) at once, each
+instance at its own instant (`Runtime.replay`): entrants at their arrival, timers at their due
+instant, goals, exits and awaited events at the tick seeing them — and a waiting instance only
+on events up to its timer, so that what came first still comes first. On a month of 80
+customers through a goal, an exit, a wait, a split, a wait_for and sends, a batched replay and
+one ticking every hour agree exactly, instants included (tests/engine/test_automation_dryrun.py);
+a month for 3,000 customers takes about 9 s instead of 190 s (two busy cores).
+
+Conditions (the audience, splits) are evaluated at each instance's instant over the events;
+segment membership and scores are read as they are now (the store keeps no past membership to
+replay). Entries are judged at the start of their batch: under `after_exit`, a customer whose
+instance ends during a day cannot enter again later that same day (a server ticking hourly
+would let them). Date and schedule triggers tick every step through `Runtime.tick`. Steps with
+nothing to do (no relevant event, no timer due) are skipped.
 """
 
 from __future__ import annotations
@@ -38,6 +49,9 @@ from parcours.automations.versions import Version
 from parcours.segments.membership import ENTERED, EXITED
 from parcours.store.store import Store
 
+BATCH = dt.timedelta(days=1)
+"""How much simulated time one replayed tick covers (each instance still moving at its own
+step of the grid)."""
 SHADOWED = (
     "automation_instances",
     "automation_steps",
@@ -68,7 +82,8 @@ class DryRun:
     running: int
     """Instances still active or waiting at the end."""
     customers: list[dict[str, Any]] = field(default_factory=list)
-    """Each instance: customer_id, arm, entered_at, the steps it went through, how it ended."""
+    """Each instance: customer_id, arm, entered_at, the steps it went through (step, outcome,
+    detail, happened_at), how and when it ended, when it converted."""
     ticks: int = 0
     seconds: float = 0.0
 
@@ -83,9 +98,13 @@ def dry_run(
     start: dt.datetime,
     days: float = 30,
     step: dt.timedelta = dt.timedelta(hours=1),
+    batch: dt.timedelta | None = BATCH,
 ) -> DryRun:
     """Replay [start, start + days) against the automation (a definition, or the name of a
-    published one: its current version) without touching the store."""
+    published one: its current version) without touching the store: each instance moves at
+    the `step` grid (an event is seen at the end of its step), `batch` of simulated time
+    replayed per tick (None: one tick per step through `Runtime.tick`, as the server would
+    run — the reference a batched replay must agree with, slower)."""
     started = time.perf_counter()
     if start.tzinfo is None:
         raise AutomationError(
@@ -105,8 +124,20 @@ def dry_run(
         for kind in ("date", "schedule"):
             write_cursor(engine, f"{kind}:{version.name}", start)
         clock = SimulatedClock(start)
-        runtime = Runtime(scratch, clock=clock, versions=[version], acts=False)
-        ticks = _replay(scratch, runtime, clock, version.definition, start, end, step)
+        timed = version.definition.trigger.kind in ("date", "schedule")
+        batched = batch is not None and not timed
+        grid = (lambda column: _grid_sql(column, start, step)) if batched else None
+        runtime = Runtime(scratch, clock=clock, versions=[version], acts=False, grid=grid)
+        ticks = _replay(
+            scratch,
+            runtime,
+            clock,
+            version.definition,
+            start,
+            end,
+            step,
+            batch if batched else None,
+        )
         result = _summary(scratch, version.name, start, end, ticks)
         for table in (*SHADOWED, FEED):
             engine.execute(f"DROP TABLE IF EXISTS temp.{table}")
@@ -158,19 +189,18 @@ def _replay(
     start: dt.datetime,
     end: dt.datetime,
     step: dt.timedelta,
+    batch: dt.timedelta | None,
 ) -> int:
     engine = store.engine
-    seconds = int(step.total_seconds())
     engine.execute(
         f"""CREATE OR REPLACE TEMP TABLE _auto_dry_ticks AS
-            SELECT DISTINCT {at_sql(start)} + INTERVAL ({seconds}) SECOND *
-                   (1 + floor((epoch(occurred_at) - epoch({at_sql(start)})) / {seconds}))::BIGINT
-                   AS tick
+            SELECT DISTINCT {_grid_sql("occurred_at", start, step)} AS tick
             FROM customer_events
             WHERE occurred_at >= {at_sql(start)} AND occurred_at < {at_sql(end)}
               AND ({_relevant(definition)})"""
     )
     every_step = definition.trigger.date is not None or definition.trigger.schedule is not None
+    span = step * max(1, -(-batch // step)) if batch is not None else step
     ticks, last = 0, start
     while last < end:
         if every_step:
@@ -185,15 +215,30 @@ def _replay(
             candidates = [t for t in (next_event, _ceil(next_wake, start, step)) if t is not None]
             if not candidates:
                 break
-            at = max(min(candidates), last + step)
+            first = max(min(candidates), last + step)
+            at = _ceil(first, start, span) or first  # the batch holding the first step due
         at = min(at, end)
-        replay_feed(engine, last, at, "customer_events")
         clock.set(at)
-        runtime.tick(feed=False)
+        with engine.transaction():  # a scratch session: one commit per tick is enough
+            replay_feed(engine, last, at, "customer_events")
+            if batch is None:
+                runtime.tick(feed=False)
+            else:
+                runtime.replay()
         ticks += 1
         last = at
     engine.execute("DROP TABLE _auto_dry_ticks")
     return ticks
+
+
+def _grid_sql(column: str, start: dt.datetime, step: dt.timedelta) -> str:
+    """SQL: the tick that sees an instant `column` — the end of its step on the grid from
+    `start` (an event at 10:20 is seen by the 11:00 tick of an hourly run)."""
+    seconds = int(step.total_seconds())
+    return (
+        f"({at_sql(start)} + INTERVAL ({seconds}) SECOND * "
+        f"(1 + floor((epoch({column}) - epoch({at_sql(start)})) / {seconds}))::BIGINT)"
+    )
 
 
 def _ceil(
@@ -211,19 +256,20 @@ def _summary(
 ) -> dict[str, Any]:
     engine = store.engine
     instances = engine.query(
-        "SELECT instance_id, customer_id, arm, entered_at, state, exit_reason, converted_at "
+        "SELECT instance_id, customer_id, arm, entered_at, state, exit_reason, exited_at, "
+        "converted_at "
         "FROM automation_instances ORDER BY entered_at, customer_id"
     ).to_pylist()
     history = engine.query(
-        "SELECT instance_id, step, outcome, detail FROM automation_steps "
-        "ORDER BY instance_id, happened_at"
+        "SELECT instance_id, step, outcome, detail, happened_at FROM automation_steps "
+        "ORDER BY instance_id, happened_at, rowid"  # rowid: the order written, within an instant
     ).to_pylist()
     paths: dict[int, list[dict[str, Any]]] = defaultdict(list)
     steps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     branches: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in history:
         paths[row["instance_id"]].append(
-            {k: row[k] for k in ("step", "outcome", "detail") if row[k] is not None}
+            {k: row[k] for k in ("step", "outcome", "detail", "happened_at") if row[k] is not None}
         )
         if row["step"] != "entry":
             steps[row["step"]][row["outcome"]] += 1
@@ -254,6 +300,8 @@ def _summary(
                 "path": paths.get(i["instance_id"], []),
                 "state": i["state"],
                 "exit_reason": i["exit_reason"],
+                "exited_at": i["exited_at"],
+                "converted_at": i["converted_at"],
             }
             for i in instances
         ],

@@ -52,9 +52,11 @@ def _key_sql(definition: AutomationDefinition) -> str:
     return f"coalesce({property_sql(definition.entry.key)}, {event_key})"
 
 
-def feed_candidates_sql(definition: AutomationDefinition) -> str | None:
-    """The feed's events that start `definition` (event, segment and geofence triggers): SQL
-    answering the candidates' columns; None for the other triggers."""
+def feed_candidates_sql(version: Version) -> str | None:
+    """The feed's events that start `version` (event, segment and geofence triggers), if they
+    occurred once the automation was published: SQL answering the candidates' columns; None
+    for the other triggers."""
+    definition = version.definition
     trigger = definition.trigger
     if trigger.event is not None:
         where = event_match_sql(trigger.event)
@@ -73,6 +75,8 @@ def feed_candidates_sql(definition: AutomationDefinition) -> str | None:
         where = f"{event_match_sql(trigger.geofence.event)} AND ({near})"
     else:
         return None
+    if version.since is not None:
+        where = f"({where}) AND occurred_at >= {at_sql(version.since)}"
     return (
         f"SELECT customer_id, {_key_sql(definition)} AS entry_key, properties AS entry, "
         f"occurred_at AS arrived_at FROM {FEED} WHERE {where}"
@@ -89,24 +93,38 @@ def _haversine_m(lat: str, lon: str, place_lat: float, place_lon: float) -> str:
 
 
 def audience_filter(
-    store: Store, rules: IdentityRules, definition: AutomationDefinition, now: dt.datetime
+    store: Store,
+    rules: IdentityRules,
+    definition: AutomationDefinition,
+    now: dt.datetime,
+    *,
+    arrival: str | None = None,
 ) -> None:
     """Keep only the candidates the automation's `audience` condition holds for, evaluated
-    at `now` over their profiles."""
+    over their profiles at `now` (or, `arrival` given, at each candidate's own instant: SQL
+    over the candidates)."""
     if definition.audience is None:
         return
-    builder = Builder(rules, as_of=now)
-    compiled = builder.compile(SegmentDefinition(name="audience", where=definition.audience))
-    scope = f"SELECT DISTINCT customer_id FROM {CANDIDATES}"
-    store.engine.execute(
-        f"DELETE FROM {CANDIDATES} WHERE customer_id NOT IN (SELECT customer_id FROM "
-        f"({builder.features_query(scope)}) WHERE {compiled.member_sql})"
-    )
+    engine = store.engine
+    moments = [now]
+    if arrival is not None:
+        found = engine.query(f"SELECT DISTINCT {arrival} AS m FROM {CANDIDATES}")
+        moments = [m.astimezone(dt.UTC) for m in found.column(0).to_pylist()]
+    for moment in moments:
+        only = f" AND {arrival} = {at_sql(moment)}" if arrival is not None else ""
+        builder = Builder(rules, as_of=moment)
+        compiled = builder.compile(SegmentDefinition(name="audience", where=definition.audience))
+        scope = f"SELECT DISTINCT customer_id FROM {CANDIDATES} WHERE true{only}"
+        engine.execute(
+            f"DELETE FROM {CANDIDATES} WHERE customer_id NOT IN (SELECT customer_id FROM "
+            f"({builder.features_query(scope)}) WHERE {compiled.member_sql}){only}"
+        )
 
 
-def admit(store: Store, version: Version, now: dt.datetime, *, step_history: bool = True) -> int:
+def admit(store: Store, version: Version, now: dt.datetime, *, arrival: str | None = None) -> int:
     """Admit the candidates `CANDIDATES` holds into `version` (the audience already applied):
-    the re-entry rule, the holdout draw, the instances at the first step, active. Inside the
+    the re-entry rule, the holdout draw, the instances at the first step, active, entered at
+    `now` (or at `arrival`, SQL over the candidates: a dry run's own instants). Inside the
     caller's transaction. Returns how many entered."""
     engine, definition, name = store.engine, version.definition, lit(version.name)
     rule = definition.entry.re_entry
@@ -120,17 +138,18 @@ def admit(store: Store, version: Version, now: dt.datetime, *, step_history: boo
     }[rule]
     # One entry per customer per batch, except every_time: one per new key.
     per = "customer_id, entry_key" if rule == "every_time" else "customer_id"
-    at = at_sql(now)
+    at = arrival or at_sql(now)
     share = round(definition.holdout * DRAWS / 100)
     held = draw_sql("'holdout'", name, "customer_id")
     first = lit(definition.steps[0].id)
     engine.execute(
         f"""CREATE OR REPLACE TEMP TABLE _auto_admitted AS
-            SELECT {instance_id_sql(name, "customer_id", "entry_key", at)} AS instance_id,
-                   customer_id, entry_key, entry,
+            SELECT {instance_id_sql(name, "customer_id", "entry_key", "entered_at")}
+                       AS instance_id,
+                   customer_id, entry_key, entry, entered_at,
                    CASE WHEN {held} < {share} THEN 'holdout' ELSE 'treated' END AS arm
             FROM (
-                SELECT * FROM {CANDIDATES}
+                SELECT *, {at} AS entered_at FROM {CANDIDATES}
                 WHERE customer_id IS NOT NULL
                   AND (customer_id, entry_key) NOT IN ({seen}) AND NOT ({blocked})
                 QUALIFY row_number() OVER (PARTITION BY {per} ORDER BY arrived_at, entry_key) = 1
@@ -140,16 +159,15 @@ def admit(store: Store, version: Version, now: dt.datetime, *, step_history: boo
         f"""INSERT INTO automation_instances BY NAME
             SELECT instance_id, {name} AS automation, {version.version} AS version,
                    customer_id, entry_key, entry, arm, {first} AS step, 'active' AS state,
-                   NULL::TIMESTAMPTZ AS wake_at, {at} AS entered_at, {at} AS updated_at
+                   NULL::TIMESTAMPTZ AS wake_at, entered_at, entered_at AS updated_at
             FROM _auto_admitted"""
     )
-    if entered and step_history:
+    if entered:
         engine.execute(
             f"""INSERT INTO automation_steps BY NAME
                 SELECT instance_id, {name} AS automation, {version.version} AS version,
                        customer_id, 'entry' AS step, 'entered' AS outcome, arm AS detail,
-                       {at} AS happened_at
+                       entered_at AS happened_at
                 FROM _auto_admitted"""
         )
-    engine.execute("DROP TABLE _auto_admitted")
     return entered

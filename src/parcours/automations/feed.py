@@ -37,12 +37,13 @@ def write_cursor(engine: Engine, name: str, until: dt.datetime) -> None:
     engine.execute("INSERT INTO automation_cursors VALUES (?, ?)", [name, until])
 
 
-def load_feed(engine: Engine) -> tuple[int, dt.datetime | None]:
-    """Fill the temp table `FEED` with the events received since the cursor, each with its
-    customer; return how many and the latest `received_at` read (the cursor to write once
-    they are used)."""
-    since = read_cursor(engine, CURSOR)
-    where = f"received_at > {at_sql(since)}" if since is not None else "true"
+def load_feed(engine: Engine, start: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """Fill the temp table `FEED` with the events received since the cursor (the first time:
+    since `start`, the first publish of an automation, as nothing received earlier can
+    matter), each with its customer; return how many and the latest `received_at` read (the
+    cursor to write once they are used)."""
+    since = read_cursor(engine, CURSOR) or start
+    where = f"received_at > {at_sql(since)}"
     engine.execute(
         f"CREATE OR REPLACE TEMP TABLE _auto_new AS SELECT source, event_id, received_at, "
         f"(hash(source, event_id) >> 1)::BIGINT AS event_key FROM events WHERE {where}"
@@ -64,9 +65,8 @@ def load_feed(engine: Engine) -> tuple[int, dt.datetime | None]:
 def replay_feed(engine: Engine, start: dt.datetime, end: dt.datetime, table: str) -> int:
     """Fill `FEED` with the events of `table` (customer_events' shape) that occurred in
     [start, end): a dry run's hour of simulated time."""
-    engine.execute(
+    return engine.write(
         f"CREATE OR REPLACE TEMP TABLE {FEED} AS SELECT customer_id, source, event_id, type, "
         "name, channel, occurred_at, occurred_at AS received_at, properties "
         f"FROM {table} WHERE occurred_at >= {at_sql(start)} AND occurred_at < {at_sql(end)}"
     )
-    return int(engine.scalar(f"SELECT count(*) FROM {FEED}") or 0)

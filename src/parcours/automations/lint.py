@@ -15,8 +15,9 @@ place (the line, from YAML) and the fix.
   wait in it: the instance would run round it at the same instant, for ever.
 - **consent** (warning, with a store): a send whose purpose no consent event in the store names
   — no customer has consented to it yet, so it would be held for everyone.
-- **never_seen** (warning, with a store): a goal, exit or wait_for event no customer ever had:
-  a typo, or an event not collected yet.
+- **never_seen** (warning, with a store): a trigger, goal, exit or wait_for event no customer
+  ever had: a typo, or an event not collected yet (a trigger's name close to a known one is
+  refused at publish as a typo).
 """
 
 from __future__ import annotations
@@ -416,11 +417,12 @@ def _against_store(definition: AutomationDefinition, known: Known) -> Iterator[F
                 "consent to",
             )
     for role, path, event in event_filters(definition):
-        if role == "trigger" or event.name is None or event.name in known.seen_event_names:
+        if event.name is None or event.name in known.seen_event_names:
             continue
         if event.name in OWN_EVENTS:  # parcours writes it: none yet is no typo
             continue
         what = {
+            "trigger": "no one enters until it arrives",
             "goal": "the goal would never be reached",
             "exit": "this exit would never be taken",
             "wait_for": "this wait would always time out",

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from typing import Any
 
-from parcours.automations.channels import Channel
+from parcours.automations.channels import Channel, Outcome
 from parcours.automations.clock import Clock, SystemClock
 from parcours.automations.delivery import Delivery
 from parcours.automations.settings import automation_settings
@@ -56,6 +56,7 @@ class AutomationLoop:
         self.rounds = 0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sending: asyncio.Task[list[Outcome]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="automations")
@@ -98,29 +99,60 @@ class AutomationLoop:
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.tick_s)
+        await self._finish_sending()
 
     async def round(self) -> bool:
-        """One tick and one batch of sends; whether a full batch went (more may be due)."""
+        """One tick and one batch claimed; whether a full batch was (more may be due).
+
+        Sending is pipelined: the batch claimed now goes to the providers (a worker thread)
+        while the next round ticks and claims; its outcomes are recorded when the next batch
+        is ready, or at stop. A batch is claimed (`sending`) before it is handed over, so a
+        crash at any point leaves it to `reconcile`."""
         delivery = self.delivery
         assert delivery is not None
-        runtime = self.runtime
-        if runtime is not None:
-            # Events loaded but not yet resolved are resolved first: the runtime reads new
-            # events with their customers, and must not pass over one still without.
-            catch_up = getattr(self.writer, "announce_now", None)
-
-            def tick(_: Store) -> Any:
-                if catch_up is not None:
-                    catch_up()
-                return runtime.tick()
-
-            await self.writer.call(tick)
+        await self._tick()
         # Nothing due: a read, which leaves the server's change count (and snapshots) alone.
-        if not await self.writer.call(lambda _: delivery.has_due(), writes=False):
-            return False
-        outgoing = await self.writer.call(lambda _: delivery.claim())
-        if not outgoing:
-            return False
-        outcomes = await asyncio.to_thread(delivery.send, outgoing)
-        await self.writer.call(lambda _: delivery.record(outcomes))
+        due = await self.writer.call(lambda _: delivery.has_due(), writes=False)
+        outgoing = await self.writer.call(lambda _: delivery.claim()) if due else []
+        await self._finish_sending()
+        if outgoing:
+            self._sending = asyncio.create_task(asyncio.to_thread(delivery.send, outgoing))
         return len(outgoing) >= delivery.settings.send_batch
+
+    async def _finish_sending(self) -> None:
+        """Wait for the batch with the providers, and record its outcomes."""
+        sending, self._sending = self._sending, None
+        if sending is None or self.delivery is None:
+            return
+        delivery = self.delivery
+        outcomes = await sending
+        await self.writer.call(lambda _: delivery.record(outcomes))
+
+    async def _tick(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        # Events loaded but not yet resolved are resolved first: the runtime reads new
+        # events with their customers, and must not pass over one still without.
+        catch_up = getattr(self.writer, "announce_now", None)
+
+        def tick(_: Store) -> Any:
+            if catch_up is not None:
+                catch_up()
+            return runtime.tick()
+
+        # A tick with nothing to do writes nothing: run as a read, so that it leaves the
+        # server's change count (which read commands' snapshots follow) alone; one that
+        # did something bumps the count after.
+        report = await self.writer.call(tick, writes=False)
+        if _did_something(report):
+            await self.writer.call(lambda _: None)
+
+
+def _did_something(report: Any) -> bool:
+    """Whether a tick's report (automations.runtime.TickReport) says it changed anything."""
+    try:
+        facts = report.to_dict()
+    except AttributeError:
+        return True
+    return any(value for name, value in facts.items() if name != "seconds")

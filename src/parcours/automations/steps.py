@@ -17,7 +17,7 @@ from parcours.automations import privacy_steps
 from parcours.automations.calendar import next_local
 from parcours.automations.definition import Step, duration_seconds
 from parcours.automations.matching import DRAWS, at_sql, draw_sql
-from parcours.automations.moves import apply_moves, move_rows, onward
+from parcours.automations.moves import apply_moves, ended, move_rows, onward, waiting
 from parcours.automations.timezones import zones_query
 from parcours.automations.versions import Version
 from parcours.identity.own_events import write_own_events
@@ -40,69 +40,80 @@ class Context:
     rules: IdentityRules
     default_zone: str
     acts: bool = True
+    per_instance: bool = False
+    """Whether each instance runs its step at its own instant (its `updated_at`: when it
+    arrived there) rather than at `now`: a dry run replaying a day at once, each instance
+    on its own hour."""
     planned: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def moment(self) -> str:
+        """SQL over a group row: the instant its step runs at."""
+        return "updated_at" if self.per_instance else at_sql(self.now)
 
-def advance(context: Context, versions: list[Version]) -> tuple[int, int]:
+    def moments(self) -> list[dt.datetime]:
+        """The distinct instants the group's steps run at."""
+        if not self.per_instance:
+            return [self.now]
+        column = self.store.engine.query(f"SELECT DISTINCT updated_at FROM {GROUP} ORDER BY 1")
+        return [m.astimezone(dt.UTC) for m in column.column(0).to_pylist()]
+
+
+def advance(context: Context, versions: list[Version]) -> tuple[int, bool]:
     """Run every active instance's steps until each waits or ends; return (steps run,
-    rounds)."""
+    whether none is left active: a cycle of steps without a wait leaves some for the next
+    tick)."""
     engine = context.store.engine
     by_key = {(v.name, v.version): v for v in versions}
     rounds = max((len(v.definition.steps) for v in versions), default=0) + 1
     advanced = 0
-    for round_number in range(rounds):
+    for _ in range(rounds):
         groups = engine.query(
             "SELECT automation, version, step FROM automation_instances "
             "WHERE state = 'active' GROUP BY ALL ORDER BY ALL"
         ).to_pylist()
         groups = [g for g in groups if (g["automation"], g["version"]) in by_key]
         if not groups:
-            return advanced, round_number
+            return advanced, True
         for group in groups:
             version = by_key[(group["automation"], group["version"])]
             with engine.transaction():
                 advanced += _run_group(context, version, group["step"])
-    return advanced, rounds  # a step cycle without a wait: the rest moves on next tick
+    return advanced, False  # a step cycle without a wait: the rest moves on next tick
 
 
 def _run_group(context: Context, version: Version, step_id: str) -> int:
     engine = context.store.engine
-    engine.execute(
+    size = engine.write(
         f"""CREATE OR REPLACE TEMP TABLE {GROUP} AS
-            SELECT instance_id, customer_id, arm, entry, entered_at FROM automation_instances
+            SELECT * FROM automation_instances
             WHERE state = 'active' AND automation = {lit(version.name)}
               AND version = {version.version} AND step = {lit(step_id)}"""
     )
     step = version.definition.step(step_id)
     after = version.definition.after(step_id)
     record = run_step(context, version, step, lit(after) if after else "NULL::VARCHAR")
-    moved = apply_moves(engine, context.now, record=record)
-    engine.execute(f"DROP TABLE {GROUP}")
-    return moved
+    # Every instance of the group moves, but a deleted customer's instance is gone.
+    counted = None if step.action in ("anonymise", "delete") else size
+    at_column = "updated_at" if context.per_instance else None
+    return apply_moves(engine, context.now, record=record, moved=counted, at_column=at_column)
 
 
 def _moves(outcome: str, detail: str, rest: str) -> str:
     return move_rows(
-        f"SELECT instance_id, {lit(outcome)} AS outcome, {detail} AS detail, {rest} FROM {GROUP}"
-    )
-
-
-def _waiting(step_id: str, wake: str) -> str:
-    return (
-        f"{lit(step_id)} AS next_step, 'waiting' AS state, {wake} AS wake_at, "
-        "NULL::VARCHAR AS exit_reason, NULL::TIMESTAMPTZ AS converted_at"
+        f"SELECT g.*, {lit(outcome)} AS outcome, {detail} AS detail, {rest} FROM {GROUP} g"
     )
 
 
 def run_step(context: Context, version: Version, step: Step, after: str) -> bool:
     """Write `MOVES` for the group at `step` (and whatever the step does); return whether
     the moves go to the step history (a wait beginning does not: its end does)."""
-    engine, now = context.store.engine, context.now
+    engine = context.store.engine
     action = step.action
     if action in ("wait", "wait_for"):
         seconds = duration_seconds(step.wait if step.wait else step.wait_for.timeout)  # type: ignore[union-attr]
-        wake = f"{at_sql(now)} + INTERVAL ({int(seconds)}) SECOND"
-        engine.execute(_moves("waiting", "NULL", _waiting(step.id, wake)))
+        wake = f"{context.moment} + INTERVAL ({int(seconds)}) SECOND"
+        engine.execute(_moves("waiting", "NULL", waiting(lit(step.id), wake)))
         return False
     if action == "wait_until":
         _wait_until(context, step)
@@ -121,15 +132,20 @@ def run_step(context: Context, version: Version, step: Step, after: str) -> bool
         engine.execute(_moves("task", "NULL", onward(after)))
     elif action in ("anonymise", "delete"):
         outcome = privacy_steps.run(context.store, step, GROUP, acts=context.acts)
+        # Their rows as the privacy service left them: re-keyed (anonymised) or gone (deleted).
+        engine.execute(
+            f"CREATE OR REPLACE TEMP TABLE {GROUP} AS SELECT * FROM automation_instances "
+            f"WHERE instance_id IN (SELECT instance_id FROM {GROUP})"
+        )
         engine.execute(_moves(outcome, "NULL", onward(after)))
     else:  # exit
         reason = lit(step.exit.reason or "exit step")  # type: ignore[union-attr]
-        engine.execute(_moves("exited", reason, onward("NULL::VARCHAR", reason)))
+        engine.execute(_moves("exited", reason, ended(reason)))
     return True
 
 
 def _wait_until(context: Context, step: Step) -> None:
-    """Each customer's next local time in their zone: computed once per zone."""
+    """Each customer's next local time in their zone: computed once per zone (and instant)."""
     until = step.wait_until
     assert until is not None
     engine = context.store.engine
@@ -137,42 +153,53 @@ def _wait_until(context: Context, step: Step) -> None:
         "CREATE OR REPLACE TEMP TABLE _auto_zone AS "
         + zones_query(f"SELECT customer_id FROM {GROUP}", context.default_zone)
     )
-    zones = engine.query("SELECT DISTINCT zone FROM _auto_zone").column(0).to_pylist()
+    pairs = engine.query(
+        f"SELECT DISTINCT z.zone, {context.moment} AS m FROM {GROUP} g "
+        "JOIN _auto_zone z USING (customer_id)"
+    ).to_pylist()
     wakes = ", ".join(
-        f"({lit(z)}, {at_sql(next_local(context.now, until.time, until.weekdays, z))})"
-        for z in zones
+        f"({lit(r['zone'])}, {at_sql(r['m'])}, "
+        f"{at_sql(next_local(r['m'], until.time, until.weekdays, r['zone']))})"
+        for r in pairs
     )
     engine.execute(
         move_rows(
-            f"""SELECT g.instance_id, 'waiting' AS outcome, NULL AS detail,
-                       {_waiting(step.id, "w.wake")}
+            f"""SELECT g.*, 'waiting' AS outcome, NULL::VARCHAR AS detail,
+                       {waiting(lit(step.id), "w.wake")}
                 FROM {GROUP} g JOIN _auto_zone z USING (customer_id)
-                JOIN (VALUES {wakes or "(NULL, NULL)"}) w(zone, wake) USING (zone)"""
+                JOIN (VALUES {wakes or "(NULL, NULL, NULL)"}) w(zone, m, wake)
+                  ON w.zone = z.zone AND w.m = {context.moment}"""
         )
     )
-    engine.execute("DROP TABLE _auto_zone")
 
 
 def _split(context: Context, step: Step) -> None:
-    """The first branch whose condition holds for the customer now, else `else`."""
+    """The first branch whose condition holds for the customer at the step's instant, else
+    `else` (the conditions evaluated once per distinct instant)."""
     split = step.split
     assert split is not None
-    builder = Builder(context.rules, as_of=context.now)
-    whens = [
-        builder.compile(SegmentDefinition(name=f"branch{i}", where=branch.when)).member_sql
-        for i, branch in enumerate(split.branches)
-    ]
-    cases = " ".join(
-        f"WHEN {when} THEN {lit(branch.next)}"
-        for when, branch in zip(whens, split.branches, strict=True)
-    )
-    features = builder.features_query(f"SELECT customer_id FROM {GROUP}")
+    parts = []
+    for moment in context.moments():
+        builder = Builder(context.rules, as_of=moment)
+        whens = [
+            builder.compile(SegmentDefinition(name=f"branch{i}", where=branch.when)).member_sql
+            for i, branch in enumerate(split.branches)
+        ]
+        cases = " ".join(
+            f"WHEN {when} THEN {lit(branch.next)}"
+            for when, branch in zip(whens, split.branches, strict=True)
+        )
+        only = f" WHERE updated_at = {at_sql(moment)}" if context.per_instance else ""
+        features = builder.features_query(f"SELECT customer_id FROM {GROUP}{only}")
+        parts.append(
+            f"SELECT g.*, CASE {cases} ELSE {lit(split.else_)} END AS next "
+            f"FROM (SELECT * FROM {GROUP}{only}) g LEFT JOIN ({features}) f USING (customer_id)"
+        )
+    union = " UNION ALL ".join(f"({p})" for p in parts)
     context.store.engine.execute(
         move_rows(
-            f"""SELECT g.instance_id, 'branch' AS outcome, next AS detail, {onward("next")}
-                FROM (SELECT g.instance_id,
-                             CASE {cases} ELSE {lit(split.else_)} END AS next
-                      FROM {GROUP} g LEFT JOIN ({features}) f USING (customer_id)) g"""
+            f"""SELECT * EXCLUDE (next), 'branch' AS outcome, next AS detail, {onward("next")}
+                FROM ({union})"""
         )
     )
 
@@ -193,11 +220,11 @@ def _random(context: Context, version: Version, step: Step) -> None:
     last = bounds[-1][1]
     context.store.engine.execute(
         move_rows(
-            f"""SELECT instance_id, 'branch' AS outcome, arm AS detail, {onward("next")}
-                FROM (SELECT instance_id,
-                             CASE {picks} ELSE {lit(last.name)} END AS arm,
+            f"""SELECT * EXCLUDE (d, drawn, next), 'branch' AS outcome, drawn AS detail,
+                       {onward("next")}
+                FROM (SELECT *, CASE {picks} ELSE {lit(last.name)} END AS drawn,
                              CASE {nexts} ELSE {lit(last.next)} END AS next
-                      FROM (SELECT instance_id, {draw} AS d FROM {GROUP}))"""
+                      FROM (SELECT *, {draw} AS d FROM {GROUP}))"""
         )
     )
 
@@ -206,7 +233,7 @@ def _send(context: Context, version: Version, step: Step, after: str) -> None:
     """Plan the send in the ledger for the treated; the held out are recorded, not sent."""
     send = step.send
     assert send is not None
-    engine, at = context.store.engine, at_sql(context.now)
+    engine, at = context.store.engine, context.moment
     name = lit(version.name)
     key = (
         f"md5({name} || '|' || {version.version} || '|' || instance_id || '|' || "
@@ -221,10 +248,11 @@ def _send(context: Context, version: Version, step: Step, after: str) -> None:
                    {at} AS next_attempt_at, {at} AS planned_at, {at} AS updated_at
             FROM {GROUP} WHERE arm <> 'holdout'"""
     )
-    context.planned[step.id] = context.planned.get(step.id, 0) + planned
+    where = f"{version.name}:{step.id}"
+    context.planned[where] = context.planned.get(where, 0) + planned
     engine.execute(
         move_rows(
-            f"""SELECT instance_id,
+            f"""SELECT *,
                        CASE WHEN arm = 'holdout' THEN 'held_out' ELSE 'planned' END AS outcome,
                        {lit(send.channel)} AS detail, {onward(after)}
                 FROM {GROUP}"""
@@ -258,7 +286,7 @@ def _task(context: Context, version: Version, step: Step) -> None:
     """A task per instance for the agents' queue (title rendered later, by delivery)."""
     task = step.task
     assert task is not None
-    at = at_sql(context.now)
+    at = context.moment
     due = int(duration_seconds(task.due_in))
     queue = lit(task.queue) if task.queue else "NULL"
     context.store.engine.execute(

@@ -7,6 +7,7 @@ keep their place and their timers, which fire at the first tick after it is live
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import orjson
@@ -27,6 +28,9 @@ class Version:
     """Whether it is the version new entrants get."""
     live: bool = True
     """Whether its automation is live (not paused): only then does it admit and move."""
+    since: dt.datetime | None = None
+    """When the automation was first published: events that occurred before start no one
+    (an old file imported later, the store's history). None: no such limit (a dry run)."""
 
 
 def acting_versions(engine: Engine, names: list[str] | None = None) -> list[Version]:
@@ -42,7 +46,8 @@ def acting_versions(engine: Engine, names: list[str] | None = None) -> list[Vers
             WHERE retired_at IS NULL{only} GROUP BY name
         )
         SELECT a.name, a.version, a.definition, a.version = c.version AS current,
-               l.status = 'live' AS live
+               l.status = 'live' AS live,
+               (SELECT min(f.published_at) FROM automations f WHERE f.name = a.name) AS since
         FROM automations a JOIN current c USING (name)
         JOIN automations l ON l.name = c.name AND l.version = c.version
         ORDER BY a.name, a.version
@@ -55,6 +60,7 @@ def acting_versions(engine: Engine, names: list[str] | None = None) -> list[Vers
             parse_automation(orjson.loads(r["definition"]), origin=f"automation {r['name']}"),
             bool(r["current"]),
             bool(r["live"]),
+            r["since"].astimezone(dt.UTC) if r["since"] is not None else None,
         )
         for r in rows
     ]

@@ -182,7 +182,7 @@ def show_command(
         highlight=False,
     )
     console.print(yaml.safe_dump(info["definition"], sort_keys=False).rstrip(), markup=False)
-    print_rows(info["versions"], fmt, title="Versions")
+    print_rows(_for_people(info["versions"], fmt), fmt, title="Versions")
 
 
 @automations_app.command("versions")
@@ -192,7 +192,7 @@ def versions_command(
     """Every version of an automation, with its instances counted."""
     with connect(store, read_only=True) as p:
         rows = p.automations.versions(name)
-    print_rows(rows, fmt, title=f"Versions of {name}")
+    print_rows(_for_people(rows, fmt), fmt, title=f"Versions of {name}")
 
 
 def _status(name: str, what: str, store: Path | None, fmt: OutputFormat) -> None:
@@ -297,7 +297,7 @@ def instances_command(
         rows = p.automations.instances(
             name, step=step, state=state, customer_id=customer, limit=limit
         )
-    print_rows(rows, fmt, title=f"Instances of {name}")
+    print_rows(_for_people(rows, fmt), fmt, title=f"Instances of {name}")
 
 
 @automations_app.command("history")
@@ -311,7 +311,7 @@ def history_command(
     """Every step one instance went through, in order, with what happened there."""
     with connect(store, read_only=True) as p:
         rows = p.automations.history(instance)
-    print_rows(rows, fmt, title=f"Instance {instance}")
+    print_rows(_for_people(rows, fmt), fmt, title=f"Instance {instance}")
 
 
 @automations_app.command("sends")
@@ -331,7 +331,7 @@ def sends_command(
         rows = p.automations.sends(
             automation=automation, state=state, channel=channel, customer_id=customer, limit=limit
         )
-    print_rows(rows, fmt, title="Sends")
+    print_rows(_for_people(rows, fmt), fmt, title="Sends")
 
 
 @automations_app.command("tasks")
@@ -345,7 +345,7 @@ def tasks_command(
     """Agents' tasks the automations created, the soonest due first."""
     with connect(store, read_only=True) as p:
         rows = p.automations.tasks(automation=automation, state=state, limit=limit)
-    print_rows(rows, fmt, title="Tasks")
+    print_rows(_for_people(rows, fmt), fmt, title="Tasks")
 
 
 @automations_app.command("run")
@@ -403,6 +403,21 @@ def dry_run_command(
     print_rows(steps, fmt, title="Outcomes per step")
     exits = [{"reason": reason, "instances": n} for reason, n in seen["exits"].items()]
     print_rows(exits, fmt, title="How instances ended")
+
+
+def _for_people(rows: list[dict[str, Any]], fmt: OutputFormat) -> list[dict[str, Any]]:
+    """Rows as JSON gives them (times as ISO text) made readable in a table: times to the
+    minute, an instance id as the identifier it is rather than a number with separators."""
+    if fmt is not OutputFormat.table:
+        return rows
+    import datetime as dt
+
+    def cell(key: str, value: Any) -> Any:
+        if key.endswith("_at") and isinstance(value, str):
+            return dt.datetime.fromisoformat(value)
+        return str(value) if key == "instance_id" else value
+
+    return [{k: cell(k, v) for k, v in row.items()} for row in rows]
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:

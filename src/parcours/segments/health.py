@@ -42,7 +42,7 @@ from parcours.segments.health_details import (
     rules_table,
 )
 from parcours.segments.health_model import HealthModel, Metrics, evaluate, expit
-from parcours.segments.health_rules import load_scorecard, score_rules
+from parcours.segments.health_rules import Scorecard, load_scorecard, score_rules
 from parcours.segments.scored import EVENTS, latest_model, save_model, write_scores
 from parcours.store.store import Store
 
@@ -282,7 +282,9 @@ def health(
     if horizon_days < 1:
         raise BadRequest(f"horizon_days {horizon_days} is not a duration", "give days ≥ 1")
     at = _instant(as_of, "as_of") or _end(store)
-    scorecard = load_scorecard(rules)
+    kept = latest_model(store.engine, "health_rules") if customers and rules is None else None
+    # Touched customers are scored on the scorecard the last full run used.
+    scorecard = Scorecard.model_validate(kept["parameters"]) if kept else load_scorecard(rules)
     if customers is not None:
         # The customers' query once (the features and the writes read it several times).
         store.engine.execute(
@@ -305,6 +307,8 @@ def health(
     changed_health = _write(
         store, "health", learned, health_rows_sql(ROWS, horizon), version, customers
     )
+    if customers is None:  # the scorecard in use, for the refreshes of touched customers
+        save_model(store.engine, "health_rules", "scorecard", scorecard.model_dump(mode="json"))
     values = learned.column("value").to_numpy()
     return HealthScores(
         as_of=at.isoformat(),

@@ -96,6 +96,12 @@ def lifetime_value(
     kept = latest_model(store.engine, MODEL) if customers is not None else None
     if kept is None:
         kept = _fit(store, as_of, purchase_event, last_day)
+    else:  # scored as the last full run valued everyone: its purchase event, horizon, rate
+        purchase_event = (kept["evaluation"] or {}).get("purchase_event", purchase_event)
+        horizon_days, discount_rate_yearly = _valuation(store) or (
+            horizon_days,
+            discount_rate_yearly,
+        )
     from parcours.segments.clv import models_from
 
     purchases, spend = models_from(kept["parameters"])
@@ -144,11 +150,7 @@ def current_lifetime_value(store: Store, *, top: int = 10) -> LifetimeValue:
             "No lifetime value has been computed in this store yet",
             "run `parcours scores clv` (or p.scores.lifetime_value()) first",
         )
-    settings = store.engine.query(
-        "SELECT details->>'horizon_days' AS h, details->>'discount_rate_yearly' AS d "
-        "FROM customer_scores WHERE score = 'clv' LIMIT 1"
-    ).to_pylist()
-    horizon, rate = (float(settings[0]["h"]), float(settings[0]["d"])) if settings else (0, 0)
+    horizon, rate = _valuation(store) or (0, 0)
     evaluation = kept["evaluation"] or {}
     return _result(
         store,
@@ -160,6 +162,15 @@ def current_lifetime_value(store: Store, *, top: int = 10) -> LifetimeValue:
         scored=0,
         top=top,
     )
+
+
+def _valuation(store: Store) -> tuple[float, float] | None:
+    """The horizon and discount rate the `clv` scores were valued with (None: no score)."""
+    found = store.engine.query(
+        "SELECT details->>'horizon_days' AS h, details->>'discount_rate_yearly' AS d "
+        "FROM customer_scores WHERE score = 'clv' LIMIT 1"
+    ).to_pylist()
+    return (float(found[0]["h"]), float(found[0]["d"])) if found else None
 
 
 def _data_end(store: Store, purchase_event: str) -> dt.date:

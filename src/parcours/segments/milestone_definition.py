@@ -162,7 +162,6 @@ def load_milestone(reference: str | Path) -> MilestoneDefinition:
             "give a path to a YAML milestone definition, or a shipped template: "
             + ", ".join(shipped_milestones()),
         )
-        path = shipped
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

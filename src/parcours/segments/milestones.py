@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from parcours.segments.milestone_definition import MilestoneDefinition, Objective, event_match
-from parcours.segments.scored import EVENTS, write_scores
+from parcours.segments.scored import EVENTS, save_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -198,6 +198,10 @@ def milestones(
             version=VERSION,
             customers_sql=customers,
         ).scored
+        if customers is None:  # the definition, for the refreshes of touched customers
+            save_model(
+                engine, f"milestone:{definition.name}", VERSION, definition.model_dump(mode="json")
+            )
     return MilestoneResult(definition.name, as_of, names, listed, cohorts, written)
 
 

@@ -173,6 +173,7 @@ def personas(
                 "fit personas first (parcours scores personas), then assign touched customers",
             )
         params = saved["parameters"]
+        purchase = str(params.get("purchase", purchase))  # the model's, not the default
         features = [pf.Feature(f["kind"], f["key"]) for f in params["features"]]
         table = pf.read(engine, features, purchase, scope, events)
         mean, scale = np.array(params["mean"]), np.array(params["scale"])

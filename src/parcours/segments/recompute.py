@@ -26,7 +26,7 @@ from typing import Any
 from parcours.errors import ParcoursError
 from parcours.segments import catalog
 from parcours.segments.membership import Recompute, any_saved
-from parcours.segments.scored import write_scores
+from parcours.segments.scored import latest_model, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -188,12 +188,19 @@ def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Call
     copy: those whose scores the store holds."""
     events = TOUCHED_EVENTS
     steps: dict[str, Callable[[], object]] = {}
+    engine = store.engine
     if "tier" in held:
+        from parcours.segments.ladder import Ladder
         from parcours.segments.tiers import tiers
 
-        ladder = store.engine.scalar(
-            "SELECT split_part(any_value(version), ':', 1) FROM customer_scores "
-            "WHERE score = 'tier'"
+        kept = latest_model(engine, "tier")
+        ladder: Ladder | str = (
+            Ladder.model_validate(kept["parameters"])
+            if kept
+            else engine.scalar(  # a store scored before ladders were kept: by the name
+                "SELECT split_part(any_value(version), ':', 1) FROM customer_scores "
+                "WHERE score = 'tier'"
+            )
         )
         steps["tiers"] = lambda: tiers(store, ladder=ladder, customers=customers, events=events)
     if "rfm" in held:
@@ -212,14 +219,26 @@ def _incremental(store: Store, customers: str, held: set[str]) -> dict[str, Call
         from parcours.segments.personas import personas
 
         steps["personas"] = lambda: personas(store, customers=customers, events=events)
-    if f"milestone:{ONBOARDING}" in held:
-        from parcours.segments.milestone_definition import load_milestone
-        from parcours.segments.milestones import milestones
-
-        steps["milestones"] = lambda: milestones(
-            store, load_milestone(ONBOARDING), customers=customers, events=events
-        )
+    for score in sorted(s for s in held if s.startswith("milestone:")):
+        steps[score] = _milestone_step(store, score, customers, events)
     return steps
+
+
+def _milestone_step(store: Store, score: str, customers: str, events: str) -> Callable[[], object]:
+    """Refresh a milestone score on the definition its last full run kept (the shipped
+    onboarding template for a store scored before definitions were kept)."""
+    from parcours.segments.milestone_definition import MilestoneDefinition, load_milestone
+    from parcours.segments.milestones import milestones
+
+    kept = latest_model(store.engine, score)
+    name = score.removeprefix("milestone:")
+    if kept is not None:
+        definition = MilestoneDefinition.model_validate(kept["parameters"])
+    elif name == ONBOARDING:
+        definition = load_milestone(ONBOARDING)
+    else:
+        return lambda: None  # its definition was never kept: the next full run keeps it
+    return lambda: milestones(store, definition, customers=customers, events=events)
 
 
 def _timed(

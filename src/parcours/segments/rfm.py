@@ -168,8 +168,8 @@ def rfm(
     try:
         if customers is None:
             bounds = _fitted(engine, bins)
-        else:
-            bounds, bins = _saved(engine)
+        else:  # the last full run's boundaries, on its purchase event
+            bounds, bins, purchase = _saved(engine)
         version = "rfm:" + hashlib.sha256(orjson.dumps([bins, bounds, purchase])).hexdigest()[:10]
         engine.execute(
             f"CREATE OR REPLACE TEMP TABLE _rfm AS {scored_query('_rfm_values', bounds, bins)}"
@@ -204,7 +204,7 @@ def _fitted(engine: Engine, bins: int) -> dict[str, list[float]]:
     return bounds
 
 
-def _saved(engine: Engine) -> tuple[dict[str, list[float]], int]:
+def _saved(engine: Engine) -> tuple[dict[str, list[float]], int, str]:
     model = latest_model(engine, "rfm")
     if model is None:
         raise BadRequest(
@@ -212,7 +212,7 @@ def _saved(engine: Engine) -> tuple[dict[str, list[float]], int]:
             "run a full RFM first (parcours scores rfm), then score touched customers",
         )
     parameters = model["parameters"]
-    return parameters["boundaries"], int(parameters["bins"])
+    return parameters["boundaries"], int(parameters["bins"]), str(parameters["purchase"])
 
 
 def _write(engine: Engine, as_of: dt.date, version: str, customers: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from parcours.engine import Engine
 from parcours.segments.ladder import DAY, Ladder, load_ladder
-from parcours.segments.scored import EVENTS, write_history, write_scores
+from parcours.segments.scored import EVENTS, save_model, write_history, write_scores
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -271,6 +271,8 @@ def _write(
         f"{details} AS details FROM ({current}) c LEFT JOIN {MEASURES} m USING (customer_id)"
     )
     done = write_scores(engine, "tier", rows, version=ladder.version, customers_sql=customers)
+    if customers is None:  # the ladder in use, for the refreshes of touched customers
+        save_model(engine, "tier", ladder.version, ladder.model_dump(mode="json"))
     history = (
         f"SELECT customer_id, tier AS value, {_label(ladder, 'tier')} AS label, "
         f"{grid.instant('k')} AS changed_at, previous AS previous_value, "

@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import http.client
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +42,8 @@ from parcours.automations.channels import Outcome, Outgoing
 from parcours.automations.settings import HttpProvider
 
 SIGNATURE = "X-Parcours-Signature"
+CONNECTIONS = 4
+"""Requests in flight at once to one gateway."""
 
 
 def signature(body: bytes, secret: SecretStr | None) -> str | None:
@@ -106,12 +109,23 @@ class HttpConnector:
         self.settings, self.channel, self.url = settings, channel, settings.url
 
     def send(self, messages: list[Outgoing]) -> list[Outcome]:
+        """The messages in requests of up to `batch`, over up to CONNECTIONS connections at
+        once (a gateway answers one while parcours prepares the next)."""
+        size = self.settings.batch
+        batches = [messages[start : start + size] for start in range(0, len(messages), size)]
+        ways = min(CONNECTIONS, len(batches))
+        if ways <= 1:
+            return self._batches(batches)
+        with ThreadPoolExecutor(ways, thread_name_prefix=f"parcours-{self.channel}") as pool:
+            parts = pool.map(self._batches, [batches[i::ways] for i in range(ways)])
+            return [outcome for part in parts for outcome in part]
+
+    def _batches(self, batches: list[list[Outgoing]]) -> list[Outcome]:
         connections = _Connections(self.settings.timeout_s)
         outcomes: list[Outcome] = []
         try:
-            size = self.settings.batch
-            for start in range(0, len(messages), size):
-                outcomes += self._batch(connections, messages[start : start + size])
+            for batch in batches:
+                outcomes += self._batch(connections, batch)
         finally:
             connections.close()
         return outcomes

@@ -2,7 +2,7 @@
 
 Each message carries its send key as `Message-ID: <key@parcours>`, so a server (or the
 mailbox behind it) that dedupes on Message-ID keeps one copy of a message sent again after a
-crash. One connection serves a whole batch.
+crash. A batch goes over one connection, or a few in parallel when it is large.
 
 A refusal is read by its code, as RFC 5321 means it: 5xx for a recipient is a bounce (the
 address does not exist: retrying cannot help), any other 5xx a permanent failure, 4xx and a
@@ -13,36 +13,62 @@ from __future__ import annotations
 
 import smtplib
 import socket
-from email.message import EmailMessage
-from email.utils import formatdate
+from concurrent.futures import ThreadPoolExecutor
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formatdate, parseaddr
 
 from parcours.automations.channels import Outcome, Outgoing
 from parcours.automations.settings import Smtp
+
+WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+"""Lines end in CRLF on the wire (smtplib leaves bytes as they are); a header is folded only
+past RFC 5322's 998 characters, so a long link (List-Unsubscribe) stays on its line."""
+CONNECTIONS = 4
+"""Connections a large batch is spread over (a relay serves each in parallel; four stays
+well within any relay's per-client limit)."""
+PER_CONNECTION = 50
+"""Messages below which a batch keeps to one connection."""
 
 
 def message_id(key: str) -> str:
     return f"<{key}@parcours>"
 
 
-def email_message(message: Outgoing, sender: str) -> EmailMessage:
-    """The MIME message: plain text, and HTML as the alternative when there is one."""
-    email = EmailMessage()
-    email["From"] = sender
+def email_bytes(message: Outgoing, sender: str) -> bytes:
+    """The MIME message: plain text, and HTML as the alternative when there is one.
+
+    Built with the email package's compat32 classes: a quarter of the time `EmailMessage`
+    takes (0.7 ms against 2.8 ms a message here), which is most of the time of a send to a
+    relay on the same network. Non-ASCII headers are RFC 2047 encoded."""
+    text = MIMEText(message.body, "plain", "utf-8")
+    email: Message = text
+    if message.html is not None:
+        email = MIMEMultipart("alternative")
+        email.attach(text)
+        email.attach(MIMEText(message.html, "html", "utf-8"))
+    # typeshed types a header as str; the email package takes a Header (encoded as it writes).
+    email["From"] = _header(sender)  # type: ignore[assignment]
     email["To"] = message.to
-    email["Subject"] = message.subject or ""
+    email["Subject"] = _header(message.subject or "")  # type: ignore[assignment]
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = message_id(message.key)
     for name, value in message.headers.items():
         email[name] = value
-    email.set_content(message.body)
-    if message.html is not None:
-        email.add_alternative(message.html, subtype="html")
-    return email
+    return email.as_bytes(policy=WIRE)
+
+
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
 
 
 class SmtpChannel:
     def __init__(self, settings: Smtp) -> None:
         self.settings = settings
+        self.sender = parseaddr(settings.sender)[1] or settings.sender
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -55,6 +81,15 @@ class SmtpChannel:
         return client
 
     def send(self, messages: list[Outgoing]) -> list[Outcome]:
+        """The batch over up to CONNECTIONS connections, in parallel."""
+        if len(messages) < 2 * PER_CONNECTION:
+            return self._send(messages)
+        ways = min(CONNECTIONS, len(messages) // PER_CONNECTION)
+        with ThreadPoolExecutor(ways, thread_name_prefix="parcours-smtp") as pool:
+            parts = pool.map(self._send, [messages[i::ways] for i in range(ways)])
+            return [outcome for part in parts for outcome in part]
+
+    def _send(self, messages: list[Outgoing]) -> list[Outcome]:
         if not messages:
             return []
         try:
@@ -65,8 +100,14 @@ class SmtpChannel:
         outcomes: list[Outcome] = []
         try:
             for message in messages:
+                if any(c in message.to for c in "\r\n,;<>") or "@" not in message.to:
+                    outcomes.append(
+                        Outcome(message.key, "failed", f"not an address: {message.to!r}")
+                    )
+                    continue
                 try:
-                    client.send_message(email_message(message, self.settings.sender))
+                    raw = email_bytes(message, self.settings.sender)
+                    client.sendmail(self.sender, [message.to], raw)
                 except smtplib.SMTPRecipientsRefused as error:
                     code, text = next(iter(error.recipients.values()))
                     outcomes.append(_refused(message.key, code, text))
@@ -74,15 +115,12 @@ class SmtpChannel:
                     outcomes.append(_refused(message.key, error.smtp_code, error.smtp_error))
                     if error.smtp_code == 421:  # the server is closing: the rest later
                         raise
-                except (OSError, smtplib.SMTPServerDisconnected):
-                    raise
                 else:
                     outcomes.append(Outcome(message.key, "sent", None, message_id(message.key)))
         except (OSError, smtplib.SMTPException) as error:
             done = {o.key for o in outcomes}
             reason = f"SMTP connection lost: {_words(error)}"
-            rest = messages
-            outcomes += [Outcome(m.key, "retry", reason) for m in rest if m.key not in done]
+            outcomes += [Outcome(m.key, "retry", reason) for m in messages if m.key not in done]
         finally:
             try:
                 client.quit()
