@@ -8,10 +8,10 @@ demo reports on stays the world as its exports and truth describe it.
 The simulated clock starts when the sign-up drive does (marketing.AUTOMATIONS_FROM) and moves
 from morning to morning (`AT`), skipping those with nothing due; at each, the runtime reads the
 events that occurred since the last (the store's own events, replayed in the order they
-happened), acts, and delivery sends what is due into the mail server. The demo's customers read their mail there: a responder (truth
-signups.csv) whose welcome arrived orders `lag` days later; those orders are written as the
-site would export them and imported through the real import path once the drive is over,
-before their time comes (marketing.RESPONSE_LAG_DAYS).
+happened), acts, and delivery sends what is due into the mail server. The demo's customers read
+their mail there: a responder (truth signups.csv) whose welcome arrived orders `lag` days
+later; those orders are written as the site would export them and imported through the real
+import path once the drive is over, before their time comes (marketing.RESPONSE_LAG_DAYS).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def run_automations(
             replay_feed(engine, last, at, "customer_events")
             clock.set(at)
             runtime.tick(feed=False)
-            while delivery.run_once().claimed:
+            while _delivered(delivery):  # every batch of what is due, held ones too
                 pass
             orders += _responses(engine, mailbox.new(), signups, at)
             if orders and at >= respond_at and not run.responses:
@@ -167,6 +167,12 @@ def _something_due(
         [at, at, last, at],
     )
     return bool(due)
+
+
+def _delivered(delivery: Delivery) -> bool:
+    """One round of delivery; whether it did anything (claimed, held or deferred a send)."""
+    done = delivery.run_once()
+    return bool(done.claimed or done.held or done.deferred)
 
 
 def _mornings(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:

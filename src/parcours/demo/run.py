@@ -307,7 +307,7 @@ def print_demo_report(report: DemoReport) -> None:
         markup=False,
     )
     _print_automations(report)
-    console.print("\nWhat the journeys show:")
+    console.print("\nWhat the report shows:")
     for finding in report.findings:
         console.print(f"  • {finding}", highlight=False)
     console.print(
@@ -323,7 +323,8 @@ def print_demo_report(report: DemoReport) -> None:
         f"--store {report.store}\n"
         f"           {command} journeys funnel 'Product Viewed' 'Order Completed' "
         f"--store {report.store}\n"
-        f"           {command} scores backtest --store {report.store}"
+        f"           {command} scores backtest --store {report.store}\n"
+        f"           {command} automations uplift welcome --store {report.automations['store']}"
     )
 
 
