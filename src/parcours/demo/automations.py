@@ -170,9 +170,19 @@ def _something_due(
 
 
 def _delivered(delivery: Delivery) -> bool:
-    """One round of delivery; whether it did anything (claimed, held or deferred a send)."""
-    done = delivery.run_once()
-    return bool(done.claimed or done.held or done.deferred)
+    """One round of delivery (a batch); whether sends are still due after it that it made
+    progress on (a batch is `send_batch` rows: a morning can have more)."""
+    due = (
+        "SELECT count(*) FROM automation_sends WHERE state IN ('planned', 'deferred') "
+        "AND next_attempt_at <= ?"
+    )
+    now, engine = delivery.clock.now(), delivery.store.engine
+    before = int(engine.scalar(due, [now]) or 0)
+    if not before:
+        return False
+    delivery.run_once()
+    after = int(engine.scalar(due, [now]) or 0)
+    return 0 < after < before
 
 
 def _mornings(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
