@@ -151,9 +151,13 @@ def test_web_messages_are_segment_messages(world: DemoWorld) -> None:
     records, broken = _parsed(_export(world, "web"))
     assert broken == _planted(world, "web", "unparseable")
     allowed = {"Product Viewed", "Product Added", "Checkout Started", "Order Completed"}
+    allowed |= {"Signed Up", "Consent Given"}  # the sign-up drive (demo/marketing.py)
     for r in records:
-        assert r["type"] in ("page", "track")
-        assert (r["event"] in allowed) if r["type"] == "track" else bool(r["name"])
+        assert r["type"] in ("page", "track", "identify")
+        if r["type"] == "identify":  # a sign-up: traits, the email always
+            assert r["traits"]["email"] == r["context"]["traits"]["email"]
+        else:
+            assert (r["event"] in allowed) if r["type"] == "track" else bool(r["name"])
         assert r["timestamp"].endswith("Z") and r["anonymousId"] and r["context"]["sessionId"]
         assert FIRST <= datetime.fromisoformat(r["timestamp"]) < END
         if r.get("event") == "Order Completed":

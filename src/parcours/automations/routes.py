@@ -136,3 +136,13 @@ def automation_instances(
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     return automations.instances(name, step=step, state=state, customer_id=customer, limit=limit)
+
+
+@router.get(
+    "/v1/automations/{name}/uplift",
+    summary="The goal's conversion, treated against held out, and each step's funnel",
+)
+def automation_uplift(
+    name: str, automations: AutomationsDep, version: int | None = None
+) -> dict[str, Any]:
+    return dict(automations.uplift(name, version=version).to_dict())

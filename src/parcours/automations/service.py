@@ -21,6 +21,7 @@ from parcours.automations.catalog import AutomationInfo, Definition, Linted, Pub
 from parcours.automations.checks import check, closest_names
 from parcours.automations.clock import Clock, SystemClock
 from parcours.automations.definition import AutomationDefinition, AutomationError
+from parcours.automations.uplift import uplift
 from parcours.errors import NotFoundError
 from parcours.identity.customers import customer_of
 from parcours.sql import lit
@@ -313,6 +314,7 @@ class Automations(Component):
     tasks = service(tasks)
     run = service(run)
     dry_run = service(dry_run)
+    uplift = service(uplift)
 
 
 __all__ = ["AutomationInfo", "Automations", "Definition", "Entered", "Linted", "Published", "Run"]

@@ -422,3 +422,30 @@ def _for_people(rows: list[dict[str, Any]], fmt: OutputFormat) -> list[dict[str,
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+
+
+@automations_app.command("uplift")
+def uplift_command(
+    name: NameArgument,
+    version: Annotated[
+        int | None, typer.Option(help="Only the entries of this version (default: all).")
+    ] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """What the automation did: its goal's conversion for treated against held-out customers,
+    the difference with its 95 % interval (Newcombe), and each step's funnel."""
+    from parcours.automations.report import STEP_COLUMNS, uplift_sentence
+
+    with connect(store, read_only=True) as p:
+        measured = p.automations.uplift(name, version=version)
+    if fmt is OutputFormat.json:
+        print_json(measured.to_dict())
+        return
+    console.print(uplift_sentence(measured), highlight=False, markup=False)
+    rows = [
+        {c.key: s.to_dict().get(c.key) for c in STEP_COLUMNS if c.key != "ended"}
+        | {"ended here": ", ".join(f"{n:,} {r}" for r, n in s.exited.items())}
+        for s in measured.steps
+    ]
+    print_rows(rows, fmt, title=f"{name}: each step")

@@ -437,7 +437,9 @@ def report(
     store: StoreOption = None,
 ) -> None:
     """The report: every journey analysis, then tiers, RFM, personas, the health back-test and
-    lifetime value, in one HTML file that opens offline."""
+    lifetime value, and each automation's funnel and uplift, in one HTML file that opens
+    offline."""
+    from parcours.automations.report import automation_sections
     from parcours.journeys.report import write_report
 
     with _open_existing(store) as p:
@@ -446,6 +448,9 @@ def report(
             standing = p.scores.report_sections()
             built.sections += standing.sections
             built.findings += standing.findings
+            automated = automation_sections(p.store)  # none when no automation ran
+            built.sections += automated.sections
+            built.findings += automated.findings
     write_report(built, output)
     for finding in built.findings:
         console.print(f"  • {finding}", highlight=False)

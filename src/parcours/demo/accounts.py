@@ -101,6 +101,6 @@ def campaigns(j: Journey) -> None:
         if rng.random() < 0.3 and clicked < min(j.active_until, WORLD_END):
             run.exports.email.write((c.email, code, "click", clicked // SECOND))
             run.exports.channels["email"] += 1
-            j.touch(clicked)
+            j.touch(clicked, "click")
     if mailed:
         c.recorded(("email", c.email))

@@ -62,11 +62,23 @@ class Journey:
     sms_opt_in: bool = False
     contacts: list[tuple[int, str]] = field(default_factory=list)
     """(instant, intent) of each contact attempt so far."""
+    # What the demo's automations read (marketing.py).
+    last_visit: int = 0
+    """The latest event on a channel the journeys count visits on (web, app, store, call...)."""
+    last_click: int = 0
+    """The latest click in an email."""
+    signup_drawn: bool = False
 
-    def touch(self, at: int) -> None:
-        """Note a customer-initiated event at `at` (events are not generated in time order)."""
+    def touch(self, at: int, channel: str | None = None) -> None:
+        """Note a customer-initiated event at `at` (events are not generated in time order),
+        on `channel` (a visit's channel, or `click` for a click in an email) when it counts
+        for the demo's automations."""
         self.first_activity = min(self.first_activity, at)
         self.last_activity = max(self.last_activity, at)
+        if channel == "click":
+            self.last_click = max(self.last_click, at)
+        elif channel is not None:
+            self.last_visit = max(self.last_visit, at)
         if at >= CHURN_CUTOFF:
             self.active_after_cutoff = True
         elif at >= CHURN_CUTOFF - ACTIVE_WINDOW:

@@ -153,6 +153,10 @@ class Outcome:
     orders: int
     max_orders_7d: int
     """The most orders in any 7 days (7 × 24 h from an order): what tiers qualify on."""
+    last_visit: int = 0
+    """The latest event on a visit channel (marketing.py)."""
+    stays_inactive: bool = False
+    """Anonymised by the demo's inactivity automation (marketing.py)."""
 
 
 @dataclass
@@ -191,6 +195,20 @@ class Truth:
                 "churn_date",
                 "orders",
                 "max_orders_7d",
+                "last_visit_at",
+                "stays_inactive",
+            ),
+        )
+        self.signups = CsvRows(
+            directory / "signups.csv",
+            (
+                "customer_id",
+                "email",
+                "signed_up_at",
+                "first_name_given",
+                "consent",
+                "responder",
+                "response_lag_days",
             ),
         )
         self.milestones = CsvRows(
@@ -264,6 +282,10 @@ class Truth:
         self.churned_before_cutoff = 0
         self.max_orders_7d: dict[int, int] = {}
         self.milestone_statuses = dict.fromkeys(("achieved", "missed", "in progress"), 0)
+        self.stays_inactive = 0
+        self.signup_counts = dict.fromkeys(
+            ("signups", "first_name_given", "consent", "responders", "welcome_reachable"), 0
+        )
 
     def customer(self, c: Customer, outcome: Outcome) -> None:
         self.active_before_cutoff += outcome.active_before_cutoff
@@ -289,8 +311,11 @@ class Truth:
                 "" if outcome.churn_date is None else iso_utc(outcome.churn_date)[:10],
                 outcome.orders,
                 outcome.max_orders_7d,
+                iso_utc(outcome.last_visit) if outcome.last_visit else "",
+                int(outcome.stays_inactive),
             )
         )
+        self.stays_inactive += outcome.stays_inactive
         groups = c.evidence.groups()
         for kind in IDENTIFIER_TYPES:
             values = c.seen.get(kind, {})
@@ -301,6 +326,22 @@ class Truth:
                 self.identifiers.write((c.customer_id, kind, value, groups[(kind, value)]))
         for (kind, value), why in c.shared.items():
             self.shared.write((kind, value, why, c.customer_id))
+
+    def signup(
+        self, c: Customer, at: int, named: bool, consent: bool, responder: bool, lag: float
+    ) -> None:
+        """A sign-up of the drive (marketing.py): what it gave, and whether (and how many
+        days after the welcome arrives) it orders because of it."""
+        counts = self.signup_counts
+        counts["signups"] += 1
+        counts["first_name_given"] += named
+        counts["consent"] += consent
+        counts["responders"] += responder
+        counts["welcome_reachable"] += named and consent
+        self.signups.write(
+            (c.customer_id, c.email, iso_utc(at), int(named), int(consent), int(responder),
+             round(lag, 3))
+        )  # fmt: skip
 
     def milestone(
         self,
@@ -407,6 +448,7 @@ class Truth:
             self.conversions,
             self.visits,
             self.posts,
+            self.signups,
         ):
             sink.close()
 

@@ -9,18 +9,30 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parcours.cli.output import OutputFormat, console, print_rows, progress_bar, steps_bar
+from parcours.cli.output import (
+    OutputFormat,
+    console,
+    errors,
+    print_rows,
+    progress_bar,
+    steps_bar,
+)
 from parcours.client import connect
 from parcours.collect.ledger import ImportSummary
+from parcours.demo.automations import copy_store, run_automations
 from parcours.demo.world import DemoWorld, generate_world
 from parcours.identity.accuracy import pairwise_scores
 from parcours.identity.probabilistic import match_people
 from parcours.identity.resolve import resolve_full
 from parcours.sql import lit
+
+if TYPE_CHECKING:
+    from parcours.journeys.report import Report
 
 
 @dataclass
@@ -57,6 +69,10 @@ class DemoReport:
     scores: dict[str, Any] = field(default_factory=dict)
     """Every score and segment recomputed (seconds per step, what was skipped and why), and
     the health back-test: learned model, rules and recency, out of time."""
+    automations: dict[str, Any] = field(default_factory=dict)
+    """The welcome and inactivity automations run over the world's last two months in
+    simulated time, on a copy of the store (demo/automations.py): the mail they sent, the
+    orders the welcome brought, the customers anonymised, each one's funnel and uplift."""
     report: str = ""
     """The journey report written at the end (HTML)."""
     findings: list[str] = field(default_factory=list)
@@ -95,21 +111,43 @@ def run_demo(store: Path, out_dir: Path, *, customers: int, seed: int) -> DemoRe
     summaries = _import_world(store, world)
     report = _check(store, world, summaries)
     report.identity = _resolve(store, world)
-    report.scores = _score(store)
-    report.report, report.findings = _journey_report(store, out_dir)
+    # The automations act on a copy of the store, in a thread of their own while the scores
+    # and the report's analyses are computed (two stores: the work of one does not wait for
+    # the other's).
+    copy = copy_store(store, out_dir)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-automations") as pool:
+        automations = pool.submit(run_automations, copy, out_dir, world.truth_dir)
+        report.scores = _score(store)
+        built = _journey_report(store)
+        with errors.status("Automations: September and October in simulated time"):
+            report.automations = automations.result().to_dict()
+    report.report, report.findings = _write_report(built, copy, out_dir)
     report.seconds = round(time.perf_counter() - started, 1)
     return report
 
 
-def _journey_report(store: Path, out_dir: Path) -> tuple[str, list[str]]:
-    """The journey report of the world, beside its exports; its headline findings."""
-    from parcours.journeys.report import build_report, write_report
+def _journey_report(store: Path) -> Report:
+    """The journey report of the world, with the sections of segments and scores."""
+    from parcours.journeys.report import build_report
 
     with connect(store, read_only=True) as p:
         built = build_report(p.store)
         standing = p.scores.report_sections()
     built.sections += standing.sections
     built.findings += standing.findings
+    return built
+
+
+def _write_report(built: Report, automated: Path, out_dir: Path) -> tuple[str, list[str]]:
+    """The report, beside the world's exports, with the sections of the automations run on
+    the copy `automated`; its headline findings."""
+    from parcours.automations.report import automation_sections
+    from parcours.journeys.report import write_report
+
+    with connect(automated, read_only=True) as p:
+        automations = automation_sections(p.store)
+    built.sections += automations.sections
+    built.findings += automations.findings
     path = write_report(built, out_dir / "report.html")
     return str(path), built.findings
 
@@ -268,7 +306,8 @@ def print_demo_report(report: DemoReport) -> None:
         highlight=False,
         markup=False,
     )
-    console.print("\nWhat the journeys show:")
+    _print_automations(report)
+    console.print("\nWhat the report shows:")
     for finding in report.findings:
         console.print(f"  • {finding}", highlight=False)
     console.print(
@@ -284,5 +323,28 @@ def print_demo_report(report: DemoReport) -> None:
         f"--store {report.store}\n"
         f"           {command} journeys funnel 'Product Viewed' 'Order Completed' "
         f"--store {report.store}\n"
-        f"           {command} scores backtest --store {report.store}"
+        f"           {command} scores backtest --store {report.store}\n"
+        f"           {command} automations uplift welcome --store {report.automations['store']}"
+    )
+
+
+def _print_automations(report: DemoReport) -> None:
+    """What the welcome and inactivity automations did, against the world's truth."""
+    run = report.automations
+    expected = json.loads(
+        (Path(report.out_dir) / "truth" / "expected.json").read_text(encoding="utf-8")
+    )["automations"]
+    welcome, inactivity = run["uplift"]["welcome"], run["uplift"]["inactivity"]
+    console.print(
+        f"\nAutomations: welcome and inactivity, {run['start'][:10]} to {run['end'][:10]} in "
+        f"simulated time ({run['ticks']} mornings) in {run['seconds']:.1f}s, on a copy of the "
+        f"store ({run['store']}): {run['emails']:,} emails into an SMTP server on loopback. "
+        f"Welcome: {welcome['entered']:,} sign-ups entered ({expected['welcome']['signups']:,} "
+        f"in the truth), {welcome['holdout']['entries']:,} held out; "
+        f"{run['responses']:,} orders its emails brought. Inactivity: "
+        f"{run['anonymised']:,} customers anonymised, {inactivity['entered']:,} reminded "
+        f"({expected['inactivity']['stays_inactive']:,} customers of the world stayed "
+        "inactive; customers identity could not join whole are counted once per part).",
+        highlight=False,
+        markup=False,
     )

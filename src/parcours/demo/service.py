@@ -159,7 +159,7 @@ def case(
         if channel == "social":
             sentiment = "negative" if attempt > 1 else "neutral"
             run.truth.post(j.c, event_id, sentiment, case_id, intent, at)
-        j.touch(at)
+        j.touch(at, channel)
         settled = outcome == "resolved" or (
             outcome in ("transferred", "escalated") and rng.random() < 0.5
         )
@@ -322,5 +322,5 @@ def post(j: Journey, at: int, text: str) -> str:
     )
     run.exports.channels["social"] += 1
     c.recorded(("social_handle", c.handle))
-    j.touch(at)
+    j.touch(at, "social")
     return post_id

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from parcours.demo import churn, loyalty, service, sms
+from parcours.demo import churn, loyalty, marketing, service, sms
 from parcours.demo.catalog import (
     ACCESSORIES,
     CATEGORY_SLUGS,
@@ -158,8 +158,8 @@ def live(j: Journey) -> None:
             previous_end = _app_visit(j, start, converts)
         else:
             previous_end = _web_visit(j, start, converts)
-        j.touch(start)
-        j.touch(previous_end)
+        j.touch(start, channel)
+        j.touch(previous_end, channel)
         if restock:
             j.restock_left -= 1
         if converts and plan.stop_after_purchase:
@@ -333,6 +333,8 @@ def _web_visit(j: Journey, start: int, converts: bool) -> int:
         "Category": f"/c/{CATEGORY_SLUGS[viewed[0].category]}",
     }[landing]
     s.emit("page", landing, path, {"path": path})
+    if s.kiosk is None:  # the autumn sign-up drive (marketing.py), in the customer's browser
+        s.events += marketing.sign_up(j, s.t, s.cookie, s.session_id, s.user_id)
     for product in viewed:
         path = f"/p/{product.sku.lower()}"
         if rng.random() < 0.6:
@@ -511,7 +513,8 @@ def _kiosk_session(j: Journey, store: str, paid: int) -> None:
     s = _WebSession(j, start, kiosk=j.run.kiosks[store])
     s.emit("page", "Account", "/compte", {"path": "/compte"})
     s.emit("page", "Orders", "/compte/commandes", {"path": "/compte/commandes"})
-    j.touch(start)
+    j.touch(start, "web")
+    j.touch(s.t, "web")
 
 
 def _named_buyer(j: Journey) -> tuple[str, str, str, str, str]:

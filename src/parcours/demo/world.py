@@ -36,7 +36,12 @@ The truth (out_dir/truth) records:
   the cause: a low point, a failed case, a journey that just ended; activity is what the
   customer does — visits, contacts, posts, emails opened or clicked, SMS replies — not what the
   company sends) and when (`churn_date`, their last activity); their orders and the most in
-  any 7 days (`max_orders_7d`, what tiers qualify on);
+  any 7 days (`max_orders_7d`, what tiers qualify on); their latest visit on any channel
+  (`last_visit_at`) and whether the demo's inactivity automation anonymises them
+  (`stays_inactive`, 0/1: marketing.py);
+- signups.csv: every sign-up of the autumn drive (marketing.py) with whether it gave a first
+  name and consent to marketing email, and whether the welcome email would bring it to order,
+  how many days after it arrives;
 - milestones.csv: each loyalty member's enrolment, the deadline 30 days later, their app
   sessions and purchases in between, when they achieved the onboarding milestone, and its
   status at the world's end (achieved, missed, in progress);
@@ -55,7 +60,8 @@ The truth (out_dir/truth) records:
   visits and conversions per visit number, the churn cut-off with how many customers were active
   before it, the month of silence churn needs (`quiet_from`), how many churned and how many of those
   active before the cut-off churned before it, milestone statuses, customers by their most orders in
-  7 days.
+  7 days; what the demo's automations are to find (`automations`: the sign-ups, the customers who
+  stay inactive).
 
 Generation is deterministic for a seed and size, streams to disk, and keeps nothing per customer
 once that customer is written, so it scales to tens of millions of events.
@@ -69,7 +75,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from parcours.demo import accounts, churn, sms, visits
+from parcours.demo import accounts, churn, marketing, sms, visits
 from parcours.demo.catalog import PRODUCTS, STORE_IDS
 from parcours.demo.clock import CHURN_CUTOFF, DAY, QUIET_FROM, WORLD_END, iso_utc
 from parcours.demo.journey import ACTIVE_WINDOW, Journey
@@ -175,6 +181,8 @@ def _outcome(j: Journey) -> Outcome:
         churn_date=j.last_activity if j.left else None,
         orders=len(orders),
         max_orders_7d=peak,
+        last_visit=j.last_visit,
+        stays_inactive=marketing.stays_inactive(j),
     )
 
 
@@ -237,5 +245,19 @@ def _write_expected(path: Path, run: Run, customers: int, seed: int) -> None:
         },
         "milestones": {"onboarding": truth.milestone_statuses},
         "customers_by_max_orders_7d": {str(k): v for k, v in sorted(truth.max_orders_7d.items())},
+        "automations": {
+            "from": iso_utc(marketing.AUTOMATIONS_FROM),
+            "until": iso_utc(marketing.AUTOMATIONS_UNTIL),
+            "welcome": {
+                "drive": [iso_utc(t) for t in marketing.SIGNUP_DRIVE],
+                **truth.signup_counts,
+                "response_lag_days": list(marketing.RESPONSE_LAG_DAYS),
+            },
+            "inactivity": {
+                "entry": iso_utc(marketing.INACTIVITY_ENTRY),
+                "no_visit_since": iso_utc(marketing.INACTIVE_SINCE),
+                "stays_inactive": truth.stays_inactive,
+            },
+        },
     }
     path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")

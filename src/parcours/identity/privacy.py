@@ -22,6 +22,8 @@ import json
 import uuid
 from typing import Any
 
+import pyarrow as pa
+
 from parcours.identity import graph
 from parcours.identity.customers import customer_of, show_customer
 from parcours.identity.rules import identity_rules
@@ -218,6 +220,123 @@ def anonymise_customer(store: Store, customer_id: str, *, reason: str) -> dict[s
         entry = _log(store, "anonymisation", counts, reason, request_id)
     drop_snapshot(store.settings.store)
     return entry
+
+
+def anonymise_customers(
+    store: Store, customer_ids: list[str], *, reason: str
+) -> list[dict[str, Any]]:
+    """`anonymise_customer` for many customers at once (an inactivity rule's group), in one
+    transaction whose statements each read the store's events once, however many customers
+    there are: per customer, one at a time, each would read them all again. Each customer
+    gets their own new id and log entry, as one at a time. Returns the log entries."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    engine = store.engine
+    who = [(c, f"anon-{uuid.uuid4().hex}") for c in ids]
+    rows = [
+        (c, a, f"c_{hashlib.md5(f'anonymous_id:{a}'.encode()).hexdigest()[:16]}") for c, a in who
+    ]
+    occurrences = graph.occurrences_query(identity_rules(store.settings))
+    with engine.transaction():
+        given = pa.table(
+            {k: [r[i] for r in rows] for i, k in enumerate(("customer_id", "anonymous", "new_id"))}
+        )
+        with engine.registered("_anon_given", given) as name:
+            engine.execute(f"CREATE OR REPLACE TEMP TABLE _anon_who AS SELECT * FROM {name}")
+        engine.execute_script(
+            f"""CREATE OR REPLACE TEMP TABLE _anon_events AS
+                SELECT o.source, o.event_id, any_value(w.customer_id) AS customer_id,
+                       any_value(w.anonymous) AS anonymous
+                FROM ({occurrences}) o JOIN identity_map m USING (type, value)
+                JOIN _anon_who w ON w.customer_id = m.customer_id
+                GROUP BY o.source, o.event_id"""
+        )
+        counts: dict[str, dict[str, int]] = {c: {} for c in ids}
+        for row in engine.query(
+            """SELECT a.customer_id, count(*) FILTER (WHERE e.type = 'identify') AS traits,
+                      count(*) FILTER (WHERE e.type <> 'identify') AS events
+               FROM _anon_events a JOIN events e USING (source, event_id) GROUP BY ALL"""
+        ).to_pylist():
+            counts[row["customer_id"]].update(traits=row["traits"], events=row["events"])
+        for row in engine.query(
+            "SELECT customer_id, count(*) AS n FROM identity_map "
+            "WHERE customer_id IN (SELECT customer_id FROM _anon_who) GROUP BY ALL"
+        ).to_pylist():
+            counts[row["customer_id"]]["identifiers"] = row["n"]
+        for table in CUSTOMER_KEYED_TABLES:
+            for row in engine.query(
+                f"SELECT customer_id, count(*) AS n FROM {table} "
+                "WHERE customer_id IN (SELECT customer_id FROM _anon_who) GROUP BY ALL"
+            ).to_pylist():
+                counts[row["customer_id"]][table] = row["n"]
+        within = "(source, event_id) IN (SELECT source, event_id FROM _anon_events)"
+        engine.execute(f"DELETE FROM events WHERE type = 'identify' AND {within}")
+        engine.execute(
+            "UPDATE events SET user_id = NULL, anonymous_id = a.anonymous, identifiers = NULL, "
+            "text = NULL, context = NULL, raw = NULL FROM _anon_events a "
+            "WHERE events.source = a.source AND events.event_id = a.event_id"
+        )
+        mine = "customer_id IN (SELECT customer_id FROM _anon_who)"
+        engine.execute(f"DELETE FROM customer_events WHERE {mine} AND type = 'identify'")
+        # Moved by a delete and an insert: an update of the indexed customer_id, joined to
+        # thousands of customers, is one index change at a time (20 s for 4,000 customers
+        # of the demo, against half a second).
+        engine.execute(
+            "CREATE OR REPLACE TEMP TABLE _anon_moved AS SELECT c.* REPLACE (w.new_id AS "
+            "customer_id, (hash(w.new_id) >> 1)::BIGINT AS customer_key, NULL AS text) "
+            "FROM customer_events c JOIN _anon_who w USING (customer_id)"
+        )
+        engine.execute(f"DELETE FROM customer_events WHERE {mine}")
+        engine.execute("INSERT INTO customer_events BY NAME SELECT * FROM _anon_moved")
+        engine.execute(
+            "CREATE OR REPLACE TEMP TABLE _anon_values AS "
+            f"SELECT DISTINCT value FROM identity_map WHERE {mine}"
+        )
+        engine.execute(f"DELETE FROM identity_map WHERE {mine}")
+        engine.execute(
+            "INSERT INTO identity_map BY NAME SELECT new_id AS customer_id, "
+            "'anonymous_id' AS type, anonymous AS value FROM _anon_who"
+        )
+        engine.execute(
+            f"DELETE FROM identity_links WHERE {mine} "
+            "OR left_value IN (SELECT value FROM _anon_values) "
+            "OR right_value IN (SELECT value FROM _anon_values)"
+        )
+        for table in CUSTOMER_KEYED_TABLES:
+            engine.execute(
+                f"UPDATE {table} SET customer_id = w.new_id FROM _anon_who w "
+                f"WHERE {table}.customer_id = w.customer_id"
+            )
+        entries = []
+        for customer in ids:
+            found = counts[customer]
+            kept = {
+                "traits": found.get("traits", 0),
+                "events": found.get("events", 0),
+                "identifiers": found.get("identifiers", 0),
+                **{table: found.get(table, 0) for table in CUSTOMER_KEYED_TABLES},
+            }
+            entries.append(
+                {"request_id": _request_id(), "kind": "anonymisation", "counts": kept,
+                 "reason": reason}
+            )  # fmt: skip
+        log = pa.table(
+            {
+                "request_id": [e["request_id"] for e in entries],
+                "counts": [json.dumps(e["counts"]) for e in entries],
+            }
+        )
+        with engine.registered("_anon_log", log) as name:
+            engine.execute(
+                f"INSERT INTO privacy_log SELECT request_id, 'anonymisation', now(), counts, ? "
+                f"FROM {name}",
+                [reason],
+            )
+        for table in ("_anon_who", "_anon_events", "_anon_values", "_anon_moved"):
+            engine.execute(f"DROP TABLE {table}")
+    drop_snapshot(store.settings.store)
+    return entries
 
 
 def _map_anonymous(store: Store, customer_id: str, anonymous: str) -> None:
