@@ -82,3 +82,20 @@ def instances(p: parcours.Parcours, automation: str) -> dict[str, dict[str, Any]
         [automation],
     ).to_pylist()
     return {r["user"]: r for r in rows}
+
+
+def welcome(wait: str) -> dict[str, Any]:
+    """A welcome on `Signed Up` (entered once ever): hello, a wait of `wait`, then a nudge;
+    its goal a first order within 30 days."""
+    email = {"channel": "email", "purpose": "marketing"}
+    return {
+        "name": "welcome",
+        "trigger": {"event": {"name": "Signed Up"}},
+        "entry": {"re_entry": "never"},
+        "goal": {"event": {"name": "Order Completed"}, "within": "30d"},
+        "steps": [
+            {"id": "hello", "send": {**email, "subject": "Hi", "body": "Hello"}},
+            {"id": "pause", "wait": wait},
+            {"id": "nudge", "send": {**email, "subject": "Still there?", "body": "..."}},
+        ],
+    }

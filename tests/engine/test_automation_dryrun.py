@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
-from typing import Any
 
-from automation_log import T0, customer, message, publish, send_messages
+from automation_log import T0, customer, message, publish, send_messages, welcome
 
 import parcours
 from parcours.automations.definition import parse_automation
@@ -17,28 +16,7 @@ from parcours.automations.dryrun import dry_run
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
 
-WELCOME: dict[str, Any] = {
-    "name": "welcome",
-    "trigger": {"event": {"name": "Signed Up"}},
-    "entry": {"re_entry": "never"},
-    "goal": {"event": {"name": "Order Completed"}, "within": "30d"},
-    "steps": [
-        {
-            "id": "hello",
-            "send": {"channel": "email", "purpose": "marketing", "subject": "Hi", "body": "Hello"},
-        },
-        {"id": "pause", "wait": "7d"},
-        {
-            "id": "nudge",
-            "send": {
-                "channel": "email",
-                "purpose": "marketing",
-                "subject": "Still there?",
-                "body": "...",
-            },
-        },
-    ],
-}
+WELCOME = welcome("7d")
 
 
 def test_a_dry_run_says_who_would_enter_and_where_each_would_go(

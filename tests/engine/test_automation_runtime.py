@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from automation_log import T0, customer, identify, instances, message, publish, send_messages
+from automation_log import (
+    T0,
+    customer,
+    identify,
+    instances,
+    message,
+    publish,
+    send_messages,
+    welcome,
+)
 
 import parcours
 from parcours.automations import moves
@@ -28,28 +37,7 @@ def moves_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return str(request.param)
 
 
-WELCOME: dict[str, Any] = {
-    "name": "welcome",
-    "trigger": {"event": {"name": "Signed Up"}},
-    "entry": {"re_entry": "never"},
-    "goal": {"event": {"name": "Order Completed"}, "within": "30d"},
-    "steps": [
-        {
-            "id": "hello",
-            "send": {"channel": "email", "purpose": "marketing", "subject": "Hi", "body": "Hello"},
-        },
-        {"id": "pause", "wait": "30d"},
-        {
-            "id": "nudge",
-            "send": {
-                "channel": "email",
-                "purpose": "marketing",
-                "subject": "Still there?",
-                "body": "...",
-            },
-        },
-    ],
-}
+WELCOME = welcome("30d")
 
 
 def _sends(p: parcours.Parcours, automation: str) -> list[dict[str, Any]]:
