@@ -63,10 +63,16 @@ class AutomationSettings(BaseModel):
         description="No marketing or service message between these local times (none: off).",
     )
     marketing_per_week: int | None = Field(
-        default=3, ge=0, description="Marketing messages a person may receive in 7 days."
+        default=3,
+        ge=0,
+        description="Marketing messages a person may receive in a week of their own zone "
+        "(Monday to Sunday).",
     )
     messages_per_day: int | None = Field(
-        default=None, ge=0, description="Messages of any priority but transactional per day."
+        default=None,
+        ge=0,
+        description="Service and marketing messages a person may receive in a day of their own "
+        "zone (transactional ones are never capped).",
     )
     max_attempts: int = Field(default=5, ge=1, description="Provider calls before failed.")
     retry_after_s: float = Field(default=30.0, gt=0, description="First retry; then doubling.")
