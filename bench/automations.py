@@ -59,7 +59,7 @@ SECRET = "bench-gateway-secret"
 NOON = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 """The simulated instant the entry part runs at: outside quiet hours in every zone it uses."""
 DUE = 10_000
-SEND_BATCH = 5_000
+SEND_BATCH = 50_000
 """Sends claimed per delivery round (the setting `send_batch`): fewer rounds, each statement
 over more rows."""
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from parcours.automations import events
 from parcours.automations.definition import AutomationDefinition, AutomationError, EventFilter
 from parcours.identity.rules import identity_rules
 from parcours.segments.checks import SCORES, current_definitions, leaves
@@ -33,15 +34,7 @@ from parcours.store.store import Store
 OWN_EVENTS = (
     "Segment Entered",
     "Segment Exited",
-    "Email Sent",
-    "Email Delivered",
-    "Email Bounced",
-    "Email Opened",
-    "Email Clicked",
-    "SMS Sent",
-    "SMS Delivered",
-    "Push Sent",
-    "Webhook Sent",
+    *events.ALL,
     "Tag Added",
     "Consent Given",
     "Consent Withdrawn",

@@ -21,18 +21,12 @@ from typing import Any
 import pyarrow as pa
 
 from parcours.automations.channels import Outcome
+from parcours.automations.events import EMAIL_BOUNCED, SEND_KEY, SENT
 from parcours.automations.settings import AutomationSettings
-from parcours.automations.tracking import SEND_KEY, write_events
+from parcours.automations.tracking import write_events
 from parcours.store.store import Store
 
-EVENT_NAMES = {
-    "email": ("Email Sent", "email"),
-    "sms": ("SMS Sent", "sms"),
-    "push": ("Push Sent", "app"),
-    "webhook": ("Webhook Sent", "other"),
-}
-"""Per channel: the event a send comes back as, and that event's channel."""
-BOUNCED = "Email Bounced"
+EVENT_NAMES, BOUNCED = SENT, EMAIL_BOUNCED
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from parcours.automations.events import EMAIL_CLICKED, EMAIL_OPENED, SEND_KEY, SMS_CLICKED
 from parcours.automations.settings import AutomationSettings
 from parcours.errors import ParcoursError
 from parcours.identity.own_events import write_own_events
@@ -33,7 +34,6 @@ from parcours.store.store import Store
 
 IMPORT_ID = "automations"
 """The `import_id` of every event delivery and tracking write."""
-SEND_KEY = "send_key"
 
 
 class BadLink(ParcoursError):
@@ -168,10 +168,10 @@ def record_link(store: Store, link: Link, *, at: dt.datetime) -> bool:
         ):
             return False
     elif link.kind == "o":
-        name = "Email Opened"
+        name = EMAIL_OPENED
         event_id = f"open:{link.key}:{at.isoformat()}"
     else:
-        name = "Email Clicked" if link.channel == "email" else "SMS Clicked"
+        name = EMAIL_CLICKED if link.channel == "email" else SMS_CLICKED
         event_id = f"click:{link.key}:{at.isoformat()}"
         properties["url"] = link.url
     row = {

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from parcours.automations.channels.http import SIGNATURE, signature
+from parcours.automations.events import RECEIPTS, SEND_KEY
 from parcours.automations.settings import AutomationSettings, automation_settings
 from parcours.automations.tracking import (
-    SEND_KEY,
     BadLink,
     Link,
     link_secret,
@@ -101,9 +101,6 @@ async def clicked(
         raise BadLink
     await _record(writer, link)
     return RedirectResponse(link.url, status_code=302)
-
-
-RECEIPTS = {"sms": ("SMS Delivered", "sms"), "push": ("Push Delivered", "app")}
 
 
 @router.post("/v1/automations/receipts/{channel}", summary="A gateway's delivery receipts")
