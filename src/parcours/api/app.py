@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store.open(settings)
 
         refresh = LiveRefresh(store)
+        automations: AutomationLoop | None = None
 
         def update_customers(since: dt.datetime) -> None:
             resolve_new(
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Then the segments of the customers those events touched (a live event moves its
             # customer within the second), and their scores now and then.
             refresh(since)
+            # Then the automations those events start, end or wake, at once.
+            if automations is not None:
+                automations.after_load()
 
         writer = GroupCommitWriter(
             store,

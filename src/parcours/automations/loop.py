@@ -101,6 +101,19 @@ class AutomationLoop:
                     await asyncio.wait_for(self._stopping.wait(), self.tick_s)
         await self._finish_sending()
 
+    def after_load(self) -> None:
+        """From the loader, right after a load's events are resolved (the live writer's
+        `on_loaded`): a tick in the same turn of the store's one writer. Under heavy traffic
+        the loop's own tick waits behind every load and resolve queued meanwhile (a tick every
+        three seconds at 10,000 events a second); this one starts a live event's automation
+        with the load that brought it."""
+        if self.runtime is None:
+            return
+        try:
+            self.runtime.tick()
+        except Exception:
+            log.exception("an automations tick after a load failed; the loop's next one retries")
+
     async def round(self) -> bool:
         """One tick and one batch claimed; whether a full batch was (more may be due).
 
