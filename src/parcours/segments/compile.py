@@ -73,13 +73,9 @@ class Builder:
     inlined: dict[str, str] = field(default_factory=dict)
     """The booleans of the segments compiled with `inline`, by name."""
     events: str = "customer_events"
-    """Where event aggregates read the customers' events: the table, or (an incremental
-    refresh) a copy of the scope's events, read once for all of them."""
-    profile_events: str = "customer_events"
-    """Where traits and consents read the customers' identify and consent events: the
-    table, or the scope's copy."""
-    journey_events: str = "customer_events"
-    """Where journey facts read the customers' events: the table, or the scope's copy."""
+    """Where every leaf reads the customers' events (aggregates, traits and consents, journey
+    facts): the table, or (an incremental refresh) a copy of the scope's events, read once
+    for all of them."""
     moment: dt.datetime = field(init=False)
     """The instant windows end at: `as_of`, else now (read once, for every leaf)."""
 
@@ -322,16 +318,14 @@ class Builder:
         if kind == "consents":
             names = f"{lit(CONSENT_GIVEN)}, {lit(CONSENT_WITHDRAWN)}"
             where = f"name IN ({names}){scope}" + "".join(f" AND {c}" for c in self._since(None))
-            return (
-                f"SELECT customer_id, {values} FROM {self.profile_events} WHERE {where} GROUP BY 1"
-            )
+            return f"SELECT customer_id, {values} FROM {self.events} WHERE {where} GROUP BY 1"
         if kind == "trait":
             return self._trait_query(group, leaves, scope)
         if kind == "traits":
             at = "".join(f" AND {c}" for c in self._since(None))
             return (
                 f"SELECT customer_id, {values} FROM (SELECT *, {self._trust()} AS trust "
-                f"FROM {self.profile_events} WHERE type = 'identify'{scope}{at}) GROUP BY 1"
+                f"FROM {self.events} WHERE type = 'identify'{scope}{at}) GROUP BY 1"
             )
         if kind == "score":
             return (
@@ -343,7 +337,7 @@ class Builder:
         if window is not None:
             start = self.moment - dt.timedelta(seconds=window_seconds(window))
         journeys_scope = Scope(
-            since=start, until=self.as_of, customers=customers, table=self.journey_events
+            since=start, until=self.as_of, customers=customers, table=self.events
         )
         if kind == "visits":
             source = visits_query(journeys_scope)
@@ -378,7 +372,7 @@ class Builder:
                 FROM (SELECT customer_id, v, occurred_at, source, event_id, {first} AS r
                       FROM (SELECT customer_id, occurred_at, source, event_id,
                                    json_extract_string(properties, {path}) AS v
-                            FROM {self.profile_events} WHERE type = 'identify'{scope}{at})
+                            FROM {self.events} WHERE type = 'identify'{scope}{at})
                       WHERE v IS NOT NULL AND v <> '')
                 GROUP BY customer_id)
         """

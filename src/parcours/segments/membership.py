@@ -257,7 +257,7 @@ def _apply(
         if events is None:  # the scope's events read once, not once per source
             events = SCOPE_EVENTS
             store.engine.copy_rows(events, "customer_events", f"customer_id IN ({scope})")
-        builder.events = builder.profile_events = builder.journey_events = events
+        builder.events = events
     engine.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURES} AS {builder.features_query(scope)}")
     versions = ", ".join(f"({lit(name)}, {saved[name][1]})" for name in order)
     now = " UNION ALL ".join(
