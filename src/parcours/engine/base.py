@@ -132,6 +132,23 @@ class Engine(ABC):
             if memory_limit is not None:
                 self._set_memory_limit(None)
 
+    # --- the log: a long-running writer's housekeeping -------------------------------------
+
+    def defer_checkpoints(self, log_limit: str) -> None:
+        """Let the write-ahead log grow to `log_limit` (e.g. '512MB') before the engine folds
+        it into the store on its own, at the end of whichever commit crosses it. A writer
+        that commits every second (the server) calls `checkpoint` at quiet moments instead.
+        Engines without a log of their own ignore it."""
+
+    def checkpoint(self) -> bool:
+        """Fold the write-ahead log into the store now; False when another session's open
+        transaction holds it off (the next quiet moment tries again)."""
+        return True
+
+    def log_bytes(self) -> int:
+        """How much the write-ahead log holds, not yet folded into the store."""
+        return 0
+
     def linker_api(self) -> DatabaseAPI[Any]:
         """Splink's database API on this engine's own session, for probabilistic matching
         (`parcours.identity.probabilistic`): Splink's SQL runs where the records are, reads
