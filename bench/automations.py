@@ -78,6 +78,15 @@ with HttpReceiver(sys.argv[2]) as receiver:
 """
 
 
+def fresh(workdir: Path, name: str) -> None:
+    """No store `name` (nor its log, nor the journal folder a killed server left) in `workdir`."""
+    for stale in workdir.glob(f"{name}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
+
+
 def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -149,8 +158,7 @@ def entry_and_send(workdir: Path, customers: int) -> dict[str, Any]:
     from parcours.automations.runtime import Runtime
 
     store = workdir / "entry.duckdb"
-    for stale in workdir.glob("entry.duckdb*"):
-        stale.unlink()
+    fresh(workdir, "entry.duckdb")
     figures: dict[str, Any] = {"customers": customers, "load": [os.getloadavg()]}
     started = time.perf_counter()
     lines = people_file(workdir / "people.jsonl", customers)
@@ -222,8 +230,7 @@ def event_to_entry(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
     import collect
 
     store = workdir / "latency.duckdb"
-    for stale in workdir.glob("latency.duckdb*"):
-        stale.unlink()
+    fresh(workdir, "latency.duckdb")
     load = [os.getloadavg()]
     added = collect.parcours_cli(
         "sources", "add", "bench", "--channel", "app", "-f", "json", store=store
@@ -316,8 +323,7 @@ def waiting_timers(workdir: Path, timers: int) -> dict[str, Any]:
     from parcours.automations.runtime import Runtime
 
     store = workdir / "timers.duckdb"
-    for stale in workdir.glob("timers.duckdb*"):
-        stale.unlink()
+    fresh(workdir, "timers.duckdb")
     figures: dict[str, Any] = {"timers": timers, "due": DUE, "load": [os.getloadavg()]}
     with parcours.connect(store) as p:
         clock = SimulatedClock(NOON)
