@@ -74,8 +74,9 @@ USER_AGENT = (
 # --- the workload ----------------------------------------------------------------------------
 
 
-def track_message(rng: random.Random, now: dt.datetime) -> dict[str, Any]:
-    """One track message as analytics-python sends it: ids, properties, context, instants."""
+def track_message(rng: random.Random, now: dt.datetime, jitter_ms: int = 2_000) -> dict[str, Any]:
+    """One track message as analytics-python sends it: ids, properties, context, instants
+    (it happened up to `jitter_ms` before `now`)."""
     name = rng.choices([e for e, _ in EVENTS], [w for _, w in EVENTS])[0]
     sku = f"sku-{rng.randrange(5_000):05d}"
     visitor = rng.randrange(200_000)
@@ -87,7 +88,7 @@ def track_message(rng: random.Random, now: dt.datetime) -> dict[str, Any]:
     }
     if name == "Order Completed":
         properties |= {"order_id": uuid.UUID(int=rng.getrandbits(128)).hex, "revenue": 59.9}
-    happened = now - dt.timedelta(milliseconds=rng.randrange(2_000))
+    happened = now - dt.timedelta(milliseconds=rng.randrange(jitter_ms))
     message: dict[str, Any] = {
         "type": "track",
         "event": name,
@@ -113,19 +114,25 @@ def track_message(rng: random.Random, now: dt.datetime) -> dict[str, Any]:
     return message
 
 
-def write_workload(workdir: Path, batches: int, imported: int, seed: int) -> tuple[Path, Path]:
+def write_workload(
+    workdir: Path, batches: int, imported: int, seed: int, rate: int | None = None
+) -> tuple[Path, Path]:
     """Every batch body the run will send (one per line), and the messages of the first
     `imported` batches as JSON lines, for the import.
 
     Message ids are unique across the whole run, so no phase is helped by deduplication.
+    With `rate` (events a second), each batch's events happened in the half second before
+    it is due to be sent, as an SDK stamps them; without, all in the two seconds before now.
     """
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
     bodies, lines = workdir / "batches.jsonl", workdir / "events.jsonl"
     with bodies.open("wb") as out_bodies, lines.open("wb") as out_lines:
         for number in range(batches):
-            messages = [track_message(rng, now) for _ in range(BATCH_SIZE)]
-            sent_at = now.isoformat(timespec="milliseconds")
+            due = now if rate is None else now + dt.timedelta(seconds=number * BATCH_SIZE / rate)
+            jitter = 2_000 if rate is None else 500
+            messages = [track_message(rng, due, jitter) for _ in range(BATCH_SIZE)]
+            sent_at = due.isoformat(timespec="milliseconds")
             out_bodies.write(orjson.dumps({"batch": messages, "sentAt": sent_at}) + b"\n")
             if number < imported:
                 out_lines.write(b"\n".join(orjson.dumps(m) for m in messages) + b"\n")

@@ -121,7 +121,7 @@ class Parcours:
         )
         if summary.accepted and identity_rules(self.settings).resolve_on_arrival:
             self.identity.resolve_new(
-                "SELECT source, event_id FROM events WHERE import_id = ?",
+                "import_id = ?",
                 [summary.import_id],
             )
             from parcours.segments.membership import touched_customers

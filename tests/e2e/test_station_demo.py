@@ -160,9 +160,7 @@ def test_live_loads_rescore_at_most_every_so_often(store: Path, tmp_path: Path) 
     with parcours.connect(store, identity={"resolve_on_arrival": False}) as p:
         since = p.sql("SELECT now() AS t").column(0)[0].as_py()
         p.import_file(orders, source="web", mapping="web")
-        p.identity.resolve_new(
-            "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
-        )
+        p.identity.resolve_new("received_at >= ?", [since])
         hourly = LiveRefresh(p.store, scores_every_s=3600)
         assert set(hourly(since).seconds) <= {"their events", "segments"}  # no scorer
         assert _tier(p, customer) == "Member"

@@ -14,7 +14,7 @@ import pytest
 
 import parcours
 from parcours.identity.customers import customer_of, explain, show_customer
-from parcours.identity.resolve import resolve_full
+from parcours.identity.resolve import Resolution, resolve_full
 
 MAPPING = """
 name: t
@@ -285,9 +285,7 @@ def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would
         "2026-02-01 10:00:00,web,ck1,u2,,\n2026-02-02 10:00:00,web,ck9,,,\n"
     )
     summary = p.import_file(more, source="s", mapping=tmp_path / "m.yaml")
-    resolve_new(
-        p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
-    )
+    resolve_new(p.store, "import_id = ?", [summary.import_id])
     incremental = _customers(p)
     assert customer_of(p.store, "anonymous_id", "ck1") == customer_of(p.store, "user_id", "u2")
     assert customer_of(p.store, "user_id", "u3") == untouched
@@ -299,24 +297,26 @@ def test_new_events_update_only_the_customers_they_touch_as_a_full_resolve_would
     assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"
 
 
-def _resolve_new_then_full(p: parcours.Parcours, tmp_path: Path, rows: list[str]) -> list[str]:
+def _resolve_new_then_full(
+    p: parcours.Parcours, tmp_path: Path, rows: list[str]
+) -> tuple[list[str], Resolution]:
     """Import `rows` (not resolved on arrival), resolve them with `resolve_new`, and check
     that a full resolve then changes nothing: the same customers, links and decisions, and
-    the same customer for every event. Returns the incremental refusals' decisions."""
+    the same customer for every event. Returns the incremental refusals' decisions, and
+    what `resolve_new` said."""
     from parcours.identity.resolve import resolve_new
 
     more = tmp_path / "more.csv"
     more.write_text("at,channel,cookie,user,email,device\n" + "\n".join(rows) + "\n")
     summary = p.import_file(more, source="s", mapping=tmp_path / "m.yaml")
-    resolve_new(
-        p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
-    )
+    resolved = resolve_new(p.store, "import_id = ?", [summary.import_id])
     each_event = "SELECT customer_id, source, event_id FROM customer_events ORDER BY ALL"
     incremental, incremental_events = _audit(p), p.sql(each_event).to_pylist()
     resolve_full(p.store)
     assert _audit(p) == incremental, "the same customers, links and decisions as a full resolve"
     assert p.sql(each_event).to_pylist() == incremental_events, "and the same event owners"
-    return sorted(link["decision"] for link in incremental[1] if link["decision"] != "linked")
+    refused = sorted(link["decision"] for link in incremental[1] if link["decision"] != "linked")
+    return refused, resolved
 
 
 @pytest.fixture
@@ -365,7 +365,7 @@ def test_new_events_on_a_limited_or_shared_identifier_resolve_as_a_full_resolve_
         ],
     )
     resolve_full(p.store)
-    refused = _resolve_new_then_full(
+    refused, _ = _resolve_new_then_full(
         p,
         tmp_path,
         [
@@ -398,7 +398,7 @@ def test_new_events_of_a_customer_a_limit_kept_apart_resolve_as_a_full_resolve_w
     resolve_full(p.store)
     # Only u2's customer is touched, but whether the home email may join it depends on u1's,
     # which the refused link ties it to: both are re-resolved.
-    refused = _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck9,u2,,"])
+    refused, _ = _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck9,u2,,"])
     assert refused == ["limit:user_id"]
     assert customer_of(p.store, "email", "home@x.com") == customer_of(p.store, "user_id", "u1")
     assert customer_of(p.store, "anonymous_id", "ck9") == customer_of(p.store, "user_id", "u2")
@@ -414,6 +414,61 @@ def test_new_events_after_events_no_resolve_saw_catch_up_with_a_full_resolve(
     # email, seen on the earlier event; the earlier events are resolved with it.
     _resolve_new_then_full(p, tmp_path, ["2026-02-01 10:00:00,web,ck1,u1,,"])
     assert customer_of(p.store, "email", "ann@x.com") == customer_of(p.store, "user_id", "u1")
+
+
+def test_new_events_that_change_no_link_are_placed_as_a_full_resolve_would(
+    on_demand: parcours.Parcours, tmp_path: Path
+) -> None:
+    """Events that change no link are placed without the graph (identity.settled): the same
+    customers, links, sightings and counts as a full resolve gives."""
+    from parcours.identity.resolve import resolve_new
+
+    p = on_demand
+    _store(
+        p,
+        tmp_path,
+        [
+            "2026-01-01 10:00:00,web,ck1,u1,,",  # u1 on a cookie
+            "2026-01-02 10:00:00,web,ck2,,,",  # an anonymous visitor
+            "2026-01-03 10:00:00,app,,u1,home@x.com,",  # u1 and the home email
+            "2026-01-04 10:00:00,app,,u2,home@x.com,",  # u2 too: refused, one user id each
+        ],
+    )
+    resolve_full(p.store)
+    settled = [
+        "2026-02-01 10:00:00,web,ck1,,,",  # u1's cookie alone: u1's
+        "2026-02-01 11:00:00,web,ck1,u1,,",  # u1 on that cookie again: a link made before
+        "2026-02-01 12:00:00,app,,u2,,",  # u2, kept apart from the email by a limit
+        "2025-12-01 10:00:00,web,ck2,,,",  # the visitor, an event older than any seen
+        "2026-02-02 10:00:00,web,ck7,,,",  # a new visitor
+        "2026-02-03 10:00:00,web,ck7,,,",  # ...twice
+    ]
+    through_the_graph = [
+        "2025-12-15 10:00:00,web,ck1,u1,,",  # the link seen earlier than its first sighting
+        "2026-02-04 10:00:00,web,ck8,,,",  # a new visitor who then signs in, in the batch
+        "2026-02-05 10:00:00,web,ck8,u8,,",
+    ]
+    _, resolved = _resolve_new_then_full(p, tmp_path, settled + through_the_graph)
+    assert resolved.settled == len(settled)
+    assert customer_of(p.store, "anonymous_id", "ck1") == customer_of(p.store, "user_id", "u1")
+    assert customer_of(p.store, "anonymous_id", "ck8") == customer_of(p.store, "user_id", "u8")
+    assert customer_of(p.store, "email", "home@x.com") == customer_of(p.store, "user_id", "u1")
+    seen = p.sql(
+        "SELECT value, first_seen::DATE::VARCHAR AS first, events FROM identity_map "
+        "WHERE value IN ('ck1', 'ck2', 'ck7') ORDER BY value"
+    ).to_pylist()
+    assert seen == [
+        {"value": "ck1", "first": "2025-12-15", "events": 4},
+        {"value": "ck2", "first": "2025-12-01", "events": 2},
+        {"value": "ck7", "first": "2026-02-02", "events": 2},
+    ]
+    # Alone, a link made before is counted as the graph counts it.
+    _, again = _resolve_new_then_full(p, tmp_path, ["2026-03-01 10:00:00,web,ck8,u8,,"])
+    assert again.settled == 1
+    # The live loader's scope overlaps the last one: events placed again count once.
+    before = _audit(p)
+    assert resolve_new(p.store, "true").settled > 0
+    assert _audit(p) == before
 
 
 # --- the fast path (connected components) against the reference union–find --------------------

@@ -125,9 +125,7 @@ def test_a_match_run_is_applied_by_the_next_resolve_of_new_events(tmp_path: Path
         visit = tmp_path / "visit.csv"
         visit.write_text(HEADER + "\n2026-04-01 10:00:00,web,u1,C0001,,,,,,,\n")
         summary = p.import_file(visit, source="s", mapping=tmp_path / "m.yaml")
-        resolve_new(
-            p.store, "SELECT source, event_id FROM events WHERE import_id = ?", [summary.import_id]
-        )
+        resolve_new(p.store, "import_id = ?", [summary.import_id])
         assert customer_of(p.store, *jeanne[0]) == customer_of(p.store, *jeanne[1])
 
 

@@ -50,9 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         automations: AutomationLoop | None = None
 
         def update_customers(since: dt.datetime) -> None:
-            resolve_new(
-                store, "SELECT source, event_id FROM events WHERE received_at >= ?", [since]
-            )
+            resolve_new(store, "received_at >= ?", [since])
             # Then the segments of the customers those events touched (a live event moves its
             # customer within the second), and their scores now and then.
             refresh(since)

@@ -81,10 +81,11 @@ def _number_names(store: Store, where: str) -> None:
 
 
 def refresh(store: Store, events: str | None = None, owners: str = "identity_map") -> int:
-    """Rebuild the rows of `events` (SQL selecting `source, event_id`), or of every event;
-    return the rows written. Runs inside the resolve's transaction, after the map is written.
-    `owners`: where the events' identifiers find their customers (type, value, customer_id),
-    the map or the part of it the resolve just wrote (smaller, so cheaper to join)."""
+    """Rebuild the rows of `events` (a table of `event_row, source, event_id`: row ids read
+    in the caller's transaction), or of every event; return the rows written. Runs inside the
+    resolve's transaction, after the map is written. `owners`: where the events' identifiers
+    find their customers (type, value, customer_id), the map or the part of it the resolve
+    just wrote (smaller, so cheaper to join)."""
     engine, rules = store.engine, identity_rules(store.settings)
     if events is None:
         # A full resolve has set the index aside (see identity.resolve). Written in journey
@@ -93,20 +94,12 @@ def refresh(store: Store, events: str | None = None, owners: str = "identity_map
         engine.execute_script(f"DELETE FROM {TABLE}")
         return engine.write(f"INSERT INTO {TABLE} {_select(rules, 'true')} ORDER BY {ORDER}")
     engine.execute_script(
-        f"CREATE OR REPLACE TEMP TABLE _refreshed_events AS SELECT DISTINCT source, event_id "
-        f"FROM ({events})"
+        f"DELETE FROM {TABLE} WHERE event_key IN (SELECT {KEYS['event_key']} FROM {events} e) "
+        f"AND (source, event_id) IN (SELECT source, event_id FROM {events})"
     )
-    engine.execute_script(
-        f"DELETE FROM {TABLE} WHERE (source, event_id) IN "
-        "(SELECT source, event_id FROM _refreshed_events)"
-    )
-    _number_names(store, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)")
-    return engine.write(
-        f"INSERT INTO {TABLE} "
-        + _select(
-            rules, "(source, event_id) IN (SELECT source, event_id FROM _refreshed_events)", owners
-        )
-    )
+    rows = f"rowid IN (SELECT event_row FROM {events})"
+    _number_names(store, rows)
+    return engine.write(f"INSERT INTO {TABLE} " + _select(rules, rows, owners))
 
 
 def of_customer(customer_id: str) -> str:

@@ -61,13 +61,15 @@ PLACED_SOURCE = "parcours"
 
 
 def events_of_query(relation: str) -> str:
-    """The events of `relation` (`source, event_id`) with the columns the graph reads, and
-    their row id in the store as `event_row`. Kept as a table, a part of the graph reads the
-    store's events once, however many times it reads its own."""
+    """The events of `relation` (`event_row`: their row ids in the store, read in the same
+    transaction) with the columns the graph reads. Kept as a table, a part of the graph reads
+    the store's events once, however many times it reads its own. By row id, the store reads
+    those rows only: matched by source and event id, every event's ids would be read (50 ms
+    for 10,000 events among 11 million, against 4)."""
     return f"""
         SELECT rowid AS {EVENT_ROW}, source, event_id, occurred_at, anonymous_id, user_id,
                identifiers
-        FROM events WHERE (source, event_id) IN (SELECT source, event_id FROM {relation})
+        FROM events WHERE rowid IN (SELECT {EVENT_ROW} FROM {relation})
     """
 
 

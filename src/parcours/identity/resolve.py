@@ -29,7 +29,7 @@ import pyarrow as pa
 from parcours.arrays import numpy_of
 from parcours.engine import Engine
 from parcours.errors import StoreError
-from parcours.identity import customer_events, graph, stitch
+from parcours.identity import customer_events, graph, settled, stitch
 from parcours.identity.rules import identity_rules
 from parcours.sql import ident, lit
 from parcours.store.store import Store
@@ -52,6 +52,8 @@ class Resolution:
     customers: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     shared_devices: int = 0
+    settled: int = 0
+    """New events that changed no link, placed without the graph (`identity.settled`)."""
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +61,9 @@ class Resolution:
 
 
 SCOPE = "_identity_scope"
-"""The events a resolve_new re-resolves (`source, event_id`)."""
+"""The events a resolve_new re-resolves (`event_row, source, event_id`)."""
+NEW_OCCURRENCES = "_identity_new_occurrences"
+"""The scope's (event, identifier) pairs (`graph.occurrences_query`)."""
 NEW_IDENTIFIERS, OWNERS = "_identity_new_identifiers", "_identity_new_owners"
 REFUSED_PAIRS, TOUCHED = "_identity_refused_pairs", "_identity_touched"
 """The customers the new identifiers belong to, and those refused links reach from them."""
@@ -75,58 +79,85 @@ def resolve_full(store: Store, *, portable: bool = False) -> Resolution:
     return _resolve(store, scoped=False, portable=portable)
 
 
-def resolve_new(store: Store, new_events: str, params: list[Any] | None = None) -> Resolution:
-    """Bring the customers up to date with new events (`new_events`: SQL selecting their
-    `source, event_id`), re-resolving only the part of the graph they touch.
+def resolve_new(store: Store, where: str, params: list[Any] | None = None) -> Resolution:
+    """Bring the customers up to date with new events (`where`: a condition on `events`
+    selecting them, such as `import_id = ?`), re-resolving only the part of the graph they
+    touch.
 
-    The part is closed before it is resolved, from what the last resolve wrote rather than
-    from every event: the customers the new events' identifiers belong to, and those that a
-    link the rules refused (a shared device, a limit, a split) reaches from them, until
-    nothing more joins; then every event of those customers (`customer_events`) and the new
-    ones. Resolving a closed part gives what a full resolve would give there, and costs what
-    the part holds, not what the store holds; other customers are not touched.
+    New events that change no link are placed first, without the graph (`identity.settled`):
+    most live traffic. The part the others touch is closed before it is resolved, from what
+    the last resolve wrote rather than from every event: the customers the new events'
+    identifiers belong to, and those that a link the rules refused (a shared device, a limit,
+    a split) reaches from them, until nothing more joins; then every event of those customers
+    (`customer_events`) and the new ones. Resolving a closed part gives what a full resolve
+    would give there, and costs what the part holds, not what the store holds; other
+    customers are not touched.
 
     That takes the earlier events as resolved. When some arrived since the last resolve and
     are not among the new ones (imported with `resolve_on_arrival` off, or a resolve that
     failed), or a matching run came after it (its matches may join customers no new event
     touches), a full resolve catches up instead.
     """
+    started = time.perf_counter()
     engine = store.engine
     rules = identity_rules(store.settings)
-    engine.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT source, event_id "
-        f"FROM ({new_events})",
-        params,
-    )
-    if engine.scalar(graph.unresolved_events_query(SCOPE)) or engine.scalar(
+    new = f"(SELECT source, event_id FROM events WHERE {where})"
+    if engine.scalar(graph.unresolved_events_query(new), params) or engine.scalar(
         graph.matched_since_resolve_query()
     ):
-        engine.execute_script(f"DROP TABLE {SCOPE}")
         return resolve_full(store)
-    new = graph.occurrences_query(rules, f"({graph.events_of_query(SCOPE)})")
     steps = {
-        NEW_IDENTIFIERS: f"SELECT DISTINCT type, value FROM ({new})",
+        NEW_IDENTIFIERS: f"SELECT DISTINCT type, value FROM {NEW_OCCURRENCES} "
+        f"WHERE (source, event_id) IN (SELECT source, event_id FROM {SCOPE})",
         OWNERS: graph.owners_query(NEW_IDENTIFIERS),
         REFUSED_PAIRS: graph.refused_pairs_query(),
         TOUCHED: graph.reached_customers_query(OWNERS, REFUSED_PAIRS),
     }
     try:
-        for table, query in steps.items():
-            engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
-        engine.execute_script(
-            f"INSERT INTO {SCOPE} {graph.customers_events_query(TOUCHED)} "
-            f"EXCEPT SELECT source, event_id FROM {SCOPE}"
-        )
-        return _resolve(store, scoped=True)
+        # One transaction: the scope names events by their row ids.
+        with engine.transaction():
+            engine.execute(
+                f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT rowid AS {graph.EVENT_ROW}, "
+                f"source, event_id FROM events WHERE {where}",
+                params,
+            )
+            # The new events' identifiers, read from the store once.
+            engine.execute_script(
+                f"CREATE OR REPLACE TEMP TABLE {NEW_OCCURRENCES} AS "
+                + graph.occurrences_query(rules, f"({graph.events_of_query(SCOPE)})")
+            )
+            # The events that change no link first: they need no part of the graph.
+            placed = settled.place_settled(store, SCOPE, NEW_OCCURRENCES)
+            if not engine.scalar(f"SELECT count(*) FROM {SCOPE}"):
+                return _record(store, Resolution(run_id=_run_id()), placed, started)
+            for table, query in steps.items():
+                engine.execute_script(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
+            engine.execute_script(
+                f"INSERT INTO {SCOPE} SELECT rowid, source, event_id FROM events "
+                f"WHERE (source, event_id) IN ({graph.customers_events_query(TOUCHED)}) "
+                f"AND rowid NOT IN (SELECT {graph.EVENT_ROW} FROM {SCOPE})"
+            )
+            return _resolve(store, scoped=True, placed=placed, started=started)
     finally:
-        for table in (SCOPE, SCOPE_EVENTS, *steps):
+        for table in (SCOPE, SCOPE_EVENTS, NEW_OCCURRENCES, *steps):
             engine.execute_script(f"DROP TABLE IF EXISTS {table}")
 
 
-def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolution:
-    started = time.perf_counter()
+def _run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def _resolve(
+    store: Store,
+    *,
+    scoped: bool,
+    portable: bool = False,
+    placed: settled.Placed | None = None,
+    started: float | None = None,
+) -> Resolution:
+    started = started or time.perf_counter()
     engine = store.engine
-    result = Resolution(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    result = Resolution(run_id=_run_id())
     stitched, links = _stitched(store, scoped=scoped, portable=portable)
 
     _name(engine, stitched.customers)
@@ -137,15 +168,23 @@ def _resolve(store: Store, *, scoped: bool, portable: bool = False) -> Resolutio
         with engine.transaction():
             _write(store, result.run_id, stitched.refused, scoped=scoped)
             if scoped:
-                customer_events.refresh(store, f"SELECT source, event_id FROM {SCOPE}", OWNED)
+                customer_events.refresh(store, SCOPE, OWNED)
             else:
                 customer_events.refresh(store)
     result.identifiers, result.links = len(links.ranks), len(links.edges) - len(stitched.refused)
     result.customers = len(stitched.customers)
     result.shared_devices = len(links.shared)
     result.refused = dict(Counter(stitched.refused.values()))
+    return _record(store, result, placed or settled.Placed(), started)
+
+
+def _record(store: Store, result: Resolution, placed: settled.Placed, started: float) -> Resolution:
+    """Count what `placed` placed without the graph in `result`, and keep the run."""
+    result.identifiers += placed.identifiers
+    result.customers += placed.customers
+    result.settled = placed.events
     result.seconds = round(time.perf_counter() - started, 3)
-    engine.execute(
+    store.engine.execute(
         "INSERT INTO identity_runs VALUES (?, now(), ?, ?, ?, ?, ?)",
         [
             result.run_id,
