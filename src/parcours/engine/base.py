@@ -134,7 +134,7 @@ class Engine(ABC):
 
     # --- the log: a long-running writer's housekeeping -------------------------------------
 
-    def defer_checkpoints(self, log_limit: str) -> None:
+    def defer_checkpoints(self, log_limit: str) -> None:  # noqa: B027 (optional: no log, no-op)
         """Let the write-ahead log grow to `log_limit` (e.g. '512MB') before the engine folds
         it into the store on its own, at the end of whichever commit crosses it. A writer
         that commits every second (the server) calls `checkpoint` at quiet moments instead.
