@@ -48,6 +48,9 @@ def _store(folder: Path) -> tuple[Path, str]:
     ):
         (folder / f"{name}.yaml").write_text(text)
     (folder / "broken.yaml").write_text("name: broken\ntrigger: {event: {name: Signed Up}\n")
+    # The commands run in this folder, so they read this file: a run's sends go out whatever
+    # the hour (quiet hours, which TOML turns off with false, would defer them at night).
+    (folder / "parcours.toml").write_text("[parcours.automations]\nquiet_hours = false\n")
     return folder / "store.duckdb", ada
 
 

@@ -3,7 +3,9 @@ pressure, quiet hours, and the runtime's pace. Secrets are SecretStr: never prin
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from parcours.config import Settings
 
@@ -60,7 +62,8 @@ class AutomationSettings(BaseModel):
     )
     quiet_hours: tuple[str, str] | None = Field(
         default=("21:00", "08:00"),
-        description="No marketing or service message between these local times (none: off).",
+        description="No marketing or service message between these local times; `false` "
+        "(or null in JSON) turns them off.",
     )
     marketing_per_week: int | None = Field(
         default=3,
@@ -78,6 +81,12 @@ class AutomationSettings(BaseModel):
     retry_after_s: float = Field(default=30.0, gt=0, description="First retry; then doubling.")
     tick_s: float = Field(default=0.5, gt=0, description="How often the server's runtime runs.")
     send_batch: int = Field(default=1000, ge=1, description="Sends claimed per delivery round.")
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        """TOML has no null: `quiet_hours = false` (or "off") is how a file turns them off."""
+        return None if value is False or value == "off" else value
 
 
 def automation_settings(settings: Settings) -> AutomationSettings:
