@@ -386,7 +386,12 @@ QUOTE: dict[str, Any] = {
         },
         {
             "id": "follow",
-            "task": {"title": "Call about the quote", "due_in": "1d", "priority": "high"},
+            "task": {
+                "title": "Call {{ traits.first_name | default('them') }} about quote "
+                "{{ entry.quote_id }}",
+                "due_in": "1d",
+                "priority": "high",
+            },
         },
         {"id": "done", "exit": {"reason": "bought"}},
     ],
@@ -397,7 +402,7 @@ def test_wait_for_an_event_on_the_same_key(p: parcours.Parcours, tmp_path: Path)
     """ann quotes q1 on the web and buys q1 in store two days later: her instance moves on
     the event to done (reason bought), no task. bob quotes q2 and buys something else (q9):
     not his quote, so at day 7 his wait times out and a store follow-up task is created,
-    due a day later."""
+    due a day later, its title naming his quote."""
     publish(p, QUOTE)
     clock = SimulatedClock(T0)
     runtime = Runtime(p.store, clock=clock)
@@ -437,6 +442,8 @@ def test_wait_for_an_event_on_the_same_key(p: parcours.Parcours, tmp_path: Path)
     assert [(t["customer_id"], t["priority"], t["due_at"]) for t in tasks] == [
         (customer(p, "bob"), "high", T0 + 8 * DAY)
     ]
+    # The title is filled from what made bob enter (his quote), as a message would be.
+    assert tasks[0]["title"] == "Call them about quote q2"
 
 
 def test_a_paused_automation_holds_its_instances_until_resumed(

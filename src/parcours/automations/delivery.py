@@ -40,8 +40,7 @@ from parcours.automations.render import Missing, Renderer, html_of, track_links
 from parcours.automations.settings import automation_settings
 from parcours.automations.timezones import checked_zone, zones_query
 from parcours.automations.tracking import Links, link_secret
-from parcours.identity.profile import CONSENT_GIVEN, CONSENT_WITHDRAWN, survivors
-from parcours.identity.rules import identity_rules
+from parcours.identity.profile import CONSENT_GIVEN, CONSENT_WITHDRAWN, traits_of_many
 from parcours.sql import lit
 from parcours.store.store import Store
 
@@ -166,7 +165,7 @@ class Delivery:
         self.renderer.fresh()
         consents = self._consents()
         addresses = self._addresses()
-        traits = self._traits()
+        traits = traits_of_many(self.store, f"SELECT customer_id FROM {BATCH}")
         entries = self._entries()
         budgets = self._budgets(now)
         pressure = Pressure(self.settings, now)
@@ -250,19 +249,6 @@ class Delivery:
             f"AND type IN ({', '.join(lit(k) for k in kinds)}) GROUP BY ALL"
         ).to_pylist()
         return {(r["customer_id"], kinds[r["type"]]): r["value"] for r in found}
-
-    def _traits(self) -> dict[str, dict[str, str]]:
-        """Each customer's surviving traits (identity.profile.survivors), read at once."""
-        records = self.store.engine.query(
-            "SELECT customer_id, type, properties, source, event_id, occurred_at "
-            f"FROM customer_events WHERE customer_id IN (SELECT customer_id FROM {BATCH}) "
-            "AND type = 'identify'"
-        ).to_pylist()
-        per: dict[str, list[dict[str, Any]]] = {}
-        for record in records:
-            per.setdefault(record["customer_id"], []).append(record)
-        rules = identity_rules(self.store.settings)
-        return {c: {t["trait"]: t["value"] for t in survivors(r, rules)} for c, r in per.items()}
 
     def _entries(self) -> dict[str, dict[str, Any]]:
         found = self.store.engine.query(

@@ -12,15 +12,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import orjson
+import pyarrow as pa
 
 from parcours.automations import privacy_steps
 from parcours.automations.calendar import next_local
 from parcours.automations.definition import Step, duration_seconds
 from parcours.automations.matching import DRAWS, at_sql, draw_sql
 from parcours.automations.moves import apply_moves, ended, move_rows, onward, waiting
+from parcours.automations.render import Missing, Renderer
 from parcours.automations.timezones import zones_query
 from parcours.automations.versions import Version
 from parcours.identity.own_events import write_own_events
+from parcours.identity.profile import traits_of_many
 from parcours.identity.rules import IdentityRules
 from parcours.segments.compile import Builder
 from parcours.segments.definition import SegmentDefinition
@@ -288,18 +291,47 @@ def _own_event(context: Context, version: Version, step: Step) -> None:
 
 
 def _task(context: Context, version: Version, step: Step) -> None:
-    """A task per treated instance for the agents' queue (its title as written)."""
+    """A task per treated instance for the agents' queue, its title filled from the
+    customer's profile and what made them enter (Jinja2, as a message's text)."""
     task = step.task
     assert task is not None
     at = context.moment
     due = int(duration_seconds(task.due_in))
     queue = lit(task.queue) if task.queue else "NULL"
-    context.store.engine.execute(
-        f"""INSERT INTO automation_tasks BY NAME
-            SELECT md5(instance_id || '|' || {lit(step.id)}) AS task_id, instance_id,
-                   {lit(version.name)} AS automation, customer_id, {lit(task.title)} AS title,
-                   {lit(task.priority)} AS priority, {queue} AS queue,
-                   {at} + INTERVAL ({due}) SECOND AS due_at, {at} AS created_at,
-                   'open' AS state
-            FROM {GROUP} WHERE arm <> 'holdout'"""
-    )
+    engine = context.store.engine
+    treated = f"SELECT * FROM {GROUP} WHERE arm <> 'holdout'"
+    with engine.registered("_auto_titles", _titles(context.store, treated, task.title)) as titles:
+        engine.execute(
+            f"""INSERT INTO automation_tasks BY NAME
+                SELECT md5(g.instance_id || '|' || {lit(step.id)}) AS task_id, g.instance_id,
+                       {lit(version.name)} AS automation, g.customer_id, t.title,
+                       {lit(task.priority)} AS priority, {queue} AS queue,
+                       {at} + INTERVAL ({due}) SECOND AS due_at, {at} AS created_at,
+                       'open' AS state
+                FROM ({treated}) g JOIN {titles} t USING (instance_id)"""
+        )
+
+
+def _titles(store: Store, treated: str, title: str) -> pa.Table:
+    """Each treated instance's task title. One that cannot be filled (a missing trait) is
+    the title as written with the reason: the task reaches the queue all the same."""
+    rows = store.engine.query(f"SELECT instance_id, customer_id, entry FROM ({treated})")
+    if "{{" not in title and "{%" not in title:
+        return pa.table({"instance_id": rows.column("instance_id"), "title": [title] * len(rows)})
+    profiles = traits_of_many(store, f"SELECT customer_id FROM ({treated})")
+    renderer = Renderer()
+    titles = []
+    for row in rows.to_pylist():
+        context = {
+            "traits": profiles.get(row["customer_id"], {}),
+            "customer_id": row["customer_id"],
+            "entry": orjson.loads(row["entry"]) if row["entry"] else {},
+        }
+        try:
+            filled = renderer.render(
+                "task", template=None, subject=None, body=title, context=context
+            ).body
+            titles.append(" ".join(filled.split()))
+        except Missing as missing:
+            titles.append(f"{title} ({missing})")
+    return pa.table({"instance_id": rows.column("instance_id"), "title": titles})

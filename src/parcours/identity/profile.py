@@ -108,6 +108,20 @@ def traits(store: Store, customer_id: str) -> list[dict[str, Any]]:
     return survivors(records, identity_rules(store.settings))
 
 
+def traits_of_many(store: Store, customers: str) -> dict[str, dict[str, str]]:
+    """Each customer's surviving traits (trait → value), for the customers `customers` (SQL
+    selecting `customer_id`) at once: what a batch of messages or tasks is written from."""
+    records = store.engine.query(
+        "SELECT customer_id, type, properties, source, event_id, occurred_at "
+        f"FROM customer_events WHERE customer_id IN ({customers}) AND type = 'identify'"
+    ).to_pylist()
+    per: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        per.setdefault(record["customer_id"], []).append(record)
+    rules = identity_rules(store.settings)
+    return {c: {t["trait"]: t["value"] for t in survivors(r, rules)} for c, r in per.items()}
+
+
 def consents(store: Store, customer_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = store.engine.query(
         consents_query(f"({customer_events.of_customer(customer_id)})")
