@@ -204,12 +204,13 @@ def test_the_funnel_of_each_step(welcome: parcours.Parcours) -> None:
     steps = {s.step: s for s in uplift(welcome.store, "welcome").steps}
     assert list(steps) == ["entry", "hello", "pause", "nudge", "done"]
     entry, hello, pause, nudge, done = steps.values()
-    assert (entry.action, entry.entered, entry.converted) == ("entry", 6, 2)
+    # Converted after a step: the treated only (5, held out, converted too: the baseline).
+    assert (entry.action, entry.entered, entry.converted) == ("entry", 6, 1)
     assert (hello.entered, hello.held_out, hello.sent, hello.held) == (6, 2, 3, 1)
     # Delivered: 1, 2, 4; opened: 1 (twice, once counted) and 2; clicked: 1.
     assert (hello.delivered, hello.opened, hello.clicked) == (3, 2, 1)
-    assert hello.converted == 2  # 1 at +2d, 5 at +10d: both after hello
-    assert (pause.entered, pause.converted, pause.exited) == (6, 2, {"goal": 2})
+    assert hello.converted == 1  # 1 at +2d (5 at +10d, held out)
+    assert (pause.entered, pause.converted, pause.exited) == (6, 1, {"goal": 2})
     assert (nudge.entered, nudge.held_out, nudge.sent, nudge.held) == (3, 1, 1, 1)
     assert (nudge.delivered, nudge.opened, nudge.converted) == (1, 0, 0)
     assert (done.action, done.entered, done.exited) == ("exit", 3, {"finished": 3})
@@ -266,7 +267,7 @@ def test_the_report_sections_show_each_step_and_how_instances_ended(
     assert "5 ended: 3 finished, 2 goal." in section.sentence
     funnel = section.figures[0]
     assert [t.name for t in funnel.data] == ["hello", "nudge"]
-    assert list(funnel.data[0].x) == [6, 3, 3, 2, 1, 2]  # entered ... converted, by hand above
+    assert list(funnel.data[0].x) == [6, 3, 3, 2, 1, 1]  # entered ... converted, by hand above
     rows = {r[0]: r for r in section.table.cells()} if section.table else {}
     assert rows["pause"][-1] == "2 goal" and rows["done"][-1] == "3 finished"
 

@@ -93,7 +93,8 @@ class StepFunnel:
     """One step: the instances that reached it (`entered`; `held_out` of them in the holdout
     at a send), its messages (`sent`, then `delivered`, `opened`, `clicked` by the events that
     came back; `held`, `deferred`, `failed` still in the ledger), how many of the instances that
-    reached it converted afterwards, and those whose run ended there, by reason."""
+    reached it and were not held out converted afterwards (the holdout's conversions are the
+    uplift's baseline, not the step's doing), and those whose run ended there, by reason."""
 
     step: str
     action: str
@@ -261,8 +262,8 @@ def step_funnel(
                 GROUP BY ALL
             )
             SELECT r.step, count(*) AS entered, count(*) FILTER (WHERE r.held_out) AS held_out,
-                   count(*) FILTER (WHERE i.converted_at >= r.reached_at AND i.{in_window})
-                       AS converted,
+                   count(*) FILTER (WHERE i.arm <> 'holdout' AND i.converted_at >= r.reached_at
+                                      AND i.{in_window}) AS converted,
                    min(r.reached_at) AS first_at
             FROM r JOIN {instances} i USING (instance_id) GROUP BY ALL
             """
