@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
-from parcours.automations.checks import check, closest_names, current_rows
+from parcours.automations.checks import check, current_rows
 from parcours.automations.clock import Clock, SystemClock
 from parcours.automations.definition import (
     AutomationDefinition,
@@ -34,6 +34,7 @@ from parcours.automations.definition import (
 )
 from parcours.automations.lint import WAITS, Finding, lint
 from parcours.errors import NotFoundError
+from parcours.segments.checks import closest_names
 from parcours.store.store import Store
 
 OnPublish = Literal["finish", "move", "exit"]

@@ -25,7 +25,13 @@ import orjson
 from parcours.automations import events
 from parcours.automations.definition import AutomationDefinition, AutomationError, EventFilter
 from parcours.identity.rules import identity_rules
-from parcours.segments.checks import SCORES, current_definitions, leaves
+from parcours.segments.checks import (
+    SCORES,
+    check_leaf,
+    closest_names,
+    current_definitions,
+    leaves,
+)
 from parcours.segments.compile import Builder
 from parcours.segments.definition import Condition, DefinitionError, SegmentDefinition
 from parcours.store.schema import CHANNELS, EVENT_TYPES, IDENTIFIER_TYPES
@@ -143,15 +149,6 @@ def current_rows(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def closest_names(value: str, choices: Collection[str]) -> str:
-    """`closest: 'a', 'b'; known: ...` for a message."""
-    near = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)
-    hint = f"closest: {', '.join(repr(n) for n in near)}" if near else "none is close"
-    listed = sorted(choices)
-    shown = ", ".join(listed[:20]) + (f" (and {len(listed) - 20} more)" if len(listed) > 20 else "")
-    return f"{hint}; known: {shown or 'none yet'}"
-
-
 def check(store: Store, definition: AutomationDefinition) -> None:
     """Refuse `definition` (an AutomationError listing every problem, each at its place) unless
     every name it uses is known to the store."""
@@ -191,7 +188,7 @@ def check(store: Store, definition: AutomationDefinition) -> None:
         unknown("trigger.date.trait", "trait", trigger.date.trait, known.traits)
     for where, condition in conditions(definition):
         for path, kind, leaf in leaves(condition, where):
-            _check_leaf(path, kind, leaf, known, unknown)
+            check_leaf(path, kind, leaf, known, known.segments, unknown, EVENT_CHANNELS)
     if problems:
         raise AutomationError(
             f"Automation {definition.name!r} cannot be published: " + "; ".join(problems),
@@ -200,26 +197,6 @@ def check(store: Store, definition: AutomationDefinition) -> None:
             where=f"automation {definition.name}",
         )
     _compile_conditions(store, definition)
-
-
-def _check_leaf(path: str, kind: str, leaf: Any, known: Known, unknown: Any) -> None:
-    if kind == "events":
-        if leaf.name is not None and leaf.name not in known.event_names:
-            unknown(f"{path}.name", "event name", leaf.name, known.event_names)
-        if leaf.channel is not None and leaf.channel not in EVENT_CHANNELS:
-            unknown(f"{path}.channel", "channel", leaf.channel, EVENT_CHANNELS)
-        if leaf.type is not None and leaf.type not in EVENT_TYPES:
-            unknown(f"{path}.type", "event type", leaf.type, EVENT_TYPES)
-    elif kind == "trait" and leaf.name not in known.traits:
-        unknown(f"{path}.name", "trait", leaf.name, known.traits)
-    elif kind == "has" and leaf.identifier not in known.identifier_types:
-        unknown(f"{path}.identifier", "identifier type", leaf.identifier, known.identifier_types)
-    elif kind == "consent" and leaf.channel not in CHANNELS:
-        unknown(f"{path}.channel", "channel", leaf.channel, CHANNELS)
-    elif kind == "score" and not (leaf.name in known.scores or leaf.name.startswith("milestone:")):
-        unknown(f"{path}.name", "score", leaf.name, known.scores)
-    elif kind == "segment" and leaf not in known.segments:
-        unknown(path, "segment", leaf, known.segments)
 
 
 def _own_traits(definition: AutomationDefinition) -> Iterator[str]:

@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from parcours.automations.checks import OWN_EVENTS, Known, closest_names, event_filters
+from parcours.automations.checks import OWN_EVENTS, Known, event_filters
 from parcours.automations.definition import AutomationDefinition, Step
+from parcours.segments.checks import closest_names
 from parcours.segments.definition import Comparison, Condition, window_seconds
 from parcours.store.store import Store
 

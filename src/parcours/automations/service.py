@@ -18,12 +18,13 @@ import yaml
 
 from parcours.automations import catalog
 from parcours.automations.catalog import AutomationInfo, Definition, Linted, Published
-from parcours.automations.checks import check, closest_names
+from parcours.automations.checks import check
 from parcours.automations.clock import Clock, SystemClock
 from parcours.automations.definition import AutomationDefinition, AutomationError
 from parcours.automations.uplift import uplift
 from parcours.errors import NotFoundError
 from parcours.identity.customers import customer_of
+from parcours.segments.checks import closest_names
 from parcours.sql import lit
 from parcours.store.component import Component, service
 from parcours.store.store import Store

@@ -10,8 +10,8 @@ naming the cycle. Every problem is reported at once, each with its place (and li
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from typing import Any, Protocol
 
 from parcours.engine import Engine
 from parcours.errors import NotFoundError
@@ -64,39 +64,13 @@ def check(engine: Engine, definition: SegmentDefinition, dependencies: dict[str,
     problems: list[str] = []
 
     def unknown(path: str, what: str, value: str, choices: Collection[str]) -> None:
-        near = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)
-        hint = f"closest: {', '.join(repr(n) for n in near)}" if near else "none is close"
-        listed = sorted(choices)
-        shown = ", ".join(listed[:20]) + (
-            f" (and {len(listed) - 20} more)" if len(listed) > 20 else ""
-        )
         problems.append(
-            f"{definition.place(path)}: unknown {what} {value!r} "
-            f"({hint}; known: {shown or 'none yet'})"
+            f"{definition.place(path)}: unknown {what} {value!r} ({closest_names(value, choices)})"
         )
 
+    named = {*dependencies, definition.name}
     for path, kind, leaf in leaves(definition.where):
-        if kind == "events":
-            if leaf.name is not None and leaf.name not in known.event_names:
-                unknown(f"{path}.name", "event name", leaf.name, known.event_names)
-            if leaf.channel is not None and leaf.channel not in CHANNELS:
-                unknown(f"{path}.channel", "channel", leaf.channel, CHANNELS)
-            if leaf.type is not None and leaf.type not in EVENT_TYPES:
-                unknown(f"{path}.type", "event type", leaf.type, EVENT_TYPES)
-        elif kind == "trait" and leaf.name not in known.traits:
-            unknown(f"{path}.name", "trait", leaf.name, known.traits)
-        elif kind == "has" and leaf.identifier not in known.identifier_types:
-            unknown(
-                f"{path}.identifier", "identifier type", leaf.identifier, known.identifier_types
-            )
-        elif kind == "consent" and leaf.channel not in CHANNELS:
-            unknown(f"{path}.channel", "channel", leaf.channel, CHANNELS)
-        elif kind == "score" and not (
-            leaf.name in known.scores or leaf.name.startswith("milestone:")
-        ):
-            unknown(f"{path}.name", "score", leaf.name, known.scores)
-        elif kind == "segment" and leaf != definition.name and leaf not in dependencies:
-            unknown(path, "segment", leaf, dependencies)
+        check_leaf(path, kind, leaf, known, named, unknown)
     cycle = find_cycle(
         definition.name, {**dependencies, definition.name: definition.segments_named()}
     )
@@ -112,6 +86,63 @@ def check(engine: Engine, definition: SegmentDefinition, dependencies: dict[str,
             "and let no segment name itself through others",
             where=f"segment {definition.name}",
         )
+
+
+class Names(Protocol):
+    """The names a condition's leaves may use."""
+
+    @property
+    def event_names(self) -> set[str]: ...
+    @property
+    def traits(self) -> set[str]: ...
+    @property
+    def identifier_types(self) -> set[str]: ...
+    @property
+    def scores(self) -> set[str]: ...
+
+
+Unknown = Callable[[str, str, str, Collection[str]], None]
+"""Told of each unknown name: (path, what, the name, the names known)."""
+
+
+def check_leaf(
+    path: str,
+    kind: str,
+    leaf: Any,
+    known: Names,
+    segments: Collection[str],
+    unknown: Unknown,
+    channels: Collection[str] = CHANNELS,
+) -> None:
+    """Tell `unknown` of each name `leaf` uses that the store does not know: its event's name,
+    channel (one of `channels`) and type, its trait, identifier type, consent channel, score,
+    or segment (one of `segments`). Segments and automations check their conditions so."""
+    if kind == "events":
+        if leaf.name is not None and leaf.name not in known.event_names:
+            unknown(f"{path}.name", "event name", leaf.name, known.event_names)
+        if leaf.channel is not None and leaf.channel not in channels:
+            unknown(f"{path}.channel", "channel", leaf.channel, channels)
+        if leaf.type is not None and leaf.type not in EVENT_TYPES:
+            unknown(f"{path}.type", "event type", leaf.type, EVENT_TYPES)
+    elif kind == "trait" and leaf.name not in known.traits:
+        unknown(f"{path}.name", "trait", leaf.name, known.traits)
+    elif kind == "has" and leaf.identifier not in known.identifier_types:
+        unknown(f"{path}.identifier", "identifier type", leaf.identifier, known.identifier_types)
+    elif kind == "consent" and leaf.channel not in CHANNELS:
+        unknown(f"{path}.channel", "channel", leaf.channel, CHANNELS)
+    elif kind == "score" and not (leaf.name in known.scores or leaf.name.startswith("milestone:")):
+        unknown(f"{path}.name", "score", leaf.name, known.scores)
+    elif kind == "segment" and leaf not in segments:
+        unknown(path, "segment", leaf, segments)
+
+
+def closest_names(value: str, choices: Collection[str]) -> str:
+    """`closest: 'a', 'b'; known: ...` for a message."""
+    near = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)
+    hint = f"closest: {', '.join(repr(n) for n in near)}" if near else "none is close"
+    listed = sorted(choices)
+    shown = ", ".join(listed[:20]) + (f" (and {len(listed) - 20} more)" if len(listed) > 20 else "")
+    return f"{hint}; known: {shown or 'none yet'}"
 
 
 def unknown_segment(name: str, known: list[str]) -> NotFoundError:
