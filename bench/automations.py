@@ -18,12 +18,15 @@ Parts, one function each, each on a store of its own under `--workdir`:
    10,000 events a second.
 3. **timers** (`waiting_timers`): a tick firing 10,000 due timers, alone and then beside
    `--timers` timers not yet due. **Goal**: the waiting ones do not slow the firing.
+4. **dryrun** (`dry_run_month`): `--dry-customers` people signing up at random over a month,
+   some browsing and a third ordering; `dry_run` of a welcome with a goal, a wait, a split on
+   recent pages and two sends, replaying the 30 days at hourly and six-hourly ticks.
 
 Peak memory (RSS) per part. Timings are never asserted; the machine may be shared: the load
 average is printed before and after each part.
 
     python bench/automations.py --customers 1000000 --timers 10000000
-    python bench/automations.py --customers 20000 --timers 200000 --parts entry timers
+    python bench/automations.py --customers 20000 --timers 200000 --parts entry timers dryrun
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -52,7 +56,7 @@ from parcours.automations.clock import SimulatedClock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PARTS = ("entry", "latency", "timers")
+PARTS = ("entry", "latency", "timers", "dryrun")
 GOAL_SENDS_PER_S = 5_000
 GOAL_P95_S = 2.0
 SECRET = "bench-gateway-secret"
@@ -246,7 +250,7 @@ def event_to_entry(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
             }
         )
     batches = rate * seconds // collect.BATCH_SIZE
-    bodies, _ = collect.write_workload(workdir, batches, 0, seed=7)
+    bodies, _ = collect.write_workload(workdir, batches, 0, seed=7, rate=rate)
     server, url = collect.start_server(store, workdir / "server.log")
     memory = collect.PeakMemory(server.pid)
     sent: dict[str, float] = {}
@@ -372,11 +376,115 @@ def waiting_timers(workdir: Path, timers: int) -> dict[str, Any]:
     return figures
 
 
+# --- 4. a month replayed -----------------------------------------------------------------------
+
+
+def dry_log(path: Path, customers: int) -> int:
+    """Sign-ups at random over a month, each with a few page views and, for a third, an
+    order in store; returns the events written."""
+    rng = random.Random(7)
+    number = 0
+    month = NOON - dt.timedelta(days=30)
+    with path.open("wb") as out:
+
+        def message(user: str, at: dt.datetime, event: str, channel: str = "web") -> None:
+            nonlocal number
+            number += 1
+            out.write(
+                orjson.dumps(
+                    {
+                        "type": "track",
+                        "userId": user,
+                        "messageId": f"m{number}",
+                        "timestamp": at.isoformat(),
+                        "event": event,
+                        "context": {"channel": channel},
+                    }
+                )
+                + b"\n"
+            )
+
+        for i in range(customers):
+            at = month + dt.timedelta(seconds=rng.uniform(0, 30 * 86400))
+            message(f"u{i}", at, "Signed Up")
+            for _ in range(rng.randint(0, 4)):
+                message(f"u{i}", at + dt.timedelta(hours=rng.uniform(1, 200)), "Page Viewed")
+            if rng.random() < 0.3:
+                hours = rng.uniform(1, 300)
+                message(f"u{i}", at + dt.timedelta(hours=hours), "Order Completed", "store")
+    return number
+
+
+DRY_WELCOME: dict[str, Any] = {
+    "name": "welcome",
+    "trigger": {"event": {"name": "Signed Up"}},
+    "holdout": 10,
+    "entry": {"re_entry": "never"},
+    "goal": {"event": {"name": "Order Completed"}, "within": "30d"},
+    "steps": [
+        {
+            "id": "hello",
+            "send": {"channel": "email", "purpose": "marketing", "subject": "Hi", "body": "Hello"},
+        },
+        {"id": "pause", "wait": "3d"},
+        {
+            "id": "which",
+            "split": {
+                "branches": [
+                    {"when": {"events": {"name": "Page Viewed", "within": "7d"}}, "next": "nudge"}
+                ],
+                "else": "sms",
+            },
+        },
+        {
+            "id": "nudge",
+            "send": {
+                "channel": "email",
+                "purpose": "marketing",
+                "subject": "Hi",
+                "body": "Still there?",
+            },
+            "next": "end",
+        },
+        {"id": "sms", "send": {"channel": "sms", "purpose": "marketing", "body": "Hello"}},
+        {"id": "end", "exit": {}},
+    ],
+}
+
+
+def dry_run_month(workdir: Path, customers: int) -> dict[str, Any]:
+    from parcours.automations.dryrun import dry_run
+
+    fresh(workdir, "dry.duckdb")
+    figures: dict[str, Any] = {"customers": customers, "load": [os.getloadavg()]}
+    figures["events"] = dry_log(workdir / "dry.jsonl", customers)
+    with parcours.connect(workdir / "dry.duckdb") as p:
+        p.import_file(workdir / "dry.jsonl", source="app", mapping="tracking")
+        p.automations.publish(DRY_WELCOME, clock=SimulatedClock(NOON - dt.timedelta(days=30)))
+        for hours in (1, 6):
+            run = dry_run(
+                p.store,
+                "welcome",
+                start=NOON - dt.timedelta(days=30),
+                days=30,
+                step=dt.timedelta(hours=hours),
+            )
+            figures[f"every_{hours}h"] = {
+                "ticks": run.ticks,
+                "seconds": run.seconds,
+                "entered": run.entered,
+                "held_out": run.held_out,
+                "planned": run.planned,
+            }
+    figures["load"].append(os.getloadavg())
+    return figures
+
+
 # --- the report ------------------------------------------------------------------------------
 
 
 def report(figures: dict[str, Any]) -> None:
-    entry, latency, timers = (figures.get(k) for k in PARTS)
+    entry, latency, timers, dry = (figures.get(k) for k in PARTS)
     if entry:
         print(
             f"\n== {entry['customers']:,} customers entering one automation at once "
@@ -412,6 +520,16 @@ def report(figures: dict[str, Any]) -> None:
             f"{timers['peak_gb']:.2f} GB)"
         )
 
+    if dry:
+        for hours in (1, 6):
+            run = dry[f"every_{hours}h"]
+            print(
+                f"\n== dry run of a welcome over 30 days, {dry['customers']:,} customers "
+                f"({dry['events']:,} events), {hours} h ticks ({run['ticks']} ticks): "
+                f"{run['seconds']:.1f} s; entered {run['entered']:,}, held out "
+                f"{run['held_out']}, planned {run['planned']}"
+            )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -419,6 +537,7 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=10_000_000)
     parser.add_argument("--rate", type=int, default=10_000, help="Live events a second.")
     parser.add_argument("--seconds", type=int, default=20, help="How long the live load runs.")
+    parser.add_argument("--dry-customers", type=int, default=3_000)
     parser.add_argument("--parts", nargs="*", choices=PARTS, default=list(PARTS))
     parser.add_argument("--workdir", type=Path, default=Path("bench/out/automations"))
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
@@ -432,6 +551,8 @@ def main() -> None:
         figures["latency"] = event_to_entry(arguments.workdir, arguments.rate, arguments.seconds)
     if "timers" in arguments.parts:
         figures["timers"] = waiting_timers(arguments.workdir, arguments.timers)
+    if "dryrun" in arguments.parts:
+        figures["dryrun"] = dry_run_month(arguments.workdir, arguments.dry_customers)
     report(figures)
     if arguments.json:
         arguments.json.write_text(json.dumps(figures, indent=2, default=str))
