@@ -291,11 +291,18 @@ class GroupCommitWriter:
         if time.monotonic() - self._checkpointed_at < self.checkpoint_every:
             return
         engine = self.store.engine
-        if engine.log_bytes() < self.checkpoint_log_bytes:
+        logged = engine.log_bytes()
+        if logged < self.checkpoint_log_bytes:
             return
+        started = time.monotonic()
         try:
             if engine.checkpoint():
                 self._checkpointed_at = time.monotonic()
+                log.info(
+                    "folded %.0f MB of log into the store in %.2f s",
+                    logged / 2**20,
+                    self._checkpointed_at - started,
+                )
         except Exception:
             log.exception("a checkpoint failed; the engine's own threshold is the backstop")
 
