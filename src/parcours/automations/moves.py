@@ -21,9 +21,18 @@ REPLACE_BELOW = 20
 """Rows move by replacement while fewer than 1/REPLACE_BELOW of the table moves."""
 SMALL_MOVE = 10_000
 """Fewer rows than this always move by replacement (cheap whatever the table's size)."""
+INSTANCE_ROW = "instance_row"
+"""A moves table's column for its instances' row ids, when they were read in the transaction
+that moves them (`instances_with_rows`)."""
 STEPS = "_auto_steps"
 """The transitions of every version in play: automation, version, step, action, after (where
 it goes on to), on_event, on_timeout (a wait_for's outcomes, defaulting to after), live."""
+
+
+def instances_with_rows(where: str) -> str:
+    """The instances where `where` holds, with their row ids (`INSTANCE_ROW`): read in the
+    transaction that moves them, they find the rows to replace without a scan."""
+    return f"SELECT *, rowid AS {INSTANCE_ROW} FROM automation_instances WHERE {where}"
 
 
 def move_rows(select: str) -> str:
@@ -74,10 +83,23 @@ def move(engine: Engine, select: str, now: dt.datetime, *, at_column: str | None
     return apply_moves(engine, now, moved=moved, at_column=at_column) if moved else 0
 
 
+def _by_row(engine: Engine) -> bool:
+    """Whether `MOVES` names its instances' rows (`INSTANCE_ROW`): then they are found by row
+    id, reading those rows only, instead of matching every instance's id (a scan of ten
+    million ids, 40 ms, twice a tick)."""
+    return INSTANCE_ROW in engine.query(f"SELECT * FROM {MOVES} LIMIT 0").column_names
+
+
 def _replace(engine: Engine, at: str) -> None:
-    engine.execute(
-        f"DELETE FROM automation_instances WHERE instance_id IN (SELECT instance_id FROM {MOVES})"
-    )
+    if _by_row(engine):
+        engine.execute(
+            f"DELETE FROM automation_instances WHERE rowid IN (SELECT {INSTANCE_ROW} FROM {MOVES})"
+        )
+    else:
+        engine.execute(
+            "DELETE FROM automation_instances WHERE instance_id IN "
+            f"(SELECT instance_id FROM {MOVES})"
+        )
     engine.execute(
         f"""INSERT INTO automation_instances BY NAME
             SELECT instance_id, automation, version, customer_id, entry_key, entry, arm,

@@ -18,7 +18,14 @@ from parcours.automations import privacy_steps
 from parcours.automations.calendar import next_local
 from parcours.automations.definition import Step, duration_seconds
 from parcours.automations.matching import DRAWS, at_sql, draw_sql
-from parcours.automations.moves import apply_moves, ended, move_rows, onward, waiting
+from parcours.automations.moves import (
+    apply_moves,
+    ended,
+    instances_with_rows,
+    move_rows,
+    onward,
+    waiting,
+)
 from parcours.automations.render import Missing, Renderer
 from parcours.automations.timezones import zones_query
 from parcours.automations.versions import Version
@@ -88,10 +95,11 @@ def advance(context: Context, versions: list[Version]) -> tuple[int, bool]:
 def _run_group(context: Context, version: Version, step_id: str) -> int:
     engine = context.store.engine
     size = engine.write(
-        f"""CREATE OR REPLACE TEMP TABLE {GROUP} AS
-            SELECT * FROM automation_instances
-            WHERE state = 'active' AND automation = {lit(version.name)}
-              AND version = {version.version} AND step = {lit(step_id)}"""
+        f"CREATE OR REPLACE TEMP TABLE {GROUP} AS "
+        + instances_with_rows(
+            f"state = 'active' AND automation = {lit(version.name)} "
+            f"AND version = {version.version} AND step = {lit(step_id)}"
+        )
     )
     step = version.definition.step(step_id)
     after = version.definition.after(step_id)

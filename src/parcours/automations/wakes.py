@@ -16,7 +16,16 @@ from collections.abc import Callable
 from parcours.automations.definition import duration_seconds
 from parcours.automations.feed import FEED
 from parcours.automations.matching import at_sql, event_match_sql, property_sql
-from parcours.automations.moves import MOVES, STEPS, apply_moves, ended, move, move_rows, onward
+from parcours.automations.moves import (
+    MOVES,
+    STEPS,
+    apply_moves,
+    ended,
+    instances_with_rows,
+    move,
+    move_rows,
+    onward,
+)
 from parcours.automations.versions import Version
 from parcours.engine import Engine
 from parcours.segments.membership import EXITED
@@ -190,8 +199,7 @@ def due_timers(engine: Engine, now: dt.datetime, *, per_instance: bool = False) 
         f"""SELECT i.*,
                    CASE s.action WHEN 'wait_for' THEN 'timed_out' ELSE 'waited' END AS outcome,
                    NULL::VARCHAR AS detail, {onward(then)}
-            FROM (SELECT * FROM automation_instances
-                  WHERE wake_at <= {at_sql(now)} AND state = 'waiting') i
+            FROM ({instances_with_rows(f"wake_at <= {at_sql(now)} AND state = 'waiting'")}) i
             JOIN {STEPS} s
               ON s.automation = i.automation AND s.version = i.version AND s.step = i.step
             WHERE s.live""",
