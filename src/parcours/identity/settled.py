@@ -17,8 +17,8 @@ and resolves the rest through the graph):
 - an event with no identifier that links: no customer, as through the graph.
 
 What the graph would count is counted: each identifier's events, first and last seen, and
-each link's events. Only events not placed before count (the live loader's scope overlaps
-the last one by a second), so placing an event again changes nothing.
+each link's events. Only events not placed before count, so placing an event again (a
+resolve asked twice for the same events) changes nothing.
 """
 
 from __future__ import annotations
